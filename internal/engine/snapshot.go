@@ -1,0 +1,33 @@
+// Package engine owns the associations, the system variables and the discipline. It consumes
+// events, emits effects and publishes an immutable Snapshot that the time server and the
+// control server read without locks (see DESIGN.md, "Data flow").
+package engine
+
+import (
+	"gontp/internal/ntptime"
+)
+
+// System is the system variables of RFC 5905 section 11.2 as the time server and ntpq see
+// them. A System inside a published Snapshot is never modified.
+type System struct {
+	Leap      uint8 // wire.LeapAlarm (3) while unsynchronised
+	Stratum   uint8 // wire.StratumUnsynched (16) while unsynchronised; the server sends 0 for it
+	Precision int8  // log2 s, measured at start
+	Poll      int8  // sys_poll, log2 s
+	RefID     uint32
+	RefTime   ntptime.Time // when the clock was last updated; 0 before the first update
+	RootDelay float64      // seconds, to the primary reference
+	RootDisp  float64      // seconds, at RefTime; grows by PHI per second after it (RootDispAt)
+}
+
+// PHI is the frequency tolerance of RFC 5905 (15 ppm) by which dispersion grows each second.
+const PHI = 15e-6
+
+// Synchronised reports whether the system clock is synchronised (leap indicator not alarm).
+func (s *System) Synchronised() bool { return s.Leap != 3 }
+
+// Snapshot is what observers see of the engine. It is published through an atomic pointer
+// after every change and never modified afterwards.
+type Snapshot struct {
+	Sys System
+}
