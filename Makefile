@@ -1,0 +1,50 @@
+# gontp build and test entry points. `make` builds the programs into bin/; `make test` installs
+# what the tests need on a fresh Debian machine and runs the whole suite; `make run` builds and
+# starts the daemon in the foreground on an example configuration.
+
+GO      ?= go
+BIN     := bin
+CMDS    := $(notdir $(wildcard cmd/*))
+FUZZTIME ?= 5s
+
+.PHONY: all build test test-deps check fuzz bench run clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The whole suite: dependencies, static checks, every test with the race detector (the
+# interoperability tests run the reference programs in private network namespaces and need
+# root), then a short fuzz run of every fuzz target.
+test: test-deps check
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+test-deps:
+	scripts/install-test-deps
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Each fuzz target runs on its own for FUZZTIME (the session notes give the longer figures).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/gontp-fuzz.log 2>&1 || { cat /tmp/gontp-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+run: build
+	sudo $(BIN)/ntpd -n -c examples/ntp.conf
+
+clean:
+	rm -rf $(BIN)
