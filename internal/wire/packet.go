@@ -38,7 +38,7 @@ const (
 var (
 	ErrShort   = errors.New("packet shorter than the 48-octet NTP header")
 	ErrVersion = errors.New("NTP version outside 1..4")
-	ErrMode    = errors.New("mode 0 (reserved)")
+	ErrMode    = errors.New("mode 0 (reserved) in an NTP version 2-4 packet")
 )
 
 // Packet is the fixed NTP header, field by field as RFC 5905 figure 8 names them.
@@ -61,6 +61,11 @@ type Packet struct {
 // DecodeHeader fills p from the first 48 octets of b. It checks only what every receiver must:
 // the length, a version in 1..4 and a non-zero mode. What follows the header (extension fields,
 // a MAC) is left to Decode.
+//
+// One legacy exception: NTP version 1 (RFC 1059) had no client mode, and a version-1 client
+// sent mode 0. Classic ntpd's receive() (ntp_proto.c, 4.2.8p15) treats a version-1 mode-0
+// packet as a client request and drops mode 0 for every other version; DecodeHeader does the
+// same and reports such a packet with Mode = ModeClient. Re-encoding it therefore yields mode 3.
 func DecodeHeader(b []byte, p *Packet) error {
 	if len(b) < HeaderLen {
 		return ErrShort
@@ -72,7 +77,10 @@ func DecodeHeader(b []byte, p *Packet) error {
 		return ErrVersion
 	}
 	if p.Mode == ModeReserved {
-		return ErrMode
+		if p.Version != 1 {
+			return ErrMode
+		}
+		p.Mode = ModeClient
 	}
 	p.Stratum = b[1]
 	p.Poll = int8(b[2])
