@@ -17,7 +17,13 @@ type System struct {
 	RefID     uint32
 	RefTime   ntptime.Time // when the clock was last updated; 0 before the first update
 	RootDelay float64      // seconds, to the primary reference
-	RootDisp  float64      // seconds, at RefTime; grows by PHI per second after it (RootDispAt)
+	RootDisp  float64      // seconds, at RootDispTime; grows by PHI per second after it (RootDispAt)
+	// RootDispTime is when RootDisp was computed: the last clock update or, before the first
+	// one, the daemon's start. Classic ntpd adds PHI to its root dispersion every second from
+	// then on (ntp_loopfilter.c adj_host_clock), synchronised or not, so what a server reply
+	// or ntpq shows keeps growing between updates (observed: about 15 µs a second from start
+	// while unsynchronised). Zero means "no growth" (RootDisp is taken as is).
+	RootDispTime ntptime.Time
 }
 
 // PHI is the frequency tolerance of RFC 5905 (15 ppm) by which dispersion grows each second.

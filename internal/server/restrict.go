@@ -1,0 +1,58 @@
+package server
+
+// Restrict is the set of access-control flags that apply to a packet's source address, in
+// the words of ntp.conf's `restrict` command (compat.md 4.2). Matching the address against
+// the restrict list and running the rate-limit monitor (MRU list, `discard`) are the caller's
+// job (a later issue); Respond only acts on the result, at the point of classic ntpd's
+// receive() where each flag takes effect.
+//
+// Flags Respond deliberately does not have: `nopeer` and `noepeer` only stop an association
+// from being mobilised, which Respond never does; classic ntpd 4.2.8p15 still answers an
+// unknown symmetric-active peer with a mode-2 packet under either flag (observed, see
+// testdata/classic-observations.md). `nomodify`, `notrap`, `nomrulist` concern mode 6,
+// `ntpport` only affects matching, `flake` and `mssntp` are not supported.
+type Restrict uint32
+
+const (
+	// RestrictIgnore (`ignore`) drops every packet from the source, mode 6 included, counted
+	// in ss_restricted.
+	RestrictIgnore Restrict = 1 << iota
+	// RestrictNoServe (`noserve`) drops time packets; mode 6 is still handed on.
+	RestrictNoServe
+	// RestrictNoQuery (`noquery`) drops mode 6 (and mode 7, which is never answered anyway).
+	RestrictNoQuery
+	// RestrictNoTrust (`notrust`) drops time packets that carry no MAC.
+	RestrictNoTrust
+	// RestrictVersion (`version`) drops time packets whose version is not 4.
+	RestrictVersion
+	// RestrictLimited is the rate-limit monitor's verdict for this very packet: the source
+	// has `limited` and has exceeded the `discard` limits (classic ntp_monitor leaves
+	// RES_LIMITED set only then). Counted in ss_limited; the packet is dropped unless
+	// RestrictKoD is also set.
+	RestrictLimited
+	// RestrictKoD (with RestrictLimited) answers the rate-limited packet with a RATE
+	// kiss-o'-death instead of dropping it. The monitor decides whether a KoD is due (classic
+	// sends at most one per limit interval), so the caller sets it only then.
+	RestrictKoD
+)
+
+// Source is what the caller knows about a datagram's sender before Respond looks at it.
+// It is passed by value; the zero value means "no restrictions, no association".
+type Source struct {
+	// Restrict holds the restrict flags for the source address and the monitor's rate
+	// verdict for this packet.
+	Restrict Restrict
+	// AssocMode is the host mode (wire.ModeSymActive, ModeSymPassive, ModeClient, or 6 for a
+	// broadcast client) of the association whose remote address and port are the packet's
+	// source, or 0 when there is none. Respond applies classic's association matching table
+	// (ntp_peer.c, MATCH_ASSOC) to it: packets that belong to the association are handed on
+	// (ToAssociation), the rest are treated as coming from a stranger.
+	AssocMode uint8
+	// BogusPort says that the source port is 0, which classic ntpd counts as bad format and
+	// drops before anything else.
+	BogusPort bool
+}
+
+// HostModeBroadcastClient is the host mode of a broadcast-client association (classic
+// MODE_BCLIENT), which has no wire mode of its own.
+const HostModeBroadcastClient = 6

@@ -1,0 +1,444 @@
+// Package server is gontp's time server: the receive path of classic ntpd 4.2.8p15
+// (ntp_proto.c receive() up to the association dispatch, and fast_xmit()) as one pure,
+// allocation-free function. Respond takes a datagram, its kernel receive timestamp and the
+// engine's published Snapshot and writes the reply, if any, into a caller buffer. It never
+// reads a clock, never touches a socket and never mobilises an association: packets that
+// belong to an association are handed back to the caller with the verdict ToAssociation.
+//
+// Every decision and every counter follows what the real classic ntpd does; the
+// observations behind them, and how they were made, are in testdata/classic-observations.md.
+// The one deliberate deviation is that versions 5-7 are dropped (see Respond).
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"strconv"
+	"sync/atomic"
+
+	"gontp/internal/engine"
+	"gontp/internal/ntptime"
+	"gontp/internal/wire"
+)
+
+// MaxReplyLen is the size of reply buffer Respond needs: the header and the longest MAC
+// trailer (key ID and a 20-octet digest). Today's replies are at most 52 octets (header and
+// crypto-NAK); the room for a full MAC keeps the contract stable when keys arrive.
+const MaxReplyLen = wire.HeaderLen + wire.MaxMACLen
+
+// DefaultMinPoll is classic ntpd's ntp_minpoll (the `mintc` system variable): the smallest
+// poll exponent a reply advertises.
+const DefaultMinPoll = 3
+
+// Config holds the settings of the reply path.
+type Config struct {
+	// MinPoll is the least poll exponent put in a reply (classic ntp_minpoll, 3): fast_xmit
+	// answers max(request poll, MinPoll), comparing the octets unsigned, so that a client
+	// polling faster than 2^MinPoll s is told to slow down. Zero means DefaultMinPoll.
+	MinPoll int8
+}
+
+// Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
+// concurrent use: the only state is atomic counters.
+type Server struct {
+	minPoll uint8
+	start   ntptime.Time
+	resetAt atomic.Uint64 // ntptime.Time of the last Reset
+	c       counters
+}
+
+// New returns a Server whose ss_uptime and ss_reset count from start.
+func New(cfg Config, start ntptime.Time) *Server {
+	mp := cfg.MinPoll
+	if mp == 0 {
+		mp = DefaultMinPoll
+	}
+	s := &Server{minPoll: uint8(mp), start: start}
+	s.resetAt.Store(uint64(start))
+	return s
+}
+
+// Verdict says what Respond did with a datagram and why.
+type Verdict uint8
+
+const (
+	// Replied: a mode-4 reply to a client (versions 1-4, or a version-1 mode-0 request) is
+	// in out. The caller must stamp its transmit timestamp (StampXmt).
+	Replied Verdict = iota + 1
+	// RepliedPassive: a mode-2 reply to a symmetric-active peer that has no association is
+	// in out; no association is mobilised (classic fast_xmit(MODE_PASSIVE), kept "for broken
+	// Windows clients"). The caller must stamp its transmit timestamp.
+	RepliedPassive
+	// KissOfDeath: a RATE kiss-o'-death is in out. It echoes the request's transmit
+	// timestamp in all three timestamps; the caller must NOT stamp it.
+	KissOfDeath
+	// ToControl: a mode-6 packet for the control server; Respond wrote nothing.
+	ToControl
+	// ToAssociation: the packet belongs to the association given in Source.AssocMode; hand
+	// it to the engine (which reports accepted packets through Processed).
+	ToAssociation
+	// DropPrivate: mode 7 (ntpdc); never answered, as classic with mode 7 disabled.
+	DropPrivate
+	// DropRestricted: refused by a restrict flag, or an unauthenticated packet that would
+	// need an association (symmetric active with a bad MAC, broadcast or manycast server
+	// packets nobody asked for).
+	DropRestricted
+	// DropRateLimited: over the rate limit and no KoD due.
+	DropRateLimited
+	// DropFormat: bad length, version, mode or trailer (ss_badformat).
+	DropFormat
+	// DropInvalidNAK: exactly 4 octets after the header from a source that cannot send a
+	// crypto-NAK to us.
+	DropInvalidNAK
+	// DropDeclined: a symmetric-passive packet from a stranger, or a packet the association
+	// table refuses.
+	DropDeclined
+	// DropEmpty: a zero-length datagram.
+	DropEmpty
+	// DropNoSnapshot and DropOutShort: the caller passed no snapshot or too small a buffer.
+	DropNoSnapshot
+	DropOutShort
+)
+
+var verdictNames = [...]string{
+	Replied:         "replied",
+	RepliedPassive:  "replied-passive",
+	KissOfDeath:     "kiss-of-death",
+	ToControl:       "to-control",
+	ToAssociation:   "to-association",
+	DropPrivate:     "drop-private",
+	DropRestricted:  "drop-restricted",
+	DropRateLimited: "drop-rate-limited",
+	DropFormat:      "drop-format",
+	DropInvalidNAK:  "drop-invalid-nak",
+	DropDeclined:    "drop-declined",
+	DropEmpty:       "drop-empty",
+	DropNoSnapshot:  "drop-no-snapshot",
+	DropOutShort:    "drop-out-short",
+}
+
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) && verdictNames[v] != "" {
+		return verdictNames[v]
+	}
+	return "verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// StampXmt reports whether the reply's transmit timestamp is still to be written by the
+// caller (wire.PutXmt, as late as possible before the send). Respond leaves it zero so that
+// a reply sent unstamped by mistake is rejected by every client as bogus rather than being
+// believed; a KoD carries the request's timestamp instead and must be sent as it is.
+func (v Verdict) StampXmt() bool { return v == Replied || v == RepliedPassive }
+
+// Association matching actions (classic ntp_peer.c AM_*).
+const (
+	amNoMatch  = iota // not this association: treat as from a stranger
+	amProcPkt         // the association's packet
+	amFXmit           // client request: answer from the system variables
+	amManycast        // server packet to no manycast client
+	amNewPass         // symmetric active from a stranger
+	amNewBcl          // broadcast from a stranger
+	amErr             // refused (declined)
+)
+
+// matchAssoc is classic's MATCH_ASSOC table: row = host mode of the association with the
+// packet's source address (0 none, 1 active, 2 passive, 3 client, 4 server, 5 broadcast,
+// 6 broadcast client), column = packet mode 0..5.
+var matchAssoc = [7][6]uint8{
+	{amErr, amNewPass, amNoMatch, amFXmit, amManycast, amNewBcl},
+	{amErr, amProcPkt, amProcPkt, amNoMatch, amNoMatch, amNoMatch},
+	{amErr, amProcPkt, amErr, amNoMatch, amNoMatch, amNoMatch},
+	{amErr, amNoMatch, amNoMatch, amNoMatch, amProcPkt, amNoMatch},
+	{amErr, amNoMatch, amNoMatch, amNoMatch, amNoMatch, amNoMatch},
+	{amErr, amNoMatch, amNoMatch, amNoMatch, amNoMatch, amNoMatch},
+	{amErr, amNoMatch, amNoMatch, amNoMatch, amNoMatch, amProcPkt},
+}
+
+// Respond decides what to do with one received datagram req and writes the reply, if any,
+// into out, returning its length (0 = send nothing) and the verdict. rx is the kernel's
+// receive timestamp of req (T2), snap the engine's latest snapshot, src what the caller
+// knows of the sender. out must hold MaxReplyLen octets.
+//
+// The transmit timestamp (T3) is NOT written: when verdict.StampXmt() is true the caller
+// writes it with wire.PutXmt(out[:n], now) immediately before sending (with a real MAC, some
+// day, before signing). Respond does not allocate, never panics on any req, and counts every
+// datagram in exactly the classic ss_* counters classic ntpd 4.2.8p15 would.
+//
+// The checks run in classic receive()'s order, which decides the counters:
+//
+//  1. source port 0: bad format;
+//  2. `ignore`: restricted;
+//  3. mode 7: restricted (mode 7 is never served);
+//  4. mode 6: handed to control, or restricted under `noquery`;
+//  5. `noserve`: restricted;
+//  6. under 48 octets: bad format;
+//  7. version 4 counts in ss_thisver, 1-3 in ss_oldver (bad format under `restrict
+//     version`); version 0 is bad format. Classic also counts versions 5-7 as "old" and
+//     answers them with a reply carrying the request's version number; gontp drops them as
+//     bad format instead, because a version-5 client would misread an NTPv4 reply labelled
+//     version 5;
+//  8. mode 0: a version-1 client request, else bad format;
+//  9. what follows the header: extension fields and/or a MAC (wire.Decode), else bad format;
+//  10. `notrust` without a MAC: restricted;
+//  11. rate limited: ss_limited, and a RATE KoD when due (never to modes 4 and 5);
+//  12. exactly 4 octets after the header are a crypto-NAK, which only the peer of an
+//     association that uses a key may send; with no keys such a packet is dropped uncounted
+//     ("Invalid-NAK error" in classic's log);
+//  13. the association match (Source.AssocMode): the association's own packets are handed
+//     on, refused ones declined;
+//  14. from a stranger, a client request is answered (mode 4); a symmetric-active packet gets
+//     a mode-2 answer without an association; symmetric passive is declined; broadcast and
+//     server packets are restricted.
+//
+// Authentication: gontp has no symmetric keys yet, so every MAC fails as an unknown key does
+// in classic: a client then gets a reply with a crypto-NAK (4 zero octets) and ss_badauth
+// counts it; a symmetric peer gets a mode-2 reply with a crypto-NAK, counted as restricted.
+// A request with extension fields but no MAC also gets a crypto-NAK appended (classic
+// fast_xmit authenticates every reply to a longer-than-48-octet request), uncounted.
+func (s *Server) Respond(req []byte, rx ntptime.Time, snap *engine.Snapshot, src Source, out []byte) (int, Verdict) {
+	c := &s.c
+	if len(req) == 0 {
+		c.empty.Add(1)
+		return 0, DropEmpty
+	}
+	c.received.Add(1)
+	if src.BogusPort {
+		c.badFormat.Add(1)
+		c.bogusPort.Add(1)
+		return 0, DropFormat
+	}
+	rflags := src.Restrict
+	if rflags&RestrictIgnore != 0 {
+		c.restricted.Add(1)
+		return 0, DropRestricted
+	}
+	version := req[0] >> 3 & 7
+	mode := req[0] & 7
+	switch mode {
+	case wire.ModePrivate:
+		c.restricted.Add(1)
+		c.private.Add(1)
+		return 0, DropPrivate
+	case wire.ModeControl:
+		if rflags&RestrictNoQuery != 0 {
+			c.restricted.Add(1)
+			return 0, DropRestricted
+		}
+		c.control.Add(1)
+		return 0, ToControl
+	}
+	if rflags&RestrictNoServe != 0 {
+		c.restricted.Add(1)
+		return 0, DropRestricted
+	}
+	if len(req) < wire.HeaderLen {
+		c.badFormat.Add(1)
+		c.short.Add(1)
+		return 0, DropFormat
+	}
+	switch {
+	case version == wire.VersionMax:
+		c.thisVer.Add(1)
+	case version >= wire.VersionMin && version < wire.VersionMax && rflags&RestrictVersion == 0:
+		c.oldVer.Add(1)
+	default:
+		c.badFormat.Add(1)
+		c.badVersion.Add(1)
+		return 0, DropFormat
+	}
+	if mode == wire.ModeReserved && version != 1 {
+		c.badFormat.Add(1)
+		c.badMode.Add(1)
+		return 0, DropFormat
+	}
+	var p wire.Packet
+	tr, err := wire.Decode(req, &p)
+	if err != nil {
+		c.badFormat.Add(1)
+		switch {
+		case errors.Is(err, wire.ErrExtLength):
+			c.badExtLength.Add(1)
+		case errors.Is(err, wire.ErrExtOverrun):
+			c.badExtOverrun.Add(1)
+		default: // wire.ErrTrailerAlign, or any defect wire learns to name later
+			c.badTrailer.Add(1)
+		}
+		return 0, DropFormat
+	}
+	mode = p.Mode // a version-1 mode 0 is a client request
+	if rflags&RestrictNoTrust != 0 && !tr.HasMAC {
+		c.restricted.Add(1)
+		return 0, DropRestricted
+	}
+	if snap == nil {
+		c.noSnapshot.Add(1)
+		return 0, DropNoSnapshot
+	}
+	if len(out) < MaxReplyLen {
+		c.outShort.Add(1)
+		return 0, DropOutShort
+	}
+	// A MAC's key ID, kept for the reply as classic's skeyid: it decides whether a KoD to
+	// a longer request carries a crypto-NAK (key ID 0) or nothing (an unknown key).
+	var keyID uint32
+	if tr.HasMAC {
+		keyID = tr.KeyID
+	}
+	if rflags&RestrictLimited != 0 {
+		c.limited.Add(1)
+		if rflags&RestrictKoD == 0 || mode == wire.ModeBroadcast || mode == wire.ModeServer {
+			return 0, DropRateLimited
+		}
+		kmode := uint8(wire.ModeSymActive)
+		if mode == wire.ModeClient {
+			kmode = wire.ModeServer
+		}
+		n := s.kiss(req, version, kmode, out)
+		if len(req) > wire.HeaderLen && keyID == 0 {
+			n += putNAK(out[n:])
+			c.cryptoNAKs.Add(1)
+		}
+		c.kodSent.Add(1)
+		return n, KissOfDeath
+	}
+
+	// Classic's valid_NAK: exactly one word after the header is a crypto-NAK, valid only
+	// from a server or symmetric peer whose association uses a key. gontp has no keys, so
+	// none is valid, whoever sends it.
+	if len(req) == wire.HeaderLen+wire.NAKLen {
+		c.invalidNAK.Add(1)
+		return 0, DropInvalidNAK
+	}
+	action := uint8(amNoMatch)
+	if int(src.AssocMode) < len(matchAssoc) && src.AssocMode != 0 {
+		action = matchAssoc[src.AssocMode][mode]
+	}
+	switch action {
+	case amProcPkt:
+		c.toAssoc.Add(1)
+		return 0, ToAssociation
+	case amErr:
+		c.declined.Add(1)
+		return 0, DropDeclined
+	}
+	action = matchAssoc[0][mode]
+	// No keys: a MAC never verifies (AUTH_ERROR); without one the packet is AUTH_NONE.
+	authError := tr.HasMAC
+	switch action {
+	case amFXmit:
+		n := s.reply(req, &p, version, wire.ModeServer, rx, &snap.Sys, out)
+		if authError || len(req) > wire.HeaderLen {
+			n += putNAK(out[n:])
+			c.cryptoNAKs.Add(1)
+		}
+		if authError {
+			c.badAuth.Add(1)
+		}
+		c.replies.Add(1)
+		return n, Replied
+	case amNewPass:
+		n := s.reply(req, &p, version, wire.ModeSymPassive, rx, &snap.Sys, out)
+		if authError || len(req) > wire.HeaderLen {
+			n += putNAK(out[n:])
+			c.cryptoNAKs.Add(1)
+		}
+		if authError {
+			c.restricted.Add(1)
+		}
+		c.passiveReplies.Add(1)
+		return n, RepliedPassive
+	case amNoMatch, amErr:
+		c.declined.Add(1)
+		return 0, DropDeclined
+	default: // amManycast, amNewBcl: we are neither a manycast nor a broadcast client
+		c.restricted.Add(1)
+		return 0, DropRestricted
+	}
+}
+
+// reply writes classic fast_xmit's normal reply header into out and returns its length.
+// Leap, stratum, precision, refid, reftime, root delay and root dispersion come from the
+// system variables; the version is the request's; origin is the request's transmit
+// timestamp and receive is rx; transmit is left zero for the caller (StampXmt).
+func (s *Server) reply(req []byte, p *wire.Packet, version, mode uint8, rx ntptime.Time, sys *engine.System, out []byte) int {
+	stratum := sys.Stratum
+	if stratum >= wire.StratumUnsynched {
+		stratum = wire.StratumUnspec // RFC 5905 figure 11: 16 goes out as 0
+	}
+	r := wire.Packet{
+		Leap:      sys.Leap,
+		Version:   version,
+		Mode:      mode,
+		Stratum:   stratum,
+		Poll:      s.poll(req[2]),
+		Precision: sys.Precision,
+		RootDelay: truncShort(sys.RootDelay),
+		RootDisp:  truncShort(rootDispAt(sys, rx)),
+		RefID:     sys.RefID,
+		RefTime:   sys.RefTime,
+		Org:       p.Xmt,
+		Rec:       rx,
+	}
+	return r.Encode(out)
+}
+
+// kiss writes classic fast_xmit's RATE kiss-o'-death: leap alarm, stratum 0, refid "RATE",
+// and the request's own precision, root delay, root dispersion and reference time; all three
+// timestamps are the request's transmit timestamp, so the kiss reveals nothing of our clock
+// and cannot be used for synchronisation (RFC 5905 section 7.4).
+func (s *Server) kiss(req []byte, version, mode uint8, out []byte) int {
+	n := copy(out[:wire.HeaderLen], req[:wire.HeaderLen])
+	out[0] = wire.LeapAlarm<<6 | version<<3 | mode
+	out[1] = wire.StratumUnspec
+	out[2] = byte(s.poll(req[2]))
+	binary.BigEndian.PutUint32(out[12:], rateCode)
+	copy(out[24:32], req[40:48])
+	copy(out[32:40], req[40:48])
+	return n
+}
+
+// rateCode is the RATE kiss code (RFC 5905 section 7.4).
+var rateCode = wire.RefIDFromString("RATE")
+
+// poll returns classic's max(request poll, ntp_minpoll), compared as unsigned octets exactly
+// as fast_xmit does (so a negative request poll, read as 0x80..0xff, is echoed unchanged).
+func (s *Server) poll(reqPoll byte) int8 {
+	if reqPoll < s.minPoll {
+		return int8(s.minPoll)
+	}
+	return int8(reqPoll)
+}
+
+// putNAK appends a crypto-NAK (RFC 5905 section 7.4: a key ID of zero and no digest).
+func putNAK(b []byte) int {
+	binary.BigEndian.PutUint32(b, 0)
+	return wire.NAKLen
+}
+
+// rootDispAt is the root dispersion at t: RootDisp grown by PHI for every second since
+// RootDispTime, as classic's once-a-second `sys_rootdisp += clock_phi` does (gontp grows it
+// continuously; the difference is under one unit of the short format).
+func rootDispAt(sys *engine.System, t ntptime.Time) float64 {
+	d := sys.RootDisp
+	if sys.RootDispTime != 0 {
+		if el := ntptime.Sub(t, sys.RootDispTime); el > 0 {
+			d += engine.PHI * el.Seconds()
+		}
+	}
+	return d
+}
+
+// truncShort converts seconds to the short format the way classic's DTOFP/DTOUFP do:
+// truncating toward zero (ntptime.ShortFromSeconds rounds, which would differ from classic
+// in the last bit), clamped to the format's range, NaN as 0.
+func truncShort(sec float64) ntptime.Short {
+	if !(sec > 0) {
+		return 0
+	}
+	v := sec * 65536
+	if v >= math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return ntptime.Short(v)
+}
