@@ -4,7 +4,10 @@
 package engine
 
 import (
+	"net/netip"
+
 	"gontp/internal/ntptime"
+	"gontp/peer"
 )
 
 // System is the system variables of RFC 5905 section 11.2 as the time server and ntpq see
@@ -36,4 +39,21 @@ func (s *System) Synchronised() bool { return s.Leap != 3 }
 // after every change and never modified afterwards.
 type Snapshot struct {
 	Sys System
+	// Offset and Jitter are the last system offset and system jitter (s).
+	Offset, Jitter float64
+	// SysPeer is the association ID of the system peer, 0 when there is none.
+	SysPeer uint16
+	// Peers are the associations in the order they were made.
+	Peers []Peer
+	// AssocModes maps the remote address of each network association to its host mode, for
+	// the time server's association matching (server.Source.AssocMode).
+	AssocModes map[netip.AddrPort]uint8
+}
+
+// Peer is one association as observers see it.
+type Peer struct {
+	ID uint16
+	// Refclock is the driver's name (LOCAL(0)) for a reference clock, "" otherwise.
+	Refclock string
+	Vars     peer.Vars
 }

@@ -1,0 +1,434 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"gontp/internal/ntptime"
+	"gontp/internal/wire"
+	"gontp/peer"
+	"gontp/refclock"
+)
+
+// Config is what the engine runs: the associations of the configuration and the system
+// settings that shape selection and the clock.
+type Config struct {
+	// Servers are the network associations (server and peer lines with resolved addresses).
+	Servers []peer.Config
+	// Refclocks are the reference clocks (server 127.127.t.u lines with their fudge).
+	Refclocks []Refclock
+	// NTP is `enable ntp` (the default): the clock is disciplined. With `disable ntp` the
+	// engine measures and selects but never adjusts the clock, and like classic ntpd it then
+	// keeps the leap indicator at alarm (observed on 4.2.8p15: "leap_alarm, sync_local").
+	NTP bool
+	// Tos is the `tos` configuration; the zero value means classic's defaults.
+	Tos *peer.Tos
+}
+
+// Refclock is one configured reference clock.
+type Refclock struct {
+	Addr   refclock.Address
+	Driver refclock.Driver
+	Peer   peer.Config // poll, prefer, iburst... of its server line; Addr is set by the engine
+}
+
+// Options are the run-time inputs of the engine: everything that depends on the real world.
+type Options struct {
+	Precision int8
+	Start     time.Time
+	Log       *slog.Logger
+	Rand      *rand.Rand
+	// Discipline adjusts the clock. Nil means the clock is never adjusted (see
+	// noDiscipline).
+	Discipline Discipline
+}
+
+// Discipline turns the system offset into clock adjustments (RFC 5905 section 12; the clock
+// package). Update is called with each new system offset and jitter; it reports whether the
+// clock is now considered synchronised to it.
+type Discipline interface {
+	Update(offset, jitter float64, now time.Time) (synchronised bool, err error)
+}
+
+// noDiscipline is the engine's discipline until gontp's clock discipline exists: it never
+// adjusts the clock, so it accepts an update as synchronising only when no adjustment is
+// needed, which is the case for the LOCAL refclock (its offset is zero by definition). For
+// any other source the system stays unsynchronised, as with `disable ntp`, and the reason is
+// logged once.
+type noDiscipline struct{}
+
+var errNoDiscipline = errors.New("gontp cannot adjust the clock yet (no clock discipline): " +
+	"the offset is measured but not corrected, and the server stays unsynchronised as with `disable ntp`")
+
+func (noDiscipline) Update(offset, _ float64, _ time.Time) (bool, error) {
+	if offset == 0 {
+		return true, nil
+	}
+	return false, errNoDiscipline
+}
+
+// Send is a packet an association wants sent. Its transmit timestamp is already set and must
+// go out unchanged (the association checks replies against it).
+type Send struct {
+	To     netip.AddrPort
+	Packet wire.Packet
+}
+
+// association is one peer.Assoc with what the engine adds: its ID and, for a reference
+// clock, the driver that stands in for the network.
+type association struct {
+	id     uint16
+	a      *peer.Assoc
+	driver refclock.Driver
+	ref    refclock.Address
+}
+
+// Engine owns the associations, the system variables and the discipline. It is not safe for
+// concurrent use: one goroutine calls it (DESIGN.md), and observers read Snapshot.
+type Engine struct {
+	log        *slog.Logger
+	rng        *rand.Rand
+	sys        peer.Sys
+	ntp        bool
+	discipline Discipline
+	start      time.Time
+
+	assocs   []*association
+	byAddr   map[netip.AddrPort]*association
+	nextID   uint16
+	selector peer.Selector
+	cands    []peer.Candidate
+	sysPeer  *association
+	clockHop float64
+	sysEpoch time.Time
+	lostPeer time.Time // when the system peer was lost (or start), for the orphan wait
+	offset   float64   // last system offset, s
+	jitter   float64   // system jitter, s
+	warned   map[string]bool
+
+	acts []peer.Action
+	snap atomic.Pointer[Snapshot]
+}
+
+// New makes the engine and its associations; nothing is sent until the first Timer call.
+func New(cfg Config, o Options) (*Engine, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Rand == nil {
+		return nil, errors.New("engine: Options.Rand is nil")
+	}
+	e := &Engine{
+		log:        o.Log,
+		rng:        o.Rand,
+		sys:        peer.DefaultSys(),
+		ntp:        cfg.NTP,
+		discipline: o.Discipline,
+		start:      o.Start,
+		lostPeer:   o.Start,
+		byAddr:     map[netip.AddrPort]*association{},
+		warned:     map[string]bool{},
+	}
+	if e.discipline == nil {
+		e.discipline = noDiscipline{}
+	}
+	e.sys.Precision = o.Precision
+	if cfg.Tos != nil {
+		if err := cfg.Tos.Validate(); err != nil {
+			return nil, err
+		}
+		e.sys.Tos = *cfg.Tos
+	}
+	// Classic ntpd numbers associations from a random start so that IDs are not guessable
+	// across restarts; they stay fixed for the life of each association.
+	e.nextID = uint16(e.rng.IntN(1<<15)) + 1
+	// ntpd spaces the first polls of the configured associations one second apart.
+	n := 0
+	for _, pc := range cfg.Servers {
+		pc.StartDelay = time.Duration(n+1) * time.Second
+		pc.Configured = true
+		if _, err := e.add(pc, nil, refclock.Address{}); err != nil {
+			return nil, err
+		}
+		n++
+	}
+	for _, rc := range cfg.Refclocks {
+		pc := rc.Peer
+		pc.Addr = netip.AddrPortFrom(rc.Addr.Addr(), 123)
+		pc.Mode = wire.ModeClient
+		pc.Configured = true
+		pc.StartDelay = time.Duration(n+1) * time.Second
+		if _, err := e.add(pc, rc.Driver, rc.Addr); err != nil {
+			return nil, err
+		}
+		n++
+	}
+	e.publish(o.Start)
+	return e, nil
+}
+
+func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address) (*association, error) {
+	if _, dup := e.byAddr[pc.Addr]; dup {
+		return nil, fmt.Errorf("duplicate association for %s", pc.Addr)
+	}
+	a, err := peer.New(pc, e.start, &e.sys, e.rng)
+	if err != nil {
+		return nil, fmt.Errorf("association %s: %w", pc.Addr, err)
+	}
+	as := &association{id: e.nextID, a: a, driver: d, ref: ref}
+	e.nextID++
+	if e.nextID == 0 {
+		e.nextID = 1
+	}
+	if d != nil {
+		a.SetRefclock(peer.RefclockInfo{Type: ref.Type, Stratum: d.Stratum(), RefID: d.RefID(),
+			Precision: d.Precision()})
+	}
+	e.assocs = append(e.assocs, as)
+	e.byAddr[pc.Addr] = as
+	return as, nil
+}
+
+// Next returns when Timer must be called next.
+func (e *Engine) Next() time.Time {
+	next := time.Time{}
+	for _, as := range e.assocs {
+		if t := as.a.NextPoll(); next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if next.IsZero() {
+		next = e.start.Add(time.Hour)
+	}
+	return next
+}
+
+// Timer runs every association whose poll is due at now and returns the packets to send.
+func (e *Engine) Timer(now time.Time) []Send {
+	var out []Send
+	for _, as := range e.assocs {
+		if as.a.NextPoll().After(now) {
+			continue
+		}
+		e.acts = e.acts[:0]
+		if as.driver != nil {
+			e.acts = as.a.RefclockPoll(now, &e.sys, e.acts)
+			if s, ok, err := as.driver.Poll(now); err != nil {
+				e.warnOnce("refclock "+as.ref.Name(), "reference clock "+as.ref.Name()+": "+err.Error())
+			} else if ok {
+				e.acts = as.a.RefclockSample(peer.RefclockSample{Offset: s.Offset, Delay: s.Delay,
+					Jitter: s.Jitter, RootDisp: s.Disp, Leap: s.Leap}, now, &e.sys, e.acts)
+			}
+		} else {
+			e.acts = as.a.Poll(now, &e.sys, e.acts)
+		}
+		out = e.carryOut(as, now, out)
+	}
+	e.reap()
+	e.publish(now)
+	return out
+}
+
+// Receive hands a datagram from src to its association. Packets from unknown sources are
+// the server's business and never reach the engine; a packet for a vanished association is
+// dropped.
+func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time.Time) []Send {
+	as := e.byAddr[src]
+	if as == nil || as.driver != nil {
+		return nil
+	}
+	var pkt wire.Packet
+	tr, err := wire.Decode(data, &pkt)
+	if err != nil {
+		return nil
+	}
+	auth := peer.AuthNone
+	if tr.HasMAC {
+		auth = peer.AuthBad // no keys are configured yet: every MAC is unverifiable
+	}
+	e.acts = e.acts[:0]
+	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
+	if err != nil {
+		e.log.Debug("packet rejected", "from", src.String(), "error", err)
+	}
+	out := e.carryOut(as, now, nil)
+	e.reap()
+	e.publish(now)
+	return out
+}
+
+// carryOut performs the actions of one association call.
+func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
+	selectNow := false
+	for _, act := range e.acts {
+		switch act.Kind {
+		case peer.ActSend:
+			if as.driver == nil {
+				out = append(out, Send{To: as.a.Addr(), Packet: act.Packet})
+			}
+		case peer.ActSelect:
+			selectNow = true
+		case peer.ActEvent:
+			e.log.Debug(fmt.Sprintf("%s %s %s", e.name(as), act.Event, act.Detail))
+		case peer.ActDemobilize:
+			e.log.Info(fmt.Sprintf("%s demobilized: %s", e.name(as), act.Detail))
+		case peer.ActTimeout:
+			// Preemptible associations (pool members) are replaced by the pool logic, which
+			// gontp does not have yet; they stay.
+		}
+	}
+	if selectNow {
+		e.selectClock(now)
+	}
+	return out
+}
+
+// reap removes demobilised associations.
+func (e *Engine) reap() {
+	kept := e.assocs[:0]
+	for _, as := range e.assocs {
+		if as.a.Gone() {
+			delete(e.byAddr, as.a.Addr())
+			if e.sysPeer == as {
+				e.sysPeer = nil
+			}
+			continue
+		}
+		kept = append(kept, as)
+	}
+	clear(e.assocs[len(kept):])
+	e.assocs = kept
+}
+
+func (e *Engine) name(as *association) string {
+	if as.driver != nil {
+		return as.ref.Name()
+	}
+	return as.a.Addr().Addr().String()
+}
+
+// selectClock runs the selection over every association and, when a system peer survives
+// with a new sample, updates the system variables (ntpd clock_select and clock_update).
+func (e *Engine) selectClock(now time.Time) {
+	e.cands = e.cands[:0]
+	sysIdx := -1
+	for i, as := range e.assocs {
+		e.cands = append(e.cands, as.a.Candidate(now, &e.sys))
+		if as == e.sysPeer {
+			sysIdx = i
+		}
+	}
+	res := e.selector.Select(e.cands, peer.SelectParams{
+		Tos:            e.sys.Tos,
+		SysPeer:        sysIdx,
+		ClockHop:       e.clockHop,
+		SysEpoch:       e.sysEpoch,
+		OrphanWaitOver: now.Sub(e.lostPeer) >= time.Duration(e.sys.Tos.OrphanWait*float64(time.Second)),
+	})
+	if res.Stale {
+		return
+	}
+	e.clockHop = res.ClockHop
+	for i, as := range e.assocs {
+		as.a.SetSelection(res.Codes[i])
+	}
+	if res.SysPeer < 0 {
+		if e.sysPeer != nil {
+			e.log.Info("no servers can be used, lost synchronization")
+			e.sysPeer = nil
+			e.lostPeer = now
+		}
+		return
+	}
+	sp := e.assocs[res.SysPeer]
+	if sp != e.sysPeer {
+		e.log.Info("synchronized to " + e.name(sp) + fmt.Sprintf(", stratum %d", sp.a.Vars(now).Stratum))
+	}
+	e.sysPeer = sp
+	e.offset, e.jitter = res.Offset, res.Jitter
+	e.clockUpdate(sp, now)
+}
+
+// clockUpdate copies the system peer's variables into the system variables as ntpd's
+// clock_update does after a successful discipline step (RFC 5905 appendix A.5.5.1).
+func (e *Engine) clockUpdate(sp *association, now time.Time) {
+	v := sp.a.Vars(now)
+	e.sysEpoch = v.Epoch
+	synced := false
+	if e.ntp {
+		ok, err := e.discipline.Update(e.offset, e.jitter, now)
+		if err != nil {
+			e.warnOnce("discipline", err.Error())
+		}
+		synced = ok
+	}
+	e.sys.Stratum = min(v.Stratum+1, wire.StratumUnsynched)
+	// A reference clock or primary server names its source; anything else is named by its
+	// address (ntpd: refid is the peer's refid for stratum 0/unspecified, else addr2refid).
+	if v.Stratum == 0 || v.Stratum == wire.StratumUnsynched {
+		e.sys.RefID = v.RefID
+	} else {
+		e.sys.RefID = peer.RefID(v.Addr.Addr())
+	}
+	e.sys.RefTime = ntptime.FromTime(now)
+	e.sys.RootDelay = v.Delay + v.RootDelay
+	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
+	// never below mindisp.
+	rd := v.RootDisp + v.Disp + e.jitter + PHI*now.Sub(v.Update).Seconds() + math.Abs(e.offset)
+	e.sys.RootDisp = max(rd, minDisp)
+	if synced {
+		e.sys.Leap = v.Leap
+	}
+}
+
+// minDisp is ntpd's sys_mindisp (`tos mindist` default): the least root dispersion.
+const minDisp = 0.001
+
+func (e *Engine) warnOnce(key, msg string) {
+	if e.warned[key] {
+		return
+	}
+	e.warned[key] = true
+	e.log.Warn(msg)
+}
+
+// Snapshot returns the last published snapshot. Safe for concurrent use.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// publish makes a new immutable snapshot of the system and the associations.
+func (e *Engine) publish(now time.Time) {
+	s := &Snapshot{
+		Sys: System{
+			Leap: e.sys.Leap, Stratum: e.sys.Stratum, Precision: e.sys.Precision, Poll: e.sys.Poll,
+			RefID: e.sys.RefID, RefTime: e.sys.RefTime, RootDelay: e.sys.RootDelay,
+			RootDisp: e.sys.RootDisp, RootDispTime: e.sys.RefTime,
+		},
+		Offset:     e.offset,
+		Jitter:     e.jitter,
+		Peers:      make([]Peer, 0, len(e.assocs)),
+		AssocModes: make(map[netip.AddrPort]uint8, len(e.assocs)),
+	}
+	if s.Sys.RootDispTime == 0 {
+		// Before the first update classic grows the dispersion from start.
+		s.Sys.RootDispTime = ntptime.FromTime(e.start)
+	}
+	if e.sysPeer != nil {
+		s.SysPeer = e.sysPeer.id
+	}
+	for _, as := range e.assocs {
+		p := Peer{ID: as.id, Vars: as.a.Vars(now)}
+		if as.driver != nil {
+			p.Refclock = as.ref.Name()
+		} else {
+			s.AssocModes[as.a.Addr()] = p.Vars.HMode
+		}
+		s.Peers = append(s.Peers, p)
+	}
+	e.snap.Store(s)
+}

@@ -1,0 +1,95 @@
+package peer
+
+import (
+	"testing"
+	"time"
+
+	"gontp/internal/ntptime"
+	"gontp/internal/wire"
+)
+
+// BenchmarkPollReceive measures one poll and the receive of its reply through the tests and
+// the clock filter, with a reused action buffer (the engine's steady state).
+func BenchmarkPollReceive(b *testing.B) {
+	sys := testSys()
+	a := mustNew(b, Config{Configured: true, StartDelay: time.Second}, t0, sys)
+	srv := goodServer()
+	acts := make([]Action, 0, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		now := a.NextPoll()
+		acts = a.Poll(now, sys, acts[:0])
+		var req *wire.Packet
+		for i := range acts {
+			if acts[i].Kind == ActSend {
+				req = &acts[i].Packet
+			}
+		}
+		rep, back, dst := srv.reply(req, now)
+		var err error
+		acts, err = a.Receive(&rep, Rx{Dst: dst}, back, sys, acts[:0])
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReceive measures Receive alone: the tests and the clock filter.
+func BenchmarkReceive(b *testing.B) {
+	sys := testSys()
+	a := mustNew(b, Config{Configured: true, StartDelay: time.Second}, t0, sys)
+	rep := wire.Packet{Version: 4, Mode: wire.ModeServer, Stratum: 2, Poll: 6, Precision: -20,
+		RefID: 0xc0000201}
+	acts := make([]Action, 0, 16)
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(64 * time.Second)
+		// Pretend we sent at now-10ms: set our origin as the poll would.
+		a.aorg = ntptime.FromTime(now.Add(-10 * time.Millisecond))
+		rep.Org = a.aorg
+		rep.Rec = ntptime.FromTime(now.Add(-5 * time.Millisecond))
+		rep.Xmt = rep.Rec + 1000
+		var err error
+		acts, err = a.Receive(&rep, Rx{Dst: ntptime.FromTime(now)}, now, sys, acts[:0])
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchCands(n int) []Candidate {
+	rng := newRand(7)
+	cands := make([]Candidate, n)
+	for i := range cands {
+		cands[i] = cand((rng.Float64()-0.5)*0.004, 0.005+rng.Float64()*0.02)
+		cands[i].Jitter = rng.Float64() * 0.001
+	}
+	cands[n-1].Offset = 0.080 // one falseticker
+	return cands
+}
+
+// BenchmarkSelect measures a selection among 10 candidates with a reused Selector.
+func BenchmarkSelect(b *testing.B) {
+	cands := benchCands(10)
+	var s Selector
+	p := params()
+	b.ReportAllocs()
+	for b.Loop() {
+		r := s.Select(cands, p)
+		if r.SysPeer < 0 {
+			b.Fatal("no system peer")
+		}
+	}
+}
+
+// BenchmarkSelect50 is the same with 50 candidates (a large pool configuration).
+func BenchmarkSelect50(b *testing.B) {
+	cands := benchCands(50)
+	var s Selector
+	p := params()
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Select(cands, p)
+	}
+}

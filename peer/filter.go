@@ -1,0 +1,108 @@
+package peer
+
+import (
+	"math"
+	"time"
+)
+
+// clockFilter is the clock filter of RFC 5905 section 10 with ntpd's refinements
+// (appendix A.5.2 clock_filter, ntpd clock_filter()). The new sample goes into an 8-stage
+// shift register; every older stage ages by PHI times the time since the last update. The
+// stages are ranked by delay (or delay plus dispersion once older than the Allan intercept,
+// so stale samples lose), except while the discipline measures the initial frequency, when
+// the newest sample wins. The best stage becomes the association's offset and delay; the
+// dispersion is the exponentially weighted sum of all stage dispersions, the jitter the RMS
+// of the offset differences to the best stage over the usable stages.
+//
+// The sample is handed on only if it is not a popcorn spike (an offset step of more than
+// SGate jitters within two poll intervals, which ntpd reports as event popcorn) and if it is
+// newer than the last one handed on: the filter may pick an older stage, and using that
+// twice would feed the discipline old news.
+func (a *Assoc) clockFilter(offset, delay, disp float64, now time.Time, sys *Sys, acts []Action) []Action {
+	j := a.next
+	a.filter[j] = stage{offset: offset, delay: delay, disp: disp, epoch: now}
+	j = (j + 1) % NStages
+	a.next = j
+
+	var dst [NStages]float64
+	var ord [NStages]int
+	aging := PHI * now.Sub(a.update).Seconds()
+	a.update = now
+	allan := time.Duration(math.Ldexp(float64(time.Second), int(sys.Allan)))
+	// Walk from the oldest stage (i = 7) to the newest (i = 0).
+	for i := NStages - 1; i >= 0; i-- {
+		f := &a.filter[j]
+		if i != 0 {
+			f.disp += aging
+		}
+		switch {
+		case f.disp >= MaxDisp:
+			f.disp = MaxDisp
+			dst[i] = MaxDisp
+		case now.Sub(f.epoch) > allan:
+			dst[i] = f.delay + f.disp
+		default:
+			dst[i] = f.delay
+		}
+		ord[i] = j
+		j = (j + 1) % NStages
+	}
+	if !sys.Settling {
+		// ntpd's exchange sort; equal distances keep the newer stage first.
+		for i := 1; i < NStages; i++ {
+			for k := 0; k < i; k++ {
+				if dst[k] > dst[i] {
+					ord[k], ord[i] = ord[i], ord[k]
+					dst[k], dst[i] = dst[i], dst[k]
+				}
+			}
+		}
+	}
+	// Usable stages: below MaxDisp, and below maxdist except the best two (kept for the
+	// jitter estimate).
+	m := 0
+	for i := 0; i < NStages; i++ {
+		a.order[i] = uint8(ord[i])
+		if dst[i] >= MaxDisp || (m >= 2 && dst[i] >= sys.Tos.MaxDist) {
+			continue
+		}
+		m++
+	}
+	a.disp, a.jitter = 0, 0
+	k := ord[0]
+	for i := NStages - 1; i >= 0; i-- {
+		f := &a.filter[ord[i]]
+		a.disp = 0.5 * (a.disp + f.disp)
+		if i < m {
+			d := f.offset - a.filter[k].offset
+			a.jitter += d * d
+		}
+	}
+	if m == 0 {
+		// Nothing usable: keep the old offset, let the selection see the dispersion.
+		return append(acts, Action{Kind: ActSelect})
+	}
+	best := &a.filter[k]
+	step := math.Abs(a.offset - best.offset)
+	a.offset = best.offset
+	a.delay = best.delay
+	if m > 1 {
+		a.jitter /= float64(m - 1)
+	}
+	a.jitter = max(math.Sqrt(a.jitter), log2s(sys.Precision))
+
+	if a.disp < sys.Tos.MaxDist && best.disp < sys.Tos.MaxDist && step > SGate*a.jitter &&
+		best.epoch.Sub(a.epoch) < 2*time.Duration(math.Ldexp(float64(time.Second), int(a.hpoll))) {
+		return a.report(EvPopcorn, "", acts)
+	}
+	if !best.epoch.After(a.epoch) {
+		return acts // an old sample: already used
+	}
+	a.epoch = best.epoch
+	acts = append(acts, Action{Kind: ActSample, Sample: Sample{Offset: a.offset,
+		Delay: a.delay, Disp: a.disp, Jitter: a.jitter, Epoch: a.epoch}})
+	if a.burst == 0 || sys.Leap == 3 {
+		acts = append(acts, Action{Kind: ActSelect})
+	}
+	return acts
+}

@@ -1,0 +1,100 @@
+package peer
+
+import (
+	"time"
+
+	"gontp/internal/ntptime"
+	"gontp/internal/wire"
+)
+
+// RefclockInfo is what a reference clock association advertises in place of a server's
+// packet header (ntpd refclock_newpeer: the driver's stratum, refid and precision, after
+// fudge).
+type RefclockInfo struct {
+	Type      uint8 // driver type t of 127.127.t.u
+	Stratum   uint8
+	RefID     string
+	Precision int8
+}
+
+// RefclockSample is one reading of a reference clock as ntpd's refclock_receive hands it to
+// the peer: the offset and delay for the clock filter, the driver's sample jitter as the
+// filter dispersion, the driver's dispersion as the association's root dispersion, and the
+// leap indicator the clock reports.
+type RefclockSample struct {
+	Offset, Delay, Jitter float64
+	RootDisp              float64
+	Leap                  uint8
+}
+
+// SetRefclock makes the association a reference clock's: it is then driven by RefclockPoll
+// and RefclockSample instead of Poll and Receive, and shows the driver's stratum and refid
+// from the start as ntpd does (ntpq -p lists "LOCAL(0) .LOCL. 10 l" before the first sample).
+func (a *Assoc) SetRefclock(info RefclockInfo) {
+	a.refclock = info.Type
+	a.stratum = info.Stratum
+	a.refid = wire.RefIDFromString(info.RefID)
+	a.precision = info.Precision
+	a.pmode = wire.ModeServer
+}
+
+// RefclockPoll is the poll process of a reference clock (ntpd refclock_transmit): the reach
+// register shifts, a burst counts down, and the next poll is scheduled; the engine then reads
+// the driver and calls RefclockSample with what it got. No packet is sent.
+//
+// gontp honours iburst on reference clocks too (classic ignores it): while the clock has
+// never been reached, polls go out at the burst spacing until the filter is full, so that a
+// reference clock is usable within seconds instead of after eight poll intervals.
+func (a *Assoc) RefclockPoll(now time.Time, sys *Sys, acts []Action) []Action {
+	if a.gone {
+		return acts
+	}
+	if now.Before(a.nextdate) {
+		return append(acts, Action{Kind: ActRearm, At: a.nextdate})
+	}
+	a.sent++
+	a.xmt = ntptime.FromTime(now)
+	if a.burst == 0 {
+		oreach := a.reach
+		a.reach <<= 1
+		a.outdate = now
+		if a.reach == 0 {
+			if oreach != 0 {
+				a.timereachable = now
+				acts = a.report(EvUnreachable, "", acts)
+			}
+			if a.iburst && oreach == 0 && a.received == 0 {
+				a.burst = NStages - 1
+			}
+		} else if a.burstOn {
+			a.burst = NStages
+		}
+	} else {
+		a.burst--
+	}
+	return a.pollUpdate(a.hpoll, now, acts)
+}
+
+// RefclockSample feeds one reading of the clock to the association (ntpd refclock_receive):
+// it sets the leap indicator, marks the clock reachable and runs the clock filter. A clock
+// that reports itself unsynchronised (leap 3) is not used.
+func (a *Assoc) RefclockSample(s RefclockSample, now time.Time, sys *Sys, acts []Action) []Action {
+	if a.gone {
+		return acts
+	}
+	a.leap = s.Leap
+	if a.leap == wire.LeapAlarm {
+		return acts
+	}
+	a.received++
+	if a.reach == 0 {
+		a.timereachable = now
+		acts = a.report(EvReachable, "", acts)
+	}
+	a.reach |= 1
+	a.timereceived, a.timelastrec = now, now
+	a.rootdisp = s.RootDisp
+	a.reftime = ntptime.FromTime(now)
+	a.dst = a.reftime
+	return a.clockFilter(s.Offset, s.Delay, s.Jitter, now, sys, acts)
+}
