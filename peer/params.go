@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"gontp/internal/ntptime"
+	"gontp/internal/wire"
 )
 
 // Tos is the selection tuning of the `tos` command (compat.md 4.5) that the packet tests,
@@ -84,6 +85,8 @@ type Sys struct {
 // DefaultSys returns the system state of a daemon that has just started: unsynchronised,
 // precision 2^-20 s, polling at 2^6 s, classic tos defaults.
 func DefaultSys() Sys {
+	// Classic ntpd starts with refid INIT, which its replies carry until the first clock
+	// update (observed on 4.2.8p15).
 	return Sys{Leap: 3, Stratum: 16, Precision: -20, Poll: DefMinPoll, Tos: DefaultTos(),
-		Allan: DefAllan}
+		Allan: DefAllan, RefID: wire.RefIDFromString("INIT")}
 }

@@ -165,6 +165,9 @@ type Reply struct {
 	Mode    int
 	Stratum int
 	RefID   [4]byte
+	// Header is the answer's 48-octet NTP header as received, for tests that compare more
+	// fields (decode it with wire.DecodeHeader).
+	Header [48]byte
 }
 
 // Synced reports whether the reply says the server is synchronised: leap indicator not 3
@@ -211,6 +214,7 @@ func (h *Host) QueryNTP(server netip.Addr, timeout time.Duration) (Reply, error)
 				Stratum: int(buf[1]),
 			}
 			copy(r.RefID[:], buf[12:16])
+			copy(r.Header[:], buf[:48])
 			if r.Mode != 4 {
 				return fmt.Errorf("testnet: query %s: answer has mode %d, want 4", server, r.Mode)
 			}

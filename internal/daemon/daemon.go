@@ -1,0 +1,248 @@
+// Package daemon wires gontp together: it reads the configuration, opens the sockets, runs
+// the engine on real timers and serves time, as classic ntpd's main loop does. It is the only
+// place below cmd/ that reads the wall clock; everything under it takes time as an argument.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gontp/internal/engine"
+	"gontp/internal/netio"
+	"gontp/internal/ntptime"
+	"gontp/internal/server"
+	"gontp/internal/wire"
+)
+
+// Options are the daemon's settings from the command line.
+type Options struct {
+	ConfigFile   string   // -c
+	PIDFile      string   // -p
+	Interfaces   []string // -I: interface names or addresses to listen on
+	NoVirtualIPs bool     // -L
+	Port         uint16   // UDP port; 123 except in tests
+	CommandLine  []string // for the "Command line:" log line
+}
+
+// Daemon is a running gontp ntpd.
+type Daemon struct {
+	log   *slog.Logger
+	opts  Options
+	now   func() time.Time
+	srv   *server.Server
+	eng   *engine.Engine
+	socks *netio.Set
+
+	// toEngine carries datagrams that belong to associations to the engine goroutine,
+	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
+	toEngine chan inbound
+
+	controlOnce sync.Once
+	dropped     atomic.Uint64 // association packets dropped because the engine queue was full
+}
+
+// inbound is a datagram for the engine, copied out of netio's buffer.
+type inbound struct {
+	data   []byte
+	rx     time.Time
+	src    netip.AddrPort
+	socket *netio.Socket
+}
+
+// Run starts the daemon and serves until ctx is cancelled. Errors that stop the daemon at
+// start (unusable configuration file, no sockets) are returned; everything later is logged.
+func Run(ctx context.Context, opts Options, log *slog.Logger) error {
+	now := time.Now
+	log.Info(VersionString() + ": Starting")
+	if len(opts.CommandLine) > 0 {
+		log.Info("Command line: " + joinArgs(opts.CommandLine))
+	}
+	prec, tick := measurePrecision(func() int64 { return time.Now().UnixNano() })
+	log.Info(fmt.Sprintf("proto: precision = %.3f usec (%d)", float64(tick)/1e3, prec))
+
+	cfg, err := loadConfig(opts, log)
+	if err != nil {
+		return err
+	}
+	start := now()
+	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
+		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid())))})
+	if err != nil {
+		return err
+	}
+	d := &Daemon{
+		log:      log,
+		opts:     opts,
+		now:      now,
+		srv:      server.New(server.Config{}, ntptime.FromTime(start)),
+		eng:      eng,
+		toEngine: make(chan inbound, 256),
+	}
+	rules := cfg.interfaces
+	for _, name := range opts.Interfaces {
+		r, err := netio.ParseRule("listen", name)
+		if err != nil {
+			return fmt.Errorf("-I %s: %w", name, err)
+		}
+		rules = append(rules, r)
+	}
+	port := opts.Port
+	if port == 0 {
+		port = 123
+	}
+	d.socks, err = netio.Open(netio.Config{Port: port, Rules: rules, NoVirtualIPs: opts.NoVirtualIPs,
+		DSCP: netio.DefaultDSCP, Logger: log, Now: now})
+	if err != nil {
+		return err
+	}
+	defer d.socks.Close()
+	if opts.PIDFile != "" {
+		if err := writePIDFile(opts.PIDFile); err != nil {
+			log.Error(err.Error())
+		} else {
+			defer os.Remove(opts.PIDFile)
+		}
+	}
+
+	if err := d.socks.Serve(d.handle); err != nil {
+		return err
+	}
+
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		d.runEngine(ctx)
+	}()
+
+	rescan := time.NewTicker(5 * time.Minute) // classic's interface update interval
+	defer rescan.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.socks.Close()
+			<-engineDone
+			log.Info("ntpd exiting on signal")
+			return nil
+		case <-rescan.C:
+			res, err := d.socks.Rescan()
+			if err != nil {
+				log.Error("interface rescan failed", "error", err)
+			} else if len(res.Added) > 0 {
+				log.Info("new interface(s) found: waking up resolver")
+			}
+		}
+	}
+}
+
+// handle answers one datagram: time requests are answered here, on the socket's goroutine,
+// from the published snapshot; association traffic goes to the engine.
+func (d *Daemon) handle(p *netio.Packet) {
+	var out [server.MaxReplyLen]byte
+	snap := d.eng.Snapshot()
+	src := server.Source{AssocMode: snap.AssocModes[p.Source], BogusPort: p.Source.Port() == 0}
+	n, verdict := d.srv.Respond(p.Data, ntptime.FromTime(p.RxTime), snap, src, out[:])
+	switch verdict {
+	case server.ToControl:
+		d.controlOnce.Do(func() {
+			d.log.Warn("mode 6 (ntpq) requests are not answered yet by gontp; they are counted and dropped",
+				"from", p.Source.String())
+		})
+		return
+	case server.ToAssociation:
+		in := inbound{data: append([]byte(nil), p.Data...), rx: p.RxTime, src: p.Source, socket: p.Socket}
+		select {
+		case d.toEngine <- in:
+		default:
+			d.dropped.Add(1)
+		}
+		return
+	}
+	if n == 0 {
+		return
+	}
+	var hook netio.TxHook
+	if verdict.StampXmt() {
+		hook = stampXmt
+	}
+	if err := p.Socket.SendTo(out[:n], p.Source, hook); err != nil {
+		d.log.Debug("send failed", "to", p.Source.String(), "error", err)
+	}
+}
+
+// stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905
+// section 8: T3 as close to the wire as possible).
+func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
+
+// runEngine is the engine's goroutine: it fires the association timers, feeds it the
+// association packets and sends what it asks to send.
+func (d *Daemon) runEngine(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		var sends []engine.Send
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			sends = d.eng.Timer(d.now())
+		case in := <-d.toEngine:
+			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			d.srv.Processed()
+		}
+		for _, s := range sends {
+			d.send(s)
+		}
+		next := d.eng.Next()
+		wait := time.Until(next)
+		if wait < 0 {
+			wait = 0
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// send transmits a packet of an association from the socket that routes to its address.
+func (d *Daemon) send(s engine.Send) {
+	sock, err := d.socks.SocketFor(s.To)
+	if err != nil {
+		d.log.Debug("no socket to send to", "to", s.To.String(), "error", err)
+		return
+	}
+	var b [wire.HeaderLen]byte
+	s.Packet.Encode(b[:])
+	if err := sock.SendTo(b[:], s.To, nil); err != nil {
+		d.log.Debug("send failed", "to", s.To.String(), "error", err)
+	}
+}
+
+func writePIDFile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("writing pid file: %w", err)
+	}
+	return nil
+}
+
+func joinArgs(args []string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += " "
+		}
+		s += a
+	}
+	return s
+}
