@@ -6,6 +6,8 @@ GO      ?= go
 BIN     := bin
 CMDS    := $(notdir $(wildcard cmd/*))
 FUZZTIME ?= 5s
+# Port 123 needs root; use sudo only when not root already.
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all build test test-deps check fuzz bench run clean
 
@@ -44,7 +46,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 run: build
-	sudo $(BIN)/ntpd -n -c examples/ntp.conf
+	@echo "gontp ntpd on UDP 123; query it with: bin/ntpdate -q 127.0.0.1  (Ctrl-C stops it)"
+	$(SUDO) $(BIN)/ntpd -n -c examples/ntp.conf
 
 clean:
 	rm -rf $(BIN)
