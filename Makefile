@@ -15,7 +15,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 # The whole suite: dependencies, static checks, every test with the race detector (the
 # interoperability tests run the reference programs in private network namespaces and need
