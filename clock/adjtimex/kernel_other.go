@@ -1,0 +1,20 @@
+//go:build !linux
+
+package adjtimex
+
+import (
+	"time"
+
+	"gontp/clock"
+)
+
+// Kernel is the kernel clock; outside Linux only Now works.
+type Kernel struct {
+	Interference func(what string)
+}
+
+// Now reads the system clock.
+func (k *Kernel) Now() time.Time { return time.Now() }
+
+// Adjtimex is not implemented outside Linux.
+func (k *Kernel) Adjtimex(tx *clock.Timex) (int, error) { return 0, ErrUnsupported }
