@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -11,6 +12,7 @@ import (
 
 	"gontp/internal/engine"
 	"gontp/internal/netio"
+	"gontp/internal/wire"
 	"gontp/ntpconf"
 	"gontp/peer"
 	"gontp/refclock"
@@ -23,12 +25,14 @@ const DefaultConfigFile = "/etc/ntp.conf"
 type runConfig struct {
 	engine     engine.Config
 	interfaces []netio.Rule
+	// named are the server and peer lines with host names, resolved after start.
+	named []namedServer
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
 // parsed and checked, then named in one warning each, so that nothing is silently ignored.
 var actedOn = map[string]bool{
-	"server": true, "fudge": true, "interface": true, "nic": true, "enable": true,
+	"server": true, "peer": true, "pool": true, "fudge": true, "interface": true, "nic": true, "enable": true,
 	"disable": true, "tos": true, "includefile": true,
 }
 
@@ -82,12 +86,14 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w.Error())
 	}
-	return applyConfig(cfg, log)
+	return applyConfig(cfg, opts.Family, log)
 }
 
 // applyConfig turns a parsed configuration into the daemon's settings, warning about what it
 // cannot do yet.
-func applyConfig(cfg *ntpconf.Config, log *slog.Logger) (*runConfig, error) {
+//
+// cmdFamily is ntpd's -4 or -6 (0 for neither): names then resolve only to that family.
+func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConfig, error) {
 	rc := &runConfig{}
 	for _, d := range cfg.Directives {
 		if !actedOn[d.Keyword] {
@@ -174,10 +180,37 @@ func applyConfig(cfg *ntpconf.Config, log *slog.Logger) (*runConfig, error) {
 			rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: addr, Driver: drv, Peer: pc})
 			continue
 		}
-		// Network associations need the timekeeping core's daemon side (DNS, pool) and a
-		// clock discipline, which gontp does not have yet.
-		log.Warn(fmt.Sprintf("%s: %s %s: gontp does not poll network servers yet; this line has no effect",
-			a.Pos, a.Kind, a.Address))
+		switch a.Kind {
+		case ntpconf.KindServer:
+			pc.Mode = wire.ModeClient
+		case ntpconf.KindPeer:
+			pc.Mode = wire.ModeSymActive
+		case ntpconf.KindPool:
+			// Spawned servers take minpoll, maxpoll, iburst and noselect from the line
+			// (classic); prefer, burst, true and key are not passed on.
+			for _, f := range []string{"prefer", "burst", "true", "preempt"} {
+				if a.Has(f) {
+					log.Warn(fmt.Sprintf("%s: pool %s: option %s has no effect on a pool (classic ntpd ignores it too)", a.Pos, a.Address, f))
+				}
+			}
+			pc.Prefer, pc.Burst, pc.True, pc.Preempt = false, false, false, false
+			rc.engine.Pools = append(rc.engine.Pools, engine.Pool{Name: a.Address, Family: family(a.Family, cmdFamily), Peer: pc})
+			continue
+		default:
+			log.Warn(fmt.Sprintf("%s: %s %s: gontp has no %s mode; this line has no effect", a.Pos, a.Kind, a.Address, a.Kind))
+			continue
+		}
+		if ad, err := netip.ParseAddr(a.Address); err == nil {
+			ad = ad.Unmap()
+			if f := family(a.Family, cmdFamily); (f == 4 && !ad.Is4()) || (f == 6 && !ad.Is6()) {
+				log.Warn(fmt.Sprintf("%s: %s %s: not an IPv%d address; this line has no effect", a.Pos, a.Kind, a.Address, f))
+				continue
+			}
+			pc.Addr = netip.AddrPortFrom(ad, 123)
+			rc.engine.Servers = append(rc.engine.Servers, pc)
+			continue
+		}
+		rc.named = append(rc.named, namedServer{pos: a.Pos.String(), name: a.Address, family: a.Family, peer: pc})
 	}
 
 	for _, r := range cfg.Interfaces {
@@ -193,4 +226,12 @@ func applyConfig(cfg *ntpconf.Config, log *slog.Logger) (*runConfig, error) {
 		rc.interfaces = append(rc.interfaces, rule)
 	}
 	return rc, nil
+}
+
+// family is the address family a line uses: its own -4/-6, else ntpd's.
+func family(line, cmd int) int {
+	if line != 0 {
+		return line
+	}
+	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -30,6 +31,15 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// Family is ntpd's -4 (4) or -6 (6): host names in server, peer and pool lines then
+	// resolve to that family only. 0 means both.
+	Family int
+	// Resolver resolves host names; nil means net.DefaultResolver.
+	Resolver Resolver
+	// Observe, when set, is called once the engine runs, with a function that returns the
+	// engine's current snapshot (safe from any goroutine). In-process tests read the
+	// association table with it.
+	Observe func(snapshot func() *engine.Snapshot)
 }
 
 // Daemon is a running gontp ntpd.
@@ -44,6 +54,14 @@ type Daemon struct {
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
 	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
 	toEngine chan inbound
+	// calls carries other work for the engine goroutine: resolved names, pool answers,
+	// interface changes.
+	calls    chan engineCall
+	stopping <-chan struct{}
+	// routes caches the socket for each destination of the engine's packets; the engine
+	// goroutine alone uses it, and a rescan empties it.
+	routes   map[netip.AddrPort]*netio.Socket
+	resolver Resolver
 
 	controlOnce sync.Once
 	dropped     atomic.Uint64 // association packets dropped because the engine queue was full
@@ -73,19 +91,29 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	start := now()
-	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid())))})
-	if err != nil {
-		return err
-	}
 	d := &Daemon{
 		log:      log,
 		opts:     opts,
 		now:      now,
 		srv:      server.New(server.Config{}, ntptime.FromTime(start)),
-		eng:      eng,
 		toEngine: make(chan inbound, 256),
+		calls:    make(chan engineCall, 64),
+		stopping: ctx.Done(),
+		resolver: opts.Resolver,
 	}
+	if d.resolver == nil {
+		d.resolver = net.DefaultResolver
+	}
+	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
+		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		// The engine asks; the lookup runs on its own goroutine and the answer comes back
+		// through d.calls, so the engine goroutine never waits for DNS.
+		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+	})
+	if err != nil {
+		return err
+	}
+	d.eng = eng
 	rules := cfg.interfaces
 	for _, name := range opts.Interfaces {
 		r, err := netio.ParseRule("listen", name)
@@ -112,34 +140,41 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		}
 	}
 
+	// The engine goroutine is not running yet, so this call may touch the engine directly.
+	eng.SetLocalAddrs(d.localAddrs())
 	if err := d.socks.Serve(d.handle); err != nil {
 		return err
 	}
-
-	engineDone := make(chan struct{})
-	go func() {
-		defer close(engineDone)
-		d.runEngine(ctx)
-	}()
-
-	rescan := time.NewTicker(5 * time.Minute) // classic's interface update interval
-	defer rescan.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			d.socks.Close()
-			<-engineDone
-			log.Info("ntpd exiting on signal")
-			return nil
-		case <-rescan.C:
-			res, err := d.socks.Rescan()
-			if err != nil {
-				log.Error("interface rescan failed", "error", err)
-			} else if len(res.Added) > 0 {
-				log.Info("new interface(s) found: waking up resolver")
-			}
-		}
+	if opts.Observe != nil {
+		opts.Observe(eng.Snapshot)
 	}
+
+	for _, s := range cfg.named {
+		go d.resolveServer(ctx, s)
+	}
+	// The engine runs on Run's own goroutine. Everything that depends on the thread's
+	// network namespace (the route lookups of SocketFor, the interface rescan) happens
+	// here, so a caller that runs the daemon on a thread inside a namespace (the
+	// in-process interoperability tests) gets it all inside that namespace.
+	d.runEngine(ctx)
+	d.socks.Close()
+	log.Info("ntpd exiting on signal")
+	return nil
+}
+
+// rescan looks for new and vanished interfaces (classic's interface update) and tells the
+// engine the addresses for its loop test.
+func (d *Daemon) rescan() {
+	res, err := d.socks.Rescan()
+	if err != nil {
+		d.log.Error("interface rescan failed", "error", err)
+		return
+	}
+	if len(res.Added) > 0 {
+		d.log.Info("new interface(s) found: waking up resolver")
+	}
+	d.eng.SetLocalAddrs(d.localAddrs())
+	clear(d.routes)
 }
 
 // handle answers one datagram: time requests are answered here, on the socket's goroutine,
@@ -182,20 +217,27 @@ func (d *Daemon) handle(p *netio.Packet) {
 func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
-// association packets and sends what it asks to send.
+// association packets and the results of name lookups, rescans the interfaces, and sends
+// what the engine asks to send.
 func (d *Daemon) runEngine(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	rescan := time.NewTicker(5 * time.Minute) // classic's interface update interval
+	defer rescan.Stop()
 	for {
 		var sends []engine.Send
 		select {
 		case <-ctx.Done():
 			return
+		case <-rescan.C:
+			d.rescan()
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
 			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
 			d.srv.Processed()
+		case f := <-d.calls:
+			sends = f(d.eng, d.now())
 		}
 		for _, s := range sends {
 			d.send(s)
@@ -216,11 +258,25 @@ func (d *Daemon) runEngine(ctx context.Context) {
 }
 
 // send transmits a packet of an association from the socket that routes to its address.
+//
+// The packet's transmit timestamp was set when the engine ran, and the association checks
+// the reply's origin against it, so every microsecond between then and the send biases the
+// measured offset by half of it (classic stamps just before sendpkt). The route lookup of
+// SocketFor costs tens of microseconds, so its answer is kept per destination until the
+// next interface rescan.
 func (d *Daemon) send(s engine.Send) {
-	sock, err := d.socks.SocketFor(s.To)
-	if err != nil {
-		d.log.Debug("no socket to send to", "to", s.To.String(), "error", err)
-		return
+	sock := d.routes[s.To]
+	if sock == nil {
+		var err error
+		sock, err = d.socks.SocketFor(s.To)
+		if err != nil {
+			d.log.Debug("no socket to send to", "to", s.To.String(), "error", err)
+			return
+		}
+		if d.routes == nil {
+			d.routes = map[netip.AddrPort]*netio.Socket{}
+		}
+		d.routes[s.To] = sock
 	}
 	var b [wire.HeaderLen]byte
 	s.Packet.Encode(b[:])
@@ -245,4 +301,15 @@ func joinArgs(args []string) string {
 		s += a
 	}
 	return s
+}
+
+// localAddrs are the addresses of the sockets, for the engine's loop test (TEST12).
+func (d *Daemon) localAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, s := range d.socks.Sockets() {
+		if a := s.Local.Addr(); a.IsValid() && !a.IsUnspecified() {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
 }

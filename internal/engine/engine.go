@@ -29,6 +29,9 @@ type Config struct {
 	NTP bool
 	// Tos is the `tos` configuration; the zero value means classic's defaults.
 	Tos *peer.Tos
+	// Pools are the `pool` lines. Server lines whose names still have to be resolved are
+	// added later with AddServer.
+	Pools []Pool
 }
 
 // Refclock is one configured reference clock.
@@ -47,6 +50,10 @@ type Options struct {
 	// Discipline adjusts the clock. Nil means the clock is never adjusted (see
 	// noDiscipline).
 	Discipline Discipline
+	// Resolve starts the resolution of a pool's name. It must not block and must not call
+	// the engine: the answer comes back later through PoolResolved, on the engine's
+	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
+	Resolve func(ResolveRequest)
 }
 
 // Discipline turns the system offset into clock adjustments (RFC 5905 section 12; the clock
@@ -84,9 +91,13 @@ type Send struct {
 // clock, the driver that stands in for the network.
 type association struct {
 	id     uint16
+	seq    uint64 // order of creation, shared with the pool prototypes
 	a      *peer.Assoc
 	driver refclock.Driver
 	ref    refclock.Address
+	// removed is set when the engine demobilises a preemptible association (ActTimeout);
+	// the association itself does not know.
+	removed bool
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
@@ -99,18 +110,27 @@ type Engine struct {
 	discipline Discipline
 	start      time.Time
 
-	assocs   []*association
-	byAddr   map[netip.AddrPort]*association
-	nextID   uint16
-	selector peer.Selector
-	cands    []peer.Candidate
-	sysPeer  *association
-	clockHop float64
-	sysEpoch time.Time
-	lostPeer time.Time // when the system peer was lost (or start), for the orphan wait
-	offset   float64   // last system offset, s
-	jitter   float64   // system jitter, s
-	warned   map[string]bool
+	assocs  []*association
+	byAddr  map[netip.AddrPort]*association
+	pools   []*pool
+	seq     uint64
+	nextID  uint16
+	resolve func(ResolveRequest)
+	// survivors is the number of survivors of the last selection (ntpd sys_survivors),
+	// which decides whether pools look for more servers.
+	survivors int
+	// sysEvent and sysEventCount are the low byte of the system status word (the last
+	// system event and how often it was reported since the code changed).
+	sysEvent, sysEventCount uint8
+	selector                peer.Selector
+	cands                   []peer.Candidate
+	sysPeer                 *association
+	clockHop                float64
+	sysEpoch                time.Time
+	lostPeer                time.Time // when the system peer was lost (or start), for the orphan wait
+	offset                  float64   // last system offset, s
+	jitter                  float64   // system jitter, s
+	warned                  map[string]bool
 
 	acts []peer.Action
 	snap atomic.Pointer[Snapshot]
@@ -134,6 +154,12 @@ func New(cfg Config, o Options) (*Engine, error) {
 		lostPeer:   o.Start,
 		byAddr:     map[netip.AddrPort]*association{},
 		warned:     map[string]bool{},
+		resolve:    o.Resolve,
+	}
+	if e.resolve == nil {
+		e.resolve = func(r ResolveRequest) {
+			e.log.Error(fmt.Sprintf("cannot resolve pool %s: this engine has no resolver", r.Name))
+		}
 	}
 	if e.discipline == nil {
 		e.discipline = noDiscipline{}
@@ -153,7 +179,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 	for _, pc := range cfg.Servers {
 		pc.StartDelay = time.Duration(n+1) * time.Second
 		pc.Configured = true
-		if _, err := e.add(pc, nil, refclock.Address{}); err != nil {
+		if _, err := e.add(pc, nil, refclock.Address{}, o.Start); err != nil {
 			return nil, err
 		}
 		n++
@@ -164,28 +190,46 @@ func New(cfg Config, o Options) (*Engine, error) {
 		pc.Mode = wire.ModeClient
 		pc.Configured = true
 		pc.StartDelay = time.Duration(n+1) * time.Second
-		if _, err := e.add(pc, rc.Driver, rc.Addr); err != nil {
+		if _, err := e.add(pc, rc.Driver, rc.Addr, o.Start); err != nil {
 			return nil, err
 		}
 		n++
 	}
+	for _, pl := range cfg.Pools {
+		pl.Peer.StartDelay = time.Duration(n+1) * time.Second
+		p, err := newPool(pl, e.newID(), e.newSeq(), o.Start)
+		if err != nil {
+			return nil, err
+		}
+		e.pools = append(e.pools, p)
+		n++
+	}
+	// ntpd reports the restart system event once at start ("0.0.0.0 c016 06 restart").
+	e.sysEventReport(sysEvRestart, "")
 	e.publish(o.Start)
 	return e, nil
 }
 
-func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address) (*association, error) {
-	if _, dup := e.byAddr[pc.Addr]; dup {
-		return nil, fmt.Errorf("duplicate association for %s", pc.Addr)
-	}
-	a, err := peer.New(pc, e.start, &e.sys, e.rng)
-	if err != nil {
-		return nil, fmt.Errorf("association %s: %w", pc.Addr, err)
-	}
-	as := &association{id: e.nextID, a: a, driver: d, ref: ref}
+func (e *Engine) newID() uint16 {
+	id := e.nextID
 	e.nextID++
 	if e.nextID == 0 {
 		e.nextID = 1
 	}
+	return id
+}
+
+func (e *Engine) newSeq() uint64 { e.seq++; return e.seq }
+
+func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address, now time.Time) (*association, error) {
+	if _, dup := e.byAddr[pc.Addr]; dup {
+		return nil, fmt.Errorf("duplicate association for %s", pc.Addr)
+	}
+	a, err := peer.New(pc, now, &e.sys, e.rng)
+	if err != nil {
+		return nil, fmt.Errorf("association %s: %w", pc.Addr, err)
+	}
+	as := &association{id: e.newID(), seq: e.newSeq(), a: a, driver: d, ref: ref}
 	if d != nil {
 		a.SetRefclock(peer.RefclockInfo{Type: ref.Type, Stratum: d.Stratum(), RefID: d.RefID(),
 			Precision: d.Precision()})
@@ -201,6 +245,11 @@ func (e *Engine) Next() time.Time {
 	for _, as := range e.assocs {
 		if t := as.a.NextPoll(); next.IsZero() || t.Before(next) {
 			next = t
+		}
+	}
+	for _, p := range e.pools {
+		if next.IsZero() || p.nextdate.Before(next) {
+			next = p.nextdate
 		}
 	}
 	if next.IsZero() {
@@ -231,6 +280,11 @@ func (e *Engine) Timer(now time.Time) []Send {
 		out = e.carryOut(as, now, out)
 	}
 	e.reap()
+	for _, p := range e.pools {
+		if !p.nextdate.After(now) {
+			out = e.pollPool(p, now, out)
+		}
+	}
 	e.publish(now)
 	return out
 }
@@ -240,12 +294,18 @@ func (e *Engine) Timer(now time.Time) []Send {
 // dropped.
 func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time.Time) []Send {
 	as := e.byAddr[src]
-	if as == nil || as.driver != nil {
+	if as != nil && as.driver != nil {
 		return nil
 	}
 	var pkt wire.Packet
 	tr, err := wire.Decode(data, &pkt)
 	if err != nil {
+		return nil
+	}
+	if as == nil {
+		if e.poolReply(&pkt, src, now) {
+			e.publish(now)
+		}
 		return nil
 	}
 	auth := peer.AuthNone
@@ -267,6 +327,9 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 	selectNow := false
 	for _, act := range e.acts {
+		if as.removed {
+			break // the engine demobilised it: what the association asked after that is moot
+		}
 		switch act.Kind {
 		case peer.ActSend:
 			if as.driver == nil {
@@ -275,12 +338,11 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
-			e.log.Debug(fmt.Sprintf("%s %s %s", e.name(as), act.Event, act.Detail))
+			e.logPeerEvent(as, act.Event, act.Detail)
 		case peer.ActDemobilize:
 			e.log.Info(fmt.Sprintf("%s demobilized: %s", e.name(as), act.Detail))
 		case peer.ActTimeout:
-			// Preemptible associations (pool members) are replaced by the pool logic, which
-			// gontp does not have yet; they stay.
+			e.timeout(as)
 		}
 	}
 	if selectNow {
@@ -293,7 +355,7 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 func (e *Engine) reap() {
 	kept := e.assocs[:0]
 	for _, as := range e.assocs {
-		if as.a.Gone() {
+		if as.a.Gone() || as.removed {
 			delete(e.byAddr, as.a.Addr())
 			if e.sysPeer == as {
 				e.sysPeer = nil
@@ -334,21 +396,27 @@ func (e *Engine) selectClock(now time.Time) {
 	if res.Stale {
 		return
 	}
+	e.survivors = res.Survivors
 	e.clockHop = res.ClockHop
 	for i, as := range e.assocs {
 		as.a.SetSelection(res.Codes[i])
 	}
 	if res.SysPeer < 0 {
 		if e.sysPeer != nil {
-			e.log.Info("no servers can be used, lost synchronization")
 			e.sysPeer = nil
 			e.lostPeer = now
+			e.sysEventReport(sysEvNoPeer, "")
 		}
 		return
 	}
 	sp := e.assocs[res.SysPeer]
 	if sp != e.sysPeer {
-		e.log.Info("synchronized to " + e.name(sp) + fmt.Sprintf(", stratum %d", sp.a.Vars(now).Stratum))
+		// ntpd report_event(PEVNT_NEWPEER): recorded in the peer's status word and logged
+		// once per change, with the stratum so that the line says what we now serve.
+		for _, act := range sp.a.Report(peer.EvSysPeer, "", nil) {
+			e.logPeerEvent(sp, act.Event, act.Detail)
+		}
+		e.log.Info(fmt.Sprintf("synchronized to %s, stratum %d", e.name(sp), sp.a.Vars(now).Stratum))
 	}
 	e.sysPeer = sp
 	e.offset, e.jitter = res.Offset, res.Jitter
@@ -383,6 +451,10 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	rd := v.RootDisp + v.Disp + e.jitter + PHI*now.Sub(v.Update).Seconds() + math.Abs(e.offset)
 	e.sys.RootDisp = max(rd, minDisp)
 	if synced {
+		if e.sys.Leap == wire.LeapAlarm {
+			e.sys.Leap = v.Leap
+			e.sysEventReport(sysEvClockSync, "")
+		}
 		e.sys.Leap = v.Leap
 	}
 }
@@ -421,7 +493,13 @@ func (e *Engine) publish(now time.Time) {
 	if e.sysPeer != nil {
 		s.SysPeer = e.sysPeer.id
 	}
+	s.SysEvent, s.SysEventCount = e.sysEvent, e.sysEventCount
+	pi := 0
 	for _, as := range e.assocs {
+		// Associations and pool prototypes appear in the order they were made.
+		for ; pi < len(e.pools) && e.pools[pi].seq < as.seq; pi++ {
+			s.Peers = append(s.Peers, e.poolPeer(e.pools[pi], now, s))
+		}
 		p := Peer{ID: as.id, Vars: as.a.Vars(now)}
 		if as.driver != nil {
 			p.Refclock = as.ref.Name()
@@ -430,5 +508,20 @@ func (e *Engine) publish(now time.Time) {
 		}
 		s.Peers = append(s.Peers, p)
 	}
+	for ; pi < len(e.pools); pi++ {
+		s.Peers = append(s.Peers, e.poolPeer(e.pools[pi], now, s))
+	}
 	e.snap.Store(s)
+}
+
+// poolPeer is a pool prototype as observers see it. Its outstanding solicitation is listed
+// in AssocModes as a client association, so that the time server hands the reply to the
+// engine instead of declining it as a stranger's server packet.
+func (e *Engine) poolPeer(p *pool, now time.Time, s *Snapshot) Peer {
+	if p.aorg != 0 {
+		if _, ok := s.AssocModes[p.solicit]; !ok {
+			s.AssocModes[p.solicit] = wire.ModeClient
+		}
+	}
+	return Peer{ID: p.id, Vars: e.poolVars(p, now), Hostname: p.name}
 }

@@ -48,6 +48,43 @@ type Snapshot struct {
 	// AssocModes maps the remote address of each network association to its host mode, for
 	// the time server's association matching (server.Source.AssocMode).
 	AssocModes map[netip.AddrPort]uint8
+
+	// SysEvent is the last system event code and SysEventCount how many times it has been
+	// reported since the code last changed (saturating at 15): the low byte of the system
+	// status word that ntpq decodes (compat.md 1.7, ntpd ctl_sys_last_event and
+	// ctl_sys_num_events). Classic starts with event 6 (restart) counted once.
+	SysEvent, SysEventCount uint8
+	// Frequency is the clock discipline's frequency correction (ppm), ClkJitter the clock
+	// jitter (s) and ClkWander the frequency wander (ppm): ntpq's frequency, clk_jitter and
+	// clk_wander.
+	Frequency, ClkJitter, ClkWander float64
+}
+
+// ClockVars are a reference clock's variables as `ntpq -c cv` shows them (compat.md 2.3,
+// classic struct refclockstat).
+type ClockVars struct {
+	// Type is the driver number (the t of 127.127.t.u).
+	Type uint8
+	// Description is the driver's device description (device="...").
+	Description string
+	// Timecode is the last timecode the driver received, "" if none.
+	Timecode string
+	// Polls, NoReply, BadFormat and BadData are the driver's counters.
+	Polls, NoReply, BadFormat, BadData uint64
+	// Status is the current clock status (0 nominal .. 6 bad time) and Events how many
+	// status changes were counted (saturating at 15): the clock status word.
+	Status, Events uint8
+	// Time1, Time2 (seconds) are the fudge times, with whether each was configured.
+	Time1, Time2       float64
+	Time1Set, Time2Set bool
+	// MinJitter (seconds) is the fudge minjitter, shown when set.
+	MinJitter    float64
+	MinJitterSet bool
+	// Stratum and RefID are the stratum and reference ID the clock advertises.
+	Stratum uint8
+	RefID   string
+	// Flags are the fudge flags flag1..flag4 as bits 1, 2, 4, 8.
+	Flags uint8
 }
 
 // Peer is one association as observers see it.
@@ -56,4 +93,12 @@ type Peer struct {
 	// Refclock is the driver's name (LOCAL(0)) for a reference clock, "" otherwise.
 	Refclock string
 	Vars     peer.Vars
+	// Local is the local address and port the association sends from (ntpq's dstadr and
+	// dstport); the zero value is shown as 0.0.0.0 and 0.
+	Local netip.AddrPort
+	// Hostname is the configured name of a pool prototype association (classic sends it as
+	// srchost only for those; compat.md 2.2 and 8.5), "" otherwise.
+	Hostname string
+	// Clock holds the reference clock variables of a refclock association, nil otherwise.
+	Clock *ClockVars
 }

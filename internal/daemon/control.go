@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"gontp/clock/adjtimex"
+	"gontp/internal/control"
+	"gontp/internal/engine"
+	"gontp/internal/netio"
+	"gontp/internal/server"
+)
+
+// newControl builds the mode-6 server over the daemon's state: the engine snapshot, the time
+// server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
+// timer and authentication counters) are left out, so their variables are absent rather than
+// made up.
+func newControl(snapshot func() *engine.Snapshot, srv *server.Server, socks func() *netio.Set, start time.Time, log *slog.Logger) *control.Server {
+	cfg := control.Config{
+		Version: VersionString(),
+		MinPoll: server.DefaultMinPoll,
+		// classic's default broadcastdelay is 4 ms but its variable shows the configured
+		// broadcast delay, -50 ms until one is measured (observed: bcastdelay=-50.000).
+		BroadcastDelay: -0.05,
+		Log:            log,
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		cfg.Processor = unix.ByteSliceToString(u.Machine[:])
+		cfg.System = unix.ByteSliceToString(u.Sysname[:]) + "/" + unix.ByteSliceToString(u.Release[:])
+	}
+	rand.Read(cfg.NonceSecret[:])
+	src := control.Sources{
+		Snapshot:    snapshot,
+		ServerStats: srv.Stats,
+		IO: func(now time.Time) control.IOStats {
+			var io control.IOStats
+			io.SinceReset = uint64(now.Sub(start) / time.Second)
+			for _, s := range socks().Sockets() {
+				st := s.Stats()
+				io.Received += st.Received
+				io.Sent += st.Sent
+				io.SendFailed += st.SendErrors
+				io.Dropped += st.Dropped + st.Truncated
+			}
+			return io
+		},
+		Kernel: func() (control.KernelState, bool) {
+			st, err := adjtimex.Read()
+			if err != nil {
+				return control.KernelState{}, false
+			}
+			return control.KernelState{Offset: st.Offset, Freq: st.Freq, MaxError: st.MaxError,
+				EstError: st.EstError, Status: st.Status, Constant: st.Constant,
+				Precision: st.Precision, Tolerance: st.Tolerance}, true
+		},
+		Interfaces: func(now time.Time) []control.Interface {
+			var out []control.Interface
+			for _, s := range socks().Sockets() {
+				st := s.Stats()
+				out = append(out, control.Interface{
+					Name: s.Name, Addr: s.Local, Enabled: s.Action() != netio.Drop,
+					Flags: s.Flags, Received: st.Received, Sent: st.Sent, SendFailed: st.SendErrors,
+					Uptime: uint64(now.Sub(st.Opened) / time.Second),
+				})
+			}
+			return out
+		},
+	}
+	return control.New(cfg, src)
+}

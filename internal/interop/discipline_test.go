@@ -1,0 +1,143 @@
+package interop
+
+import (
+	"crypto/rand"
+	endian "encoding/binary"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"gontp/clock"
+	"gontp/internal/ntptime"
+	"gontp/internal/testnet"
+)
+
+// TestDisciplineVirtualClockAgainstReferences runs the clock discipline on a virtual kernel
+// clock (clock.Model over the host's monotonic clock, as `ntpd --virtual-clock 0.25,30`
+// does) that starts 0.25 s ahead with a +30 ppm oscillator, and feeds it offsets measured
+// against real chronyd and classic ntpd 4.2.8p15 in a private network. Both serve the host
+// clock, so the virtual clock must converge to it: one step, then within 1 ms of the host
+// clock for the rest of the 3 minutes, with the measured offsets falling. The host clock is
+// never touched; the discipline only adjusts the model.
+func TestDisciplineVirtualClockAgainstReferences(t *testing.T) {
+	testnet.Reference(t, "chronyd", "classic-ntpd")
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	cl := tn.Host("classic")
+	cli := tn.Host("client")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	// Classic with `disable ntp` answers leap 3 (alarm) but stamps its replies with the host
+	// clock like any server; the test uses its timestamps regardless.
+	testnet.ClassicNTPD(t, cl, fmt.Sprintf("disable ntp\nserver %s iburst minpoll 4\n", ch.Addr()))
+
+	start := time.Now()
+	m := clock.NewModel(start, func() time.Duration { return time.Since(start) }, 0.25, 30)
+	d := clock.New(m, clock.DefaultParams(), nil)
+	d.SetPollLimits(4, 6)
+
+	servers := []netip.Addr{ch.Addr(), cl.Addr()}
+	end := start.Add(3 * time.Minute)
+	next := start
+	burst := 6
+	steps := 0
+	worst := 0.0
+	var offsets []float64
+	for time.Now().Before(end) {
+		if !time.Now().Before(next) {
+			best, bestDelay := 0.0, math.Inf(1)
+			for _, s := range servers {
+				off, delay, err := queryVirtual(cli, s, m)
+				if err != nil {
+					t.Logf("query %s: %v", s, err)
+					continue
+				}
+				if delay < bestDelay {
+					best, bestDelay = off, delay
+				}
+			}
+			if !math.IsInf(bestDelay, 1) {
+				r, err := d.Process(best, 50e-6, m.Now())
+				if err != nil {
+					t.Fatalf("discipline: %v", err)
+				}
+				offsets = append(offsets, best)
+				if r.Stepped {
+					steps++
+					burst = 6
+					t.Logf("stepped %+.6f s after %v", r.Step, time.Since(start).Round(time.Millisecond))
+				}
+				if r.Event != "" {
+					t.Logf("%v: %s %s (state %v)", time.Since(start).Round(time.Millisecond), r.Event, r.Detail, d.Vars().State)
+				}
+			}
+			if burst > 0 {
+				burst--
+				next = time.Now().Add(2 * time.Second)
+			} else {
+				next = time.Now().Add(time.Duration(1<<d.Poll()) * time.Second)
+			}
+		}
+		if steps > 0 {
+			worst = math.Max(worst, math.Abs(m.Error()))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	v := d.Vars()
+	t.Logf("%d updates, %d steps; worst |virtual - host| after the step %.1f µs; now %+.1f µs; frequency %.3f ppm (oscillator +30), state %v, tc %d",
+		len(offsets), steps, worst*1e6, m.Error()*1e6, v.Frequency, v.State, v.TC)
+	if steps != 1 {
+		t.Errorf("%d steps, want exactly one", steps)
+	}
+	if worst > 1e-3 {
+		t.Errorf("virtual clock strayed %.1f µs from the host clock after the step, want < 1 ms", worst*1e6)
+	}
+	if n := len(offsets); n < 4 || math.Abs(offsets[n-1]) > 1e-3 || math.Abs(offsets[0]) < 0.2 {
+		t.Errorf("offsets did not fall from about -0.25 s to below 1 ms: %v", offsets)
+	}
+	if fe := v.Frequency + 30; math.Abs(fe) > 3 {
+		t.Errorf("frequency %.3f ppm, want about -30 (the oscillator's +30 corrected)", v.Frequency)
+	}
+}
+
+// queryVirtual measures the virtual clock's offset to server from h: one mode-3 exchange
+// whose origin and destination timestamps are read from the model.
+func queryVirtual(h *testnet.Host, server netip.Addr, m *clock.Model) (offset, delay float64, err error) {
+	err = h.Do(func() error {
+		conn, err := net.ListenUDP("udp", nil)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
+			return err
+		}
+		var req [48]byte
+		req[0] = 4<<3 | 3
+		rand.Read(req[40:48]) // a random transmit timestamp, as ntpd's data minimisation
+		dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 123))
+		t1 := ntptime.FromTime(m.Now())
+		if _, err := conn.WriteToUDP(req[:], dst); err != nil {
+			return err
+		}
+		buf := make([]byte, 512)
+		for {
+			n, _, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return err
+			}
+			t4 := ntptime.FromTime(m.Now())
+			if n < 48 || endian.BigEndian.Uint64(buf[24:32]) != endian.BigEndian.Uint64(req[40:48]) {
+				continue
+			}
+			t2 := ntptime.Time(endian.BigEndian.Uint64(buf[32:40]))
+			t3 := ntptime.Time(endian.BigEndian.Uint64(buf[40:48]))
+			offset = ntptime.Offset(t1, t2, t3, t4).Seconds()
+			delay = ntptime.Delay(t1, t2, t3, t4).Seconds()
+			return nil
+		}
+	})
+	return offset, delay, err
+}
