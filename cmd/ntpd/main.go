@@ -89,11 +89,19 @@ func run(argv []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	family := 0
+	if p.has("ipv4") {
+		family = 4
+	} else if p.has("ipv6") {
+		family = 6
+	}
 	opts := daemon.Options{
+		Family:       family,
 		ConfigFile:   confFile,
 		PIDFile:      p.last("pidfile"),
 		Interfaces:   p.values["interface"],
 		NoVirtualIPs: p.has("novirtualips"),
+		User:         p.last("user"),
 		CommandLine:  argv,
 	}
 	if err := daemon.Run(ctx, opts, log); err != nil {

@@ -112,7 +112,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-q", "--saveconfigquit", "x"}, 1, "the 'quit' option conflicts with the 'saveconfigquit' option"},
 		{[]string{"-n", "-w", "5"}, 1, "the 'nofork' option conflicts with the 'wait-sync' option"},
 		{[]string{"-c", "a", "-c", "b"}, 1, "option 'configfile' may not appear more than once"},
-		{[]string{"-u", "ntp:ntp"}, 1, "dropping privileges is not implemented yet"},
+		{[]string{"-q"}, 1, "setting the clock once needs the clock discipline"},
 		{[]string{"-D", "x"}, 1, `option 'set-debug-level': "x" is not a number`},
 		{[]string{"-n", "192.0.2.1"}, 1, "servers on the command line"},
 	}

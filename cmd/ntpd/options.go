@@ -26,8 +26,8 @@ type option struct {
 }
 
 var options = []option{
-	{'4', "ipv4", false, false, noop, "DNS name resolution is not used yet"},
-	{'6', "ipv6", false, false, noop, "DNS name resolution is not used yet"},
+	{'4', "ipv4", false, false, acted, ""},
+	{'6', "ipv6", false, false, acted, ""},
 	{'a', "authreq", false, false, refused, "authentication is not implemented yet"},
 	{'A', "authnoreq", false, false, refused, "authentication is not implemented yet"},
 	{'b', "bcastsync", false, false, refused, "broadcast client mode is not implemented"},
@@ -52,10 +52,10 @@ var options = []option{
 	{0, "configtest", false, false, acted, ""},
 	{'s', "statsdir", true, false, noop, "statistics files are not written yet"},
 	{'t', "trustedkey", true, true, refused, "authentication is not implemented yet"},
-	{'u', "user", true, false, refused, "dropping privileges is not implemented yet; run as root without -u"},
+	{'u', "user", true, false, acted, ""},
 	{'U', "updateinterval", true, false, acted, ""},
-	{0, "var", true, true, noop, "the mode-6 control channel does not answer yet"},
-	{0, "dvar", true, true, noop, "the mode-6 control channel does not answer yet"},
+	{0, "var", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
+	{0, "dvar", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
 	{'w', "wait-sync", true, false, refused, "forking is not implemented yet"},
 	{'x', "slew", false, false, noop, "gontp does not adjust the clock yet"},
 	{0, "version", false, false, acted, ""},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/netio"
 	"gontp/internal/wire"
@@ -27,13 +28,15 @@ type runConfig struct {
 	interfaces []netio.Rule
 	// named are the server and peer lines with host names, resolved after start.
 	named []namedServer
+	// setvars are the `setvar` variables the control server serves.
+	setvars []control.SetVar
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
 // parsed and checked, then named in one warning each, so that nothing is silently ignored.
 var actedOn = map[string]bool{
 	"server": true, "peer": true, "pool": true, "fudge": true, "interface": true, "nic": true, "enable": true,
-	"disable": true, "tos": true, "includefile": true,
+	"disable": true, "tos": true, "includefile": true, "setvar": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -99,6 +102,9 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		if !actedOn[d.Keyword] {
 			log.Warn(fmt.Sprintf("%s: %q is read but gontp does not act on it yet; it has no effect", d.Pos, d.Keyword))
 		}
+	}
+	for _, v := range cfg.Setvars {
+		rc.setvars = append(rc.setvars, control.SetVar{Name: v.Name, Value: v.Value, Default: v.Default})
 	}
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]

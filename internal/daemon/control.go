@@ -18,13 +18,14 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snapshot func() *engine.Snapshot, srv *server.Server, socks func() *netio.Set, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snapshot func() *engine.Snapshot, srv *server.Server, socks func() *netio.Set, setvars []control.SetVar, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
 		// classic's default broadcastdelay is 4 ms but its variable shows the configured
 		// broadcast delay, -50 ms until one is measured (observed: bcastdelay=-50.000).
 		BroadcastDelay: -0.05,
+		SetVars:        setvars,
 		Log:            log,
 	}
 	var u unix.Utsname

@@ -12,10 +12,10 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
@@ -36,6 +36,9 @@ type Options struct {
 	Family int
 	// Resolver resolves host names; nil means net.DefaultResolver.
 	Resolver Resolver
+	// User is ntpd's -u "user[:group]": after binding the sockets the daemon switches to it,
+	// keeping only CAP_SYS_TIME and CAP_NET_BIND_SERVICE. Empty: stay as started.
+	User string
 	// Observe, when set, is called once the engine runs, with a function that returns the
 	// engine's current snapshot (safe from any goroutine). In-process tests read the
 	// association table with it.
@@ -48,6 +51,7 @@ type Daemon struct {
 	opts  Options
 	now   func() time.Time
 	srv   *server.Server
+	ctl   *control.Server
 	eng   *engine.Engine
 	socks *netio.Set
 
@@ -63,8 +67,7 @@ type Daemon struct {
 	routes   map[netip.AddrPort]*netio.Socket
 	resolver Resolver
 
-	controlOnce sync.Once
-	dropped     atomic.Uint64 // association packets dropped because the engine queue was full
+	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 }
 
 // inbound is a datagram for the engine, copied out of netio's buffer.
@@ -89,6 +92,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	cfg, err := loadConfig(opts, log)
 	if err != nil {
 		return err
+	}
+	var creds netio.Credentials
+	if opts.User != "" {
+		// Resolve the user before binding anything, so that a typo fails at once.
+		if creds, err = netio.LookupCredentials(opts.User); err != nil {
+			return err
+		}
 	}
 	start := now()
 	d := &Daemon{
@@ -139,6 +149,16 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			defer os.Remove(opts.PIDFile)
 		}
 	}
+	if opts.User != "" {
+		// Everything that needs root is done: the sockets are bound and the pid file is
+		// written (classic ntpd drops at the same point).
+		if err := netio.DropPrivileges(creds, netio.KeepCapabilities); err != nil {
+			return fmt.Errorf("-u %s: %w", opts.User, err)
+		}
+		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d) with only cap_sys_time and cap_net_bind_service",
+			creds.Name, creds.UID, creds.GID))
+	}
+	d.ctl = newControl(eng.Snapshot, d.srv, func() *netio.Set { return d.socks }, cfg.setvars, start, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -186,9 +206,11 @@ func (d *Daemon) handle(p *netio.Packet) {
 	n, verdict := d.srv.Respond(p.Data, ntptime.FromTime(p.RxTime), snap, src, out[:])
 	switch verdict {
 	case server.ToControl:
-		d.controlOnce.Do(func() {
-			d.log.Warn("mode 6 (ntpq) requests are not answered yet by gontp; they are counted and dropped",
-				"from", p.Source.String())
+		sock, to := p.Socket, p.Source
+		d.ctl.Handle(p.Data, p.Source, src.Restrict, p.RxTime, func(b []byte) {
+			if err := sock.SendTo(b, to, nil); err != nil {
+				d.log.Debug("send failed", "to", to.String(), "error", err)
+			}
 		})
 		return
 	case server.ToAssociation:

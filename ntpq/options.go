@@ -1,0 +1,480 @@
+package ntpq
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options is the parsed command line of classic ntpq 4.2.8p15 (compat.md 5.2), plus NTPsec's
+// -k keyfile / -a keyid and -W width, which scripts written for NTPsec pass.
+type Options struct {
+	Commands    []string
+	Hosts       []Host
+	Debug       int
+	Interactive bool
+	Numeric     bool
+	Wide        bool
+	RefidHash   bool
+	OldRV       bool
+	Version     bool
+	Help        bool
+	KeyFile     string
+	KeyID       uint32
+	Width       int
+}
+
+// Host is one host operand with the address family in force where it appeared (-4/-6 may
+// stand between hosts).
+type Host struct {
+	Name   string
+	Family int
+}
+
+// UsageError is a command-line mistake; the message is what classic prints.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+const usageText = "ntpq - standard NTP query program - Ver. 4.2.8p15 (gontp)\n" +
+	"Usage:  ntpq [ -<flag> [<val>] | --<name>[{=| }<val>] ]... [ host ...]\n"
+
+const helpText = usageText +
+	"  Flg Arg Option-Name    Description\n" +
+	"   -4 no  ipv4           Force IPv4 name resolution\n" +
+	"   -6 no  ipv6           Force IPv6 name resolution\n" +
+	"   -c Str command        run a command and exit\n" +
+	"   -d no  debug-level    Increase debug verbosity level\n" +
+	"   -D Num set-debug-level Set the debug verbosity level\n" +
+	"   -i no  interactive    Force ntpq to operate in interactive mode\n" +
+	"   -n no  numeric        numeric host addresses\n" +
+	"      no  old-rv         Always output status line with readvar\n" +
+	"   -p no  peers          Print a list of the peers\n" +
+	"   -r KWd refid          Set default display type for S2+ refids (hash, ipv4)\n" +
+	"   -w no  wide           Display the full 'remote' value\n" +
+	"   -W Num width          Terminal width; more than 80 behaves like -w (NTPsec)\n" +
+	"   -k Str keyfile        Keys file for authenticated requests (NTPsec)\n" +
+	"   -a Num authentication Key ID from the keys file (NTPsec)\n" +
+	"      opt version        output version information and exit\n" +
+	"   -? no  help           display extended usage information and exit\n"
+
+// ParseArgs parses ntpq's command line. -p adds "peers" before the -c commands, as classic
+// does.
+func ParseArgs(args []string) (*Options, error) {
+	o := &Options{}
+	family := 0
+	peers := false
+	var cmds []string
+	bad := func(format string, a ...any) error {
+		return &UsageError{Msg: "ntpq: " + fmt.Sprintf(format, a...) + "\n" + usageText +
+			"Try 'ntpq --help' for more information.\n"}
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			for _, h := range args[i+1:] {
+				o.Hosts = append(o.Hosts, Host{h, family})
+			}
+			break
+		}
+		if strings.HasPrefix(a, "--") {
+			name, val, hasVal := strings.Cut(a[2:], "=")
+			need := func() (string, error) {
+				if hasVal {
+					return val, nil
+				}
+				if i+1 >= len(args) {
+					return "", bad("option '--%s' requires an argument", name)
+				}
+				i++
+				return args[i], nil
+			}
+			switch name {
+			case "ipv4":
+				family = 4
+			case "ipv6":
+				family = 6
+			case "command":
+				v, err := need()
+				if err != nil {
+					return nil, err
+				}
+				cmds = append(cmds, v)
+			case "debug-level":
+				o.Debug++
+			case "set-debug-level":
+				v, err := need()
+				if err != nil {
+					return nil, err
+				}
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return nil, bad("invalid debug level '%s'", v)
+				}
+				o.Debug = n
+			case "interactive":
+				o.Interactive = true
+			case "numeric":
+				o.Numeric = true
+			case "old-rv":
+				o.OldRV = true
+			case "peers":
+				peers = true
+			case "refid":
+				v, err := need()
+				if err != nil {
+					return nil, err
+				}
+				if err := o.setRefid(v); err != nil {
+					return nil, bad("%v", err)
+				}
+			case "wide":
+				o.Wide = true
+			case "width":
+				v, err := need()
+				if err != nil {
+					return nil, err
+				}
+				if o.Width, err = strconv.Atoi(v); err != nil {
+					return nil, bad("invalid width '%s'", v)
+				}
+			case "keyfile":
+				v, err := need()
+				if err != nil {
+					return nil, err
+				}
+				o.KeyFile = v
+			case "authentication":
+				v, err := need()
+				if err != nil {
+					return nil, err
+				}
+				n, err := strconv.ParseUint(v, 10, 32)
+				if err != nil {
+					return nil, bad("invalid key ID '%s'", v)
+				}
+				o.KeyID = uint32(n)
+			case "version":
+				o.Version = true
+			case "help":
+				o.Help = true
+			default:
+				return nil, bad("illegal option -- %s", name)
+			}
+			continue
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			o.Hosts = append(o.Hosts, Host{a, family})
+			continue
+		}
+		// Short flags, possibly bundled ("-pn"); an option with an argument takes the rest of
+		// the word or the next word ("-crv", "-c rv").
+		for j := 1; j < len(a); j++ {
+			f := a[j]
+			arg := func() (string, error) {
+				if j+1 < len(a) {
+					v := a[j+1:]
+					j = len(a)
+					return v, nil
+				}
+				if i+1 >= len(args) {
+					return "", bad("option requires an argument -- %c", f)
+				}
+				i++
+				j = len(a)
+				return args[i], nil
+			}
+			switch f {
+			case '4':
+				family = 4
+			case '6':
+				family = 6
+			case 'c':
+				v, err := arg()
+				if err != nil {
+					return nil, err
+				}
+				cmds = append(cmds, v)
+			case 'd':
+				o.Debug++
+			case 'D':
+				v, err := arg()
+				if err != nil {
+					return nil, err
+				}
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return nil, bad("invalid debug level '%s'", v)
+				}
+				o.Debug = n
+			case 'i':
+				o.Interactive = true
+			case 'n':
+				o.Numeric = true
+			case 'p':
+				peers = true
+			case 'r':
+				v, err := arg()
+				if err != nil {
+					return nil, err
+				}
+				if err := o.setRefid(v); err != nil {
+					return nil, bad("%v", err)
+				}
+			case 'w':
+				o.Wide = true
+			case 'W':
+				v, err := arg()
+				if err != nil {
+					return nil, err
+				}
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return nil, bad("invalid width '%s'", v)
+				}
+				o.Width = n
+			case 'k':
+				v, err := arg()
+				if err != nil {
+					return nil, err
+				}
+				o.KeyFile = v
+			case 'a':
+				v, err := arg()
+				if err != nil {
+					return nil, err
+				}
+				n, err := strconv.ParseUint(v, 10, 32)
+				if err != nil {
+					return nil, bad("invalid key ID '%s'", v)
+				}
+				o.KeyID = uint32(n)
+			case '?':
+				o.Help = true
+			default:
+				return nil, bad("illegal option -- %c", f)
+			}
+		}
+	}
+	if o.Interactive && (peers || len(cmds) > 0) {
+		return nil, bad("the 'interactive' option conflicts with the 'command' and 'peers' options")
+	}
+	if peers {
+		o.Commands = append(o.Commands, "peers")
+	}
+	o.Commands = append(o.Commands, cmds...)
+	if o.Width > 80 {
+		o.Wide = true
+	}
+	return o, nil
+}
+
+func (o *Options) setRefid(v string) error {
+	switch v {
+	case "hash":
+		o.RefidHash = true
+	case "ipv4":
+		o.RefidHash = false
+	default:
+		return fmt.Errorf("invalid refid keyword '%s' (hash or ipv4)", v)
+	}
+	return nil
+}
+
+// ReadKeyFile finds key id in an ntp.keys file ("id type secret" lines, '#' comments).
+func ReadKeyFile(path string, id uint32) (*Key, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("ntpq: keys file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		s, _, _ := strings.Cut(sc.Text(), "#")
+		fs := strings.Fields(s)
+		if len(fs) < 3 {
+			continue
+		}
+		n, err := strconv.ParseUint(fs[0], 10, 32)
+		if err != nil || uint32(n) != id {
+			continue
+		}
+		typ := strings.ToLower(fs[1])
+		if typ == "m" {
+			typ = "md5"
+		}
+		if typ != "md5" && typ != "sha1" {
+			return nil, fmt.Errorf("ntpq: %s:%d: key %d has type %s; md5 and sha1 are supported", path, line, id, fs[1])
+		}
+		return &Key{ID: id, Type: typ, Secret: keySecret(fs[2])}, nil
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("ntpq: %s: %w", path, err)
+	}
+	return nil, fmt.Errorf("ntpq: %s: no key %d", path, id)
+}
+
+// Env is what Main needs from the process: standard streams and whether stdin is a terminal.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	StdinIsTTY     bool
+	// Prog is argv[0], for error messages.
+	Prog string
+	// ReadSecret reads a password without echo (nil: read a line from Stdin).
+	ReadSecret func(prompt string) (string, error)
+
+	// Overrides for tests (nil: the real network, resolver, clock and local zone).
+	Dial    func(host string, family int) (Conn, string, error)
+	Resolve func(netip.Addr) string
+	Now     func() time.Time
+	Loc     *time.Location
+}
+
+// Main runs ntpq with command-line arguments args and returns the exit status.
+func Main(args []string, env Env) int {
+	o, err := ParseArgs(args)
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprint(env.Stderr, ue.Msg)
+			return 1
+		}
+		fmt.Fprintln(env.Stderr, err)
+		return 1
+	}
+	if o.Help {
+		fmt.Fprint(env.Stdout, helpText)
+		return 0
+	}
+	if o.Version {
+		fmt.Fprintln(env.Stdout, VersionString)
+		return 0
+	}
+	in := bufio.NewReader(env.Stdin)
+	r := NewRunner(env.Stdout, env.Stderr)
+	r.Numeric, r.Wide, r.RefidHash, r.OldRV, r.Debug = o.Numeric, o.Wide, o.RefidHash, o.OldRV, o.Debug
+	r.Version = VersionString
+	r.Prog = env.Prog
+	r.Resolve, r.Now, r.Loc = reverseDNS, env.Now, env.Loc
+	if env.Resolve != nil {
+		r.Resolve = env.Resolve
+	}
+	r.Dial = func(host string, family int) (Conn, string, error) {
+		network := "udp"
+		switch family {
+		case 4:
+			network = "udp4"
+		case 6:
+			network = "udp6"
+		}
+		return Dial(network, strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	}
+	if env.Dial != nil {
+		r.Dial = env.Dial
+	}
+	r.ReadLine = func(prompt string, secret bool) (string, error) {
+		if secret && env.ReadSecret != nil {
+			return env.ReadSecret(prompt)
+		}
+		fmt.Fprint(env.Stderr, prompt)
+		s, err := in.ReadString('\n')
+		return strings.TrimRight(s, "\r\n"), err
+	}
+	if o.KeyFile != "" {
+		if o.KeyID == 0 {
+			fmt.Fprintln(env.Stderr, "ntpq: -k needs -a to name the key ID")
+			return 1
+		}
+		k, err := ReadKeyFile(o.KeyFile, o.KeyID)
+		if err != nil {
+			fmt.Fprintln(env.Stderr, err)
+			return 1
+		}
+		r.keyID, r.keyType, r.passwd = k.ID, k.Type, k.Secret
+	}
+	if len(o.Hosts) == 0 {
+		o.Hosts = []Host{{Name: "localhost"}}
+	}
+	r.NumHosts = len(o.Hosts)
+	if r.NumHosts > 1 {
+		for _, h := range o.Hosts {
+			name := h.Name
+			if a, err := netip.ParseAddr(strings.Trim(h.Name, "[]")); err == nil {
+				name = r.nntohost(a)
+			} else if ips, err := net.LookupIP(h.Name); err == nil && len(ips) > 0 {
+				if a, ok := netip.AddrFromSlice(ips[0]); ok {
+					name = r.nntohost(a.Unmap())
+				}
+			}
+			r.MaxHostLen = max(r.MaxHostLen, len(name))
+		}
+	}
+	defer r.Close()
+	if len(o.Commands) > 0 && !o.Interactive {
+		for i, h := range o.Hosts {
+			if !r.OpenHost(h.Name, h.Family) {
+				continue
+			}
+			if i > 0 {
+				fmt.Fprintln(env.Stdout)
+			}
+			for j, c := range o.Commands {
+				if j > 0 {
+					fmt.Fprintln(env.Stdout)
+				}
+				r.Run(c)
+				if r.Quit() {
+					return 0
+				}
+			}
+		}
+		return 0
+	}
+	// Interactive (or commands from a non-terminal stdin): one host, the first.
+	r.OpenHost(o.Hosts[0].Name, o.Hosts[0].Family)
+	r.Interactive = o.Interactive || env.StdinIsTTY
+	for {
+		// Like classic (its line editor prompts on a terminal only), no prompt when stdin is
+		// a pipe, even with -i.
+		if env.StdinIsTTY {
+			fmt.Fprint(env.Stdout, "ntpq> ")
+		}
+		line, err := in.ReadString('\n')
+		if line != "" {
+			r.Run(strings.TrimRight(line, "\r\n"))
+			if r.Quit() {
+				return 0
+			}
+		}
+		if err != nil {
+			// EOF ends the session (classic ntpq -i busy-loops here; compat.md 8 item 14).
+			if env.StdinIsTTY {
+				fmt.Fprintln(env.Stdout)
+			}
+			return 0
+		}
+	}
+}
+
+// VersionString is what `ntpq --version` and the `version` command print.
+const VersionString = "ntpq gontp (compatible with ntpq 4.2.8p15)"
+
+// reverseDNS names an address by reverse lookup (the system resolver, /etc/hosts first), the
+// first name without a trailing dot; "" when there is none.
+func reverseDNS(a netip.Addr) string {
+	names, err := net.LookupAddr(a.String())
+	if err != nil || len(names) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(names[0], ".")
+}
