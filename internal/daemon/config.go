@@ -10,13 +10,18 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"context"
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/netio"
+	"gontp/internal/server"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
 	"gontp/peer"
 	"gontp/refclock"
+	"math/rand/v2"
+	"net"
+	"time"
 )
 
 // DefaultConfigFile is where ntpd reads its configuration without -c.
@@ -30,6 +35,12 @@ type runConfig struct {
 	named []namedServer
 	// setvars are the `setvar` variables the control server serves.
 	setvars []control.SetVar
+	// gate is the restrict list and the rate limiter/MRU monitor (restrict, discard, mru,
+	// enable/disable monitor).
+	gate *server.Gate
+	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
+	// advertises.
+	minPoll int8
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
@@ -37,6 +48,7 @@ type runConfig struct {
 var actedOn = map[string]bool{
 	"server": true, "peer": true, "pool": true, "fudge": true, "interface": true, "nic": true, "enable": true,
 	"disable": true, "tos": true, "includefile": true, "setvar": true,
+	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -57,6 +69,23 @@ func ParseConfigFile(name string) (*ntpconf.Config, error) {
 	// ntpconf opens names relative to the root of the fs.FS and keeps the name as given
 	// for positions, so errors read "/etc/ntp.conf:3:20: ...".
 	return ntpconf.Parse(os.DirFS("/"), abs)
+}
+
+// restrictResolver resolves host names in restrict lines at start, as classic does, in the
+// family -4/-6 asks for.
+func restrictResolver(family int) server.Resolver {
+	network := "ip"
+	switch family {
+	case 4:
+		network = "ip4"
+	case 6:
+		network = "ip6"
+	}
+	return func(host string) ([]netip.Addr, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return net.DefaultResolver.LookupNetIP(ctx, network, host)
+	}
 }
 
 // Problems lists, one line each, the problems in an error from ParseConfigFile.
@@ -105,6 +134,17 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	}
 	for _, v := range cfg.Setvars {
 		rc.setvars = append(rc.setvars, control.SetVar{Name: v.Name, Value: v.Value, Default: v.Default})
+	}
+	gate, warns, gerr := server.NewGate(cfg, restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	for _, p := range Problems(gerr) {
+		log.Error(p)
+	}
+	for _, w := range warns {
+		log.Warn(w)
+	}
+	rc.gate = gate
+	if avg := cfg.DiscardParams().Average; avg > 0 {
+		rc.minPoll = int8(avg)
 	}
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"crypto/rand"
+	"iter"
 	"log/slog"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snapshot func() *engine.Snapshot, srv *server.Server, socks func() *netio.Set, setvars []control.SetVar, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snapshot func() *engine.Snapshot, srv *server.Server, gate *server.Gate, socks func() *netio.Set, setvars []control.SetVar, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -48,6 +49,31 @@ func newControl(snapshot func() *engine.Snapshot, srv *server.Server, socks func
 				io.Dropped += st.Dropped + st.Truncated
 			}
 			return io
+		},
+		Monitor: func() control.MonitorStats {
+			m := gate.Monitor.Stats()
+			return control.MonitorStats{Enabled: m.Enabled, Depth: uint64(m.Entries),
+				Deepest: uint64(m.Peak), MinDepth: uint64(m.MinDepth), MaxDepth: uint64(m.MaxDepth),
+				MaxAge: int64(m.MaxAge), MemKiB: uint64(m.MemKB), MaxMemKiB: uint64(m.MaxMemKB)}
+		},
+		MRU: func() iter.Seq[control.MRUEntry] {
+			entries := gate.Monitor.MRU(nil)
+			return func(yield func(control.MRUEntry) bool) {
+				for _, e := range entries {
+					if !yield(control.MRUEntry{Addr: e.Addr, First: e.First, Last: e.Last,
+						Count: uint64(e.Count), Mode: e.Mode, Version: e.Version, Restrict: uint16(e.Flags)}) {
+						return
+					}
+				}
+			}
+		},
+		Restrictions: func() []control.Restriction {
+			var out []control.Restriction
+			for _, e := range gate.List.Entries() {
+				out = append(out, control.Restriction{Addr: e.Addr, Mask: e.Mask, Hits: e.Hits,
+					Flags: server.ReslistFlags(e.Flags, e.Match)})
+			}
+			return out
 		},
 		Kernel: func() (control.KernelState, bool) {
 			st, err := adjtimex.Read()

@@ -51,6 +51,7 @@ type Daemon struct {
 	opts  Options
 	now   func() time.Time
 	srv   *server.Server
+	gate  *server.Gate
 	ctl   *control.Server
 	eng   *engine.Engine
 	socks *netio.Set
@@ -105,7 +106,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log:      log,
 		opts:     opts,
 		now:      now,
-		srv:      server.New(server.Config{}, ntptime.FromTime(start)),
+		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
+		gate:     cfg.gate,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
 		stopping: ctx.Done(),
@@ -158,11 +160,16 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d) with only cap_sys_time and cap_net_bind_service",
 			creds.Name, creds.UID, creds.GID))
 	}
-	d.ctl = newControl(eng.Snapshot, d.srv, func() *netio.Set { return d.socks }, cfg.setvars, start, log)
+	for _, sock := range d.socks.Sockets() {
+		if !sock.Wildcard {
+			d.gate.List.AddInterface(sock.Local.Addr())
+		}
+	}
+	d.ctl = newControl(eng.Snapshot, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg.setvars, start, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
-	if err := d.socks.Serve(d.handle); err != nil {
+	if err := d.socks.ServeBatch(d.handle); err != nil {
 		return err
 	}
 	if opts.Observe != nil {
@@ -193,17 +200,30 @@ func (d *Daemon) rescan() {
 	if len(res.Added) > 0 {
 		d.log.Info("new interface(s) found: waking up resolver")
 	}
+	// `restrict` matches the daemon's own addresses with classic's "interface" entries.
+	for _, s := range res.Added {
+		if !s.Wildcard {
+			d.gate.List.AddInterface(s.Local.Addr())
+		}
+	}
+	for _, s := range res.Removed {
+		if !s.Wildcard {
+			d.gate.List.RemoveInterface(s.Local.Addr())
+		}
+	}
 	d.eng.SetLocalAddrs(d.localAddrs())
 	clear(d.routes)
 }
 
-// handle answers one datagram: time requests are answered here, on the socket's goroutine,
-// from the published snapshot; association traffic goes to the engine.
-func (d *Daemon) handle(p *netio.Packet) {
-	var out [server.MaxReplyLen]byte
+// handle answers one datagram: the restrict list and the rate limiter judge its source, time
+// requests are answered into reply (sent by netio with the batch), mode-6 queries go to the
+// control server, and association traffic goes to the engine. It runs on the socket's
+// receive goroutine and reads only the published snapshot.
+func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	snap := d.eng.Snapshot()
-	src := server.Source{AssocMode: snap.AssocModes[p.Source], BogusPort: p.Source.Port() == 0}
-	n, verdict := d.srv.Respond(p.Data, ntptime.FromTime(p.RxTime), snap, src, out[:])
+	rx := ntptime.FromTime(p.RxTime)
+	src := d.gate.Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
+	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
@@ -212,7 +232,7 @@ func (d *Daemon) handle(p *netio.Packet) {
 				d.log.Debug("send failed", "to", to.String(), "error", err)
 			}
 		})
-		return
+		return 0, nil
 	case server.ToAssociation:
 		in := inbound{data: append([]byte(nil), p.Data...), rx: p.RxTime, src: p.Source, socket: p.Socket}
 		select {
@@ -220,18 +240,12 @@ func (d *Daemon) handle(p *netio.Packet) {
 		default:
 			d.dropped.Add(1)
 		}
-		return
+		return 0, nil
 	}
-	if n == 0 {
-		return
+	if n == 0 || !verdict.StampXmt() {
+		return n, nil
 	}
-	var hook netio.TxHook
-	if verdict.StampXmt() {
-		hook = stampXmt
-	}
-	if err := p.Socket.SendTo(out[:n], p.Source, hook); err != nil {
-		d.log.Debug("send failed", "to", p.Source.String(), "error", err)
-	}
+	return n, stampXmt
 }
 
 // stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905

@@ -48,9 +48,11 @@ type Set struct {
 	sockets   []*Socket // in index order
 	nextIndex int
 	handler   Handler
-	closed    bool
-	noIPv6    bool
-	wg        sync.WaitGroup
+	// batchHandler is set instead of handler by ServeBatch.
+	batchHandler ReplyHandler
+	closed       bool
+	noIPv6       bool
+	wg           sync.WaitGroup
 }
 
 // Open binds the wildcard sockets and one socket per local address the rules allow, logging
@@ -175,8 +177,11 @@ func (s *Set) add(a Address) {
 	}
 	s.sockets = append(s.sockets, sock)
 	s.logListen(sock)
-	if s.handler != nil {
+	switch {
+	case s.handler != nil:
 		s.startReader(sock)
+	case s.batchHandler != nil:
+		s.startBatchReader(sock)
 	}
 }
 
@@ -269,8 +274,8 @@ func (s *Set) Serve(h Handler) error {
 	if s.closed {
 		return fmt.Errorf("netio: Serve: %w", net.ErrClosed)
 	}
-	if s.handler != nil {
-		return errors.New("netio: Serve called twice")
+	if s.handler != nil || s.batchHandler != nil {
+		return errors.New("netio: Serve or ServeBatch called twice")
 	}
 	s.handler = h
 	for _, sock := range s.sockets {

@@ -245,7 +245,12 @@ func TestLoopbackIPv4(t *testing.T) {
 			t.Errorf("%s: transmit hook stamped %d, outside the exchange", addr, tx)
 		}
 	}
+	// The server counts a reply after sendto returns, which can be after the client has it.
 	st := socketAt(t, s, "127.0.0.2").Stats()
+	for deadline := time.Now().Add(time.Second); st.Sent == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		st = socketAt(t, s, "127.0.0.2").Stats()
+	}
 	if st.Received != 1 || st.Sent != 1 || st.TimestampFallbacks != 0 {
 		t.Errorf("127.0.0.2 stats %+v, want 1 received, 1 sent, no fallback", st)
 	}
@@ -395,6 +400,10 @@ func TestRescan(t *testing.T) {
 	dst := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.3"), port)
 	if _, from := roundTrip(t, "udp4", dst); from != dst {
 		t.Errorf("reply from %s, want %s", from, dst)
+	}
+	// The reply is counted after sendto returns, which can be after the client has it.
+	for deadline := time.Now().Add(time.Second); res.Added[0].Stats().Sent == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 
 	clockMu.Lock()
