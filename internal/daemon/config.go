@@ -13,6 +13,7 @@ import (
 	"context"
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/keys"
 	"gontp/internal/netio"
 	"gontp/internal/server"
 	"gontp/internal/wire"
@@ -38,6 +39,10 @@ type runConfig struct {
 	// gate is the restrict list and the rate limiter/MRU monitor (restrict, discard, mru,
 	// enable/disable monitor).
 	gate *server.Gate
+	// keys are the symmetric keys of the `keys` file with `trustedkey` applied, nil when
+	// there is no key file; controlKey is `controlkey` (0: none).
+	keys       *keys.Set
+	controlKey uint32
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
@@ -49,6 +54,7 @@ var actedOn = map[string]bool{
 	"server": true, "peer": true, "pool": true, "fudge": true, "interface": true, "nic": true, "enable": true,
 	"disable": true, "tos": true, "includefile": true, "setvar": true,
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
+	"keys": true, "trustedkey": true, "controlkey": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -69,6 +75,41 @@ func ParseConfigFile(name string) (*ntpconf.Config, error) {
 	// ntpconf opens names relative to the root of the fs.FS and keeps the name as given
 	// for positions, so errors read "/etc/ntp.conf:3:20: ...".
 	return ntpconf.Parse(os.DirFS("/"), abs)
+}
+
+// loadKeys reads the `keys` file and applies `trustedkey` and `controlkey`. gontp uses the keys
+// to authenticate ntpq (mode 6) requests; authentication of NTP packets (`key` on server and
+// peer lines) is not implemented, and the association lines say so.
+func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
+	st := cfg.Setting("keys")
+	if st == nil {
+		return nil, 0
+	}
+	name := st.Value.Str
+	f, err := os.Open(name)
+	if err != nil {
+		log.Error(fmt.Sprintf("%s: keys: %v", st.Pos, err))
+		return nil, 0
+	}
+	defer f.Close()
+	set, errs := keys.Parse(name, f)
+	for _, e := range errs {
+		log.Error(e.Error())
+	}
+	for _, k := range cfg.TrustedKeys {
+		for id := k.First; id <= k.Last && id <= 65535; id++ {
+			set.Trust(uint32(id))
+		}
+	}
+	var controlKey uint32
+	if ck := cfg.Setting("controlkey"); ck != nil {
+		controlKey = uint32(ck.Value.Float())
+		if !set.Trusted(controlKey) {
+			log.Warn(fmt.Sprintf("%s: controlkey %d is not a trusted key in %s; authenticated ntpq requests will fail", ck.Pos, controlKey, name))
+		}
+	}
+	log.Info(fmt.Sprintf("%s: %d keys loaded", name, set.Len()))
+	return set, controlKey
 }
 
 // restrictResolver resolves host names in restrict lines at start, as classic does, in the
@@ -146,6 +187,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	if avg := cfg.DiscardParams().Average; avg > 0 {
 		rc.minPoll = int8(avg)
 	}
+	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
 
@@ -215,6 +257,10 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 			Version: uint8(a.Version), KeyID: a.Key,
 			IBurst: a.Has("iburst"), Burst: a.Has("burst"), Prefer: a.Has("prefer"),
 			NoSelect: a.Has("noselect"), True: a.Has("true"), Preempt: a.Has("preempt"),
+		}
+		if a.Key != 0 {
+			log.Warn(fmt.Sprintf("%s: %s %s key %d: gontp does not authenticate NTP packets yet (keys serve ntpq only); replies carrying a MAC will be refused",
+				a.Pos, a.Kind, a.Address, a.Key))
 		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}

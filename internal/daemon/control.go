@@ -19,14 +19,14 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snapshot func() *engine.Snapshot, srv *server.Server, gate *server.Gate, socks func() *netio.Set, setvars []control.SetVar, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snapshot func() *engine.Snapshot, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
 		// classic's default broadcastdelay is 4 ms but its variable shows the configured
 		// broadcast delay, -50 ms until one is measured (observed: bcastdelay=-50.000).
 		BroadcastDelay: -0.05,
-		SetVars:        setvars,
+		SetVars:        rc.setvars,
 		Log:            log,
 	}
 	var u unix.Utsname
@@ -96,6 +96,10 @@ func newControl(snapshot func() *engine.Snapshot, srv *server.Server, gate *serv
 			}
 			return out
 		},
+	}
+	if rc.keys != nil {
+		src.Keys = rc.keys
+		src.ControlKey = rc.controlKey
 	}
 	return control.New(cfg, src)
 }

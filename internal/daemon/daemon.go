@@ -165,7 +165,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg.setvars, start, log)
+	d.ctl = newControl(eng.Snapshot, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
