@@ -17,11 +17,16 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
-# The whole suite: dependencies, static checks, every test with the race detector (the
-# interoperability tests run the reference programs in private network namespaces and need
-# root), then a short fuzz run of every fuzz target.
+# The whole suite: dependencies, static checks, every test with the race detector, then the
+# interoperability tests (they run the reference programs in private network namespaces,
+# need root, and measure offsets in real time, so they run on their own, not beside the
+# other packages' tests), then a short fuzz run of every fuzz target.
+INTEROP := gontp/internal/interop
+PACKAGING := gontp/packaging
 test: test-deps check
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(INTEROP)$$' -e '^$(PACKAGING)$$')
+	$(GO) test -race -count=1 -timeout 20m $(INTEROP)
+	$(GO) test -count=1 -timeout 25m $(PACKAGING)
 	$(MAKE) fuzz
 
 test-deps:
@@ -51,3 +56,19 @@ run: build
 
 clean:
 	rm -rf $(BIN)
+
+# Debian package (issue 9): packaging/deb-build runs dpkg-buildpackage -b in a copy of the
+# checkout, offline from the Go module cache, and puts the .deb, .buildinfo and .changes into
+# DEBDIR; lintian then checks them and fails the target on an error (debian/README.Debian lists
+# the warnings it gives and why). packaging/deb-acceptance is the installation test.
+DEBDIR  ?= dist
+LINTIAN ?= lintian
+
+.PHONY: deb
+deb:
+	packaging/deb-build -o $(DEBDIR)
+	@if command -v $(LINTIAN) >/dev/null; then \
+	  v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg --print-architecture); \
+	  echo "$(LINTIAN) $(DEBDIR)/gontp_$${v}_$${a}.changes"; \
+	  $(LINTIAN) --fail-on error $(DEBDIR)/gontp_$${v}_$${a}.changes; \
+	else echo "lintian is not installed; the package was not checked (apt-get install lintian)"; fi

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/netio"
@@ -154,10 +156,16 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if opts.User != "" {
 		// Everything that needs root is done: the sockets are bound and the pid file is
 		// written (classic ntpd drops at the same point).
-		if err := netio.DropPrivileges(creds, netio.KeepCapabilities); err != nil {
+		missing, err := netio.DropPrivileges(creds, netio.KeepCapabilities)
+		if err != nil {
 			return fmt.Errorf("-u %s: %w", opts.User, err)
 		}
-		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d) with only cap_sys_time and cap_net_bind_service",
+		for _, c := range missing {
+			if c == unix.CAP_SYS_TIME {
+				log.Warn("cap_sys_time is not available to this process (bounding set): it cannot set the clock")
+			}
+		}
+		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d), keeping only the capabilities to set the clock and bind port 123",
 			creds.Name, creds.UID, creds.GID))
 	}
 	for _, sock := range d.socks.Sockets() {

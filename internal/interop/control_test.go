@@ -338,9 +338,32 @@ func TestReferenceNtpqAgainstGontp(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\*\S+ +.LOCL. +10 `).MatchString(out2) {
 		t.Errorf("NTPsec ntpq -p: no system peer LOCAL row")
 	}
-	out3, err := cli.Run(t, 20*time.Second, ref+"/check_ntp_peer", "-H", addr, "-w", "0.5", "-c", "1")
+	// check_ntp_peer reads the peer list and the system peer's variables over mode 6: OK,
+	// with the offset of the LOCAL peer (0) and the stratum of the server's sync peer (10).
+	out3, err := cli.Run(t, 20*time.Second, ref+"/check_ntp_peer", "-H", addr, "-w", "0.5", "-c", "1", "-W", "12", "-C", "14")
 	t.Logf("check_ntp_peer: %s", out3)
-	if err != nil || !strings.Contains(string(out3), "NTP OK") {
-		t.Errorf("check_ntp_peer: %v", err)
+	if err != nil || !regexp.MustCompile(`^NTP OK: Offset 0 secs, stratum=10\|.*stratum=10;12;14`).Match(out3) {
+		t.Errorf("check_ntp_peer: %v: want OK with offset 0 and stratum 10", err)
+	}
+}
+
+// TestNoqueryGetsNoReply: a source under `restrict ... noquery` gets no mode-6 answer at all
+// from the daemon (classic: no reply, not an error packet), while its time requests are
+// still served.
+func TestNoqueryGetsNoReply(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpq")
+	tn := testnet.New(t)
+	srv := tn.Host("gontp")
+	cli := tn.Host("client")
+	startGontp(t, srv, gontpLocalConf+"restrict default noquery\n")
+	if !srv.WaitUDP(123, 10*time.Second) {
+		t.Fatal("gontp ntpd did not bind UDP port 123")
+	}
+	if _, err := cli.WaitSynced(srv.Addr(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := cli.Run(t, 30*time.Second, ref+"/classic-ntpq", "-c", "timeout 500", "-p", srv.Addr().String())
+	if !strings.Contains(string(out), "timed out") {
+		t.Fatalf("ntpq from a noquery source got an answer:\n%s", out)
 	}
 }

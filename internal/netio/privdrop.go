@@ -86,22 +86,37 @@ func LookupCredentials(spec string) (Credentials, error) {
 // root's capabilities would defeat the point.
 var ErrCgo = errors.New("cannot drop privileges in every thread of a binary built with cgo; build with CGO_ENABLED=0")
 
-// DropPrivileges switches every thread of the process to c, keeping only the capabilities in
-// keep, permitted and effective (ntpd -u: after the sockets are bound the daemon needs root for
-// nothing else). Capabilities outside keep are also removed from the bounding set, so that no
-// later exec can regain them. It must be called as root, before anything else is started
-// that relies on the old credentials.
-func DropPrivileges(c Credentials, keep []uint) error {
+// DropPrivileges switches every thread of the process to c, keeping only those capabilities
+// of keep that the process has now, permitted and effective (ntpd -u: after the sockets are
+// bound the daemon needs root for nothing else). Capabilities outside keep are also removed
+// from the bounding set, so that no later exec can regain them. It returns the capabilities
+// of keep that could not be kept because the process did not have them (a container or a
+// service manager may withhold CAP_SYS_TIME: the daemon then runs but cannot set the clock,
+// and should say so). It must be called as root, before anything else is started that relies
+// on the old credentials.
+func DropPrivileges(c Credentials, keep []uint) (missing []uint, err error) {
 	var mask uint64
 	for _, capability := range keep {
 		mask |= 1 << capability
 	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var cur [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &cur[0]); err != nil {
+		return nil, fmt.Errorf("capget: %w", err)
+	}
+	have := uint64(cur[0].Permitted) | uint64(cur[1].Permitted)<<32
+	for _, capability := range keep {
+		if have&(1<<capability) == 0 {
+			missing = append(missing, capability)
+		}
+	}
+	mask &= have
 	// Keep the permitted set across the uid change; without it setresuid clears it.
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
 		if e == syscall.ENOTSUP {
-			return ErrCgo
+			return nil, ErrCgo
 		}
-		return fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", e)
+		return nil, fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", e)
 	}
 	// The bounding set is per thread; dropping needs CAP_SETPCAP, which we still have.
 	for capability := uint(0); capability <= unix.CAP_LAST_CAP; capability++ {
@@ -109,7 +124,7 @@ func DropPrivileges(c Credentials, keep []uint) error {
 			continue
 		}
 		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(capability), 0); e != 0 && e != syscall.EINVAL {
-			return fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", capability, e)
+			return nil, fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", capability, e)
 		}
 	}
 	groups := make([]int, len(c.Groups))
@@ -121,25 +136,25 @@ func DropPrivileges(c Credentials, keep []uint) error {
 	}
 	// Go applies these to every thread (since Go 1.16).
 	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
+		return nil, fmt.Errorf("setgroups: %w", err)
 	}
 	if err := syscall.Setresgid(int(c.GID), int(c.GID), int(c.GID)); err != nil {
-		return fmt.Errorf("setresgid(%d): %w", c.GID, err)
+		return nil, fmt.Errorf("setresgid(%d): %w", c.GID, err)
 	}
 	if err := syscall.Setresuid(int(c.UID), int(c.UID), int(c.UID)); err != nil {
-		return fmt.Errorf("setresuid(%d): %w", c.UID, err)
+		return nil, fmt.Errorf("setresuid(%d): %w", c.UID, err)
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	data[0].Permitted = uint32(mask)
 	data[0].Effective = uint32(mask)
 	data[1].Permitted = uint32(mask >> 32)
 	data[1].Effective = uint32(mask >> 32)
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
-		return fmt.Errorf("capset: %w", e)
+		return nil, fmt.Errorf("capset: %w", e)
 	}
 	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0); e != 0 {
-		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", e)
+		return nil, fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", e)
 	}
-	return nil
+	return missing, nil
 }

@@ -70,6 +70,37 @@ func TestDropPrivileges(t *testing.T) {
 	}
 }
 
+// TestDropPrivilegesWithoutSysTime: where CAP_SYS_TIME is withheld (a container, a test
+// daemon's bounding set) the drop still works and keeps what is there.
+func TestDropPrivilegesWithoutSysTime(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (CI runs as root)")
+		}
+		t.Skip("needs root to drop privileges")
+	}
+	for _, tool := range []string{"unshare", "ip", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "privdrop")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/privdrop")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the helper: %v\n%s", err, out)
+	}
+	out, err := exec.Command("unshare", "-n", "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		"sh", "-c", `ip link set lo up && exec "$0" 65534:65534`, bin).CombinedOutput()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("CapEff: %016x", uint64(1)<<10) // CAP_NET_BIND_SERVICE alone
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("want %q in:\n%s", want, out)
+	}
+}
+
 func TestLookupCredentials(t *testing.T) {
 	c, err := LookupCredentials("0:0")
 	if err != nil || c.UID != 0 || c.GID != 0 {

@@ -39,7 +39,7 @@ func main() {
 		fmt.Println("lookup:", err)
 		os.Exit(1)
 	}
-	if err := netio.DropPrivileges(c, netio.KeepCapabilities); err != nil {
+	if _, err := netio.DropPrivileges(c, netio.KeepCapabilities); err != nil {
 		fmt.Println("drop:", err)
 		os.Exit(1)
 	}

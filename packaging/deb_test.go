@@ -1,0 +1,124 @@
+// Package packaging holds the tests of gontp's Debian package (debian/, issue 9). The work is
+// done by the shell scripts beside this file, which are also usable on their own:
+// deb-build (make deb), deb-test-root (the cached Debian 12 root) and deb-acceptance.
+package packaging
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// need skips the test when something the package test needs is missing, except under CI=true,
+// where CI provides everything and a missing piece is a failure.
+func need(t *testing.T) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root (debootstrap, chroot, namespaces)")
+	}
+	for _, tool := range []string{"dpkg-buildpackage", "dh", "dh_apparmor", "debootstrap", "lintian", "unshare", "chroot", "ip", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("the Debian package test needs %s (apt-get install debhelper dh-apparmor debootstrap lintian)", strings.Join(missing, ", "))
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+var (
+	checkLine = regexp.MustCompile(`^(not ok|ok) - (.*)$`)
+	totalLine = regexp.MustCompile(`^(\d+) passed, (\d+) failed$`)
+)
+
+// TestDebianPackage builds the package, installs it over ntpsec in a throwaway Debian 12 root
+// and runs the daemon there (packaging/deb-acceptance), then checks the package with lintian.
+// Every "not ok" line of the script is a test error; its comment lines are logged.
+func TestDebianPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the Debian package test builds and installs the package (about two minutes)")
+	}
+	need(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "./deb-acceptance", "-o", out)
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting deb-acceptance: %v", err)
+	}
+	passed, failed, totals := read(t, pipe)
+	err = cmd.Wait()
+	if s := stderr.String(); s != "" {
+		t.Logf("deb-acceptance stderr:\n%s", s)
+	}
+	switch {
+	case !totals:
+		t.Errorf("deb-acceptance ended without its closing count (%d ok, %d not ok seen): %v", passed, failed, err)
+	case err != nil && failed == 0:
+		t.Errorf("deb-acceptance: %v with no failed check", err)
+	}
+	if passed == 0 {
+		t.Error("deb-acceptance passed no check")
+	}
+
+	t.Run("lintian", func(t *testing.T) {
+		changes, _ := filepath.Glob(filepath.Join(out, "gontp_*.changes"))
+		for _, c := range changes {
+			if strings.Contains(filepath.Base(c), "~") {
+				continue // the earlier build made for the upgrade check
+			}
+			res, err := exec.Command("lintian", "--fail-on", "error", c).CombinedOutput()
+			t.Logf("lintian %s:\n%s", filepath.Base(c), res)
+			if err != nil {
+				t.Errorf("lintian reports errors on %s: %v", filepath.Base(c), err)
+			}
+			return
+		}
+		t.Fatalf("no .changes file of the current build in %s", out)
+	})
+}
+
+// read follows the script's output: it logs each line and turns "not ok" lines into errors.
+func read(t *testing.T, r io.Reader) (passed, failed int, totals bool) {
+	t.Helper()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		if m := checkLine.FindStringSubmatch(line); m != nil {
+			if m[1] == "ok" {
+				passed++
+			} else {
+				failed++
+				t.Errorf("deb-acceptance: %s", m[2])
+			}
+		}
+		if totalLine.MatchString(line) {
+			totals = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Errorf("reading deb-acceptance's output: %v", err)
+	}
+	return passed, failed, totals
+}
