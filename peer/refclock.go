@@ -65,12 +65,19 @@ func (a *Assoc) RefclockPoll(now time.Time, sys *Sys, acts []Action) []Action {
 			}
 			if a.iburst && oreach == 0 && a.received == 0 {
 				a.burst = NStages - 1
+				a.refIBurst = true
 			}
 		} else if a.burstOn {
 			a.burst = NStages
 		}
 	} else {
 		a.burst--
+		if a.refIBurst {
+			// Each poll of the start-up burst counts as a poll for reach, so that ntpq
+			// shows 377 once the filter is full rather than 1 until the next interval.
+			a.reach <<= 1
+			a.refIBurst = a.burst > 0
+		}
 	}
 	return a.pollUpdate(a.hpoll, now, acts)
 }
