@@ -20,7 +20,6 @@ import (
 	"gontp/internal/daemon"
 	"gontp/internal/engine"
 	"gontp/internal/testnet"
-	"gontp/peer"
 )
 
 // fakeDNS is the test's name service: the daemon's Resolver interface lets the test give
@@ -145,11 +144,14 @@ func findPeer(s *engine.Snapshot, a netip.Addr) (engine.Peer, bool) {
 // chronyd with `local stratum 8`, and a classic ntpd that takes its time from that chronyd —
 // and must see them the same way:
 //
-//   - the chronyd: reach 377 in both, gontp selects it as system peer, and the two daemons'
-//     offsets for it agree within 100 µs;
-//   - the classic server: with `disable ntp` (the project's rule for every daemon a test
-//     starts) classic ntpd never answers synchronised (leap 3), so both gontp and the judge
-//     must refuse its replies (flash pkt_stratum, reach 0, never selected).
+//   - reach 377 in both for both servers, gontp selects a system peer, and the two daemons'
+//     offsets for each server agree within 100 µs.
+//
+// The classic server is a reference server, not a daemon under test: it runs without
+// `disable ntp` so that it synchronises to the chronyd and answers with leap 0 (with
+// `disable ntp` classic never clears its leap alarm), as ../shared/DESIGN.md describes. It
+// cannot change the host clock: install-reference-ntp's wrapper runs it without
+// CAP_SYS_TIME, so its adjustments fail harmlessly. gontp and the judge run `disable ntp`.
 //
 // gontp's server line for the chronyd uses a host name (resolved by the daemon's Resolver),
 // a `pool` line names the chronyd and a second one (the pool must spawn only the second:
@@ -165,7 +167,7 @@ func TestGontpPollsClassicAndChrony(t *testing.T) {
 	chrony2 := tn.Host("chrony2")
 	testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
 	testnet.Chronyd(t, chrony2, "local stratum 9\nallow\n")
-	testnet.ClassicNTPD(t, classic, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\ndisable ntp\n", chrony.Addr()))
+	testnet.ClassicNTPD(t, classic, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\n", chrony.Addr()))
 	testnet.ClassicNTPD(t, judge, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nserver %s iburst minpoll 3 maxpoll 3\ndisable ntp\n",
 		chrony.Addr(), classic.Addr()))
 	snap, logs := runGontpInProcess(t, gontp, fmt.Sprintf(`server chrony.test iburst minpoll 3 maxpoll 3
@@ -185,14 +187,16 @@ disable ntp
 		s = snap()
 		cp, ok1 := findPeer(s, chrony.Addr())
 		c2, ok2 := findPeer(s, chrony2.Addr())
+		kp, ok3 := findPeer(s, classic.Addr())
 		jp := classicPeers(t, judge, ref)
-		judgeFull := len(jp) == 2 && jp[0].reach == 0o377
-		if ok1 && ok2 && cp.Vars.Reach == 0xff && c2.Vars.Reach == 0xff && judgeFull && s.SysPeer != 0 {
+		judgeFull := len(jp) == 2 && jp[0].reach == 0o377 && jp[1].reach == 0o377
+		if ok1 && ok2 && ok3 && cp.Vars.Reach == 0xff && c2.Vars.Reach == 0xff && kp.Vars.Reach == 0xff &&
+			judgeFull && s.SysPeer != 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 3 minutes: chrony %v %+v, chrony2 %v reach %o, judge %+v, sys peer %d",
-				ok1, cp.Vars.Reach, ok2, c2.Vars.Reach, jp, s.SysPeer)
+			t.Fatalf("after 3 minutes: chrony %v reach %o, chrony2 %v reach %o, classic %v reach %o flash %#x, judge %+v, sys peer %d",
+				ok1, cp.Vars.Reach, ok2, c2.Vars.Reach, ok3, kp.Vars.Reach, kp.Vars.Flash, jp, s.SysPeer)
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -233,44 +237,35 @@ disable ntp
 		t.Errorf("gontp stratum %d, want its system peer's plus one", s.Sys.Stratum)
 	}
 
-	// The classic server answers leap 3: refused by both.
-	kp, ok := findPeer(s, classic.Addr())
-	if !ok || kp.Vars.Reach != 0 || kp.Vars.Flash&peer.FlashStratum == 0 || kp.Vars.Selection == peer.SelSysPeer {
-		t.Errorf("gontp's association with the unsynchronised classic server: %v %+v", ok, kp.Vars)
-	}
-	for _, r := range classicPeers(t, judge, ref) {
-		if r.remote == classic.Addr().String() && r.reach != 0 {
-			t.Errorf("the judge reached the unsynchronised classic server (reach %o): the test's premise is wrong", r.reach)
-		}
-	}
-
-	// Offsets for the chronyd: compare five readings 8 s apart (one poll each), and judge
+	// Offsets for both servers: compare five readings 8 s apart (one poll each), and judge
 	// by the median so that one reading taken between the two daemons' polls does not
 	// decide.
-	var diffs []float64
-	for i := range 5 {
-		if i > 0 {
-			time.Sleep(8 * time.Second)
-		}
-		var judgeOff float64
-		found := false
-		for _, r := range classicPeers(t, judge, ref) {
-			if r.remote == chrony.Addr().String() {
-				judgeOff, found = r.offset/1e3, true
+	for _, srv := range []*testnet.Host{chrony, classic} {
+		var diffs []float64
+		for i := range 5 {
+			if i > 0 {
+				time.Sleep(8 * time.Second)
 			}
+			var judgeOff float64
+			found := false
+			for _, r := range classicPeers(t, judge, ref) {
+				if r.remote == srv.Addr().String() {
+					judgeOff, found = r.offset/1e3, true
+				}
+			}
+			if !found {
+				t.Fatalf("the judge does not list %s", srv.Addr())
+			}
+			p, _ := findPeer(snap(), srv.Addr())
+			d := p.Vars.Offset - judgeOff
+			t.Logf("offset for %s: gontp %+.6f s, classic %+.6f s, difference %+.1f µs (gontp jitter %.1f µs)",
+				srv.Name(), p.Vars.Offset, judgeOff, d*1e6, p.Vars.Jitter*1e6)
+			diffs = append(diffs, math.Abs(d))
 		}
-		if !found {
-			t.Fatalf("the judge does not list %s", chrony.Addr())
+		slices.Sort(diffs)
+		if med := diffs[len(diffs)/2]; med > 100e-6 {
+			t.Errorf("%s: median offset difference %.1f µs, want within 100 µs", srv.Name(), med*1e6)
 		}
-		p, _ := findPeer(snap(), chrony.Addr())
-		d := p.Vars.Offset - judgeOff
-		t.Logf("offset for chronyd: gontp %+.6f s, classic %+.6f s, difference %+.1f µs (gontp jitter %.1f µs)",
-			p.Vars.Offset, judgeOff, d*1e6, p.Vars.Jitter*1e6)
-		diffs = append(diffs, math.Abs(d))
-	}
-	slices.Sort(diffs)
-	if med := diffs[len(diffs)/2]; med > 100e-6 {
-		t.Errorf("median offset difference %.1f µs, want within 100 µs", med*1e6)
 	}
 
 	// The name that never resolves: retried with a log line each time, backing off.
