@@ -51,7 +51,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 run: build
-	@echo "gontp ntpd on UDP 123; query it with: bin/ntpdate -q 127.0.0.1  (Ctrl-C stops it)"
+	@echo "gontp ntpd on UDP 123 (Ctrl-C stops it); in another terminal: bin/ntpq -p 127.0.0.1   (or bin/ntpdate -q 127.0.0.1)"
 	$(SUDO) $(BIN)/ntpd -n -c examples/ntp.conf
 
 clean:

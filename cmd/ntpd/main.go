@@ -58,36 +58,65 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		return saveConfig(confFile, p.last("saveconfigquit"), stderr)
 	}
 
-	level := slog.LevelInfo
-	if n := len(p.values["debug-level"]); n > 0 {
-		level = slog.LevelDebug
+	// The detached child (started by Detach below) runs the daemon; everybody else
+	// without -n is the parent that forks it and waits.
+	ready, err := daemon.DetachedChild()
+	if err != nil {
+		fmt.Fprintf(stderr, "ntpd: %v\n", err)
+		return 1
 	}
+	if !p.has("nofork") && !ready.Detached() {
+		wait := 0
+		if w := p.last("wait-sync"); w != "" {
+			wait, _ = strconv.Atoi(w) // checked by parseArgs
+		}
+		return daemon.Detach(argv, time.Duration(wait)*time.Second, stderr)
+	}
+	return runDaemon(p, argv, ready, stdout, stderr)
+}
+
+// debugLevel is classic's debug level from -d (each adds one) and -D N (sets it).
+func debugLevel(p *parsed) int {
+	n := len(p.values["debug-level"])
 	for _, v := range p.values["set-debug-level"] {
-		if d, _ := strconv.Atoi(v); d > 0 {
-			level = slog.LevelDebug
-		}
+		n, _ = strconv.Atoi(v) // checked by parseArgs
 	}
-	logOut := stdout
-	if f := p.last("logfile"); f != "" {
-		lf, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			fmt.Fprintf(stderr, "ntpd: logfile %s: %v\n", f, err)
-			return 1
-		}
-		defer lf.Close()
-		logOut = lf
+	return n
+}
+
+// runDaemon runs the daemon in this process: in the foreground with -n, or as the detached
+// child. Its log goes to syslog (and, in the foreground, to the terminal too, as classic's
+// does) or to the -l file.
+func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr io.Writer) int {
+	level := new(slog.LevelVar)
+	level.Set(daemon.LevelFor(debugLevel(p)))
+	ls := daemon.LogSettings{File: p.last("logfile"), Ident: "ntpd", PID: os.Getpid(), Now: time.Now,
+		Level: level, SyslogPath: os.Getenv(syslogEnv)}
+	if !ready.Detached() {
+		ls.Stdout, ls.Stderr = stdout, stderr
 	}
-	log := slog.New(daemon.NewLineHandler(logOut, "ntpd", os.Getpid(), level, time.Now))
+	out, err := daemon.NewLogOutput(ls)
+	if err != nil {
+		fmt.Fprintf(stderr, "ntpd: %v\n", err)
+		ready.Fail(err)
+		return 1
+	}
+	defer out.Close()
+	log := slog.New(out.Handler())
 	for _, o := range options {
 		if o.support == noop && p.has(o.long) {
 			log.Warn(fmt.Sprintf("option %s has no effect: %s", optName(&o), o.why))
 		}
 	}
-	if !p.has("nofork") {
-		log.Warn("forking into the background is not implemented yet; running in the foreground as with -n")
+	notifier, err := daemon.NewNotifier(nil)
+	if err != nil {
+		log.Error(err.Error())
+		ready.Fail(err)
+		return 1
 	}
+	defer notifier.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	defer stop()
 	family := 0
 	if p.has("ipv4") {
@@ -95,21 +124,36 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	} else if p.has("ipv6") {
 		family = 6
 	}
+	confFile := p.last("configfile")
+	if confFile == "" {
+		confFile = daemon.DefaultConfigFile
+	}
 	opts := daemon.Options{
-		Family:       family,
-		ConfigFile:   confFile,
-		PIDFile:      p.last("pidfile"),
-		Interfaces:   p.values["interface"],
-		NoVirtualIPs: p.has("novirtualips"),
-		User:         p.last("user"),
-		CommandLine:  argv,
+		Family:                 family,
+		ConfigFile:             confFile,
+		PIDFile:                p.last("pidfile"),
+		Interfaces:             p.values["interface"],
+		NoVirtualIPs:           p.has("novirtualips"),
+		User:                   p.last("user"),
+		Jail:                   p.last("jaildir"),
+		CommandLine:            argv,
+		LogOutput:              out,
+		LogFileFromCommandLine: p.has("logfile"),
+		Reload:                 daemon.HandleSignals(ctx, level, log),
+		Notifier:               notifier,
+		Readiness:              ready,
 	}
 	if err := daemon.Run(ctx, opts, log); err != nil {
 		log.Error(err.Error())
+		ready.Fail(err)
 		return 1
 	}
 	return 0
 }
+
+// syslogEnv names another syslog socket than /dev/log: for containers that mount the host's
+// socket elsewhere, and for tests.
+const syslogEnv = "GONTP_SYSLOG_SOCKET"
 
 func optName(o *option) string {
 	if o.short != 0 {

@@ -111,6 +111,10 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-4", "-6"}, 1, "the 'ipv4' option conflicts with the 'ipv6' option"},
 		{[]string{"-q", "--saveconfigquit", "x"}, 1, "the 'quit' option conflicts with the 'saveconfigquit' option"},
 		{[]string{"-n", "-w", "5"}, 1, "the 'nofork' option conflicts with the 'wait-sync' option"},
+		{[]string{"-q", "-w", "5"}, 1, "the 'quit' option conflicts with the 'wait-sync' option"},
+		{[]string{"--saveconfigquit", "x", "--wait-sync=5"}, 1, "the 'saveconfigquit' option conflicts with the 'wait-sync' option"},
+		{[]string{"-w", "soon"}, 1, `option 'wait-sync': "soon" is not a number`},
+		{[]string{"-w"}, 1, "option 'wait-sync' requires an argument"},
 		{[]string{"-c", "a", "-c", "b"}, 1, "option 'configfile' may not appear more than once"},
 		{[]string{"-q"}, 1, "setting the clock once needs the clock discipline"},
 		{[]string{"-D", "x"}, 1, `option 'set-debug-level': "x" is not a number`},
@@ -130,5 +134,37 @@ func TestCommandLine(t *testing.T) {
 	if !p.has("panicgate") || !p.has("nofork") || p.last("configfile") != "/etc/x.conf" ||
 		p.last("pidfile") != "/run/ntpd.pid" || strings.Join(p.values["interface"], ",") != "eth0,lo" {
 		t.Fatalf("clustered and long options parsed as %+v", p.values)
+	}
+}
+
+// TestClassicOptionTable: every option letter and long name of classic ntpd 4.2.8p15's
+// `ntpd --help` is known, and Debian's command line parses.
+func TestClassicOptionTable(t *testing.T) {
+	for _, c := range []byte("46aAbcdDfgGiIklLnNpPqrstuUwx?") {
+		if byShort(c) == nil {
+			t.Errorf("-%c is not in the option table", c)
+		}
+	}
+	for _, l := range []string{"ipv4", "ipv6", "authreq", "authnoreq", "bcastsync", "configfile", "debug-level",
+		"set-debug-level", "driftfile", "panicgate", "force-step-once", "jaildir", "interface", "keyfile", "logfile",
+		"novirtualips", "nofork", "nice", "pidfile", "priority", "quit", "propagationdelay", "saveconfigquit",
+		"statsdir", "trustedkey", "user", "updateinterval", "var", "dvar", "wait-sync", "slew", "version", "help"} {
+		if byLong(l) == nil {
+			t.Errorf("--%s is not in the option table", l)
+		}
+	}
+	p, err := parseArgs([]string{"-p", "/var/run/ntpd.pid", "-g", "-u", "105:112"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.last("pidfile") != "/var/run/ntpd.pid" || p.last("user") != "105:112" || p.has("nofork") {
+		t.Errorf("Debian's command line parsed as %+v", p.values)
+	}
+	p, err = parseArgs([]string{"-w", "30", "-ddd", "-D", "2"})
+	if err != nil || p.last("wait-sync") != "30" || debugLevel(p) != 2 {
+		t.Errorf("-w 30 -ddd -D 2: %+v, %v, debug %d", p, err, debugLevel(p))
+	}
+	if p, _ := parseArgs([]string{"-d", "-d"}); debugLevel(p) != 2 {
+		t.Errorf("-d -d: debug level %d, want 2", debugLevel(p))
 	}
 }

@@ -37,7 +37,7 @@ var options = []option{
 	{'f', "driftfile", true, false, noop, "the drift file is not used until the clock discipline exists"},
 	{'g', "panicgate", false, true, noop, "gontp does not adjust the clock yet, so there is no panic threshold to lift"},
 	{'G', "force-step-once", false, false, noop, "gontp does not adjust the clock yet"},
-	{'i', "jaildir", true, false, refused, "chroot is not implemented yet"},
+	{'i', "jaildir", true, false, acted, ""},
 	{'I', "interface", true, true, acted, ""},
 	{'k', "keyfile", true, false, refused, "authentication is not implemented yet"},
 	{'l', "logfile", true, false, acted, ""},
@@ -56,7 +56,7 @@ var options = []option{
 	{'U', "updateinterval", true, false, acted, ""},
 	{0, "var", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
 	{0, "dvar", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
-	{'w', "wait-sync", true, false, refused, "forking is not implemented yet"},
+	{'w', "wait-sync", true, false, acted, ""},
 	{'x', "slew", false, false, noop, "gontp does not adjust the clock yet"},
 	{0, "version", false, false, acted, ""},
 	{'?', "help", false, false, acted, ""},
@@ -151,7 +151,7 @@ func parseArgs(argv []string) (*parsed, error) {
 			return nil, fmt.Errorf("the '%s' option conflicts with the '%s' option", c[0], c[1])
 		}
 	}
-	for _, name := range []string{"set-debug-level", "updateinterval"} {
+	for _, name := range []string{"set-debug-level", "updateinterval", "wait-sync"} {
 		for _, v := range p.values[name] {
 			if _, err := strconv.Atoi(v); err != nil {
 				return nil, fmt.Errorf("option '%s': %q is not a number", name, v)

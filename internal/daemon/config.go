@@ -46,6 +46,8 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// parsed is the configuration this was made from (reload compares with it).
+	parsed *ntpconf.Config
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
@@ -55,6 +57,7 @@ var actedOn = map[string]bool{
 	"disable": true, "tos": true, "includefile": true, "setvar": true,
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
 	"keys": true, "trustedkey": true, "controlkey": true,
+	"logfile": true, "logconfig": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -159,7 +162,11 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w.Error())
 	}
-	return applyConfig(cfg, opts.Family, log)
+	rc, err := applyConfig(cfg, opts.Family, log)
+	if rc != nil {
+		rc.parsed = cfg
+	}
+	return rc, err
 }
 
 // applyConfig turns a parsed configuration into the daemon's settings, warning about what it

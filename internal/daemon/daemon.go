@@ -45,6 +45,21 @@ type Options struct {
 	// engine's current snapshot (safe from any goroutine). In-process tests read the
 	// association table with it.
 	Observe func(snapshot func() *engine.Snapshot)
+
+	// LogOutput, when set, is the log destination behind log: `logfile` and `logconfig`
+	// act on it and SIGHUP reopens it. LogFileFromCommandLine (-l) keeps `logfile` from
+	// moving it.
+	LogOutput              *LogOutput
+	LogFileFromCommandLine bool
+	// Reload receives one value per SIGHUP: reopen the log, reload the configuration.
+	Reload <-chan struct{}
+	// Notifier is systemd's sd_notify socket (nil: not under systemd); Readiness is the
+	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
+	Notifier  *Notifier
+	Readiness *Readiness
+	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
+	// file is written, before the user change (jail.go).
+	Jail string
 }
 
 // Daemon is a running gontp ntpd.
@@ -71,6 +86,12 @@ type Daemon struct {
 	resolver Resolver
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
+
+	// lines are the configured server and peer lines and their associations, for reloads;
+	// confText is the rest of the configuration as last read (reload.go). The engine
+	// goroutine alone uses them once it runs.
+	lines    map[lineKey]*lineState
+	confText string
 }
 
 // inbound is a datagram for the engine, copied out of netio's buffer.
@@ -96,6 +117,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	applyLogging(opts, cfg.parsed, log)
 	var creds netio.Credentials
 	if opts.User != "" {
 		// Resolve the user before binding anything, so that a typo fails at once.
@@ -153,6 +175,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			defer os.Remove(opts.PIDFile)
 		}
 	}
+	if opts.Jail != "" {
+		// -i: after the pid file, before the user change (chroot needs root), as classic.
+		if err := enterJail(opts.Jail); err != nil {
+			return fmt.Errorf("-i %s: %w", opts.Jail, err)
+		}
+		log.Info("chrooted to " + opts.Jail)
+	}
 	if opts.User != "" {
 		// Everything that needs root is done: the sockets are bound and the pid file is
 		// written (classic ntpd drops at the same point).
@@ -184,9 +213,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		opts.Observe(eng.Snapshot)
 	}
 
-	for _, s := range cfg.named {
-		go d.resolveServer(ctx, s)
-	}
+	d.startLines(ctx, cfg)
+	d.started(ctx)
 	// The engine runs on Run's own goroutine. Everything that depends on the thread's
 	// network namespace (the route lookups of SocketFor, the interface rescan) happens
 	// here, so a caller that runs the daemon on a thread inside a namespace (the

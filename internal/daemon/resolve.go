@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -54,37 +53,6 @@ const (
 	resolveRetryMax   = time.Hour
 	resolveTimeout    = 30 * time.Second
 )
-
-// resolveServer resolves a server line's name in the background until it works or ctx ends,
-// then mobilises one association with the first address, as classic does (one association
-// per server line, whatever the number of addresses).
-func (d *Daemon) resolveServer(ctx context.Context, s namedServer) {
-	wait := resolveRetryFirst
-	for attempt := 1; ; attempt++ {
-		addrs, err := d.lookup(ctx, network(s.family, d.opts.Family), s.name)
-		if err == nil {
-			a := addrs[0]
-			pc := s.peer
-			pc.Addr = netip.AddrPortFrom(a, 123)
-			d.post(func(e *engine.Engine, now time.Time) []engine.Send {
-				if _, err := e.AddServer(pc, now); err != nil {
-					d.log.Error(fmt.Sprintf("%s: %s %s: %v", s.pos, s.name, a, err))
-				} else {
-					d.log.Info(fmt.Sprintf("%s: %s resolved to %s", s.pos, s.name, a))
-				}
-				return nil
-			})
-			return
-		}
-		d.log.Warn(fmt.Sprintf("%s: cannot resolve %s (attempt %d): %v; retrying in %v", s.pos, s.name, attempt, err, wait))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, resolveRetryMax)
-	}
-}
 
 // resolvePool answers an engine's ResolveRequest in the background.
 func (d *Daemon) resolvePool(ctx context.Context, req engine.ResolveRequest) {
