@@ -148,6 +148,38 @@ type sample struct {
 	w float64 // weight: 1/σ²
 }
 
+// corrPoint is the state of the corrections left at an update: the total applied up to
+// time line t, and what was then commanded, from which the total at a later time follows
+// (the frequency integrates linearly; the kernel PLL amortises the phase geometrically,
+// 1/2^shift of the rest each second; a single-shot slew runs at 500 ppm).
+type corrPoint struct {
+	t, c    float64
+	pending float64 // phase commanded, s
+	ss      bool    // as a single-shot slew
+	shift   int     // the PLL's shift, shiftPLL+constant
+	freq    float64 // frequency correction, s/s
+}
+
+// pllLag is the average wait, s, between a PLL command and the kernel's first chunk of it.
+const pllLag = 0.5
+
+// at is the total correction at time line t ≥ p.t, as the kernel applies the commands.
+func (p corrPoint) at(t float64) float64 {
+	dt := t - p.t
+	c := p.c + p.freq*dt
+	switch {
+	case p.pending == 0:
+	case p.ss:
+		c += math.Copysign(math.Min(math.Abs(p.pending), singleshotRate*dt), p.pending)
+	default:
+		// The kernel computes each second's chunk at the second's start and applies it
+		// during that second; a new offset waits for the next start, on average half a
+		// second away.
+		c += p.pending * (1 - math.Pow(1-math.Ldexp(1, -p.shift), math.Max(dt-pllLag, 0)))
+	}
+	return c
+}
+
 // maxSamples bounds the estimator's history; pollSamples is the window needed before the
 // poll may rise.
 const (
@@ -193,6 +225,10 @@ type Discipline struct {
 	priorW     float64   // its weight, 1/σ² (0: none)
 	samples    []sample
 	freqSamps  int
+	// corr is the history of the total correction (phaseSum+freqSum) at each update, on
+	// the time line, so that an offset measured earlier than now (the clock filter may
+	// pick a stage several polls old) is mapped back with the corrections of its own time.
+	corr []corrPoint
 
 	lastOffset float64
 	jitter     float64 // clock_jitter, s
@@ -224,6 +260,9 @@ func New(k Kernel, p Params, log *slog.Logger) *Discipline {
 	d.kernel = p.Kernel && !p.Once && p.StepFwd > 0 && p.StepBack > 0 && p.StepFwd <= MaxPhase &&
 		p.StepBack <= MaxPhase
 	d.jitter = math.Ldexp(1, int(p.Precision))
+	// Without a drift file the frequency is taken as 0 ± nsetSigma until samples say
+	// otherwise, so that the first two, seconds apart, cannot set it alone.
+	d.priorW = 1 / (nsetSigma * nsetSigma)
 	if p.Drift != nil {
 		d.state = FSET
 		d.freq = max(min(*p.Drift*1e-6, MaxFreq), -MaxFreq)
@@ -253,6 +292,21 @@ func (d *Discipline) Vars() Vars {
 		ClkWander: d.wander * 1e6, TC: d.poll, MinTC: d.p.MinPoll, Kernel: d.kernel, Updated: d.updated}
 }
 
+// Project returns the offset that a sample measured at local time from (s, positive when
+// the clock is behind) would show at local time to, given what the discipline has done to
+// the clock in between: the phase and frequency corrections applied, and the oscillator's
+// drift as estimated. The engine aligns the survivors' offsets with it before combining
+// them: the clock filter hands on the stage of least delay, which may be polls old, and
+// while the kernel amortises a large initial offset, an old offset is tens of
+// milliseconds wrong. Before the first update it returns offset unchanged.
+func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
+	if !d.started || from.IsZero() || to.IsZero() || from.Equal(to) {
+		return offset
+	}
+	tf, tt := d.tline(from), d.tline(to)
+	return offset + d.correctionAt(tf) - d.correctionAt(tt) + d.freq*(tt-tf)
+}
+
 // Update is the engine's Discipline interface: Process without the details.
 func (d *Discipline) Update(offset, jitter float64, now time.Time) (bool, error) {
 	r, err := d.Process(offset, jitter, now)
@@ -264,6 +318,18 @@ func (d *Discipline) Update(offset, jitter float64, now time.Time) (bool, error)
 // decides. An error wrapping ErrPanic means the daemon must exit; other errors are kernel
 // failures (the update is then not counted).
 func (d *Discipline) Process(offset, jitter float64, now time.Time) (Result, error) {
+	return d.ProcessAt(offset, jitter, now, now)
+}
+
+// ProcessAt is Process for an offset measured at local time at (before now): the clock
+// filter hands on the stage of least delay, which may be several polls old, and its offset
+// describes the clock as it was then. The estimator places it at that time with the
+// corrections applied up to then; treating it as measured now would add the frequency
+// correction of the interval to it and bend the frequency estimate by as much.
+func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Result, error) {
+	if at.After(now) || at.IsZero() {
+		at = now
+	}
 	if math.IsNaN(offset) || math.IsInf(offset, 0) {
 		return d.result(Result{Ignored: true}), fmt.Errorf("clock: offset %v is not a number", offset)
 	}
@@ -301,7 +367,7 @@ func (d *Discipline) Process(offset, jitter float64, now time.Time) (Result, err
 		return d.step(offset, now)
 	}
 	d.allowPanic = false
-	return d.slew(offset, jitter, now)
+	return d.slew(offset, jitter, at, now)
 }
 
 // result fills the fields every result carries.
@@ -403,6 +469,7 @@ func (d *Discipline) keepFrequencyOnly() {
 		d.prior, d.priorW = d.freq, 1/math.Max(sb*sb, 1e-16)
 	}
 	d.samples = d.samples[:0]
+	d.corr = d.corr[:0]
 	d.freqSamps = 0
 }
 
@@ -434,6 +501,34 @@ func (d *Discipline) account(now time.Time) error {
 	return nil
 }
 
+// record notes the corrections at time line t, after account and command.
+func (d *Discipline) record(t float64) {
+	if len(d.corr) == maxSamples {
+		copy(d.corr, d.corr[1:])
+		d.corr = d.corr[:maxSamples-1]
+	}
+	d.corr = append(d.corr, corrPoint{t: t, c: d.phaseSum + d.freqSum, pending: d.pending, ss: d.pendingSS,
+		shift: shiftPLL + int(max(d.poll-3, 0)), freq: d.freq})
+}
+
+// correctionAt is the total correction applied up to time line t: from the last update
+// before t, what its commands had applied by t; before the first recorded update, the
+// total then; with no update recorded, the present total.
+func (d *Discipline) correctionAt(t float64) float64 {
+	n := len(d.corr)
+	if n == 0 {
+		return d.phaseSum + d.freqSum
+	}
+	if t <= d.corr[0].t {
+		return d.corr[0].c
+	}
+	i := n - 1
+	for d.corr[i].t > t {
+		i--
+	}
+	return d.corr[i].at(t)
+}
+
 // interference notices a kernel state we did not leave: another time daemon or an
 // administrator (adjtimex, chronyd, timesyncd) is adjusting the clock too.
 func (d *Discipline) interference(tx Timex) {
@@ -449,10 +544,12 @@ func (d *Discipline) interference(tx Timex) {
 }
 
 // slew is an ordinary update: fit, set frequency and phase, adjust the poll.
-func (d *Discipline) slew(offset, jitter float64, now time.Time) (Result, error) {
+func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, error) {
 	if err := d.account(now); err != nil {
 		return d.result(Result{}), err
 	}
+	ts := d.tline(at)
+	us := offset + d.correctionAt(ts)
 	prec := math.Ldexp(1, int(d.p.Precision))
 	// Classic's clock_jitter: exponential average of squared offset differences.
 	diff := math.Max(math.Abs(offset-d.lastOffset), prec)
@@ -460,12 +557,24 @@ func (d *Discipline) slew(offset, jitter float64, now time.Time) (Result, error)
 		d.jitter = math.Sqrt(d.jitter*d.jitter + (diff*diff-d.jitter*d.jitter)/clockAvg)
 	}
 	sigma := math.Max(math.Max(jitter, prec), 1e-7)
-	t := d.tline(now)
-	if len(d.samples) == maxSamples {
-		copy(d.samples, d.samples[1:])
-		d.samples = d.samples[:maxSamples-1]
+	if d.Settling() {
+		// While the frequency is first measured the system jitter says little about a
+		// sample's error: the clock filter has seen few samples (the very first comes
+		// with a jitter of 0), and the uncorrected frequency itself spreads their
+		// offsets. Weighted by it, the first iburst samples, seconds apart, would
+		// outweigh the later ones and set the slope. Weighting the samples of this
+		// phase alike fits the line over its whole span.
+		sigma = math.Max(sigma, freqSigma)
 	}
-	d.samples = append(d.samples, sample{t: t, u: offset + d.phaseSum + d.freqSum, w: 1 / (sigma * sigma)})
+	t := d.tline(now)
+	// A sample not newer than the last one taken says nothing new about the oscillator.
+	if n := len(d.samples); n == 0 || ts > d.samples[n-1].t {
+		if len(d.samples) == maxSamples {
+			copy(d.samples, d.samples[1:])
+			d.samples = d.samples[:maxSamples-1]
+		}
+		d.samples = append(d.samples, sample{t: ts, u: us, w: 1 / (sigma * sigma)})
+	}
 	d.samples = d.window(d.samples)
 	d.freqSamps++
 
@@ -480,6 +589,7 @@ func (d *Discipline) slew(offset, jitter float64, now time.Time) (Result, error)
 	if err := d.command(phase, true); err != nil {
 		return d.result(Result{}), err
 	}
+	d.record(t)
 	df := d.freq - oldFreq
 	if d.updated {
 		d.wander = math.Sqrt(d.wander*d.wander + (df*df-d.wander*d.wander)/clockAvg)
@@ -493,7 +603,7 @@ func (d *Discipline) slew(offset, jitter float64, now time.Time) (Result, error)
 	case FSET, SPIK:
 		d.state, r.Event = SYNC, "clock_sync"
 	case FREQ:
-		if d.freqSamps >= 4 && t-d.samples[0].t >= 30 {
+		if d.freqSamps >= 4 && t-d.samples[0].t >= math.Max(d.p.Stepout, 30) {
 			d.state, r.Event = SYNC, "clock_sync"
 		}
 	}
@@ -584,12 +694,43 @@ func (d *Discipline) fit(s []sample) (a, b, sb float64) {
 		stu += x.w * dt * x.u
 	}
 	a = su / sw
+	if len(s) < 2 {
+		// One sample says nothing of the slope; its rounding residue (dt of about
+		// 1e-16 s) must not pass for a measurement.
+		stt, stu = 0, 0
+	}
 	den := stt + d.priorW
 	if den == 0 {
 		return a, d.freq, 1e-4
 	}
 	b = (stu + d.priorW*d.prior) / den
 	return a, b, math.Sqrt(1 / den)
+}
+
+// nsetSigma is the uncertainty of the frequency before any measurement: a crystal
+// oscillator's error is within ±100 ppm or so.
+const nsetSigma = 100e-6
+
+// freqSigma is the least error assumed for a sample in state FREQ, s.
+const freqSigma = 100e-6
+
+// priorWander is the oscillator's assumed random-walk frequency wander, s/s per √s, by
+// which a frequency learnt from dropped samples loses weight as time goes on (0.5 ppb/√s:
+// about 0.15 ppm over a day, a quartz oscillator in a room whose temperature varies).
+const priorWander = 0.5e-9
+
+// keepPrior keeps what the oldest drop samples of s told about the frequency: the slope of
+// all of s becomes the prior, weighted by its standard error and by the wander expected
+// since the dropped samples. Without it an estimator whose window was emptied by a long
+// outage would take the frequency from the first few noisy samples after it.
+func (d *Discipline) keepPrior(s []sample, drop int) {
+	if len(s) < 2 || drop <= 0 {
+		return
+	}
+	_, b, sb := d.fit(s)
+	dt := s[len(s)-1].t - d.tmean(s[:drop])
+	v := sb*sb + priorWander*priorWander*math.Max(dt, 0)
+	d.prior, d.priorW = b, 1/math.Max(v, 1e-18)
 }
 
 // window drops the oldest samples while the residuals fail a runs test: too few sign
@@ -604,6 +745,7 @@ func (d *Discipline) window(s []sample) []sample {
 			i++
 		}
 		if i > 0 {
+			d.keepPrior(s, i)
 			copy(s, s[i:])
 			s = s[:n-i]
 		}

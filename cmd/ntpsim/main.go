@@ -3,7 +3,10 @@
 // the largest and RMS offset after it, the frequency error, steps, system peer changes,
 // falsetickers, and the verdict on each of the scenario's limits.
 //
-//	ntpsim [-trace FILE.csv] [-plot FILE.svg] [-seed N] [-v] SCENARIO...
+//	ntpsim [-trace FILE.csv] [-plot FILE.svg] [-seed N] [-host kernel|standin] [-v] SCENARIO...
+//
+// The host is gontp's clock discipline over a simulated kernel clock (kernel, the default)
+// or the simulator's earlier stand-in loop (standin), kept for comparison.
 //
 // The exit status is 0 when every limit passed (limits marked xfail may fail), 1 when one
 // did not, 2 for a usage or scenario error.
@@ -14,10 +17,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"gontp/internal/engine"
 	"gontp/internal/sim"
 )
 
@@ -31,8 +37,9 @@ func run(args []string) int {
 	plot := fs.String("plot", "", "write an SVG plot of the true offset to `FILE`")
 	seed := fs.Uint64("seed", 0, "use this random seed instead of the scenario's")
 	verbose := fs.Bool("v", false, "print the engine's log lines (stamped with simulated time)")
+	hostName := fs.String("host", "kernel", "the host's discipline: `kernel` (gontp's clock.Discipline) or standin")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: ntpsim [-trace FILE] [-plot FILE] [-seed N] [-v] SCENARIO...\n")
+		fmt.Fprintf(fs.Output(), "usage: ntpsim [-trace FILE] [-plot FILE] [-seed N] [-host kernel|standin] [-v] SCENARIO...\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,15 +53,26 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "ntpsim: -trace and -plot take one scenario")
 		return 2
 	}
+	var host func(*sim.Scenario, time.Time, func() time.Duration, *rand.Rand) (sim.HostClock, engine.Discipline)
+	switch *hostName {
+	case "kernel":
+		host = sim.KernelHost
+	case "standin":
+		host = sim.StandInHost
+	default:
+		fmt.Fprintf(os.Stderr, "ntpsim: -host %q: want kernel or standin\n", *hostName)
+		return 2
+	}
 	status := 0
 	for _, file := range fs.Args() {
-		st := runOne(file, *seed, *trace, *plot, *verbose)
+		st := runOne(file, *seed, *trace, *plot, *verbose, host)
 		status = max(status, st)
 	}
 	return status
 }
 
-func runOne(file string, seed uint64, trace, plot string, verbose bool) int {
+func runOne(file string, seed uint64, trace, plot string, verbose bool,
+	host func(*sim.Scenario, time.Time, func() time.Duration, *rand.Rand) (sim.HostClock, engine.Discipline)) int {
 	f, err := os.Open(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ntpsim:", err)
@@ -69,7 +87,7 @@ func runOne(file string, seed uint64, trace, plot string, verbose bool) int {
 	if seed != 0 {
 		sc.Seed = seed
 	}
-	var o sim.Options
+	o := sim.Options{Host: host}
 	if verbose {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

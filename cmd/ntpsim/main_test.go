@@ -41,3 +41,15 @@ func TestRun(t *testing.T) {
 		t.Errorf("-trace with two scenarios: exit status %d, want 2", st)
 	}
 }
+
+func TestHostFlag(t *testing.T) {
+	if st := run([]string{"-host", "standin", "../../testdata/sim/iburst.scn"}); st != 0 {
+		t.Errorf("-host standin: exit status %d, want 0", st)
+	}
+	if st := run([]string{"-host", "kernel", "../../testdata/sim/step.scn"}); st != 0 {
+		t.Errorf("-host kernel: exit status %d, want 0", st)
+	}
+	if st := run([]string{"-host", "chrony", "../../testdata/sim/iburst.scn"}); st != 2 {
+		t.Errorf("-host chrony: exit status %d, want 2", st)
+	}
+}

@@ -54,7 +54,10 @@ func (e *Engine) SetLocalAddrs(addrs []netip.Addr) {
 // and starts again (ntpd clear_all), and the system variables return to unsynchronised as
 // ntpd's clock_update does after a step (leap alarm, stratum 16, refid STEP, no root delay
 // or dispersion, no reference time). Pool prototypes hold no samples and are left alone.
-func (e *Engine) Stepped(now time.Time) {
+func (e *Engine) Stepped(now time.Time) { e.stepped(now, "") }
+
+// stepped is Stepped with the step's detail for the clock_step event ("+0.300000 s").
+func (e *Engine) stepped(now time.Time, detail string) {
 	for _, as := range e.assocs {
 		e.acts = as.a.Reset("STEP", now, &e.sys, e.acts[:0])
 		if as.driver != nil {
@@ -70,7 +73,7 @@ func (e *Engine) Stepped(now time.Time) {
 	e.sysPeer = nil
 	e.lostPeer = now
 	e.sysEpoch = time.Time{}
-	e.sysEventReport(sysEvClockStep, "")
+	e.sysEventReport(sysEvClockStep, detail)
 	e.publish(now)
 }
 
@@ -121,14 +124,23 @@ func (e *Engine) logPeerEvent(as *association, ev peer.Event, detail string) {
 
 // System event codes (compat.md 1.7) the engine reports.
 const (
+	sysEvSpike     = 3
+	sysEvFreqMode  = 4
 	sysEvClockSync = 5
 	sysEvRestart   = 6
+	sysEvPanicStop = 7
 	sysEvNoPeer    = 8
 	sysEvClockStep = 12
 )
 
-var sysEventNames = map[uint8]string{sysEvClockSync: "clock_sync", sysEvRestart: "restart",
+var sysEventNames = map[uint8]string{sysEvSpike: "spike_detect", sysEvFreqMode: "freq_mode",
+	sysEvClockSync: "clock_sync", sysEvRestart: "restart", sysEvPanicStop: "panic_stop",
 	sysEvNoPeer: "no_sys_peer", sysEvClockStep: "clock_step"}
+
+// sysEventCodes maps the clock discipline's event names (clock.Result.Event) to codes. A
+// step is reported by stepped, after the associations are cleared.
+var sysEventCodes = map[string]uint8{"spike_detect": sysEvSpike, "freq_mode": sysEvFreqMode,
+	"clock_sync": sysEvClockSync}
 
 // sysEventReport records a system event in the system status word and logs it as ntpd
 // does ("0.0.0.0 c016 06 restart"): the counter restarts when the code changes and

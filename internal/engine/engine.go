@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gontp/clock"
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 	"gontp/peer"
@@ -48,7 +49,8 @@ type Options struct {
 	Log       *slog.Logger
 	Rand      *rand.Rand
 	// Discipline adjusts the clock. Nil means the clock is never adjusted (see
-	// noDiscipline).
+	// noDiscipline). A Discipline that is also a Processor (*clock.Discipline) is driven
+	// through Process, which lets the engine follow the loop's poll, steps and events.
 	Discipline Discipline
 	// Resolve starts the resolution of a pool's name. It must not block and must not call
 	// the engine: the answer comes back later through PoolResolved, on the engine's
@@ -61,6 +63,24 @@ type Options struct {
 // clock is now considered synchronised to it.
 type Discipline interface {
 	Update(offset, jitter float64, now time.Time) (synchronised bool, err error)
+}
+
+// Processor is the full clock discipline (*clock.Discipline): besides adjusting the clock it
+// says what it did, so that the engine can do what classic ntpd's clock_update does with
+// local_clock's answer: take sys_poll and the settling flag from the loop, clear every
+// association after a step, report the loop's system events, and stop on a panic.
+type Processor interface {
+	// ProcessAt takes the system offset measured at local time at (the system peer's
+	// sample epoch, which the clock filter may have picked polls ago) at local time now.
+	ProcessAt(offset, jitter float64, at, now time.Time) (clock.Result, error)
+	// Vars are the loop variables ntpq shows (frequency, clk_jitter, clk_wander).
+	Vars() clock.Vars
+	// Project returns the offset a sample measured at local time from would show at
+	// local time to, given the corrections made in between (clock.Discipline.Project).
+	Project(offset float64, from, to time.Time) float64
+	// SetPollLimits bounds sys_poll by the system peer's minpoll and maxpoll (classic
+	// clock_update clamps sys_poll to them before calling local_clock).
+	SetPollLimits(minPoll, maxPoll int8)
 }
 
 // noDiscipline is the engine's discipline until gontp's clock discipline exists: it never
@@ -108,7 +128,17 @@ type Engine struct {
 	sys        peer.Sys
 	ntp        bool
 	discipline Discipline
-	start      time.Time
+	proc       Processor // discipline as a Processor, nil if it is not one
+	// err is the panic that ended the discipline (classic exits there); once set, the
+	// discipline is never called again.
+	err error
+	// stepNow is the local time right after a step made during the current Timer or
+	// Receive call, zero otherwise: the rest of the call must use it, not the stale now.
+	stepNow time.Time
+	// onceMsg is set when the discipline reported Done (-q): classic's "ntpd: time set
+	// +0.123456s" line, after which the daemon exits.
+	onceMsg string
+	start   time.Time
 
 	assocs  []*association
 	byAddr  map[netip.AddrPort]*association
@@ -164,6 +194,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 	if e.discipline == nil {
 		e.discipline = noDiscipline{}
 	}
+	e.proc, _ = e.discipline.(Processor)
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
 		if err := cfg.Tos.Validate(); err != nil {
@@ -278,7 +309,13 @@ func (e *Engine) Timer(now time.Time) []Send {
 			e.acts = as.a.Poll(now, &e.sys, e.acts)
 		}
 		out = e.carryOut(as, now, out)
+		if !e.stepNow.IsZero() {
+			// The clock was stepped: the associations were reset on the new time line,
+			// and the others' turns are judged again at the next call.
+			break
+		}
 	}
+	now = e.afterStep(now)
 	e.reap()
 	for _, p := range e.pools {
 		if !p.nextdate.After(now) {
@@ -318,6 +355,7 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 		e.log.Debug("packet rejected", "from", src.String(), "error", err)
 	}
 	out := e.carryOut(as, now, nil)
+	now = e.afterStep(now)
 	e.reap()
 	e.publish(now)
 	return out
@@ -380,8 +418,15 @@ func (e *Engine) name(as *association) string {
 func (e *Engine) selectClock(now time.Time) {
 	e.cands = e.cands[:0]
 	sysIdx := -1
+	project := e.proc != nil && e.ntp && e.err == nil
 	for i, as := range e.assocs {
-		e.cands = append(e.cands, as.a.Candidate(now, &e.sys))
+		c := as.a.Candidate(now, &e.sys)
+		if project && !c.Epoch.IsZero() {
+			// Align every survivor's offset to now: the discipline may have moved the
+			// clock a lot since an old filter stage was measured.
+			c.Offset = e.proc.Project(c.Offset, c.Epoch, now)
+		}
+		e.cands = append(e.cands, c)
 		if as == e.sysPeer {
 			sysIdx = i
 		}
@@ -429,7 +474,16 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	v := sp.a.Vars(now)
 	e.sysEpoch = v.Epoch
 	synced := false
-	if e.ntp {
+	switch {
+	case !e.ntp || e.err != nil:
+		// `disable ntp`, or the daemon is exiting after a panic: measure, never adjust.
+	case e.proc != nil:
+		var stepped bool
+		synced, stepped = e.process(v, now)
+		if stepped || e.err != nil {
+			return
+		}
+	default:
 		ok, err := e.discipline.Update(e.offset, e.jitter, now)
 		if err != nil {
 			e.warnOnce("discipline", err.Error())
@@ -458,6 +512,75 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 		e.sys.Leap = v.Leap
 	}
 }
+
+// process hands the system offset to a Processor as classic clock_update hands it to
+// local_clock, and acts on the answer: a step clears every association and leaves the system
+// unsynchronised (ntpd clear_all, refid STEP); a panic is reported as panic_stop and kept
+// for Err, and the discipline is not called again. It reports whether the clock is now
+// synchronised to the system peer and whether it was stepped.
+func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
+	e.proc.SetPollLimits(v.MinPoll, v.MaxPoll)
+	// The combined offset is aligned to now (selectClock); the estimator places it at the
+	// system peer's sample time, where it is that sample's own offset when it is alone.
+	r, err := e.proc.ProcessAt(e.proc.Project(e.offset, now, v.Epoch), e.jitter, v.Epoch, now)
+	if err != nil {
+		if errors.Is(err, clock.ErrPanic) {
+			e.err = err
+			e.sysEventReport(sysEvPanicStop, err.Error())
+			return false, false
+		}
+		// A kernel failure (no CAP_SYS_TIME, say): the clock was not adjusted. Classic
+		// ntpd logs the failing call and carries on as if it had worked, so a daemon that
+		// may not set the clock still synchronises and serves its sources' time
+		// (observed: classic with `server` lines and failing clock calls answers
+		// synchronised). Once is enough to tell the operator.
+		e.warnOnce("discipline", err.Error()+"; the clock is not being adjusted")
+		return true, false
+	}
+	e.sys.Poll = r.Poll
+	e.sys.Settling = r.Settling
+	if r.Done {
+		e.onceMsg = r.Message
+		e.log.Info(r.Message)
+	}
+	if r.Stepped {
+		// Every time the engine holds is on the old time line; carry the pool timers over
+		// and restart the associations from the clock's new reading.
+		d := time.Duration(math.Round(r.Step * 1e9))
+		for _, p := range e.pools {
+			p.nextdate = p.nextdate.Add(d)
+		}
+		e.stepNow = now.Add(d)
+		e.stepped(e.stepNow, r.Detail)
+		return false, true
+	}
+	if code, ok := sysEventCodes[r.Event]; ok {
+		e.sysEventReport(code, r.Detail)
+	}
+	return r.Synchronised, false
+}
+
+// afterStep returns the time the rest of a call must use: now, or the clock's reading
+// right after a step made during the call.
+func (e *Engine) afterStep(now time.Time) time.Time {
+	if e.stepNow.IsZero() {
+		return now
+	}
+	now, e.stepNow = e.stepNow, time.Time{}
+	return now
+}
+
+// Once returns classic's -q message ("ntpd: time set +0.123456s" or "ntpd: time slew
+// ...") once the discipline (clock.Params.Once) has set the clock; ok is false before.
+// The daemon prints it and exits with status 0, as `ntpd -q` does.
+func (e *Engine) Once() (msg string, ok bool) { return e.onceMsg, e.onceMsg != "" }
+
+// Err returns the error that ended the clock discipline: an error wrapping clock.ErrPanic
+// (its text is classic's panic_stop detail, "+2000 s; set clock manually within 1000 s.")
+// once an offset beyond the panic threshold arrived. Classic ntpd exits there with status
+// 255 (exit(-1)); the daemon checks Err after every Timer and Receive and does the same.
+// Nil while the discipline runs.
+func (e *Engine) Err() error { return e.err }
 
 // minDisp is ntpd's sys_mindisp (`tos mindist` default): the least root dispersion.
 const minDisp = 0.001
@@ -494,6 +617,16 @@ func (e *Engine) publish(now time.Time) {
 		s.SysPeer = e.sysPeer.id
 	}
 	s.SysEvent, s.SysEventCount = e.sysEvent, e.sysEventCount
+	if e.proc != nil {
+		cv := e.proc.Vars()
+		s.Frequency, s.ClkJitter, s.ClkWander = cv.Frequency, cv.ClkJitter, cv.ClkWander
+		s.ClockState = uint8(cv.State)
+		if e.ntp {
+			// Classic's rv offset is the loop's last_offset, the last offset the
+			// discipline took; with `disable ntp` the engine shows the system offset.
+			s.Offset = cv.Offset
+		}
+	}
 	pi := 0
 	for _, as := range e.assocs {
 		// Associations and pool prototypes appear in the order they were made.

@@ -58,6 +58,9 @@ type Snapshot struct {
 	// jitter (s) and ClkWander the frequency wander (ppm): ntpq's frequency, clk_jitter and
 	// clk_wander.
 	Frequency, ClkJitter, ClkWander float64
+	// ClockState is the discipline's state as classic numbers it (clock.State: 1 NSET,
+	// 2 FSET, 3 SPIK, 4 FREQ, 5 SYNC); 0 when the engine has no clock discipline.
+	ClockState uint8
 }
 
 // ClockVars are a reference clock's variables as `ntpq -c cv` shows them (compat.md 2.3,

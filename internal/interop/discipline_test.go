@@ -7,6 +7,11 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +145,120 @@ func queryVirtual(h *testnet.Host, server netip.Addr, m *clock.Model) (offset, d
 		}
 	})
 	return offset, delay, err
+}
+
+// TestGontpVirtualClockAgainstChronyd runs gontp's ntpd end to end on its virtual clock
+// (`ntpd --virtual-clock 0.25,30`: a clock.Model that starts 0.25 s ahead of the host clock
+// with a +30 ppm oscillator, which the daemon disciplines, serves and measures on) against
+// chronyd in a private network. chronyd serves the host clock, so gontp's clock must step
+// once and then stay within 1 ms of the host clock for the rest of 3 minutes. A probe host
+// measures gontp's served time against the host clock; classic ntpq's `rv` shows the
+// discipline's offset falling.
+//
+// Classic ntpd runs as a second server: under the project's rule it has `disable ntp`, and
+// so it answers with leap 3 (alarm) for ever, which makes it unfit for selection (RFC 5905
+// peer test, classic's "leap_alarm"): gontp must not select it and takes chronyd.
+func TestGontpVirtualClockAgainstChronyd(t *testing.T) {
+	testnet.Reference(t, "chronyd", "classic-ntpd", "classic-ntpq")
+	ntpd := binary(t, "ntpd")
+	if help, _ := exec.Command(ntpd, "--help").CombinedOutput(); !strings.Contains(string(help), "virtual-clock") {
+		t.Skip("gontp's ntpd has no --virtual-clock option yet (ntpd --help does not list it)")
+	}
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	cl := tn.Host("classic")
+	gh := tn.Host("gontp")
+	probe := tn.Host("probe")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	testnet.ClassicNTPD(t, cl, fmt.Sprintf("disable ntp\nserver %s iburst minpoll 4\n", ch.Addr()))
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntp.conf")
+	// logconfig: classic logs only the sync class after start-up; the system events
+	// (clock_step) are wanted here.
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("logconfig =syncall +sysall\n"+
+		"server %s iburst minpoll 4 maxpoll 6\nserver %s iburst minpoll 4 maxpoll 6\n",
+		ch.Addr(), cl.Addr())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	logFile := filepath.Join(dir, "ntpd.log")
+	g := gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "-p", filepath.Join(dir, "ntpd.pid"), "-l", logFile, "--virtual-clock", "0.25,30")
+	if !gh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp does not listen on port 123:\n%s", g.Log())
+	}
+	hostStart := time.Now()
+	host := clock.NewModel(hostStart, func() time.Duration { return time.Since(hostStart) }, 0, 0)
+	// measure is gontp's clock minus the host clock: the least-delay exchange of four.
+	measure := func() (float64, bool) {
+		best, bestDelay := 0.0, math.Inf(1)
+		for range 4 {
+			off, delay, err := queryVirtual(probe, gh.Addr(), host)
+			if err == nil && delay < bestDelay {
+				best, bestDelay = off, delay
+			}
+		}
+		return -best, !math.IsInf(bestDelay, 1)
+	}
+	end := start.Add(3 * time.Minute)
+	stepped := false
+	var worst float64
+	var rvOffsets []float64
+	nextRV := start.Add(20 * time.Second)
+	for time.Now().Before(end) {
+		if g.Exited() {
+			t.Fatalf("gontp exited: %v\n%s", g.ExitErr(), g.Log())
+		}
+		if e, ok := measure(); ok {
+			if !stepped && math.Abs(e) < 0.1 {
+				stepped = true
+				t.Logf("%v: gontp's clock %+.6f s from the host clock: stepped", time.Since(start).Round(time.Second), e)
+			}
+			if stepped {
+				worst = math.Max(worst, math.Abs(e))
+			}
+		}
+		if time.Now().After(nextRV) {
+			nextRV = nextRV.Add(20 * time.Second)
+			out, err := probe.Run(t, 10*time.Second, "/opt/ntp-reference/bin/classic-ntpq", "-c", "rv 0 offset,sys_jitter,frequency,tc,peer,refid,leap", gh.Addr().String())
+			t.Logf("%v: ntpq rv: %s", time.Since(start).Round(time.Second), strings.Join(strings.Fields(string(out)), " "))
+			if err == nil {
+				if o, ok := rvValue(string(out), "offset"); ok {
+					rvOffsets = append(rvOffsets, o)
+				}
+			}
+		}
+		time.Sleep(2 * time.Second)
+	}
+	logText, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("gontp's log: %v", err)
+	}
+	log := string(logText)
+	steps := strings.Count(log, " clock_step ")
+	t.Logf("steps %d, worst |gontp - host| after the step %.1f µs, rv offsets (ms) %v", steps, worst*1e6, rvOffsets)
+	if steps != 1 || !stepped {
+		t.Errorf("%d clock_step events (stepped seen by the probe: %v), want exactly one:\n%s", steps, stepped, log)
+	}
+	if worst > 1e-3 {
+		t.Errorf("gontp's clock strayed %.1f µs from the host clock after the step, want < 1 ms", worst*1e6)
+	}
+	if n := len(rvOffsets); n < 3 || math.Abs(rvOffsets[n-1]) > 1 {
+		t.Errorf("ntpq rv offset (ms) did not settle below 1 ms: %v", rvOffsets)
+	}
+	if strings.Contains(log, "synchronized to "+cl.Addr().String()) {
+		t.Errorf("gontp selected classic ntpd, which answers leap 3 (disable ntp):\n%s", log)
+	}
+}
+
+// rvValue reads name=value from ntpq rv output.
+func rvValue(out, name string) (float64, bool) {
+	for _, f := range strings.FieldsFunc(out, func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			x, err := strconv.ParseFloat(v, 64)
+			return x, err == nil
+		}
+	}
+	return 0, false
 }

@@ -13,9 +13,10 @@
 // The engine sees the host clock as `now` and puts it in its packets; the simulator
 // records the true offset of that clock.
 //
-// Until gontp's clock discipline exists (issue 5), the host is disciplined by StandIn, a
-// deliberately simple loop with ntpd's step, stepout and panic policy. Options.Host
-// replaces it (clock.Discipline over clock.Model, when they are ready).
+// The host is disciplined by gontp's clock discipline (clock.Discipline) over a simulated
+// Linux kernel clock (clock.Model) with the oscillator's random-walk wander: KernelHost,
+// the default. StandInHost runs StandIn, the deliberately simple loop the simulator used
+// before the discipline existed, for comparison; Options.Host takes any other.
 //
 // # Scenario files
 //

@@ -261,7 +261,7 @@ func TestStandInPolicy(t *testing.T) {
 	if !errors.Is(err, ErrPanic) || s.Exited() == nil || len(k.steps) != 0 {
 		t.Fatalf("2000 s without -g: err %v exited %v steps %v", err, s.Exited(), k.steps)
 	}
-	if want := "panic_stop -2000 s; set clock manually within 1000 s"; err.Error() != want {
+	if want := "-2000 s; set clock manually within 1000 s."; err.Error() != want {
 		t.Errorf("panic message %q, want %q", err, want)
 	}
 	// With -g the first correction may be that large, but only the first.

@@ -1,10 +1,10 @@
 package sim
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"time"
+
+	"gontp/clock"
 )
 
 // Adjuster is what a discipline may do to a clock: step it, slew it, and correct its
@@ -17,13 +17,14 @@ type Adjuster interface {
 }
 
 // ErrPanic is wrapped by the error of a discipline that refused an offset beyond the
-// panic threshold; the simulator ends the run there as ntpd exits.
-var ErrPanic = errors.New("panic_stop")
+// panic threshold; the simulator ends the run there as ntpd exits. It is clock.ErrPanic,
+// so that gontp's discipline and the stand-in are recognised alike.
+var ErrPanic = clock.ErrPanic
 
-// StandIn is the simulator's stand-in discipline, used until gontp's clock discipline
-// (issue 5, clock.Discipline) exists. It implements engine.Discipline so that scenarios run
-// end to end now, and it is deliberately simple: it is NOT ntpd's loop and its accuracy
-// figures say nothing about what gontp will achieve. What it does copy is ntpd's step
+// StandIn is the simulator's stand-in discipline, used before gontp's clock discipline
+// (clock.Discipline, now the default host) existed, and kept for comparison (StandInHost,
+// ntpsim -host standin). It implements engine.Discipline and is deliberately simple: it is
+// NOT ntpd's loop and its accuracy figures say nothing about what gontp achieves. What it does copy is ntpd's step
 // policy, because the scenarios check that: the first offset beyond StepThreshold is
 // stepped at once; later ones are spikes, ignored until they have lasted Stepout; an offset
 // beyond Panic ends the run (with ntpd's panic_stop words) unless AllowPanic (-g) lets the
@@ -65,7 +66,7 @@ func (s *StandIn) Update(offset, _ float64, now time.Time) (bool, error) {
 	}
 	abs := math.Abs(offset)
 	if s.Panic > 0 && abs > s.Panic && !(s.AllowPanic && !s.set) {
-		s.exit = fmt.Errorf("%w %+.0f s; set clock manually within %.0f s", ErrPanic, offset, s.Panic)
+		s.exit = &clock.PanicError{Offset: offset, Threshold: s.Panic}
 		return false, s.exit
 	}
 	if s.StepThreshold > 0 && abs > s.StepThreshold {

@@ -31,10 +31,11 @@ const serverProcessing = 20 * time.Microsecond
 type Options struct {
 	// Host makes the gontp host's clock and the discipline that adjusts it, from the
 	// scenario's client line and a source of true elapsed time (the clock reads
-	// origin + elapsed + its error). Nil means DefaultHost: a Clock and the StandIn.
-	// gontp's own discipline (issue 5) plugs in here, with clock.Model as the clock.
+	// origin + elapsed + its error). Nil means DefaultHost (KernelHost: gontp's
+	// clock.Discipline over clock.Model); StandInHost is the simulator's earlier loop.
 	// The run ends, as ntpd exits, when the discipline returns an error wrapping
-	// ErrPanic or has an Exited method that returns an error.
+	// ErrPanic (clock.ErrPanic) or has an Exited method that returns an error, or when
+	// the engine's Err reports the panic of an engine.Processor.
 	Host func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline)
 	// Log receives the engine's log lines, stamped with the simulated time; nil discards
 	// them.
@@ -50,16 +51,6 @@ type HostClock interface {
 	FreqError() float64
 	// Steps is the number of times the clock was stepped.
 	Steps() int
-}
-
-// DefaultHost is the host of a run without Options.Host: a Clock with the client line's
-// offset, frequency error and wander, disciplined by the StandIn (with -g if the client
-// line has g).
-func DefaultHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
-	c := NewClock(origin, elapsed, sc.Client.Offset, sc.Client.FreqPPM, sc.Client.WanderPPB, rng)
-	si := NewStandIn(c)
-	si.AllowPanic = sc.Client.AllowPanic
-	return c, si
 }
 
 // exiter is implemented by a discipline that can end the daemon (ntpd's panic exit).
@@ -190,6 +181,9 @@ type world struct {
 	exit     error
 	steps    int
 	pools    map[string]*simPool
+	// processor is set when the discipline is an engine.Processor, which the engine
+	// drives itself: it resets the associations after a step and keeps the panic.
+	processor bool
 }
 
 // simPool is the DNS side of a pool: its servers and where the next answer starts.
@@ -222,6 +216,11 @@ func Run(sc *Scenario, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%s: Options.Host returned no clock or no discipline", sc.File)
 	}
 	w.clock, w.disc = hc, &watched{d: d}
+	var disc engine.Discipline = w.disc
+	if _, ok := d.(engine.Processor); ok {
+		// The engine drives it fully: steps and panics are its business.
+		disc, w.processor = d, true
+	}
 	log := slog.New(simTime{h: o.Log.Handler(), now: func() time.Time { return Epoch.Add(w.now) }})
 	cfg := engine.Config{NTP: true, Tos: sc.Tos}
 	for _, sp := range sc.Servers {
@@ -246,7 +245,7 @@ func Run(sc *Scenario, o Options) (*Result, error) {
 		Start:      w.local(),
 		Log:        log,
 		Rand:       rand.New(rand.NewPCG(sc.Seed, 1)),
-		Discipline: w.disc,
+		Discipline: disc,
 		Resolve: func(r engine.ResolveRequest) {
 			w.schedule(&event{at: w.now + dnsDelay, kind: evResolved, req: r})
 		},
@@ -413,11 +412,17 @@ func (w *world) afterEngine() {
 	if n := w.clock.Steps(); n != w.steps {
 		// The discipline stepped the clock: every sample the engine holds is now wrong.
 		w.steps = n
-		w.eng.Stepped(w.local())
+		if !w.processor {
+			w.eng.Stepped(w.local())
+		}
 	}
 	snap := w.eng.Snapshot()
 	w.res.observe(w, snap)
-	if err := w.disc.Exited(); err != nil {
+	err := w.eng.Err()
+	if err == nil {
+		err = w.disc.Exited()
+	}
+	if err != nil {
 		w.exit = err
 		w.res.Exit = err
 		w.res.ExitAt = w.now

@@ -1,0 +1,248 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"gontp/clock"
+	"gontp/clock/adjtimex"
+	"gontp/internal/driftfile"
+	"gontp/internal/leap"
+	"gontp/ntpconf"
+)
+
+// ClockOptions are the command-line settings of the clock discipline.
+type ClockOptions struct {
+	// VirtualClock is --virtual-clock OFFSET,PPM: the daemon disciplines a simulated kernel
+	// clock (clock.Model) that starts OFFSET seconds ahead of the host clock with an
+	// oscillator PPM parts per million fast, and serves and measures on it, so that the
+	// whole daemon can be tested without touching the host's clock. "" means the host's
+	// kernel clock.
+	VirtualClock string
+	PanicGate    bool // -g: the first correction may exceed the panic threshold
+	ForceStep    bool // -G: the first correction is a step, however small
+	Once         bool // -q: set the clock once and exit
+	SlewOnly     bool // -x: step threshold 600 s, so that corrections below are slewed
+	// DriftFile is -f; it overrides the driftfile directive. "" means the directive's.
+	DriftFile string
+}
+
+// slewOnlyStep is classic's step threshold with -x (600 s).
+const slewOnlyStep = 600
+
+// Clock is everything clock-related the daemon runs: the kernel clock (the host's through
+// adjtimex, or a virtual one), the discipline over it, the drift file and the leap-seconds
+// file. Tick and Close run on the engine's goroutine, which owns the discipline.
+type Clock struct {
+	// Kernel is the clock the discipline adjusts: *adjtimex.Kernel or *clock.Model.
+	Kernel clock.Kernel
+	// Discipline goes into engine.Options.Discipline.
+	Discipline *clock.Discipline
+	// Virtual is the virtual clock, nil for the host's kernel clock.
+	Virtual *clock.Model
+
+	log *slog.Logger
+
+	drift     *driftfile.Saver // nil without a drift file
+	leapTab   *leap.Table      // nil without a (usable) leap file
+	leapPath  string
+	leapWarn  leap.Warner
+	leapArmed [2]bool // the insert/delete bits last given to the discipline
+}
+
+// setupClock builds the daemon's clock from the command line and ntp.conf (tinker, enable
+// and disable kernel, driftfile, leapfile), with precision from the daemon's measurement.
+// A missing or corrupt drift file or leap file is a warning, as in classic ntpd: the
+// daemon then measures the frequency from scratch (state NSET) or runs without leap
+// information. Only a malformed --virtual-clock is an error.
+func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.Logger) (*Clock, error) {
+	c := &Clock{log: log}
+	if o.VirtualClock != "" {
+		off, ppm, err := clock.ParseVirtual(o.VirtualClock)
+		if err != nil {
+			return nil, fmt.Errorf("--virtual-clock: %w", err)
+		}
+		start := time.Now()
+		c.Virtual = clock.NewModel(start, func() time.Duration { return time.Since(start) }, off, ppm)
+		c.Kernel = c.Virtual
+		log.Info(fmt.Sprintf("virtual clock: %+.6f s from the host clock, oscillator %+.3f ppm; the host clock is never adjusted",
+			off, ppm))
+	} else {
+		c.Kernel = &adjtimex.Kernel{Interference: c.interference}
+	}
+
+	t := cfg.TinkerParams()
+	p := clock.DefaultParams()
+	p.StepFwd, p.StepBack, p.Stepout, p.Panic = t.StepFwd, t.StepBack, t.Stepout, t.Panic
+	if o.SlewOnly {
+		// Classic -x: the step threshold becomes 600 s (a configured larger one stays).
+		p.StepFwd, p.StepBack = math.Max(p.StepFwd, slewOnlyStep), math.Max(p.StepBack, slewOnlyStep)
+	}
+	p.PanicGate, p.ForceStep, p.Once = o.PanicGate, o.ForceStep, o.Once
+	p.Kernel = cfg.Flags()["kernel"]
+	p.Precision = precision
+	p.Allan = int8(t.Allan)
+
+	path, ok := cfg.Driftfile()
+	if o.DriftFile != "" {
+		path, ok = o.DriftFile, true
+	}
+	var loaded float64
+	haveDrift := false
+	if ok && path != "" {
+		loaded, haveDrift = c.readDrift(path)
+		threshold := driftfile.DefaultThreshold
+		if s := cfg.Setting("driftfile"); s != nil && s.Extra.Kind == ntpconf.ValueDouble && s.Extra.Float() > 0 {
+			threshold = s.Extra.Float() * 1e6 // the directive gives s/s
+		}
+		c.drift = driftfile.NewSaver(path, threshold, loaded, haveDrift, time.Now())
+	}
+	if haveDrift {
+		p.Drift = &loaded
+	}
+	if t.Freq != nil {
+		// tinker freq overrides the drift file (classic loop_config LOOP_FREQ).
+		f := *t.Freq
+		p.Drift = &f
+	}
+	c.Discipline = clock.New(c.Kernel, p, log)
+
+	if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
+		c.loadLeap(lp, checkHash)
+	}
+	return c, nil
+}
+
+// readDrift reads the drift file: classic logs "initial drift restored to 12.345000" when
+// it has one, and starts without one when it is missing or unreadable.
+func (c *Clock) readDrift(path string) (float64, bool) {
+	ppm, err := driftfile.Read(path)
+	switch {
+	case err == nil:
+		c.log.Info(fmt.Sprintf("initial drift restored to %f", ppm))
+		return ppm, true
+	case errors.Is(err, fs.ErrNotExist):
+		c.log.Warn(fmt.Sprintf("frequency file %s: not found; the frequency will be measured from scratch (about 15 minutes)", path))
+	case errors.Is(err, driftfile.ErrCorrupt):
+		c.log.Warn(fmt.Sprintf("format error frequency file %s: %v; the frequency will be measured from scratch", path, err))
+	default:
+		c.log.Warn(fmt.Sprintf("frequency file %s: %v; the frequency will be measured from scratch", path, err))
+	}
+	return 0, false
+}
+
+// loadLeap reads the leap-seconds file and logs classic's line for it.
+func (c *Clock) loadLeap(path string, checkHash bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		c.log.Warn(fmt.Sprintf("leapsecond file ('%s'): open failed: %v", path, err))
+		return
+	}
+	defer f.Close()
+	t, err := leap.Parse(f, checkHash)
+	if err != nil {
+		c.log.Warn(fmt.Sprintf("leapsecond file ('%s'): %v; running without leap second information", path, err))
+		return
+	}
+	c.leapTab, c.leapPath = t, path
+	c.log.Info(t.LoadedMessage(path))
+}
+
+// interference is the real kernel's report of another program adjusting the clock. It is
+// logged at most once an hour: a second time daemon would otherwise repeat it at every
+// update.
+func (c *Clock) interference(what string) {
+	interferenceMu.Lock()
+	defer interferenceMu.Unlock()
+	now := time.Now()
+	if !lastInterference.IsZero() && now.Sub(lastInterference) < time.Hour {
+		return
+	}
+	lastInterference = now
+	c.log.Warn(what)
+}
+
+var (
+	interferenceMu   sync.Mutex
+	lastInterference time.Time
+)
+
+// Now reads the clock the daemon keeps: the virtual clock, or the host's.
+func (c *Clock) Now() time.Time {
+	if c.Virtual != nil {
+		return c.Virtual.Now()
+	}
+	return time.Now()
+}
+
+// FromHost converts a host clock reading (a kernel receive timestamp) to the daemon's
+// clock: unchanged for the host's kernel clock, moved to the virtual clock otherwise.
+func (c *Clock) FromHost(t time.Time) time.Time {
+	if c.Virtual != nil {
+		return c.Virtual.Virtual(t)
+	}
+	return t
+}
+
+// RxTime is a received packet's timestamp on the daemon's clock: a kernel timestamp
+// (netio.Packet.Kernel set) was taken on the host clock and is moved to the virtual clock;
+// one netio took itself through its Now (the daemon's clock) already is on it.
+func (c *Clock) RxTime(t time.Time, kernel bool) time.Time {
+	if kernel {
+		return c.FromHost(t)
+	}
+	return t
+}
+
+// TickInterval is how often the daemon should call Tick.
+const TickInterval = time.Minute
+
+// Tick does the clock's periodic work on the engine's goroutine: it rewrites the drift file
+// about hourly while the frequency is measured (classic's write_stats), arms or disarms the
+// kernel's leap second during the last day before one (STA_INS/STA_DEL), and warns once a
+// day while the leap file is about to expire or has.
+func (c *Clock) Tick(now time.Time) {
+	if c.drift != nil && c.Discipline.Vars().State == clock.SYNC {
+		if _, err := c.drift.Hourly(c.Discipline.Frequency(), now); err != nil {
+			c.log.Error(err.Error())
+		}
+	}
+	if c.leapTab == nil {
+		return
+	}
+	if msg, ok := c.leapWarn.Check(c.leapTab, c.leapPath, now); ok {
+		c.log.Warn(msg)
+	}
+	ins, del := c.leapTab.Pending(now)
+	if [2]bool{ins, del} != c.leapArmed {
+		if err := c.Discipline.Leap(ins, del); err != nil {
+			c.log.Error(err.Error())
+			return
+		}
+		c.leapArmed = [2]bool{ins, del}
+		switch {
+		case ins:
+			c.log.Info("leap second insertion armed for the end of the day (leapsecond file)")
+		case del:
+			c.log.Info("leap second deletion armed for the end of the day (leapsecond file)")
+		default:
+			c.log.Info("leap second disarmed")
+		}
+	}
+}
+
+// Close writes the drift file at exit if the frequency was measured and moved.
+func (c *Clock) Close(now time.Time) {
+	if c.drift == nil || c.Discipline.Vars().State != clock.SYNC {
+		return
+	}
+	if _, err := c.drift.Exit(c.Discipline.Frequency(), now); err != nil {
+		c.log.Error(err.Error())
+	}
+}
