@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"gontp/clock"
 	"gontp/internal/daemon"
 	"gontp/ntpconf"
 )
@@ -65,7 +67,8 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ntpd: %v\n", err)
 		return 1
 	}
-	if !p.has("nofork") && !ready.Detached() {
+	// -q sets the clock once in the foreground, as classic's does.
+	if !p.has("nofork") && !p.has("quit") && !ready.Detached() {
 		wait := 0
 		if w := p.last("wait-sync"); w != "" {
 			wait, _ = strconv.Atoi(w) // checked by parseArgs
@@ -142,13 +145,29 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 		Reload:                 daemon.HandleSignals(ctx, level, log),
 		Notifier:               notifier,
 		Readiness:              ready,
+		Clock: daemon.ClockOptions{
+			VirtualClock: p.last("virtual-clock"),
+			PanicGate:    p.has("panicgate"),
+			ForceStep:    p.has("force-step-once"),
+			Once:         p.has("quit"),
+			SlewOnly:     p.has("slew"),
+			DriftFile:    p.last("driftfile"),
+		},
 	}
-	if err := daemon.Run(ctx, opts, log); err != nil {
+	err = daemon.Run(ctx, opts, log)
+	switch {
+	case err == nil, errors.Is(err, daemon.ErrOnceDone):
+		return 0
+	case errors.Is(err, clock.ErrPanic):
+		// classic: "... set clock manually within 1000 s.", then exit 255 ("panic_stop").
+		log.Error(err.Error())
+		ready.Fail(err)
+		return 255
+	default:
 		log.Error(err.Error())
 		ready.Fail(err)
 		return 1
 	}
-	return 0
 }
 
 // syslogEnv names another syslog socket than /dev/log: for containers that mount the host's

@@ -116,7 +116,6 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-w", "soon"}, 1, `option 'wait-sync': "soon" is not a number`},
 		{[]string{"-w"}, 1, "option 'wait-sync' requires an argument"},
 		{[]string{"-c", "a", "-c", "b"}, 1, "option 'configfile' may not appear more than once"},
-		{[]string{"-q"}, 1, "setting the clock once needs the clock discipline"},
 		{[]string{"-D", "x"}, 1, `option 'set-debug-level': "x" is not a number`},
 		{[]string{"-n", "192.0.2.1"}, 1, "servers on the command line"},
 	}

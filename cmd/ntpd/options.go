@@ -34,9 +34,9 @@ var options = []option{
 	{'c', "configfile", true, false, acted, ""},
 	{'d', "debug-level", false, true, acted, ""},
 	{'D', "set-debug-level", true, true, acted, ""},
-	{'f', "driftfile", true, false, noop, "the drift file is not used until the clock discipline exists"},
-	{'g', "panicgate", false, true, noop, "gontp does not adjust the clock yet, so there is no panic threshold to lift"},
-	{'G', "force-step-once", false, false, noop, "gontp does not adjust the clock yet"},
+	{'f', "driftfile", true, false, acted, ""},
+	{'g', "panicgate", false, true, acted, ""},
+	{'G', "force-step-once", false, false, acted, ""},
 	{'i', "jaildir", true, false, acted, ""},
 	{'I', "interface", true, true, acted, ""},
 	{'k', "keyfile", true, false, refused, "authentication is not implemented yet"},
@@ -46,7 +46,7 @@ var options = []option{
 	{'N', "nice", false, false, noop, "priority changes are not implemented yet"},
 	{'p', "pidfile", true, false, acted, ""},
 	{'P', "priority", true, false, noop, "priority changes are not implemented yet"},
-	{'q', "quit", false, false, refused, "setting the clock once needs the clock discipline, which gontp does not have yet; use gontp's ntpdate"},
+	{'q', "quit", false, false, acted, ""},
 	{'r', "propagationdelay", true, false, refused, "broadcast client mode is not implemented"},
 	{0, "saveconfigquit", true, false, acted, ""},
 	{0, "configtest", false, false, acted, ""},
@@ -57,8 +57,11 @@ var options = []option{
 	{0, "var", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
 	{0, "dvar", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
 	{'w', "wait-sync", true, false, acted, ""},
-	{'x', "slew", false, false, noop, "gontp does not adjust the clock yet"},
+	{'x', "slew", false, false, acted, ""},
 	{0, "version", false, false, acted, ""},
+	// gontp's own: run on a virtual clock OFFSET seconds off the host's with a PPM
+	// frequency error, adjusting only that (end-to-end tests of the discipline).
+	{0, "virtual-clock", true, false, acted, ""},
 	{'?', "help", false, false, acted, ""},
 }
 

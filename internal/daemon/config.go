@@ -57,6 +57,7 @@ var actedOn = map[string]bool{
 	"disable": true, "tos": true, "includefile": true, "setvar": true,
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
 	"keys": true, "trustedkey": true, "controlkey": true,
+	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
 }
 

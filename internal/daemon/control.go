@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"gontp/clock/adjtimex"
+	"gontp/clock"
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/netio"
@@ -19,7 +19,7 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snapshot func() *engine.Snapshot, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -76,13 +76,21 @@ func newControl(snapshot func() *engine.Snapshot, srv *server.Server, gate *serv
 			return out
 		},
 		Kernel: func() (control.KernelState, bool) {
-			st, err := adjtimex.Read()
-			if err != nil {
+			// Read (modes 0) the clock the daemon disciplines: the kernel's, or the model
+			// behind --virtual-clock.
+			var tx clock.Timex
+			if _, err := kernel.Adjtimex(&tx); err != nil {
 				return control.KernelState{}, false
 			}
-			return control.KernelState{Offset: st.Offset, Freq: st.Freq, MaxError: st.MaxError,
-				EstError: st.EstError, Status: st.Status, Constant: st.Constant,
-				Precision: st.Precision, Tolerance: st.Tolerance}, true
+			unit := time.Microsecond
+			if tx.Status&clock.StaNano != 0 {
+				unit = time.Nanosecond
+			}
+			return control.KernelState{Offset: time.Duration(tx.Offset) * unit,
+				Freq: float64(tx.Freq) / 65536, MaxError: time.Duration(tx.MaxError) * time.Microsecond,
+				EstError: time.Duration(tx.EstError) * time.Microsecond, Status: tx.Status,
+				Constant: tx.Constant, Precision: time.Duration(tx.Precision) * time.Microsecond,
+				Tolerance: float64(tx.Tolerance) / 65536}, true
 		},
 		Interfaces: func(now time.Time) []control.Interface {
 			var out []control.Interface

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -38,6 +39,9 @@ type Options struct {
 	Family int
 	// Resolver resolves host names; nil means net.DefaultResolver.
 	Resolver Resolver
+	// Clock selects the clock the daemon disciplines (the kernel's, or a virtual one) and
+	// the discipline's command-line policy (-g, -G, -x, -q, -f).
+	Clock ClockOptions
 	// User is ntpd's -u "user[:group]": after binding the sockets the daemon switches to it,
 	// keeping only CAP_SYS_TIME and CAP_NET_BIND_SERVICE. Empty: stay as started.
 	User string
@@ -67,6 +71,7 @@ type Daemon struct {
 	log   *slog.Logger
 	opts  Options
 	now   func() time.Time
+	clock *Clock
 	srv   *server.Server
 	gate  *server.Gate
 	ctl   *control.Server
@@ -94,6 +99,10 @@ type Daemon struct {
 	confText string
 }
 
+// ErrOnceDone is returned by Run when -q has set the clock once and the daemon is done;
+// cmd/ntpd exits 0 on it, as classic ntpd -q does.
+var ErrOnceDone = errors.New("clock set once (-q)")
+
 // inbound is a datagram for the engine, copied out of netio's buffer.
 type inbound struct {
 	data   []byte
@@ -118,6 +127,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	applyLogging(opts, cfg.parsed, log)
+	clk, err := setupClock(opts.Clock, cfg.parsed, prec, log)
+	if err != nil {
+		return err
+	}
+	// From here on the daemon's time is the disciplined clock's: the host clock, or the
+	// virtual clock of --virtual-clock, for the server's timestamps as for the engine.
+	now = clk.Now
 	var creds netio.Credentials
 	if opts.User != "" {
 		// Resolve the user before binding anything, so that a typo fails at once.
@@ -130,6 +146,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log:      log,
 		opts:     opts,
 		now:      now,
+		clock:    clk,
 		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
 		gate:     cfg.gate,
 		toEngine: make(chan inbound, 256),
@@ -141,7 +158,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		d.resolver = net.DefaultResolver
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		Discipline: clk.Discipline,
+		Rand:       rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
@@ -202,7 +220,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -219,8 +237,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	// network namespace (the route lookups of SocketFor, the interface rescan) happens
 	// here, so a caller that runs the daemon on a thread inside a namespace (the
 	// in-process interoperability tests) gets it all inside that namespace.
-	d.runEngine(ctx)
+	runErr := d.runEngine(ctx)
 	d.socks.Close()
+	clk.Close(d.now()) // writes the drift file
+	if runErr != nil {
+		return runErr
+	}
 	log.Info("ntpd exiting on signal")
 	return nil
 }
@@ -257,7 +279,8 @@ func (d *Daemon) rescan() {
 // receive goroutine and reads only the published snapshot.
 func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	snap := d.eng.Snapshot()
-	rx := ntptime.FromTime(p.RxTime)
+	rxTime := d.clock.RxTime(p.RxTime, p.Kernel)
+	rx := ntptime.FromTime(rxTime)
 	src := d.gate.Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
@@ -270,7 +293,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 		})
 		return 0, nil
 	case server.ToAssociation:
-		in := inbound{data: append([]byte(nil), p.Data...), rx: p.RxTime, src: p.Source, socket: p.Socket}
+		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket}
 		select {
 		case d.toEngine <- in:
 		default:
@@ -291,18 +314,22 @@ func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
 // association packets and the results of name lookups, rescans the interfaces, and sends
 // what the engine asks to send.
-func (d *Daemon) runEngine(ctx context.Context) {
+func (d *Daemon) runEngine(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	rescan := time.NewTicker(5 * time.Minute) // classic's interface update interval
 	defer rescan.Stop()
+	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
+	defer tick.Stop()
 	for {
 		var sends []engine.Send
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-rescan.C:
 			d.rescan()
+		case <-tick.C:
+			d.clock.Tick(d.now())
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
@@ -314,8 +341,18 @@ func (d *Daemon) runEngine(ctx context.Context) {
 		for _, s := range sends {
 			d.send(s)
 		}
-		next := d.eng.Next()
-		wait := time.Until(next)
+		// A panic (offset beyond tinker panic) stops the daemon, as in classic.
+		if err := d.eng.Err(); err != nil {
+			return err
+		}
+		if msg, ok := d.eng.Once(); ok {
+			// -q: the clock was set once; say so and stop.
+			d.log.Info(msg)
+			return ErrOnceDone
+		}
+		// The engine's times are the disciplined clock's, which may run at another rate
+		// than the host's timers (virtual clock): wait the difference in its own terms.
+		wait := d.eng.Next().Sub(d.now())
 		if wait < 0 {
 			wait = 0
 		}

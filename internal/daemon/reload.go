@@ -45,12 +45,6 @@ type lineState struct {
 	cancel func()         // stops the name resolution of a named line
 }
 
-// assocRemover is the engine method a reload needs to demobilise an association whose line
-// is gone from the file.
-type assocRemover interface {
-	RemoveServer(addr netip.AddrPort, now time.Time) error
-}
-
 // startLines records the configured associations the engine made and starts resolving the
 // named ones. It runs before the engine goroutine starts, so it may touch d.lines.
 func (d *Daemon) startLines(ctx context.Context, cfg *runConfig) {
@@ -183,12 +177,7 @@ func (d *Daemon) applyLines(ctx context.Context, e *engine.Engine, rc *runConfig
 			d.log.Info(fmt.Sprintf("reload: %s removed before it was resolved", st.desc))
 			continue
 		}
-		rm, ok := any(e).(assocRemover)
-		if !ok {
-			d.log.Error(fmt.Sprintf("reload: %s was removed from the configuration but this engine cannot demobilise an association; restart gontp to drop it", st.desc))
-			continue
-		}
-		if err := rm.RemoveServer(st.addr, now); err != nil {
+		if err := e.RemoveServer(st.addr, now); err != nil {
 			d.log.Error(fmt.Sprintf("reload: removing %s: %v", st.desc, err))
 			continue
 		}

@@ -110,6 +110,26 @@ func (e *Engine) timeout(as *association) {
 		e.name(as), score, e.count(), e.sys.Tos.MaxClock))
 }
 
+// RemoveServer demobilises the configured network association with the remote address addr,
+// because its server or peer line left the configuration and the daemon reloaded it
+// (gontp's addition: classic ntpd has no reload). A system peer that goes is replaced by the
+// next selection.
+func (e *Engine) RemoveServer(addr netip.AddrPort, now time.Time) error {
+	as := e.byAddr[addr]
+	if as == nil || as.driver != nil || as.removed {
+		return fmt.Errorf("no network association for %s", addr)
+	}
+	as.removed = true
+	lost := e.sysPeer == as
+	e.log.Info(fmt.Sprintf("%s demobilized: removed from the configuration", e.name(as)))
+	e.reap()
+	if lost {
+		e.selectClock(now)
+	}
+	e.publish(now)
+	return nil
+}
+
 // logPeerEvent logs a peer event in the words of ntpd's protostats line ("198.18.0.3 961a
 // 8a sys_peer"). Classic 4.2.8p15 sends none of these to syslog (observed with
 // `logconfig =all`), so they are debug output; a flood is impossible anyway since the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"gontp/internal/engine"
 	"gontp/internal/testnet"
 )
 
@@ -294,20 +292,11 @@ func TestProductionForkUserReloadStop(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !engineCanRemove() {
-		msg := "the engine has no RemoveServer(netip.AddrPort, time.Time) error method yet, so a reload cannot remove an association"
-		if os.Getenv("CI") == "true" {
-			t.Error(msg)
-		} else {
-			t.Log("skipping the removal check: " + msg)
-		}
-	} else {
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		if ok, out := waitPeers(t, h, 10*time.Second, func(r []string) bool { return !contains(r, added) && contains(r, "127.127.1.0") }); !ok {
-			t.Errorf("after SIGHUP without the server line, ntpq -pn still shows %s:\n%s", added, out)
-		}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if ok, out := waitPeers(t, h, 10*time.Second, func(r []string) bool { return !contains(r, added) && contains(r, "127.127.1.0") }); !ok {
+		t.Errorf("after SIGHUP without the server line, ntpq -pn still shows %s:\n%s", added, out)
 	}
 
 	// SIGTERM: the daemon ends within a second, saying so.
@@ -324,15 +313,6 @@ func TestProductionForkUserReloadStop(t *testing.T) {
 	if _, seen, ok := sys.await(ident+"ntpd exiting on signal", 2*time.Second); !ok {
 		t.Errorf("no exit line on syslog; got %q", seen)
 	}
-}
-
-// engineCanRemove reports whether the engine can demobilise an association on a reload.
-func engineCanRemove() bool {
-	type remover interface {
-		RemoveServer(addr netip.AddrPort, now time.Time) error
-	}
-	_, ok := any(&engine.Engine{}).(remover)
-	return ok
 }
 
 // TestProductionSystemdNotify: under Type=notify (ntpd -n with NOTIFY_SOCKET) the daemon
