@@ -213,18 +213,39 @@ func TestProductionForkUserReloadStop(t *testing.T) {
 	if err != nil {
 		t.Skipf("no user nobody on this machine: %v", err)
 	}
+	testnet.Reference(t, "chronyd")
 	n := testnet.New(t)
 	h := n.Host("prod")
+	chrony := n.Host("chrony")
+	testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
 	dir := prodDir(t)
 	conf := filepath.Join(dir, "ntp.conf")
-	base := "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\ndisable ntp\n"
+	// The drift file lives where the daemon, once it is nobody, may write it (classic's
+	// /var/lib/ntp belongs to the ntp user). It starts at 0 ppm; the daemon runs on a
+	// virtual clock with a +20 ppm oscillator (this test keeps CAP_SYS_TIME, so the host
+	// clock must never be the one disciplined), so the frequency it writes at exit differs.
+	driftDir := filepath.Join(dir, "drift")
+	if err := os.Mkdir(driftDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	if err := os.Chown(driftDir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	driftFile := filepath.Join(driftDir, "ntp.drift")
+	if err := os.WriteFile(driftFile, []byte("0.000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("server 127.127.1.0\nfudge 127.127.1.0 stratum 10\nserver %s iburst minpoll 3 maxpoll 3\ndriftfile %s\n",
+		chrony.Addr(), driftFile)
 	if err := os.WriteFile(conf, []byte(base), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sys := newDatagramSink(t, filepath.Join(dir, "log"))
 	pidFile := filepath.Join(dir, "ntpd.pid")
 	pid, parentOut := forkedDaemon(t, h, pidFile, "env", "GONTP_SYSLOG_SOCKET="+filepath.Join(dir, "log"),
-		binary(t, "ntpd"), "-c", conf, "-p", pidFile, "-u", "nobody")
+		binary(t, "ntpd"), "-c", conf, "-p", pidFile, "-u", "nobody", "--virtual-clock", "0.05,20")
 	if parentOut != "" {
 		t.Errorf("the parent printed %q; a forking ntpd logs to syslog", parentOut)
 	}
@@ -299,6 +320,14 @@ func TestProductionForkUserReloadStop(t *testing.T) {
 		t.Errorf("after SIGHUP without the server line, ntpq -pn still shows %s:\n%s", added, out)
 	}
 
+	// Let the discipline synchronise and update the frequency a few times (8 s polls).
+	if took, err := h.WaitSynced(h.Addr(), 90*time.Second); err != nil {
+		t.Fatalf("the daemon did not synchronise to chronyd: %v", err)
+	} else {
+		t.Logf("synchronised after %v", took)
+	}
+	time.Sleep(20 * time.Second)
+
 	// SIGTERM: the daemon ends within a second, saying so.
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -312,6 +341,12 @@ func TestProductionForkUserReloadStop(t *testing.T) {
 	}
 	if _, seen, ok := sys.await(ident+"ntpd exiting on signal", 2*time.Second); !ok {
 		t.Errorf("no exit line on syslog; got %q", seen)
+	}
+	// The drift file was written at exit with the frequency the daemon measured.
+	if b, err := os.ReadFile(driftFile); err != nil || strings.TrimSpace(string(b)) == "0.000" {
+		t.Errorf("drift file after SIGTERM: %q, %v; want the measured frequency, not the 0.000 it started with", b, err)
+	} else {
+		t.Logf("drift file after SIGTERM: %s", strings.TrimSpace(string(b)))
 	}
 }
 
