@@ -16,9 +16,11 @@ type Tos struct {
 	MinDist  float64 // floor of the root distance, and the clock-hop threshold, s (0.001)
 	MaxDist  float64 // root distance above which a source is unfit, s (1.5)
 	// Floor and Ceiling bound the accepted server stratum: a packet or an association with
-	// stratum < Floor or >= Ceiling fails TEST6 / TEST10. Classic's defaults are 1 and 15,
-	// so a stratum-15 server is refused (observed with classic ntpd 4.2.8p15 against a
-	// `local stratum 15` chronyd: flash=1620 pkt_stratum).
+	// stratum < Floor or >= Ceiling fails TEST6 / TEST10. Classic's defaults are 0 and 15
+	// (ntp_proto.c sys_floor = 0, sys_ceiling = STRATUM_UNSPEC - 1; the man page's "1" for
+	// the floor is wrong: a stratum-0 reference clock would be unusable), so a stratum-15
+	// server is refused (observed with classic ntpd 4.2.8p15 against a `local stratum 15`
+	// chronyd: flash=1620 pkt_stratum).
 	Floor, Ceiling uint8
 	// Orphan is the orphan-mode stratum; 16 (the default) turns orphan mode off.
 	Orphan uint8
@@ -31,7 +33,7 @@ type Tos struct {
 // DefaultTos returns classic ntpd's defaults.
 func DefaultTos() Tos {
 	return Tos{MinClock: 3, MaxClock: 10, MinSane: 1, MinDist: 0.001, MaxDist: 1.5,
-		Floor: 1, Ceiling: 15, Orphan: 16, OrphanWait: 300}
+		Floor: 0, Ceiling: 15, Orphan: 16, OrphanWait: 300}
 }
 
 // Validate reports values that ntpd would refuse or that make the algorithms meaningless.

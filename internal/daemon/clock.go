@@ -49,11 +49,10 @@ type Clock struct {
 
 	log *slog.Logger
 
-	drift     *driftfile.Saver // nil without a drift file
-	leapTab   *leap.Table      // nil without a (usable) leap file
-	leapPath  string
-	leapWarn  leap.Warner
-	leapArmed [2]bool // the insert/delete bits last given to the discipline
+	drift    *driftfile.Saver // nil without a drift file
+	leapTab  *leap.Table      // nil without a (usable) leap file
+	leapPath string
+	leapWarn leap.Warner
 }
 
 // setupClock builds the daemon's clock from the command line and ntp.conf (tinker, enable
@@ -210,9 +209,9 @@ func (c *Clock) RxTime(t time.Time, kernel bool) time.Time {
 const TickInterval = time.Minute
 
 // Tick does the clock's periodic work on the engine's goroutine: it rewrites the drift file
-// about hourly while the frequency is measured (classic's write_stats), arms or disarms the
-// kernel's leap second during the last day before one (STA_INS/STA_DEL), and warns once a
-// day while the leap file is about to expire or has.
+// about hourly while the frequency is measured (classic's write_stats), and warns once a day
+// while the leap file is about to expire or has. The engine arms the kernel's leap second
+// (LeapPending feeds it the file's announcement).
 func (c *Clock) Tick(now time.Time) {
 	if c.drift != nil && c.Discipline.Vars().State == clock.SYNC {
 		if _, err := c.drift.Hourly(c.Discipline.Frequency(), now); err != nil {
@@ -225,22 +224,15 @@ func (c *Clock) Tick(now time.Time) {
 	if msg, ok := c.leapWarn.Check(c.leapTab, c.leapPath, now); ok {
 		c.log.Warn(msg)
 	}
-	ins, del := c.leapTab.Pending(now)
-	if [2]bool{ins, del} != c.leapArmed {
-		if err := c.Discipline.Leap(ins, del); err != nil {
-			c.log.Error(err.Error())
-			return
-		}
-		c.leapArmed = [2]bool{ins, del}
-		switch {
-		case ins:
-			c.log.Info("leap second insertion armed for the end of the day (leapsecond file)")
-		case del:
-			c.log.Info("leap second deletion armed for the end of the day (leapsecond file)")
-		default:
-			c.log.Info("leap second disarmed")
-		}
+}
+
+// LeapPending reports whether the leap-seconds file announces a leap second for the end of
+// the current day; both false without a usable file.
+func (c *Clock) LeapPending(now time.Time) (insert, del bool) {
+	if c.leapTab == nil {
+		return false, false
 	}
+	return c.leapTab.Pending(now)
 }
 
 // Close writes the drift file at exit if the frequency was measured and moved.

@@ -52,6 +52,10 @@ type Options struct {
 	// noDiscipline). A Discipline that is also a Processor (*clock.Discipline) is driven
 	// through Process, which lets the engine follow the loop's poll, steps and events.
 	Discipline Discipline
+	// LeapFile says whether the leap-seconds file announces a leap second for the end of the
+	// current day (leap.Table.Pending); nil means there is no leap file. It overrides the
+	// servers' vote, as classic's leap file does.
+	LeapFile func(now time.Time) (insert, del bool)
 	// Resolve starts the resolution of a pool's name. It must not block and must not call
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
@@ -63,6 +67,12 @@ type Options struct {
 // clock is now considered synchronised to it.
 type Discipline interface {
 	Update(offset, jitter float64, now time.Time) (synchronised bool, err error)
+}
+
+// leapArmer is a discipline that can tell the kernel to insert or delete a second at the end
+// of the day (*clock.Discipline: STA_INS/STA_DEL).
+type leapArmer interface {
+	Leap(insert, del bool) error
 }
 
 // Processor is the full clock discipline (*clock.Discipline): besides adjusting the clock it
@@ -129,6 +139,10 @@ type Engine struct {
 	ntp        bool
 	discipline Discipline
 	proc       Processor // discipline as a Processor, nil if it is not one
+	leapFile   func(time.Time) (bool, bool)
+	// leapVote is the survivors' majority vote on a leap second at the last selection;
+	// leapArmed is what the kernel was last told.
+	leapVote, leapArmed [2]bool
 	// err is the panic that ended the discipline (classic exits there); once set, the
 	// discipline is never called again.
 	err error
@@ -195,6 +209,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		e.discipline = noDiscipline{}
 	}
 	e.proc, _ = e.discipline.(Processor)
+	e.leapFile = o.LeapFile
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
 		if err := cfg.Tos.Validate(); err != nil {
@@ -443,6 +458,10 @@ func (e *Engine) selectClock(now time.Time) {
 	}
 	e.survivors = res.Survivors
 	e.clockHop = res.ClockHop
+	// ntpd leap_vote: a leap second is announced when more than half of the survivors
+	// carry it, so that one wrong server cannot make the clock leap.
+	e.leapVote = [2]bool{res.Survivors > 0 && res.LeapIns > res.Survivors/2,
+		res.Survivors > 0 && res.LeapDel > res.Survivors/2}
 	for i, as := range e.assocs {
 		as.a.SetSelection(res.Codes[i])
 	}
@@ -506,11 +525,47 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	e.sys.RootDisp = max(rd, minDisp)
 	if synced {
 		if e.sys.Leap == wire.LeapAlarm {
-			e.sys.Leap = v.Leap
 			e.sysEventReport(sysEvClockSync, "")
 		}
-		e.sys.Leap = v.Leap
+		e.sys.Leap = e.leap(now)
 	}
+}
+
+// leap decides the leap indicator the server sends and arms the kernel for it: the leap
+// file when it announces a leap second for the end of the day, otherwise the survivors'
+// vote (ntpd: the leap file wins over the servers). Servers announce a leap during its last
+// day, and so does the file's Pending, so the indicator is set during the last day only.
+func (e *Engine) leap(now time.Time) uint8 {
+	want := e.leapVote
+	if e.leapFile != nil {
+		if ins, del := e.leapFile(now); ins || del {
+			want = [2]bool{ins, del}
+		}
+	}
+	if want != e.leapArmed {
+		if a, ok := e.discipline.(leapArmer); ok && e.ntp {
+			if err := a.Leap(want[0], want[1]); err != nil {
+				e.warnOnce("leap", fmt.Sprintf("cannot arm the kernel for the leap second: %v", err))
+			} else {
+				switch {
+				case want[0]:
+					e.log.Info("leap second insertion armed for the end of the day")
+				case want[1]:
+					e.log.Info("leap second deletion armed for the end of the day")
+				default:
+					e.log.Info("leap second disarmed")
+				}
+			}
+		}
+		e.leapArmed = want
+	}
+	switch {
+	case want[0]:
+		return wire.LeapAddSecond
+	case want[1]:
+		return wire.LeapDelSecond
+	}
+	return wire.LeapNone
 }
 
 // process hands the system offset to a Processor as classic clock_update hands it to

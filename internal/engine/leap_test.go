@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"gontp/internal/wire"
+	"gontp/peer"
+	"gontp/refclock"
+)
+
+// leapClock is a reference clock that reports a leap indicator.
+type leapClock struct{ leap uint8 }
+
+func (c *leapClock) Poll(now time.Time) (refclock.Sample, bool, error) {
+	return refclock.Sample{Time: now, Disp: 0.001, Leap: c.leap}, true, nil
+}
+func (c *leapClock) Description() string { return "test clock" }
+func (c *leapClock) Stratum() uint8      { return 0 }
+func (c *leapClock) RefID() string       { return "TEST" }
+func (c *leapClock) Precision() int8     { return -20 }
+
+// armingDiscipline accepts every update and records what the kernel would be told.
+type armingDiscipline struct{ armed [][2]bool }
+
+func (d *armingDiscipline) Update(float64, float64, time.Time) (bool, error) { return true, nil }
+func (d *armingDiscipline) Leap(ins, del bool) error {
+	d.armed = append(d.armed, [2]bool{ins, del})
+	return nil
+}
+
+func leapEngine(t *testing.T, clk *leapClock, d *armingDiscipline, file func(time.Time) (bool, bool)) *Engine {
+	t.Helper()
+	tos := peer.DefaultTos()
+	tos.OrphanWait = 0
+	e, err := New(Config{
+		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},
+		NTP:       true,
+		Tos:       &tos,
+	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Discipline: d, LeapFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestLeapVotedFromSources: the system peer (the only survivor) announces a leap second, so
+// the server's replies carry it and the kernel is armed; when it stops, both are cleared.
+func TestLeapVotedFromSources(t *testing.T) {
+	clk := &leapClock{leap: wire.LeapAddSecond}
+	d := &armingDiscipline{}
+	e := leapEngine(t, clk, d, nil)
+	run(e, time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond {
+		t.Fatalf("leap %d, want 1 (insert) voted from the system peer", got)
+	}
+	if len(d.armed) == 0 || d.armed[len(d.armed)-1] != [2]bool{true, false} {
+		t.Fatalf("kernel armed %v, want insert", d.armed)
+	}
+	clk.leap = wire.LeapNone
+	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || d.armed[len(d.armed)-1] != [2]bool{false, false} {
+		t.Fatalf("after the announcement ended: leap %d, armed %v", got, d.armed)
+	}
+}
+
+// TestLeapFileWins: the leap file's announcement is served and armed even when the sources
+// say nothing (classic: the leap file overrides the vote).
+func TestLeapFileWins(t *testing.T) {
+	d := &armingDiscipline{}
+	e := leapEngine(t, &leapClock{}, d, func(time.Time) (bool, bool) { return false, true })
+	run(e, time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	if got := e.Snapshot().Sys.Leap; got != wire.LeapDelSecond {
+		t.Fatalf("leap %d, want 2 (delete) from the leap file", got)
+	}
+	if len(d.armed) != 1 || d.armed[0] != [2]bool{false, true} {
+		t.Fatalf("kernel armed %v, want one delete", d.armed)
+	}
+}
