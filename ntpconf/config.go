@@ -445,10 +445,11 @@ type TosValues struct {
 	Basedate                    string // "" = classic's build default
 }
 
-// TosParams applies the tos options over classic's defaults.
+// TosParams applies the tos options over classic's defaults (ntp_proto.c: sys_floor 0,
+// sys_ceiling STRATUM_UNSPEC - 1 = 15; the man page's floor of 1 is not what the code does).
 func (c *Config) TosParams() TosValues {
 	t := TosValues{MinClock: 3, MaxClock: 10, MinSane: 1, MinDist: 0.001, MaxDist: 1.5,
-		Floor: 1, Ceiling: 16, Orphan: 16, OrphanWait: 300, Beacon: 3600}
+		Floor: 0, Ceiling: 15, Orphan: 16, OrphanWait: 300, Beacon: 3600}
 	for _, o := range c.Tos {
 		v := o.Value.Float()
 		switch o.Name {

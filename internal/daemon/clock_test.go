@@ -145,18 +145,29 @@ func TestClockLeapFile(t *testing.T) {
 	if !strings.Contains(log.String(), "leapsecond file ('"+lf+"'): loaded") {
 		t.Fatalf("log:\n%s", log)
 	}
-	// Process once so that the discipline has written its status to the kernel.
+	// The file announces an insertion at the end of today: the engine, which decides
+	// the leap indicator and arms the kernel, reads it through LeapPending.
+	if ins, del := c.LeapPending(now); !ins || del {
+		t.Errorf("LeapPending on the last day = %v, %v; want insertion", ins, del)
+	}
+	if ins, del := c.LeapPending(now.Add(-48 * time.Hour)); ins || del {
+		t.Errorf("LeapPending two days before = %v, %v; want nothing", ins, del)
+	}
+	// Arming the kernel for it (what the engine does) sets STA_INS.
 	if _, err := c.Discipline.Process(0, 1e-5, c.Now()); err != nil {
 		t.Fatal(err)
 	}
-	c.Tick(now)
+	if err := c.Discipline.Leap(true, false); err != nil {
+		t.Fatal(err)
+	}
 	var tx clock.Timex
 	if _, err := c.Kernel.Adjtimex(&tx); err != nil {
 		t.Fatal(err)
 	}
 	if tx.Status&clock.StaIns == 0 {
-		t.Errorf("kernel status %#x: leap insertion not armed on the last day", tx.Status)
+		t.Errorf("kernel status %#x: leap insertion not armed", tx.Status)
 	}
+	c.Tick(now)
 	if !strings.Contains(log.String(), "will expire in less than 10 days") {
 		t.Errorf("no expiry warning:\n%s", log)
 	}

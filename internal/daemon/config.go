@@ -199,29 +199,13 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
 
-	tos := peer.DefaultTos()
+	tv := cfg.TosParams()
+	tos := peer.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
+		MinDist: tv.MinDist, MaxDist: tv.MaxDist, Floor: uint8(tv.Floor), Ceiling: uint8(tv.Ceiling),
+		Orphan: uint8(tv.Orphan), OrphanWait: float64(tv.OrphanWait)}
 	for _, o := range cfg.Tos {
-		v := o.Value.Float()
 		switch o.Name {
-		case "minclock":
-			tos.MinClock = int(v)
-		case "maxclock":
-			tos.MaxClock = int(v)
-		case "minsane":
-			tos.MinSane = int(v)
-		case "mindist":
-			tos.MinDist = v
-		case "maxdist":
-			tos.MaxDist = v
-		case "floor":
-			tos.Floor = uint8(v)
-		case "ceiling":
-			tos.Ceiling = uint8(v)
-		case "orphan":
-			tos.Orphan = uint8(v)
-		case "orphanwait":
-			tos.OrphanWait = v
-		default:
+		case "cohort", "beacon", "bcpollbstep", "basedate":
 			log.Warn(fmt.Sprintf("%s: tos %s is read but gontp does not act on it yet", o.Pos, o.Name))
 		}
 	}
