@@ -105,7 +105,7 @@ func (d *Daemon) addNamed(ctx context.Context, s namedServer) {
 // reload re-reads the configuration (SIGHUP). It parses on the caller's goroutine and hands
 // the association changes to the engine goroutine.
 func (d *Daemon) reload(ctx context.Context) {
-	d.log.Info("SIGHUP: reopening the log file and reloading " + d.opts.ConfigFile)
+	d.log.Info("SIGHUP: reopening the log file, reloading " + d.opts.ConfigFile + " and the leap-seconds file")
 	if out := d.opts.LogOutput; out != nil {
 		if err := out.Reopen(); err != nil {
 			d.log.Error(err.Error())
@@ -136,6 +136,11 @@ func (d *Daemon) reload(ctx context.Context) {
 		}
 		d.applyLines(ctx, e, rc, now)
 		d.confText = static
+		// The leap-seconds file is re-read, so that an updated one (tzdata replaces it
+		// before it expires) takes effect without a restart.
+		if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
+			d.clock.loadLeap(lp, checkHash)
+		}
 		return nil
 	})
 }
