@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,9 +156,10 @@ func queryVirtual(h *testnet.Host, server netip.Addr, m *clock.Model) (offset, d
 // measures gontp's served time against the host clock; classic ntpq's `rv` shows the
 // discipline's offset falling.
 //
-// Classic ntpd runs as a second server: under the project's rule it has `disable ntp`, and
-// so it answers with leap 3 (alarm) for ever, which makes it unfit for selection (RFC 5905
-// peer test, classic's "leap_alarm"): gontp must not select it and takes chronyd.
+// Classic ntpd runs as a second server, synchronised to the chronyd: it is a reference
+// server, not a daemon under test, so it runs without `disable ntp` (with it classic never
+// clears its leap alarm) and can still never change the host clock, because
+// install-reference-ntp's wrapper runs it without CAP_SYS_TIME. gontp must use both.
 func TestGontpVirtualClockAgainstChronyd(t *testing.T) {
 	testnet.Reference(t, "chronyd", "classic-ntpd", "classic-ntpq")
 	ntpd := binary(t, "ntpd")
@@ -170,7 +172,7 @@ func TestGontpVirtualClockAgainstChronyd(t *testing.T) {
 	gh := tn.Host("gontp")
 	probe := tn.Host("probe")
 	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
-	testnet.ClassicNTPD(t, cl, fmt.Sprintf("disable ntp\nserver %s iburst minpoll 4\n", ch.Addr()))
+	testnet.ClassicNTPD(t, cl, fmt.Sprintf("server %s iburst minpoll 4\n", ch.Addr()))
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "ntp.conf")
@@ -247,8 +249,16 @@ func TestGontpVirtualClockAgainstChronyd(t *testing.T) {
 	if n := len(rvOffsets); n < 3 || math.Abs(rvOffsets[n-1]) > 1 {
 		t.Errorf("ntpq rv offset (ms) did not settle below 1 ms: %v", rvOffsets)
 	}
-	if strings.Contains(log, "synchronized to "+cl.Addr().String()) {
-		t.Errorf("gontp selected classic ntpd, which answers leap 3 (disable ntp):\n%s", log)
+	// Both servers are truechimers in gontp's selection: '*' (system peer) or '+'.
+	out, err := probe.Run(t, 10*time.Second, "/opt/ntp-reference/bin/classic-ntpq", "-pn", gh.Addr().String())
+	if err != nil {
+		t.Fatalf("ntpq -pn: %v\n%s", err, out)
+	}
+	t.Logf("ntpq -pn:\n%s", out)
+	for _, h := range []*testnet.Host{ch, cl} {
+		if !regexp.MustCompile(`(?m)^[*+]` + regexp.QuoteMeta(h.Addr().String()) + ` `).Match(out) {
+			t.Errorf("%s is not a survivor of gontp's selection:\n%s", h.Name(), out)
+		}
 	}
 }
 
