@@ -209,6 +209,13 @@ func New(cfg Config, o Options) (*Engine, error) {
 		e.discipline = noDiscipline{}
 	}
 	e.proc, _ = e.discipline.(Processor)
+	// Until the first update says otherwise, the clock filter settles as the discipline
+	// does: without a drift file the loop starts measuring the frequency (classic's
+	// freq_cnt > 0), and the filter must hand on its newest samples, or a first sample of
+	// least delay would stall the selection for polls (seen in the simulator).
+	if st, ok := e.discipline.(interface{ Settling() bool }); ok && cfg.NTP {
+		e.sys.Settling = st.Settling()
+	}
 	e.leapFile = o.LeapFile
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
