@@ -246,19 +246,28 @@ func (r *Runner) mustFind(name string) *command {
 }
 
 func (r *Runner) cmdHostnames(args []string) {
+	shown := !r.Numeric
+	r.toggle(args, &shown, "yes", "no", "hostnames being shown", "hostnames not being shown")
+	r.Numeric = !shown
+}
+
+// toggle is the shape of ntpq's two-valued settings (hostnames, authenticate):
+// without an argument it prints the current state in classic's words; with on or off it
+// sets it; anything else is classic's "What?".
+func (r *Runner) toggle(args []string, v *bool, on, off, onMsg, offMsg string) {
 	if len(args) == 0 {
-		if r.Numeric {
-			fmt.Fprintln(r.Out, "hostnames not being shown")
+		if *v {
+			fmt.Fprintln(r.Out, onMsg)
 		} else {
-			fmt.Fprintln(r.Out, "hostnames being shown")
+			fmt.Fprintln(r.Out, offMsg)
 		}
 		return
 	}
 	switch args[0] {
-	case "yes":
-		r.Numeric = false
-	case "no":
-		r.Numeric = true
+	case on:
+		*v = true
+	case off:
+		*v = false
 	default:
 		fmt.Fprintln(r.Err, "What?")
 	}
@@ -312,6 +321,8 @@ func (r *Runner) cmdDebug(args []string) {
 	}
 }
 
+// cmdDrefid differs from the other toggles in classic ntpq: it confirms a change ("drefid
+// value set to hash") and prints its "What?" on standard output.
 func (r *Runner) cmdDrefid(args []string) {
 	if len(args) == 0 {
 		if r.RefidHash {
@@ -322,12 +333,11 @@ func (r *Runner) cmdDrefid(args []string) {
 		return
 	}
 	switch args[0] {
-	case "hash":
-		r.RefidHash = true
-	case "ipv4":
-		r.RefidHash = false
+	case "hash", "ipv4":
+		r.RefidHash = args[0] == "hash"
+		fmt.Fprintf(r.Out, "drefid value set to %s\n", args[0])
 	default:
-		fmt.Fprintln(r.Err, "What?")
+		fmt.Fprintln(r.Out, "What?")
 	}
 }
 
@@ -408,22 +418,7 @@ func (r *Runner) cmdPasswd(args []string) {
 }
 
 func (r *Runner) cmdAuthenticate(args []string) {
-	if len(args) == 0 {
-		if r.authAll {
-			fmt.Fprintln(r.Out, "authenticated requests being sent")
-		} else {
-			fmt.Fprintln(r.Out, "unauthenticated requests being sent")
-		}
-		return
-	}
-	switch args[0] {
-	case "yes":
-		r.authAll = true
-	case "no":
-		r.authAll = false
-	default:
-		fmt.Fprintln(r.Err, "What?")
-	}
+	r.toggle(args, &r.authAll, "yes", "no", "authenticated requests being sent", "unauthenticated requests being sent")
 }
 
 func (r *Runner) cmdReadvar(args []string) {
