@@ -155,8 +155,12 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 		},
 	}
 	err = daemon.Run(ctx, opts, log)
+	var once *daemon.OnceDone
 	switch {
-	case err == nil, errors.Is(err, daemon.ErrOnceDone):
+	case err == nil:
+		return 0
+	case errors.As(err, &once):
+		fmt.Fprintln(stdout, once.Message)
 		return 0
 	case errors.Is(err, clock.ErrPanic):
 		// classic: "... set clock manually within 1000 s.", then exit 255 ("panic_stop").

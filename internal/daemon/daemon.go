@@ -5,7 +5,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -99,9 +98,12 @@ type Daemon struct {
 	confText string
 }
 
-// ErrOnceDone is returned by Run when -q has set the clock once and the daemon is done;
-// cmd/ntpd exits 0 on it, as classic ntpd -q does.
-var ErrOnceDone = errors.New("clock set once (-q)")
+// OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
+// is what classic ntpd -q prints on standard output ("ntpd: time set +0.123456s"); cmd/ntpd
+// prints it and exits 0.
+type OnceDone struct{ Message string }
+
+func (o *OnceDone) Error() string { return o.Message }
 
 // inbound is a datagram for the engine, copied out of netio's buffer.
 type inbound struct {
@@ -347,9 +349,8 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			return err
 		}
 		if msg, ok := d.eng.Once(); ok {
-			// -q: the clock was set once; say so and stop.
-			d.log.Info(msg)
-			return ErrOnceDone
+			// -q: the clock was set once (the engine logged it); stop.
+			return &OnceDone{Message: msg}
 		}
 		// The engine's times are the disciplined clock's, which may run at another rate
 		// than the host's timers (virtual clock): wait the difference in its own terms.

@@ -602,8 +602,14 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
 	if r.Done {
+		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
+		// logs "time reset +0.123456 s" or "time slew ..." (ntp_loopfilter.c, mode_ntpdate).
 		e.onceMsg = r.Message
-		e.log.Info(r.Message)
+		if r.Stepped {
+			e.log.Info(fmt.Sprintf("time reset %+.6f s", r.Step))
+		} else {
+			e.log.Info(fmt.Sprintf("time slew %+.6f s", e.proc.Vars().Offset))
+		}
 	}
 	if r.Stepped {
 		// Every time the engine holds is on the old time line; carry the pool timers over

@@ -272,3 +272,33 @@ func rvValue(out, name string) (float64, bool) {
 	}
 	return 0, false
 }
+
+// TestNtpdQuitSetsTheClockOnce: `ntpd -q` (here on a virtual clock 0.3 s ahead, so that the
+// host clock is never touched) sets the clock once from its server and exits 0, printing
+// classic's "ntpd: time set -0.300...s" line; the log says "time reset".
+func TestNtpdQuitSetsTheClockOnce(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	gh := tn.Host("gontp")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst\n", ch.Addr()))
+	logFile := filepath.Join(t.TempDir(), "ntpd.log")
+	out, err := gh.Run(t, 60*time.Second, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-q", "-c", conf, "-l", logFile, "--virtual-clock", "0.3,0")
+	logText, _ := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("ntpd -q: %v\n%s\nlog:\n%s", err, out, logText)
+	}
+	m := regexp.MustCompile(`(?m)^ntpd: time set (-0\.[0-9]{6})s$`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("ntpd -q printed %q, want classic's \"ntpd: time set -0.3...s\"\nlog:\n%s", out, logText)
+	}
+	if v, _ := strconv.ParseFloat(string(m[1]), 64); math.Abs(v+0.3) > 0.005 {
+		t.Errorf("stepped by %s s, want about -0.3", m[1])
+	}
+	if !strings.Contains(string(logText), "time reset -0.") {
+		t.Errorf("no \"time reset\" line in the log:\n%s", logText)
+	}
+}
