@@ -3,6 +3,7 @@ package interop
 import (
 	"crypto/rand"
 	endian "encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -300,5 +301,28 @@ func TestNtpdQuitSetsTheClockOnce(t *testing.T) {
 	}
 	if !strings.Contains(string(logText), "time reset -0.") {
 		t.Errorf("no \"time reset\" line in the log:\n%s", logText)
+	}
+}
+
+// TestNtpdPanicExit: a clock 2000 s off (virtual) is beyond `tinker panic` (1000 s), so
+// without -g the daemon logs classic's panic message and exits 255 instead of stepping.
+func TestNtpdPanicExit(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	gh := tn.Host("gontp")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst\n", ch.Addr()))
+	logFile := filepath.Join(t.TempDir(), "ntpd.log")
+	out, err := gh.Run(t, 60*time.Second, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "-l", logFile, "--virtual-clock", "2000,0")
+	logText, _ := os.ReadFile(logFile)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 255 {
+		t.Fatalf("ntpd with the clock 2000 s off: %v, want exit status 255\n%s\nlog:\n%s", err, out, logText)
+	}
+	if !strings.Contains(string(logText), "set clock manually within 1000 s") {
+		t.Errorf("no panic message in the log:\n%s", logText)
 	}
 }
