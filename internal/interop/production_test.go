@@ -320,13 +320,25 @@ func TestProductionForkUserReloadStop(t *testing.T) {
 		t.Errorf("after SIGHUP without the server line, ntpq -pn still shows %s:\n%s", added, out)
 	}
 
-	// Let the discipline synchronise and update the frequency a few times (8 s polls).
-	if took, err := h.WaitSynced(h.Addr(), 90*time.Second); err != nil {
+	// Let the discipline synchronise and move the frequency off the drift file's 0.000
+	// (ntpq rv shows it); only then is there a new value to write at exit.
+	if took, err := h.WaitSynced(h.Addr(), 120*time.Second); err != nil {
 		t.Fatalf("the daemon did not synchronise to chronyd: %v", err)
 	} else {
 		t.Logf("synchronised after %v", took)
 	}
-	time.Sleep(20 * time.Second)
+	freqDeadline := time.Now().Add(120 * time.Second)
+	for {
+		out, err := h.Run(t, 10*time.Second, binary(t, "ntpq"), "-c", "rv 0 frequency", "127.0.0.1")
+		if f, ok := rvValue(string(out), "frequency"); err == nil && ok && f != 0 {
+			t.Logf("frequency %+.3f ppm", f)
+			break
+		}
+		if time.Now().After(freqDeadline) {
+			t.Fatalf("the frequency stayed 0.000 for 2 minutes after synchronisation: %s", out)
+		}
+		time.Sleep(2 * time.Second)
+	}
 
 	// SIGTERM: the daemon ends within a second, saying so.
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
