@@ -65,6 +65,13 @@ const helpText = usageText +
 	"      opt version        output version information and exit\n" +
 	"   -? no  help           display extended usage information and exit\n"
 
+// shortOptions maps ntpq's option letters to their long names (helpText).
+var shortOptions = map[byte]string{
+	'4': "ipv4", '6': "ipv6", 'c': "command", 'd': "debug-level", 'D': "set-debug-level",
+	'i': "interactive", 'n': "numeric", 'p': "peers", 'r': "refid", 'w': "wide", 'W': "width",
+	'k': "keyfile", 'a': "authentication", '?': "help",
+}
+
 // ParseArgs parses ntpq's command line. -p adds "peers" before the -c commands, as classic
 // does.
 func ParseArgs(args []string) (*Options, error) {
@@ -76,6 +83,68 @@ func ParseArgs(args []string) (*Options, error) {
 		return &UsageError{Msg: "ntpq: " + fmt.Sprintf(format, a...) + "\n" + usageText +
 			"Try 'ntpq --help' for more information.\n"}
 	}
+	// apply sets the option with the long name; arg fetches its value (a missing value is
+	// the caller's usage error). ok is false for an unknown name.
+	apply := func(name string, arg func() (string, error)) (ok bool, err error) {
+		switch name {
+		case "ipv4":
+			family = 4
+		case "ipv6":
+			family = 6
+		case "debug-level":
+			o.Debug++
+		case "interactive":
+			o.Interactive = true
+		case "numeric":
+			o.Numeric = true
+		case "old-rv":
+			o.OldRV = true
+		case "peers":
+			peers = true
+		case "wide":
+			o.Wide = true
+		case "version":
+			o.Version = true
+		case "help":
+			o.Help = true
+		case "command", "set-debug-level", "refid", "width", "keyfile", "authentication":
+			v, err := arg()
+			if err != nil {
+				return true, err
+			}
+			switch name {
+			case "command":
+				cmds = append(cmds, v)
+			case "set-debug-level":
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return true, bad("invalid debug level '%s'", v)
+				}
+				o.Debug = n
+			case "refid":
+				if err := o.setRefid(v); err != nil {
+					return true, bad("%v", err)
+				}
+			case "width":
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return true, bad("invalid width '%s'", v)
+				}
+				o.Width = n
+			case "keyfile":
+				o.KeyFile = v
+			case "authentication":
+				n, err := strconv.ParseUint(v, 10, 32)
+				if err != nil {
+					return true, bad("invalid key ID '%s'", v)
+				}
+				o.KeyID = uint32(n)
+			}
+		default:
+			return false, nil
+		}
+		return true, nil
+	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -86,7 +155,7 @@ func ParseArgs(args []string) (*Options, error) {
 		}
 		if strings.HasPrefix(a, "--") {
 			name, val, hasVal := strings.Cut(a[2:], "=")
-			need := func() (string, error) {
+			ok, err := apply(name, func() (string, error) {
 				if hasVal {
 					return val, nil
 				}
@@ -95,77 +164,11 @@ func ParseArgs(args []string) (*Options, error) {
 				}
 				i++
 				return args[i], nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			switch name {
-			case "ipv4":
-				family = 4
-			case "ipv6":
-				family = 6
-			case "command":
-				v, err := need()
-				if err != nil {
-					return nil, err
-				}
-				cmds = append(cmds, v)
-			case "debug-level":
-				o.Debug++
-			case "set-debug-level":
-				v, err := need()
-				if err != nil {
-					return nil, err
-				}
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return nil, bad("invalid debug level '%s'", v)
-				}
-				o.Debug = n
-			case "interactive":
-				o.Interactive = true
-			case "numeric":
-				o.Numeric = true
-			case "old-rv":
-				o.OldRV = true
-			case "peers":
-				peers = true
-			case "refid":
-				v, err := need()
-				if err != nil {
-					return nil, err
-				}
-				if err := o.setRefid(v); err != nil {
-					return nil, bad("%v", err)
-				}
-			case "wide":
-				o.Wide = true
-			case "width":
-				v, err := need()
-				if err != nil {
-					return nil, err
-				}
-				if o.Width, err = strconv.Atoi(v); err != nil {
-					return nil, bad("invalid width '%s'", v)
-				}
-			case "keyfile":
-				v, err := need()
-				if err != nil {
-					return nil, err
-				}
-				o.KeyFile = v
-			case "authentication":
-				v, err := need()
-				if err != nil {
-					return nil, err
-				}
-				n, err := strconv.ParseUint(v, 10, 32)
-				if err != nil {
-					return nil, bad("invalid key ID '%s'", v)
-				}
-				o.KeyID = uint32(n)
-			case "version":
-				o.Version = true
-			case "help":
-				o.Help = true
-			default:
+			if !ok {
 				return nil, bad("illegal option -- %s", name)
 			}
 			continue
@@ -178,7 +181,11 @@ func ParseArgs(args []string) (*Options, error) {
 		// the word or the next word ("-crv", "-c rv").
 		for j := 1; j < len(a); j++ {
 			f := a[j]
-			arg := func() (string, error) {
+			name, known := shortOptions[f]
+			if !known {
+				return nil, bad("illegal option -- %c", f)
+			}
+			_, err := apply(name, func() (string, error) {
 				if j+1 < len(a) {
 					v := a[j+1:]
 					j = len(a)
@@ -190,76 +197,9 @@ func ParseArgs(args []string) (*Options, error) {
 				i++
 				j = len(a)
 				return args[i], nil
-			}
-			switch f {
-			case '4':
-				family = 4
-			case '6':
-				family = 6
-			case 'c':
-				v, err := arg()
-				if err != nil {
-					return nil, err
-				}
-				cmds = append(cmds, v)
-			case 'd':
-				o.Debug++
-			case 'D':
-				v, err := arg()
-				if err != nil {
-					return nil, err
-				}
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return nil, bad("invalid debug level '%s'", v)
-				}
-				o.Debug = n
-			case 'i':
-				o.Interactive = true
-			case 'n':
-				o.Numeric = true
-			case 'p':
-				peers = true
-			case 'r':
-				v, err := arg()
-				if err != nil {
-					return nil, err
-				}
-				if err := o.setRefid(v); err != nil {
-					return nil, bad("%v", err)
-				}
-			case 'w':
-				o.Wide = true
-			case 'W':
-				v, err := arg()
-				if err != nil {
-					return nil, err
-				}
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return nil, bad("invalid width '%s'", v)
-				}
-				o.Width = n
-			case 'k':
-				v, err := arg()
-				if err != nil {
-					return nil, err
-				}
-				o.KeyFile = v
-			case 'a':
-				v, err := arg()
-				if err != nil {
-					return nil, err
-				}
-				n, err := strconv.ParseUint(v, 10, 32)
-				if err != nil {
-					return nil, bad("invalid key ID '%s'", v)
-				}
-				o.KeyID = uint32(n)
-			case '?':
-				o.Help = true
-			default:
-				return nil, bad("illegal option -- %c", f)
+			})
+			if err != nil {
+				return nil, err
 			}
 		}
 	}

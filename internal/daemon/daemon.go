@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -119,7 +120,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	now := time.Now
 	log.Info(VersionString() + ": Starting")
 	if len(opts.CommandLine) > 0 {
-		log.Info("Command line: " + joinArgs(opts.CommandLine))
+		log.Info("Command line: " + strings.Join(opts.CommandLine, " "))
 	}
 	prec, tick := measurePrecision(func() int64 { return time.Now().UnixNano() })
 	log.Info(fmt.Sprintf("proto: precision = %.3f usec (%d)", float64(tick)/1e3, prec))
@@ -401,17 +402,6 @@ func writePIDFile(path string) error {
 		return fmt.Errorf("writing pid file: %w", err)
 	}
 	return nil
-}
-
-func joinArgs(args []string) string {
-	s := ""
-	for i, a := range args {
-		if i > 0 {
-			s += " "
-		}
-		s += a
-	}
-	return s
 }
 
 // localAddrs are the addresses of the sockets, for the engine's loop test (TEST12).
