@@ -45,6 +45,8 @@ const (
 	clockPGate = 4  // CLOCK_PGATE: poll-adjust gate, in units of clock jitter
 	clockLimit = 30 // CLOCK_LIMIT: poll-adjust threshold
 	clockAvg   = 8  // CLOCK_AVG: jitter and wander averaging constant
+	// clockFloor is CLOCK_FLOOR, s: an update this close ends the start-up clamp.
+	clockFloor = 0.0005
 )
 
 // Params are the discipline's settings: tinker values and the command line.
@@ -211,6 +213,14 @@ type Discipline struct {
 	forceStep  bool
 	poll       int8
 	tcCounter  int
+	// clamp is classic's start-up clamp (freq_cnt > 0): from start until an update in
+	// FSET or SYNC comes within clockFloor, or until the stepout has passed in SYNC, the
+	// start-up transient is still being corrected, so Settling reports true (the clock
+	// filter hands on its newest sample, every sample is weighted alike) and the poll
+	// stays put. clampFrom is when it started counting down: the first update that left
+	// the clock in SYNC (classic decrements freq_cnt only in SYNC).
+	clamp     bool
+	clampFrom time.Time
 
 	epoch      time.Time // origin of the sample time line
 	stepSum    float64   // steps made since epoch, s
@@ -256,7 +266,7 @@ func New(k Kernel, p Params, log *slog.Logger) *Discipline {
 		p.Allan = 11
 	}
 	d := &Discipline{k: k, p: p, log: log, state: NSET, allowPanic: p.PanicGate, forceStep: p.ForceStep,
-		poll: max(min(int8(DefMinPoll), p.MaxPoll), p.MinPoll)}
+		clamp: true, poll: max(min(int8(DefMinPoll), p.MaxPoll), p.MinPoll)}
 	d.kernel = p.Kernel && !p.Once && p.StepFwd > 0 && p.StepBack > 0 && p.StepFwd <= MaxPhase &&
 		p.StepBack <= MaxPhase
 	d.jitter = math.Ldexp(1, int(p.Precision))
@@ -266,7 +276,7 @@ func New(k Kernel, p Params, log *slog.Logger) *Discipline {
 	if p.Drift != nil {
 		d.state = FSET
 		d.freq = max(min(*p.Drift*1e-6, MaxFreq), -MaxFreq)
-		d.prior, d.priorW = d.freq, 1/(1e-6*1e-6)
+		d.prior, d.priorW = d.freq, 1/(driftSigma*driftSigma)
 	}
 	return d
 }
@@ -280,8 +290,9 @@ func (d *Discipline) SetPollLimits(minPoll, maxPoll int8) {
 // Poll returns sys_poll.
 func (d *Discipline) Poll() int8 { return d.poll }
 
-// Settling reports classic's freq_cnt > 0 (see Result.Settling).
-func (d *Discipline) Settling() bool { return d.state == NSET || d.state == FREQ }
+// Settling reports classic's freq_cnt > 0 (see Result.Settling): the initial frequency
+// is being measured (NSET, FREQ) or the start-up clamp still runs.
+func (d *Discipline) Settling() bool { return d.state == NSET || d.state == FREQ || d.clamp }
 
 // Frequency returns the frequency correction, ppm: the drift file's value.
 func (d *Discipline) Frequency() float64 { return d.freq * 1e6 }
@@ -514,6 +525,14 @@ func (d *Discipline) record(t float64) {
 // correctionAt is the total correction applied up to time line t: from the last update
 // before t, what its commands had applied by t; before the first recorded update, the
 // total then; with no update recorded, the present total.
+//
+// The model of how the kernel applies a command (corrPoint.at) is only approximate: the
+// PLL takes its chunk at second boundaries that the discipline does not see, so with a
+// short time constant (a quarter of the offset a second) the model may be ahead or behind
+// by a large part of a chunk. Yet the total is known exactly wherever the kernel was read:
+// at every recorded update and at the last account. Between two such points the model
+// gives only the shape, scaled to meet the exact totals at both ends; beyond the last
+// one it gives the increment from there.
 func (d *Discipline) correctionAt(t float64) float64 {
 	n := len(d.corr)
 	if n == 0 {
@@ -526,7 +545,22 @@ func (d *Discipline) correctionAt(t float64) float64 {
 	for d.corr[i].t > t {
 		i--
 	}
-	return d.corr[i].at(t)
+	p := d.corr[i]
+	endT, endC := d.lastT, d.phaseSum+d.freqSum
+	if i < n-1 {
+		endT, endC = d.corr[i+1].t, d.corr[i+1].c
+	}
+	if endT <= p.t {
+		return p.at(t)
+	}
+	if t >= endT {
+		return endC + p.at(t) - p.at(endT)
+	}
+	m, me := p.at(t)-p.c, p.at(endT)-p.c
+	if me == 0 {
+		return p.c + m
+	}
+	return p.c + (endC-p.c)*m/me
 }
 
 // interference notices a kernel state we did not leave: another time daemon or an
@@ -607,6 +641,16 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 			d.state, r.Event = SYNC, "clock_sync"
 		}
 	}
+	if d.clamp && d.state == SYNC {
+		// Classic clears freq_cnt at the first update within CLOCK_FLOOR and counts it
+		// down by the second in SYNC otherwise.
+		if d.clampFrom.IsZero() {
+			d.clampFrom = now
+		}
+		if math.Abs(offset) < clockFloor || now.Sub(d.clampFrom).Seconds() >= d.p.Stepout {
+			d.clamp = false
+		}
+	}
 	d.clockEpoch = now
 	return d.result(r), nil
 }
@@ -650,6 +694,11 @@ func (d *Discipline) command(phase float64, synced bool) error {
 // window holds pollSamples samples, so an oscillator that wanders faster than the runs test
 // lets the window grow keeps the poll short enough to follow it.
 func (d *Discipline) pollAdjust(offset float64) {
+	if d.clamp {
+		// Classic: "Don't fiddle with the poll during the startup clamp period."
+		d.tcCounter = 0
+		return
+	}
 	if math.Abs(offset) < clockPGate*d.jitter && len(d.samples) >= pollSamples {
 		d.tcCounter += int(d.poll)
 		if d.tcCounter > clockLimit {
@@ -710,6 +759,14 @@ func (d *Discipline) fit(s []sample) (a, b, sb float64) {
 // nsetSigma is the uncertainty of the frequency before any measurement: a crystal
 // oscillator's error is within ±100 ppm or so.
 const nsetSigma = 100e-6
+
+// driftSigma is the uncertainty given to a drift file's frequency, s/s. The file is
+// usually right within a part per million, but it was written at another temperature,
+// or on other hardware after a disk moved: at 1 ppm a file 20 ppm wrong outweighed a
+// minute of samples and the offset sat near a millisecond for a minute and a half
+// (testdata/sim/driftfile.scn); at 3 ppm the samples win within half a minute, and a
+// right file settles as fast.
+const driftSigma = 3e-6
 
 // freqSigma is the least error assumed for a sample in state FREQ, s.
 const freqSigma = 100e-6

@@ -292,12 +292,38 @@ func TestDriftFileStartsInFSET(t *testing.T) {
 	f := -50.0
 	p.Drift = &f
 	w := newWorld(t, 0.001, 50, 10e-6, 4, p)
-	if w.d.state != FSET || w.d.Settling() {
-		t.Fatalf("state %v", w.d.state)
+	// Classic's start-up clamp (freq_cnt) runs in FSET too: settling until an update
+	// comes within CLOCK_FLOOR (0.5 ms).
+	if w.d.state != FSET || !w.d.Settling() {
+		t.Fatalf("state %v settling %v", w.d.state, w.d.Settling())
 	}
 	r, err := w.d.Process(-0.001, 1e-5, w.m.Now())
-	if err != nil || !r.Synchronised || w.d.state != SYNC {
+	if err != nil || !r.Synchronised || w.d.state != SYNC || !r.Settling {
 		t.Fatalf("%+v %v state %v", r, err, w.d.state)
+	}
+	w.t += 16 * time.Second
+	r, err = w.d.Process(-0.0002, 1e-5, w.m.Now())
+	if err != nil || !r.Synchronised || r.Settling || w.d.Settling() {
+		t.Fatalf("after an update within 0.5 ms: %+v %v", r, err)
+	}
+}
+
+// TestClampEndsAfterStepout: without an update within CLOCK_FLOOR the start-up clamp ends
+// once the stepout (300 s) has passed in SYNC, as classic's freq_cnt counts down.
+func TestClampEndsAfterStepout(t *testing.T) {
+	p := DefaultParams()
+	f := 0.0
+	p.Drift = &f
+	w := newWorld(t, 0.001, 0, 10e-6, 4, p)
+	for i := 0; i < 20; i++ {
+		r, err := w.d.Process(0.002, 1e-5, w.m.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if elapsed := time.Duration(i) * 16 * time.Second; r.Settling != (elapsed < 300*time.Second) {
+			t.Fatalf("update %d at %v: settling %v", i, elapsed, r.Settling)
+		}
+		w.t += 16 * time.Second
 	}
 }
 
@@ -331,5 +357,56 @@ func BenchmarkProcess(b *testing.B) {
 		if _, err := d.Process(-m.Error()+rng.NormFloat64()*5e-6, 5e-6, m.Now()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDriftFileSlewAtShortPoll is the production test's set-up in numbers: a drift file
+// 20 ppm wrong, a clock 50 ms off (below the step threshold, so the kernel PLL slews it
+// with time constant 0, a quarter of the rest each second) and updates every 8 s that fall
+// between the kernel's second boundaries. The estimator must not mistake the PLL's
+// progress for frequency: once it did, by up to a chunk of the 50 ms, and the frequency ran
+// to the 500 ppm bound.
+func TestDriftFileSlewAtShortPoll(t *testing.T) {
+	p := DefaultParams()
+	f := 0.0
+	p.Drift = &f
+	p.MinPoll, p.MaxPoll = 3, 3
+	w := newWorld(t, 0.05, 20, 10e-6, 1, p)
+	w.next = 900 * time.Millisecond
+	worst := 0.0
+	w.run(t, 30*time.Minute, 100*time.Millisecond, nil, nil)
+	// The run above is 30 minutes; watch the frequency along another 30.
+	w.run(t, time.Hour, 100*time.Millisecond, nil, func(time.Duration, float64) {
+		worst = math.Max(worst, math.Abs(w.d.Frequency()+20))
+	})
+	if w.steps != 0 {
+		t.Errorf("%d steps, want none (50 ms is slewed)", w.steps)
+	}
+	if worst > 0.5 {
+		t.Errorf("frequency strayed %.3f ppm from -20 ppm in the second half hour", worst)
+	}
+	if e := w.m.Error(); math.Abs(e) > 50e-6 {
+		t.Errorf("offset after an hour %.1f µs", e*1e6)
+	}
+}
+
+// TestDriftFileFrequencyEarly: the same start, watched over its first two minutes: the
+// frequency heads for -20 ppm and never beyond ±60 ppm on the way.
+func TestDriftFileFrequencyEarly(t *testing.T) {
+	p := DefaultParams()
+	f := 0.0
+	p.Drift = &f
+	p.MinPoll, p.MaxPoll = 3, 3
+	w := newWorld(t, 0.05, 20, 10e-6, 1, p)
+	w.next = 900 * time.Millisecond
+	worst := 0.0
+	w.run(t, 2*time.Minute, 100*time.Millisecond, nil, func(time.Duration, float64) {
+		worst = math.Max(worst, math.Abs(w.d.Frequency()))
+	})
+	if worst > 60 {
+		t.Errorf("frequency reached %.1f ppm in the first two minutes", worst)
+	}
+	if fr := w.d.Frequency(); math.Abs(fr+20) > 3 {
+		t.Errorf("frequency after two minutes %.3f ppm, want -20 ± 3", fr)
 	}
 }

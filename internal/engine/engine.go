@@ -93,14 +93,14 @@ type Processor interface {
 	SetPollLimits(minPoll, maxPoll int8)
 }
 
-// noDiscipline is the engine's discipline until gontp's clock discipline exists: it never
-// adjusts the clock, so it accepts an update as synchronising only when no adjustment is
-// needed, which is the case for the LOCAL refclock (its offset is zero by definition). For
-// any other source the system stays unsynchronised, as with `disable ntp`, and the reason is
-// logged once.
+// noDiscipline is the engine's discipline when Options gives none (the engine's own
+// tests): it never adjusts the clock, so it accepts an update as synchronising only when no
+// adjustment is needed, which is the case for the LOCAL refclock (its offset is zero by
+// definition). For any other source the system stays unsynchronised, as with `disable
+// ntp`, and the reason is logged once.
 type noDiscipline struct{}
 
-var errNoDiscipline = errors.New("gontp cannot adjust the clock yet (no clock discipline): " +
+var errNoDiscipline = errors.New("this engine has no clock discipline: " +
 	"the offset is measured but not corrected, and the server stays unsynchronised as with `disable ntp`")
 
 func (noDiscipline) Update(offset, _ float64, _ time.Time) (bool, error) {
@@ -584,7 +584,16 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 	e.proc.SetPollLimits(v.MinPoll, v.MaxPoll)
 	// The combined offset is aligned to now (selectClock); the estimator places it at the
 	// system peer's sample time, where it is that sample's own offset when it is alone.
-	r, err := e.proc.ProcessAt(e.proc.Project(e.offset, now, v.Epoch), e.jitter, v.Epoch, now)
+	offset := e.proc.Project(e.offset, now, v.Epoch)
+	if e.sys.Settling {
+		// While the frequency is unknown the other survivors' offsets cannot be aligned:
+		// Project knows the corrections but not the oscillator's error, so an offset
+		// measured a burst earlier (seconds) is off by that error times its age (300 µs
+		// for 6 s at 50 ppm) and the combination bends the first frequency estimate.
+		// The system peer's own sample is exact at its own time; classic combines anyway.
+		offset = v.Offset
+	}
+	r, err := e.proc.ProcessAt(offset, e.jitter, v.Epoch, now)
 	if err != nil {
 		if errors.Is(err, clock.ErrPanic) {
 			e.err = err

@@ -29,10 +29,11 @@
 //	seed N                        random seed (default 1)
 //	duration D                    simulated time to run (required)
 //	sample D                      how often the true offset is recorded (default 1s)
-//	client [offset=S] [freq=PPM] [wander=PPB] [g]
+//	client [offset=S] [freq=PPM] [wander=PPB] [drift=PPM] [g]
 //	                              the gontp host's clock: initial offset (clock minus
 //	                              true time), frequency error, random-walk wander (ppb
-//	                              per sqrt(s)); g is ntpd's -g
+//	                              per sqrt(s)); drift is the frequency a drift file
+//	                              gives at start (state FSET); g is ntpd's -g
 //	tos [minclock=N] [maxclock=N] [minsane=N] [mindist=S] [maxdist=S]
 //	server NAME [iburst] [burst] [prefer] [minpoll=N] [maxpoll=N]
 //	       [offset=S] [freq=PPM] [wander=PPB] [stratum=N] [rootdelay=S] [rootdisp=S]

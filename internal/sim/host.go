@@ -13,8 +13,8 @@ import (
 // KernelHost is the host of a run without Options.Host: gontp's clock discipline
 // (clock.Discipline, with classic ntpd's default parameters and -g from the client line)
 // adjusting a simulated Linux kernel clock (clock.Model) with the client line's offset,
-// frequency error and wander. No drift file: the discipline starts in NSET, as the
-// scenarios' clients do. The engine drives the discipline through engine.Processor, so it
+// frequency error and wander. Without the client line's drift= the discipline starts in
+// NSET (no drift file); with it, in FSET at that frequency. The engine drives the discipline through engine.Processor, so it
 // clears the associations after a step and stops at a panic itself.
 func KernelHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
 	return KernelHostWith(clock.DefaultParams(), nil)(sc, origin, elapsed, rng)
@@ -27,6 +27,9 @@ func KernelHostWith(p clock.Params, log *slog.Logger) func(*Scenario, time.Time,
 		m := clock.NewModel(origin, elapsed, sc.Client.Offset, sc.Client.FreqPPM)
 		h := &modelHost{m: m, elapsed: elapsed, at: elapsed(), wander: sc.Client.WanderPPB * 1e-9, rng: rng}
 		p.PanicGate = p.PanicGate || sc.Client.AllowPanic
+		if sc.Client.Drift != nil && p.Drift == nil {
+			p.Drift = sc.Client.Drift
+		}
 		return h, clock.New(h, p, log)
 	}
 }

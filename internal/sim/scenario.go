@@ -50,6 +50,9 @@ type ClientSpec struct {
 	WanderPPB float64 // random-walk wander, ppb per sqrt(s)
 	// AllowPanic is ntpd's -g: the first correction may exceed the panic threshold.
 	AllowPanic bool
+	// Drift is the frequency, ppm, read from a drift file at start (nil: no drift file):
+	// the discipline then starts in FSET instead of NSET.
+	Drift *float64
 }
 
 // ServerSpec is one reference server and the link to it.
@@ -217,8 +220,13 @@ func Parse(name string, r io.Reader) (*Scenario, error) {
 					c.FreqPPM, err = strconv.ParseFloat(v, 64)
 				case "wander":
 					c.WanderPPB, err = strconv.ParseFloat(v, 64)
+				case "drift":
+					var f float64
+					if f, err = strconv.ParseFloat(v, 64); err == nil {
+						c.Drift = &f
+					}
 				default:
-					err = fmt.Errorf("unknown option %q (offset, freq, wander, g)", k)
+					err = fmt.Errorf("unknown option %q (offset, freq, wander, drift, g)", k)
 				}
 				if err != nil {
 					fail(ln, "client %s: %v", k, err)
