@@ -59,7 +59,9 @@ type Config struct {
 	// it is never demobilised for being unreachable, and its status word has the conf bit.
 	Configured bool
 	// Preempt marks a pool member or a `preempt` server: after Unreach polls without a
-	// reply the association asks the engine (ActTimeout) whether it should go.
+	// reply the association asks the engine (ActTimeout) whether it should go. A
+	// preemptible association that is not Configured is a pool member, which gontp
+	// replaces sooner (see PoolQuiet).
 	Preempt bool
 	// StartDelay is the delay before the first poll. Zero means ntpd's choice for an
 	// association mobilised after startup: 2 s for symmetric passive, otherwise a random
@@ -97,8 +99,11 @@ type Assoc struct {
 	dst  ntptime.Time // our receive timestamp of its last packet (our next rec)
 	xmt  ntptime.Time // the peer's last transmit timestamp, for the duplicate test
 
-	reach      uint8
-	unreach    int
+	reach   uint8
+	unreach int
+	// quiet counts the polls sent since the last reply (gontp's; classic's unreach is
+	// reset by the selection too, so it cannot tell a server that went dark).
+	quiet      int
 	burst      int // packets left in the current burst
 	retry      int // polls left to wait for the reply that starts a burst
 	throttle   int // headway, s; decays by one per second

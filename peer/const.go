@@ -36,6 +36,14 @@ const (
 	Burst = 8
 	// retries is how many polls an armed burst waits for a first reply (NTP_RETRY).
 	retries = 3
+	// PoolQuiet is how many polls in a row a pool member may leave unanswered before
+	// gontp demobilises it so that its pool solicits a replacement. Classic ntpd drops an
+	// unreachable pool server only while there are more than `tos maxclock`
+	// associations, so a pool that has filled up keeps dark servers for ever; gontp
+	// replaces them after this many misses, polled at minpoll once the first reply is
+	// missing (pollUpdate), so a server gone dark is replaced within minutes. Three
+	// misses in a row at random 10 % loss happen once in a thousand polls.
+	PoolQuiet = 3
 	// Unreach is the number of polls without a reply after which ntpd backs off the poll
 	// interval and removes ephemeral associations (NTP_UNREACH).
 	Unreach = 10

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"fmt"
 	"time"
 
 	"gontp/internal/ntptime"
@@ -31,6 +32,14 @@ func (a *Assoc) Poll(now time.Time, sys *Sys, acts []Action) []Action {
 		a.ppoll = a.maxpoll
 	}
 	if a.burst == 0 {
+		if a.pool() && a.quiet >= PoolQuiet {
+			// gontp: a pool member that stopped answering makes room for another
+			// server of its pool (PoolQuiet).
+			acts = a.report(EvRestart, "unreachable", acts)
+			a.clear("TIME", now, sys)
+			return a.demobilize(fmt.Sprintf("no reply to %d polls; the pool will replace it", a.quiet), acts)
+		}
+		a.quiet++
 		oreach := a.reach
 		a.outdate = now
 		a.unreach++
@@ -73,6 +82,10 @@ func (a *Assoc) Poll(now time.Time, sys *Sys, acts []Action) []Action {
 	acts = a.xmit(now, sys, acts)
 	return a.pollUpdate(hpoll, now, acts)
 }
+
+// pool reports whether the association is a pool member: preemptible and not from a
+// server or peer line.
+func (a *Assoc) pool() bool { return a.preempt && !a.configured }
 
 // demobilize marks the association gone and asks the engine to remove it.
 func (a *Assoc) demobilize(why string, acts []Action) []Action {
@@ -153,6 +166,15 @@ func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
 		// ntpd: ((0x1000 | (random & 0xff)) << hp) >> 12, in whole seconds.
 		secs := (int64(0x1000|a.rng.IntN(256)) << uint(hp)) >> 12
 		next := a.outdate.Add(time.Duration(secs) * time.Second)
+		if a.pool() && a.reach != 0 && !a.timelastrec.After(a.outdate) {
+			// gontp: a pool member whose last poll is still unanswered is polled
+			// again after minpoll rather than hpoll, so that a server gone dark is
+			// found out (PoolQuiet) in minutes, not in hours at a long poll. A reply
+			// comes back through pollUpdate and restores the regular poll.
+			if check := a.outdate.Add(time.Duration(1<<a.minpoll) * time.Second); check.Before(next) {
+				next = check
+			}
+		}
 		if next.After(utemp) {
 			a.nextdate = next
 		} else {

@@ -238,9 +238,11 @@ func TestEphemeralTimeout(t *testing.T) {
 	}
 }
 
+// TestPreemptTimeout: a `server ... preempt` line (configured and preemptible) asks the
+// engine whether it should go at every poll from the tenth without a reply, as classic.
 func TestPreemptTimeout(t *testing.T) {
 	sys := testSys()
-	a := mustNew(t, Config{Preempt: true}, t0, sys)
+	a := mustNew(t, Config{Preempt: true, Configured: true}, t0, sys)
 	var timeouts int
 	for range 12 {
 		acts := a.Poll(a.NextPoll(), sys, nil)
@@ -480,5 +482,68 @@ func TestIBurstFirstSystemPeer(t *testing.T) {
 			t.Logf("first system peer %d after %v", r.SysPeer, back.Sub(t0))
 			return
 		}
+	}
+}
+
+// TestPoolMemberGoesQuiet: a pool member (preemptible, not configured) that stops answering
+// is polled again after minpoll instead of its long poll, and demobilised at the poll after
+// PoolQuiet unanswered ones, so that its pool can replace it. A reply in between restores
+// the regular poll.
+func TestPoolMemberGoesQuiet(t *testing.T) {
+	sys := testSys()
+	sys.Poll = 10
+	a := mustNew(t, Config{Preempt: true, MinPoll: 6, MaxPoll: 10}, t0, sys)
+	srv := goodServer()
+	srv.Poll = 10
+	answer := func(p wire.Packet) {
+		rep, back, dst := srv.reply(&p, p.Xmt.Time(t0))
+		if _, err := a.Receive(&rep, Rx{Dst: dst}, back, sys, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll := func(now time.Time) []wire.Packet {
+		s := sends(a.Poll(now, sys, nil))
+		if len(s) != 1 {
+			t.Fatalf("poll at %v: %d packets", now.Sub(t0), len(s))
+		}
+		return s
+	}
+	// Answer polls until the association polls at 2^10.
+	now := a.NextPoll()
+	for i := 0; i < 40; i++ {
+		answer(poll(now)[0])
+		now = a.NextPoll()
+	}
+	p := poll(now)
+	if iv := a.NextPoll().Sub(now); iv > 69*time.Second {
+		t.Fatalf("after a poll not yet answered the next comes in %v, want 64-68 s", iv)
+	}
+	answer(p[0])
+	if iv := a.NextPoll().Sub(now); iv < 1000*time.Second {
+		t.Fatalf("after the reply the next poll comes in %v, want about 1024 s", iv)
+	}
+	// One lost reply: the next poll comes after 2^6 s, and a reply to it restores 2^10.
+	now = a.NextPoll()
+	poll(now)
+	now = a.NextPoll()
+	answer(poll(now)[0])
+	if iv := a.NextPoll().Sub(now); iv < 1000*time.Second {
+		t.Fatalf("after a lost reply and an answered retry the next poll comes in %v, want about 1024 s", iv)
+	}
+	// Dark: PoolQuiet polls go unanswered, 64 s apart after the first, then it goes.
+	now = a.NextPoll()
+	start := now
+	var last []Action
+	polls := 0
+	for !a.Gone() && polls < 20 {
+		last = a.Poll(now, sys, nil)
+		polls += len(sends(last))
+		now = a.NextPoll()
+	}
+	if !a.Gone() || polls != PoolQuiet || len(find(last, ActDemobilize)) != 1 {
+		t.Fatalf("gone %v after %d polls, last %v", a.Gone(), polls, kinds(last))
+	}
+	if took := now.Sub(start); took > time.Duration(PoolQuiet)*69*time.Second {
+		t.Errorf("demobilised %v after the first unanswered poll", took)
 	}
 }

@@ -141,6 +141,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts [
 	a.dst = rx.Dst
 	a.xmt = pkt.Xmt
 	a.timelastrec = now
+	a.quiet = 0
 
 	// The peer poll is the larger of the packet's poll and our minpoll; ntpd keeps the
 	// packet's value unbounded, we clamp it to MaxPoll so a hostile value cannot push our

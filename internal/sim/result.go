@@ -410,6 +410,8 @@ func fmtValue(metric string, v float64) string {
 		return fmt.Sprintf("%g", v)
 	case "freq_error":
 		return fmt.Sprintf("%.4f ppm", v)
+	case "pool_replace_polls":
+		return fmt.Sprintf("%.1f polls", v)
 	}
 	return fmtSeconds(v)
 }
