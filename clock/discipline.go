@@ -245,6 +245,8 @@ type Discipline struct {
 	wander     float64 // clock_stability, s/s
 	updated    bool
 
+	tai        int   // TAI-UTC from the leap-seconds file, s (0: unknown)
+	kernelTAI  int   // TAI-UTC last written to the kernel
 	leapBits   int32 // STA_INS or STA_DEL while a leap second is armed
 	lastStatus int32 // status last written, for interference detection
 	lastFreq   int64
@@ -396,6 +398,30 @@ func (d *Discipline) start(now time.Time) error {
 	}
 	d.lastStatus, d.lastFreq = tx.Status, tx.Freq
 	d.started, d.epoch, d.clockEpoch = true, now, now
+	return d.pushTAI()
+}
+
+// SetTAI gives the discipline TAI-UTC (s) from the leap-seconds file. With the kernel loop
+// in use it is written to the kernel (ADJ_TAI), so that CLOCK_TAI reads right, as classic
+// ntpd does when its leap file changes sys_tai; like every kernel write it waits for the
+// first update, so `disable ntp` leaves the kernel alone.
+func (d *Discipline) SetTAI(tai int) error {
+	d.tai = tai
+	if !d.started {
+		return nil
+	}
+	return d.pushTAI()
+}
+
+func (d *Discipline) pushTAI() error {
+	if !d.kernel || d.tai <= 0 || d.tai == d.kernelTAI {
+		return nil
+	}
+	tx := Timex{Modes: ModeTAI, TAI: int32(d.tai)}
+	if _, err := d.k.Adjtimex(&tx); err != nil {
+		return fmt.Errorf("clock: adjtimex(TAI %d s): %w", d.tai, err)
+	}
+	d.kernelTAI = d.tai
 	return nil
 }
 

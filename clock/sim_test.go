@@ -410,3 +410,43 @@ func TestDriftFileFrequencyEarly(t *testing.T) {
 		t.Errorf("frequency after two minutes %.3f ppm, want -20 ± 3", fr)
 	}
 }
+
+// TestTAIPushedToKernel: TAI-UTC from the leap file reaches the kernel (ADJ_TAI) with the
+// kernel loop, at the first update and whenever it changes, never before the first update
+// (`disable ntp`) and not with `disable kernel`, as classic.
+func TestTAIPushedToKernel(t *testing.T) {
+	for _, kernel := range []bool{true, false} {
+		p := DefaultParams()
+		p.Kernel = kernel
+		w := newWorld(t, 0.001, 0, 10e-6, 4, p)
+		if err := w.d.SetTAI(37); err != nil {
+			t.Fatal(err)
+		}
+		var tx Timex
+		w.m.Adjtimex(&tx)
+		if tx.TAI != 0 {
+			t.Fatalf("TAI %d written before the first update", tx.TAI)
+		}
+		if _, err := w.d.Process(-0.001, 1e-5, w.m.Now()); err != nil {
+			t.Fatal(err)
+		}
+		want := int32(0)
+		if kernel {
+			want = 37
+		}
+		w.m.Adjtimex(&tx)
+		if tx.TAI != want {
+			t.Errorf("kernel %v: TAI %d after the first update, want %d", kernel, tx.TAI, want)
+		}
+		if err := w.d.SetTAI(38); err != nil {
+			t.Fatal(err)
+		}
+		if kernel {
+			want = 38
+		}
+		w.m.Adjtimex(&tx)
+		if tx.TAI != want {
+			t.Errorf("kernel %v: TAI %d after SetTAI(38), want %d", kernel, tx.TAI, want)
+		}
+	}
+}

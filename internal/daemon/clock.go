@@ -157,6 +157,10 @@ func (c *Clock) loadLeap(path string, checkHash bool) {
 	}
 	c.leapTab, c.leapPath = t, path
 	c.log.Info(t.LoadedMessage(path))
+	if c.Discipline != nil {
+		// Stored until the first update writes the kernel.
+		_ = c.Discipline.SetTAI(t.TAI(time.Now()))
+	}
 }
 
 // interference is the real kernel's report of another program adjusting the clock. It is
@@ -223,6 +227,9 @@ func (c *Clock) Tick(now time.Time) {
 	}
 	if msg, ok := c.leapWarn.Check(c.leapTab, c.leapPath, now); ok {
 		c.log.Warn(msg)
+	}
+	if err := c.Discipline.SetTAI(c.leapTab.TAI(now)); err != nil {
+		c.log.Error(err.Error())
 	}
 }
 
