@@ -126,6 +126,15 @@ func (a *Assoc) xmit(now time.Time, sys *Sys, acts []Action) []Action {
 	return append(acts, Action{Kind: ActSend, Packet: p})
 }
 
+// Transmitted replaces the transmit timestamp of the last packet sent, planned, with the
+// one it actually carried: the daemon stamps it just before the send. The origin test of
+// the reply then checks against what went out.
+func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
+	if planned != 0 && a.aorg == planned {
+		a.aorg = actual
+	}
+}
+
 // pollUpdate clamps the host poll to [minpoll, maxpoll] and schedules the next poll (ntpd
 // poll_update). Inside a burst the next packet goes after the minimum spacing. Otherwise
 // the interval is 2^minpoll while waiting for a burst to start, 2^hpoll while unreachable,

@@ -392,8 +392,23 @@ func (d *Daemon) send(s engine.Send) {
 	}
 	var b [wire.HeaderLen]byte
 	s.Packet.Encode(b[:])
-	if err := sock.SendTo(b[:], s.To, nil); err != nil {
+	// T1 is written at the last moment before the system call, as the server's T3 is; the
+	// engine built the packet earlier (tens of microseconds under load) and learns the
+	// timestamp that went out, which the reply must echo.
+	var actual ntptime.Time
+	stamp := func(p []byte, now time.Time) {
+		actual = ntptime.FromTime(now)
+		wire.PutXmt(p, actual)
+	}
+	if s.Packet.Xmt == 0 {
+		stamp = nil
+	}
+	if err := sock.SendTo(b[:], s.To, stamp); err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
+		return
+	}
+	if actual != 0 {
+		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
 }
 

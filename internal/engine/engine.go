@@ -216,6 +216,11 @@ func New(cfg Config, o Options) (*Engine, error) {
 	if st, ok := e.discipline.(interface{ Settling() bool }); ok && cfg.NTP {
 		e.sys.Settling = st.Settling()
 	}
+	if !cfg.NTP {
+		// Classic with `disable ntp` never runs local_clock, so its freq_cnt never leaves
+		// its start value and the clock filter hands on the newest sample for ever.
+		e.sys.Settling = true
+	}
 	e.leapFile = o.LeapFile
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
@@ -346,6 +351,27 @@ func (e *Engine) Timer(now time.Time) []Send {
 	}
 	e.publish(now)
 	return out
+}
+
+// Transmitted tells the engine that the packet it asked to send to `to` with transmit
+// timestamp planned went out with actual instead: the daemon writes the timestamp at the
+// last moment before the system call (RFC 5905 section 8: T1 as close to the wire as
+// possible), not when the engine built the packet, which under load is tens of
+// microseconds earlier and would bias every offset by half that. The origin the
+// association or pool expects in the reply follows. It must be called before the engine
+// sees another packet.
+func (e *Engine) Transmitted(to netip.AddrPort, planned, actual ntptime.Time) {
+	if planned == actual {
+		return
+	}
+	if as, ok := e.byAddr[to]; ok {
+		as.a.Transmitted(planned, actual)
+	}
+	for _, p := range e.pools {
+		if p.solicit == to && p.aorg == planned {
+			p.aorg = actual
+		}
+	}
 }
 
 // Receive hands a datagram from src to its association. Packets from unknown sources are

@@ -28,6 +28,11 @@ type world struct {
 	stratum uint8
 	sent    map[netip.AddrPort]int
 	log     *bytes.Buffer
+	// restamp, when set, plays the daemon that writes the transmit timestamp at the
+	// moment of sending, this much later than the engine's; tell says whether it then
+	// tells the engine (Transmitted).
+	restamp time.Duration
+	tell    bool
 }
 
 func addr(n int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(n)}) }
@@ -64,6 +69,13 @@ func (w *world) deliver(sends []Send) {
 		s := sends[0]
 		sends = sends[1:]
 		w.sent[s.To]++
+		if w.restamp != 0 {
+			planned := s.Packet.Xmt
+			s.Packet.Xmt = ntptime.FromTime(s.Packet.Xmt.Time(w.now).Add(w.restamp))
+			if w.tell {
+				w.e.Transmitted(s.To, planned, s.Packet.Xmt)
+			}
+		}
 		if w.dark[s.To.Addr()] {
 			continue
 		}
@@ -367,5 +379,31 @@ func TestPreemptServerLine(t *testing.T) {
 	}
 	if !got[addr(2)] || got[addr(3)] || !got[addr(4)] {
 		t.Errorf("associations left %v; want the preemptible dark server gone and the others kept", got)
+	}
+}
+
+// TestTransmittedRestamp: the daemon writes the transmit timestamp just before the send,
+// later than the engine's; Transmitted tells the engine, whose origin checks then accept the
+// replies of pool solicitations and of associations alike. Without it every reply fails the
+// origin test (the control case).
+func TestTransmittedRestamp(t *testing.T) {
+	for _, tell := range []bool{true, false} {
+		w := newWorld(t, Config{Pools: []Pool{{Name: "pool.test", Peer: peer.Config{IBurst: true}}}})
+		w.dns = addrs(10, 11, 12, 13)
+		w.restamp, w.tell = 37*time.Microsecond, tell
+		w.run(2*time.Minute, nil)
+		m := members(w.e.Snapshot())
+		reachable := 0
+		for _, p := range m {
+			if p.Vars.Reach != 0 {
+				reachable++
+			}
+		}
+		if tell && (len(m) != 4 || reachable != 4) {
+			t.Errorf("with Transmitted: %d members, %d reachable, want 4 and 4:\n%s", len(m), reachable, w.log)
+		}
+		if !tell && len(m) != 0 {
+			t.Errorf("without Transmitted: %d members mobilised from replies with a foreign origin", len(m))
+		}
 	}
 }
