@@ -360,6 +360,18 @@ func BenchmarkProcess(b *testing.B) {
 	}
 }
 
+// driftFileWorld starts from a drift file of 0 ppm on a clock 50 ms off and +20 ppm,
+// polled every 8 s between the kernel's second boundaries.
+func driftFileWorld(t *testing.T) *world {
+	p := DefaultParams()
+	f := 0.0
+	p.Drift = &f
+	p.MinPoll, p.MaxPoll = 3, 3
+	w := newWorld(t, 0.05, 20, 10e-6, 1, p)
+	w.next = 900 * time.Millisecond
+	return w
+}
+
 // TestDriftFileSlewAtShortPoll is the production test's set-up in numbers: a drift file
 // 20 ppm wrong, a clock 50 ms off (below the step threshold, so the kernel PLL slews it
 // with time constant 0, a quarter of the rest each second) and updates every 8 s that fall
@@ -367,12 +379,7 @@ func BenchmarkProcess(b *testing.B) {
 // progress for frequency: once it did, by up to a chunk of the 50 ms, and the frequency ran
 // to the 500 ppm bound.
 func TestDriftFileSlewAtShortPoll(t *testing.T) {
-	p := DefaultParams()
-	f := 0.0
-	p.Drift = &f
-	p.MinPoll, p.MaxPoll = 3, 3
-	w := newWorld(t, 0.05, 20, 10e-6, 1, p)
-	w.next = 900 * time.Millisecond
+	w := driftFileWorld(t)
 	worst := 0.0
 	w.run(t, 30*time.Minute, 100*time.Millisecond, nil, nil)
 	// The run above is 30 minutes; watch the frequency along another 30.
@@ -393,12 +400,7 @@ func TestDriftFileSlewAtShortPoll(t *testing.T) {
 // TestDriftFileFrequencyEarly: the same start, watched over its first two minutes: the
 // frequency heads for -20 ppm and never beyond ±60 ppm on the way.
 func TestDriftFileFrequencyEarly(t *testing.T) {
-	p := DefaultParams()
-	f := 0.0
-	p.Drift = &f
-	p.MinPoll, p.MaxPoll = 3, 3
-	w := newWorld(t, 0.05, 20, 10e-6, 1, p)
-	w.next = 900 * time.Millisecond
+	w := driftFileWorld(t)
 	worst := 0.0
 	w.run(t, 2*time.Minute, 100*time.Millisecond, nil, func(time.Duration, float64) {
 		worst = math.Max(worst, math.Abs(w.d.Frequency()))
