@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -15,6 +17,8 @@ import (
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
+
+	"golang.org/x/sys/unix"
 )
 
 // responder answers on a loopback socket with gontp's real reply path, after mangle has had
@@ -74,6 +78,8 @@ func TestClosedLoop(t *testing.T) {
 	}
 	if len(r.Servers) != 1 || r.Servers[0].RSSKiB <= 0 {
 		t.Errorf("process figures %+v", r.Servers)
+	} else if p := r.Servers[0]; math.Abs(p.UserPerReplyUS+p.SystemPerReplyUS-p.CPUPerReplyUS) > 1e-9*(1+p.CPUPerReplyUS) {
+		t.Errorf("user %v + system %v µs per reply is not the total %v", p.UserPerReplyUS, p.SystemPerReplyUS, p.CPUPerReplyUS)
 	}
 	t.Logf("%.0f replies/s, p50 %.0f µs", r.RepliesPerSec, r.Latency.P50)
 }
@@ -154,5 +160,36 @@ func TestCommandLine(t *testing.T) {
 		if err := run(append(bad, "-procs", "0"), &out); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestFloorServer: the kernel-floor responder's replies pass every check, and close stops it.
+func TestFloorServer(t *testing.T) {
+	f, err := listenFloor("127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback UDP here: %v", err)
+	}
+	sa, err := unix.Getsockname(f.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	done := make(chan error, 1)
+	go func() { done <- f.serve() }()
+	r, err := Run(Options{Server: addr, Duration: 300 * time.Millisecond, InFlight: 8, Sockets: 4, Timeout: time.Second})
+	f.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Replies == 0 || r.Invalid != 0 || r.Unsynchronised != 0 || r.Replies+r.Lost != r.Sent {
+		t.Errorf("report %+v", r)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the floor responder did not stop on close")
 	}
 }

@@ -11,6 +11,12 @@
 //
 //	ntpbench [-server 127.0.0.1:123] [-duration 5s] [-inflight 64 | -rate 100000]
 //	         [-sockets 16] [-timeout 1s] [-pid PID[,PID...]] [-json] [-label NAME]
+//	ntpbench -floor [-server 127.0.0.1:123]
+//
+// With -floor it is instead the yardstick the server benchmark measures against: a minimal
+// NTP responder (one thread blocked in recvmmsg, the kernel receive timestamp, the reply built
+// in place, one sendmmsg per batch, no checks at all), whose CPU time per reply is what the
+// kernel itself costs on the machine: no server can spend less.
 package main
 
 import (
@@ -46,11 +52,15 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Procs, "procs", 1, "GOMAXPROCS for the generator (it should leave the other cores to the server)")
 	fs.StringVar(&o.Label, "label", "", "name of the server in the report")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
+	floor := fs.Bool("floor", false, "instead of measuring, serve on -server as the kernel floor: a minimal NTP responder (blocking recvmmsg/sendmmsg on one thread, kernel receive timestamps, no checks) to measure real servers against; runs until killed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *floor {
+		return serveFloor(o.Server)
 	}
 	for _, p := range strings.Split(pids, ",") {
 		if p = strings.TrimSpace(p); p == "" {

@@ -2,6 +2,7 @@ package netio
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -123,11 +124,16 @@ func TestBatchServeNoAlloc(t *testing.T) {
 	port := freePort(t)
 	list := &fixedList{}
 	list.set(loAddr("127.0.0.1"), loAddr("127.0.0.2"))
-	s := openSet(t, Config{Port: port, Rules: mustRules(t, "ignore wildcard"), DSCP: -1, Enumerate: list.list})
+	// One socket per address, so that the datagrams reach the loop under test.
+	s := openSet(t, Config{Port: port, Rules: mustRules(t, "ignore wildcard"), DSCP: -1, Enumerate: list.list, ReceiveLoops: 1})
 	a, b := socketAt(t, s, "127.0.0.1"), socketAt(t, s, "127.0.0.2")
 	var seen, kernel atomic.Int64
 	h := echoStamp(&seen, &kernel)
-	bt := newBatch(b)
+	bt, err := b.newLoop(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bt.release()
 	msg := make([]byte, 48)
 	var fail error
 	allocs := testing.AllocsPerRun(200, func() {
@@ -136,8 +142,8 @@ func TestBatchServeNoAlloc(t *testing.T) {
 				fail = err
 			}
 		}
-		if err := bt.serve(h); err != nil {
-			fail = err
+		if stop, err := bt.serve(h); err != nil || stop {
+			fail = fmt.Errorf("serve: stop %v, %v", stop, err)
 		}
 	})
 	if fail != nil {

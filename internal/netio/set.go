@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultDSCP is classic ntpd's `dscp` default: 46, Expedited Forwarding.
@@ -31,11 +34,16 @@ type Config struct {
 	Now func() time.Time
 	// Enumerate lists the local addresses; nil means KernelAddresses. Tests substitute lists.
 	Enumerate func() ([]Address, error)
+	// ReceiveLoops is the number of sockets bound to each local address, in one SO_REUSEPORT
+	// group, each with a receive loop of its own (Serve, ServeBatch), so that a busy server
+	// answers on every CPU. 0 means runtime.GOMAXPROCS(0) (the CPUs the process may use);
+	// 1 means one socket per address. The wildcard sockets always have one.
+	ReceiveLoops int
 }
 
 // Handler processes one received datagram. p and p.Data are only valid during the call;
-// reply with p.Socket.SendTo. Each socket has its own goroutine, so a Handler must be safe
-// for concurrent use.
+// reply with p.Socket.SendTo. Each receive socket (every member of a socket's group, see
+// Config.ReceiveLoops) has its own goroutine, so a Handler must be safe for concurrent use.
 type Handler func(p *Packet)
 
 // Set is the collection of open sockets, numbered as classic numbers its interfaces.
@@ -52,6 +60,7 @@ type Set struct {
 	batchHandler ReplyHandler
 	closed       bool
 	noIPv6       bool
+	loops        int // sockets per local address
 	wg           sync.WaitGroup
 }
 
@@ -71,7 +80,10 @@ func Open(cfg Config) (*Set, error) {
 	if cfg.Now == nil {
 		return nil, errors.New("netio: Config.Now (time source) is nil")
 	}
-	s := &Set{cfg: cfg, log: cfg.Logger, enumerate: cfg.Enumerate}
+	s := &Set{cfg: cfg, log: cfg.Logger, enumerate: cfg.Enumerate, loops: cfg.ReceiveLoops}
+	if s.loops <= 0 {
+		s.loops = runtime.GOMAXPROCS(0)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +118,7 @@ func Open(cfg Config) (*Set, error) {
 
 func (s *Set) openWildcard(name string, addr netip.Addr, act Action) error {
 	ap := netip.AddrPortFrom(addr, s.cfg.Port)
-	c, err := bindUDP(ap, bindOptions{dscp: s.cfg.DSCP})
+	fd, err := bindUDP(ap, 0, bindOptions{dscp: s.cfg.DSCP})
 	if err != nil {
 		if addr.Is6() && errors.Is(err, syscall.EAFNOSUPPORT) {
 			// No IPv6 in this kernel or namespace: classic then runs IPv4 only.
@@ -120,13 +132,12 @@ func (s *Set) openWildcard(name string, addr netip.Addr, act Action) error {
 		}
 		return fmt.Errorf("netio: unable to bind to wildcard address %s port %d%s: %w", addr, s.cfg.Port, hint, err)
 	}
-	if err := setReuseAddr(c); err != nil {
-		c.Close()
+	if err := setReuseAddr(fd); err != nil {
+		unix.Close(fd)
 		return fmt.Errorf("netio: SO_REUSEADDR on %s: %w", ap, err)
 	}
-	sock, err := newSocket(c, s.nextIndex, name, ap, 0, FlagWildcard, true, act, s.cfg.Now)
+	sock, err := newSocket(fd, nil, s.nextIndex, name, ap, 0, FlagWildcard, true, act, s.cfg.Now)
 	if err != nil {
-		c.Close()
 		return fmt.Errorf("netio: %s: %w", ap, err)
 	}
 	s.nextIndex++
@@ -159,7 +170,8 @@ func (s *Set) add(a Address) {
 	index := s.nextIndex
 	s.nextIndex++ // consumed even when the bind fails, as classic does
 	ap := netip.AddrPortFrom(a.Addr, s.cfg.Port)
-	c, err := bindUDP(ap, bindOptions{reuseAddr: true, dscp: s.cfg.DSCP})
+	opts := bindOptions{reuseAddr: true, reusePort: s.loops > 1, dscp: s.cfg.DSCP}
+	fd, err := bindUDP(ap, a.Index, opts)
 	if err != nil {
 		hint := ""
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -169,9 +181,19 @@ func (s *Set) add(a Address) {
 			a.Addr, s.cfg.Port, a.Name, index, a.Flags, errText(err), hint))
 		return
 	}
-	sock, err := newSocket(c, index, a.Name, ap, a.Index, a.Flags, false, act, s.cfg.Now)
+	var members []int
+	for len(members) < s.loops-1 {
+		m, err := bindUDP(ap, a.Index, opts)
+		if err != nil {
+			// The address is served, by fewer loops.
+			s.log.Warn(fmt.Sprintf("another socket for %s on %s (#%d): %v; serving it with %d receive loops",
+				ap, a.Name, index, errText(err), len(members)+1))
+			break
+		}
+		members = append(members, m)
+	}
+	sock, err := newSocket(fd, members, index, a.Name, ap, a.Index, a.Flags, false, act, s.cfg.Now)
 	if err != nil {
-		c.Close()
 		s.log.Error(fmt.Sprintf("socket for %s on %s (#%d): %v; not listening there", ap, a.Name, index, err))
 		return
 	}
@@ -284,24 +306,34 @@ func (s *Set) Serve(h Handler) error {
 	return nil
 }
 
-// startReader runs with mu held.
+// startReader starts a goroutine per receive socket of sock. It runs with mu held.
 func (s *Set) startReader(sock *Socket) {
 	h := s.handler
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		buf := make([]byte, MaxPacket)
-		var p Packet
-		for {
-			if err := sock.ReadPacket(&p, buf); err != nil {
-				if !errors.Is(err, net.ErrClosed) {
-					s.log.Error(fmt.Sprintf("interface #%d %s: %v; no longer reading it", sock.Index, sock.Name, err))
+	for i := range sock.receivers() {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			buf := make([]byte, MaxPacket)
+			oob := make([]byte, oobSize)
+			var r reader
+			var p Packet
+			for {
+				var err error
+				if i == 0 {
+					err = sock.ReadPacket(&p, buf)
+				} else {
+					err = sock.read(i, &r, oob, &p, buf)
 				}
-				return
+				if err != nil {
+					if !errors.Is(err, net.ErrClosed) {
+						s.log.Error(fmt.Sprintf("interface #%d %s: %v; no longer reading it", sock.Index, sock.Name, err))
+					}
+					return
+				}
+				h(&p)
 			}
-			h(&p)
-		}
-	}()
+		}()
+	}
 }
 
 // SocketFor returns the socket to send to dst from, the way classic's findinterface picks

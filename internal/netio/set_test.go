@@ -481,7 +481,8 @@ func TestReceiveNoAlloc(t *testing.T) {
 	port := freePort(t)
 	list := &fixedList{}
 	list.set(loAddr("127.0.0.1"), loAddr("127.0.0.2"))
-	s := openSet(t, Config{Port: port, Rules: mustRules(t, "ignore wildcard"), DSCP: -1, Enumerate: list.list})
+	// ReadPacket reads one socket: one per address, not a SO_REUSEPORT group.
+	s := openSet(t, Config{Port: port, Rules: mustRules(t, "ignore wildcard"), DSCP: -1, Enumerate: list.list, ReceiveLoops: 1})
 	a, b := socketAt(t, s, "127.0.0.1"), socketAt(t, s, "127.0.0.2")
 	buf := make([]byte, MaxPacket)
 	msg := make([]byte, 48)
@@ -553,7 +554,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	port := freePort(b)
 	list := &fixedList{}
 	list.set(loAddr("127.0.0.1"), loAddr("127.0.0.2"))
-	s := openSet(b, Config{Port: port, Rules: mustRules(b, "ignore wildcard"), DSCP: -1, Enumerate: list.list})
+	s := openSet(b, Config{Port: port, Rules: mustRules(b, "ignore wildcard"), DSCP: -1, Enumerate: list.list, ReceiveLoops: 1})
 	client, server := socketAt(b, s, "127.0.0.1"), socketAt(b, s, "127.0.0.2")
 	cbuf, sbuf := make([]byte, MaxPacket), make([]byte, MaxPacket)
 	msg := make([]byte, 48)
