@@ -99,11 +99,9 @@ type Assoc struct {
 	dst  ntptime.Time // our receive timestamp of its last packet (our next rec)
 	xmt  ntptime.Time // the peer's last transmit timestamp, for the duplicate test
 
-	reach   uint8
-	unreach int
-	// quiet counts the polls sent since the last reply (gontp's; classic's unreach is
-	// reset by the selection too, so it cannot tell a server that went dark).
-	quiet      int
+	reach      uint8
+	unreach    int
+	quiet      int // polls since the last reply (classic's unreach is also reset by the selection)
 	burst      int // packets left in the current burst
 	retry      int // polls left to wait for the reply that starts a burst
 	throttle   int // headway, s; decays by one per second

@@ -157,9 +157,10 @@ func (c *Clock) loadLeap(path string, checkHash bool) {
 	}
 	c.leapTab, c.leapPath = t, path
 	c.log.Info(t.LoadedMessage(path))
-	if c.Discipline != nil {
-		// Stored until the first update writes the kernel.
-		_ = c.Discipline.SetTAI(t.TAI(time.Now()))
+	// Before the first update the discipline only keeps it; after a reload it goes to the
+	// kernel at once.
+	if err := c.Discipline.SetTAI(t.TAI(c.Now())); err != nil {
+		c.log.Error(err.Error())
 	}
 }
 

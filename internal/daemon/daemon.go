@@ -400,9 +400,6 @@ func (d *Daemon) send(s engine.Send) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
 	}
-	if s.Packet.Xmt == 0 {
-		stamp = nil
-	}
 	if err := sock.SendTo(b[:], s.To, stamp); err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
 		return

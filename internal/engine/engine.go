@@ -213,13 +213,15 @@ func New(cfg Config, o Options) (*Engine, error) {
 	// does: without a drift file the loop starts measuring the frequency (classic's
 	// freq_cnt > 0), and the filter must hand on its newest samples, or a first sample of
 	// least delay would stall the selection for polls (seen in the simulator).
-	if st, ok := e.discipline.(interface{ Settling() bool }); ok && cfg.NTP {
-		e.sys.Settling = st.Settling()
-	}
-	if !cfg.NTP {
+	switch st, ok := e.discipline.(interface{ Settling() bool }); {
+	case !cfg.NTP:
 		// Classic with `disable ntp` never runs local_clock, so its freq_cnt never leaves
-		// its start value and the clock filter hands on the newest sample for ever.
+		// its start value and the clock filter hands on the newest sample for ever
+		// (checked against classic ntpd 4.2.8p15: its peer offset and delay are those of
+		// the newest filter stage, not of the least delay).
 		e.sys.Settling = true
+	case ok:
+		e.sys.Settling = st.Settling()
 	}
 	e.leapFile = o.LeapFile
 	e.sys.Precision = o.Precision
@@ -608,16 +610,16 @@ func (e *Engine) leap(now time.Time) uint8 {
 // synchronised to the system peer and whether it was stepped.
 func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 	e.proc.SetPollLimits(v.MinPoll, v.MaxPoll)
-	// The combined offset is aligned to now (selectClock); the estimator places it at the
-	// system peer's sample time, where it is that sample's own offset when it is alone.
-	offset := e.proc.Project(e.offset, now, v.Epoch)
-	if e.sys.Settling {
-		// While the frequency is unknown the other survivors' offsets cannot be aligned:
-		// Project knows the corrections but not the oscillator's error, so an offset
-		// measured a burst earlier (seconds) is off by that error times its age (300 µs
-		// for 6 s at 50 ppm) and the combination bends the first frequency estimate.
-		// The system peer's own sample is exact at its own time; classic combines anyway.
-		offset = v.Offset
+	// The estimator places the offset at the system peer's sample time. While the
+	// frequency is unknown (settling) the other survivors' offsets cannot be aligned:
+	// Project knows the corrections but not the oscillator's error, so an offset measured
+	// a burst earlier (seconds) is off by that error times its age (300 µs for 6 s at
+	// 50 ppm) and the combination bends the first frequency estimate; the system peer's
+	// own sample is exact at its own time (classic combines anyway). Afterwards the
+	// combined offset, aligned to now (selectClock), is moved back to that time.
+	offset := v.Offset
+	if !e.sys.Settling {
+		offset = e.proc.Project(e.offset, now, v.Epoch)
 	}
 	r, err := e.proc.ProcessAt(offset, e.jitter, v.Epoch, now)
 	if err != nil {

@@ -14,7 +14,8 @@ import (
 // (clock.Discipline, with classic ntpd's default parameters and -g from the client line)
 // adjusting a simulated Linux kernel clock (clock.Model) with the client line's offset,
 // frequency error and wander. Without the client line's drift= the discipline starts in
-// NSET (no drift file); with it, in FSET at that frequency. The engine drives the discipline through engine.Processor, so it
+// NSET (no drift file); with it, in FSET at that frequency. The engine drives the
+// discipline through engine.Processor, so it
 // clears the associations after a step and stops at a panic itself.
 func KernelHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
 	return KernelHostWith(clock.DefaultParams(), nil)(sc, origin, elapsed, rng)
@@ -26,11 +27,14 @@ func KernelHostWith(p clock.Params, log *slog.Logger) func(*Scenario, time.Time,
 	return func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
 		m := clock.NewModel(origin, elapsed, sc.Client.Offset, sc.Client.FreqPPM)
 		h := &modelHost{m: m, elapsed: elapsed, at: elapsed(), wander: sc.Client.WanderPPB * 1e-9, rng: rng}
-		p.PanicGate = p.PanicGate || sc.Client.AllowPanic
-		if sc.Client.Drift != nil && p.Drift == nil {
-			p.Drift = sc.Client.Drift
+		// Each run gets its own copy: the scenario's g and drift= must not stay in p for
+		// the next run of this host.
+		q := p
+		q.PanicGate = p.PanicGate || sc.Client.AllowPanic
+		if sc.Client.Drift != nil && q.Drift == nil {
+			q.Drift = sc.Client.Drift
 		}
-		return h, clock.New(h, p, log)
+		return h, clock.New(h, q, log)
 	}
 }
 
