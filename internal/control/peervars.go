@@ -46,12 +46,8 @@ func (s *Server) readPeerVars(r *reply, id uint16, data []byte) {
 		r.fail(ErrBadAssoc)
 		return
 	}
-	set, _, code, long := parseNames(data, peerNames, nil)
-	if long {
-		s.c.longValue.Add(1)
-	}
-	if code != 0 {
-		r.fail(code)
+	set, _, ok := s.requestNames(r, data, peerNames, nil)
+	if !ok {
 		return
 	}
 	r.hdr.Status = p.Vars.Status
@@ -245,12 +241,8 @@ func (s *Server) readClock(r *reply, id uint16, data []byte) {
 		r.fail(ErrBadAssoc)
 		return
 	}
-	set, _, code, long := parseNames(data, clockNames, nil)
-	if long {
-		s.c.longValue.Add(1)
-	}
-	if code != 0 {
-		r.fail(code)
+	set, _, ok := s.requestNames(r, data, clockNames, nil)
+	if !ok {
 		return
 	}
 	cv := p.Clock

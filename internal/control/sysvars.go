@@ -94,12 +94,8 @@ func (s *Server) sysVarList() string {
 }
 
 func (s *Server) readSysVars(r *reply, data []byte) {
-	set, extra, code, long := parseNames(data, sysNames, s.cfg.SetVars)
-	if long {
-		s.c.longValue.Add(1)
-	}
-	if code != 0 {
-		r.fail(code)
+	set, extra, ok := s.requestNames(r, data, sysNames, s.cfg.SetVars)
+	if !ok {
 		return
 	}
 	r.hdr.Status = sysStatus(r.snap)

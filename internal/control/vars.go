@@ -19,6 +19,20 @@ func (v *varSet) hasSetvar(i int) bool { return v.has(i) }
 // stop parsing the request (ctl_getitem's "possible exploit" case).
 const maxValue = 127
 
+// requestNames is parseNames for a read request: an over-long value is counted, and a bad
+// list fails the request with its error code (ok false).
+func (s *Server) requestNames(r *reply, data []byte, names []string, setvars []SetVar) (set, extra varSet, ok bool) {
+	set, extra, code, long := parseNames(data, names, setvars)
+	if long {
+		s.c.longValue.Add(1)
+	}
+	if code != 0 {
+		r.fail(code)
+		return set, extra, false
+	}
+	return set, extra, true
+}
+
 // parseNames reads a comma-separated variable list the way classic ctl_getitem does:
 // separators and blanks before a name are skipped, each name must be one of names (a `name=value` item is
 // accepted and its value ignored). An unknown name fails the whole request with

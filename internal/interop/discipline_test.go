@@ -274,10 +274,11 @@ func rvValue(out, name string) (float64, bool) {
 	return 0, false
 }
 
-// TestNtpdQuitSetsTheClockOnce: `ntpd -q` (here on a virtual clock 0.3 s ahead, so that the
-// host clock is never touched) sets the clock once from its server and exits 0, printing
-// classic's "ntpd: time set -0.300...s" line; the log says "time reset".
-func TestNtpdQuitSetsTheClockOnce(t *testing.T) {
+// runOnVirtualClock runs gontp's ntpd to its end (mode "-q" or "-n") on a virtual clock
+// (`--virtual-clock` virtual) against chronyd in a private network, without CAP_SYS_TIME,
+// and returns what it printed, its log and how it ended.
+func runOnVirtualClock(t *testing.T, mode, virtual string) (out, logText []byte, err error) {
+	t.Helper()
 	testnet.Reference(t, "chronyd")
 	ntpd := binary(t, "ntpd")
 	tn := testnet.New(t)
@@ -286,9 +287,17 @@ func TestNtpdQuitSetsTheClockOnce(t *testing.T) {
 	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
 	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst\n", ch.Addr()))
 	logFile := filepath.Join(t.TempDir(), "ntpd.log")
-	out, err := gh.Run(t, 60*time.Second, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
-		ntpd, "-q", "-c", conf, "-l", logFile, "--virtual-clock", "0.3,0")
-	logText, _ := os.ReadFile(logFile)
+	out, err = gh.Run(t, 60*time.Second, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, mode, "-c", conf, "-l", logFile, "--virtual-clock", virtual)
+	logText, _ = os.ReadFile(logFile)
+	return out, logText, err
+}
+
+// TestNtpdQuitSetsTheClockOnce: `ntpd -q` (here on a virtual clock 0.3 s ahead, so that the
+// host clock is never touched) sets the clock once from its server and exits 0, printing
+// classic's "ntpd: time set -0.300...s" line; the log says "time reset".
+func TestNtpdQuitSetsTheClockOnce(t *testing.T) {
+	out, logText, err := runOnVirtualClock(t, "-q", "0.3,0")
 	if err != nil {
 		t.Fatalf("ntpd -q: %v\n%s\nlog:\n%s", err, out, logText)
 	}
@@ -307,17 +316,7 @@ func TestNtpdQuitSetsTheClockOnce(t *testing.T) {
 // TestNtpdPanicExit: a clock 2000 s off (virtual) is beyond `tinker panic` (1000 s), so
 // without -g the daemon logs classic's panic message and exits 255 instead of stepping.
 func TestNtpdPanicExit(t *testing.T) {
-	testnet.Reference(t, "chronyd")
-	ntpd := binary(t, "ntpd")
-	tn := testnet.New(t)
-	ch := tn.Host("chrony")
-	gh := tn.Host("gontp")
-	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
-	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst\n", ch.Addr()))
-	logFile := filepath.Join(t.TempDir(), "ntpd.log")
-	out, err := gh.Run(t, 60*time.Second, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
-		ntpd, "-n", "-c", conf, "-l", logFile, "--virtual-clock", "2000,0")
-	logText, _ := os.ReadFile(logFile)
+	out, logText, err := runOnVirtualClock(t, "-n", "2000,0")
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 255 {
 		t.Fatalf("ntpd with the clock 2000 s off: %v, want exit status 255\n%s\nlog:\n%s", err, out, logText)
