@@ -245,6 +245,18 @@ func TestCleanup(t *testing.T) {
 		if err := stray.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// `ip netns exec` joins the namespace and then execs sleep under the same pid; until
+		// it has, the cleanup could not see the process in the namespace (a race that made
+		// this test fail once in CI).
+		comm := fmt.Sprintf("/proc/%d/comm", stray.Process.Pid)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if b, err := os.ReadFile(comm); err == nil && strings.TrimSpace(string(b)) == "sleep" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the stray process %d did not become sleep in %s", stray.Process.Pid, h2.Namespace())
+			}
+		}
 		if p.Exited() {
 			t.Fatalf("sleep ended early: %v", p.ExitErr())
 		}
