@@ -13,6 +13,7 @@ import (
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // scripted is a Processor whose answers the test dictates, recording what the engine asked.
@@ -40,7 +41,7 @@ func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Eng
 	if err != nil {
 		t.Fatal(err)
 	}
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv,

@@ -15,6 +15,7 @@ import (
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // Config is what the engine runs: the associations of the configuration and the system
@@ -29,7 +30,7 @@ type Config struct {
 	// keeps the leap indicator at alarm (observed on 4.2.8p15: "leap_alarm, sync_local").
 	NTP bool
 	// Tos is the `tos` configuration; the zero value means classic's defaults.
-	Tos *peer.Tos
+	Tos *system.Tos
 	// Pools are the `pool` lines. Server lines whose names still have to be resolved are
 	// added later with AddServer.
 	Pools []Pool
@@ -135,7 +136,7 @@ type association struct {
 type Engine struct {
 	log        *slog.Logger
 	rng        *rand.Rand
-	sys        peer.Sys
+	sys        system.State
 	ntp        bool
 	discipline Discipline
 	proc       Processor // discipline as a Processor, nil if it is not one
@@ -166,8 +167,8 @@ type Engine struct {
 	// sysEvent and sysEventCount are the low byte of the system status word (the last
 	// system event and how often it was reported since the code changed).
 	sysEvent, sysEventCount uint8
-	selector                peer.Selector
-	cands                   []peer.Candidate
+	selector                system.Selector
+	cands                   []system.Candidate
 	sysPeer                 *association
 	clockHop                float64
 	sysEpoch                time.Time
@@ -191,7 +192,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 	e := &Engine{
 		log:        o.Log,
 		rng:        o.Rand,
-		sys:        peer.DefaultSys(),
+		sys:        system.DefaultState(),
 		ntp:        cfg.NTP,
 		discipline: o.Discipline,
 		start:      o.Start,
@@ -481,7 +482,7 @@ func (e *Engine) selectClock(now time.Time) {
 			sysIdx = i
 		}
 	}
-	res := e.selector.Select(e.cands, peer.SelectParams{
+	res := e.selector.Select(e.cands, system.SelectParams{
 		Tos:            e.sys.Tos,
 		SysPeer:        sysIdx,
 		ClockHop:       e.clockHop,

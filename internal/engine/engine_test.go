@@ -8,6 +8,7 @@ import (
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -18,7 +19,7 @@ func localEngine(t *testing.T, ntp, iburst bool, orphanWait float64) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = orphanWait
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv, Peer: peer.Config{IBurst: iburst}}},
@@ -68,7 +69,7 @@ func TestLocalRefclockIburstSynchronisesWithinSeconds(t *testing.T) {
 	if s.Sys.Stratum != 11 || s.Sys.RefID != peer.RefID(refclock.Address{Type: 1}.Addr()) {
 		t.Errorf("stratum %d refid %#x, want 11 and 127.127.1.0 (classic's refid for a fudged LOCAL)", s.Sys.Stratum, s.Sys.RefID)
 	}
-	if s.SysPeer != s.Peers[0].ID || s.Peers[0].Vars.Selection != peer.SelSysPeer {
+	if s.SysPeer != s.Peers[0].ID || s.Peers[0].Vars.Selection != system.SelSysPeer {
 		t.Errorf("sys peer %d, peer %+v", s.SysPeer, s.Peers[0])
 	}
 	if s.Sys.RefTime == 0 || s.Sys.RootDisp < minDisp {

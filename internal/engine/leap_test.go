@@ -8,6 +8,7 @@ import (
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // leapClock is a reference clock that reports a leap indicator.
@@ -32,7 +33,7 @@ func (d *armingDiscipline) Leap(ins, del bool) error {
 
 func leapEngine(t *testing.T, clk *leapClock, d *armingDiscipline, file func(time.Time) (bool, bool)) *Engine {
 	t.Helper()
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},

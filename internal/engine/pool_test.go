@@ -13,6 +13,7 @@ import (
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 	"gontp/peer"
+	"gontp/system"
 )
 
 // world is a tiny virtual network for the engine: servers that answer at once (2 ms round
@@ -50,7 +51,7 @@ func newWorld(t *testing.T, cfg Config) *world {
 	w := &world{t: t, now: t0, dark: map[netip.Addr]bool{}, kod: map[netip.Addr]string{},
 		stratum: 2, sent: map[netip.AddrPort]int{}, log: &bytes.Buffer{}}
 	if cfg.Tos == nil {
-		tos := peer.DefaultTos()
+		tos := system.DefaultTos()
 		cfg.Tos = &tos
 	}
 	e, err := New(cfg, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(7, 9)),
@@ -165,7 +166,7 @@ func TestPoolPrototypeLooksLikeClassic(t *testing.T) {
 func TestPoolSpawnsOneServerPerSecond(t *testing.T) {
 	for _, maxclock := range []int{10, 5} {
 		t.Run(fmt.Sprint("maxclock", maxclock), func(t *testing.T) {
-			tos := peer.DefaultTos()
+			tos := system.DefaultTos()
 			tos.MaxClock = maxclock
 			w := newWorld(t, Config{Tos: &tos, Pools: []Pool{{Name: "pool.test", Peer: peer.Config{IBurst: true}}}})
 			w.dns = addrs(2, 50, 51, 52, 53, 54, 55, 56)
@@ -209,7 +210,7 @@ func TestPoolSpawnsOneServerPerSecond(t *testing.T) {
 // maxclock associations; gontp demobilises a pool member after PoolQuiet unanswered polls
 // (the later ones at minpoll), and the pool solicits the fresh servers.
 func TestPoolReplacesDarkServers(t *testing.T) {
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.MaxClock = 4
 	w := newWorld(t, Config{Tos: &tos, Pools: []Pool{{Name: "pool.test", Peer: peer.Config{IBurst: true}}}})
 	w.dns = addrs(10, 11, 12, 13)
@@ -363,7 +364,7 @@ func TestSteppedClearsEveryAssociation(t *testing.T) {
 // has timed out while there are more than maxclock associations and it has the lowest
 // score, it is demobilised (ntpd transmit with FLAG_PREEMPT); a plain server never is.
 func TestPreemptServerLine(t *testing.T) {
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.MaxClock = 1
 	w := newWorld(t, Config{Tos: &tos, Servers: []peer.Config{
 		{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient, IBurst: true},

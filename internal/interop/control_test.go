@@ -18,6 +18,7 @@ import (
 	"gontp/internal/server"
 	"gontp/internal/testnet"
 	"gontp/peer"
+	"gontp/system"
 )
 
 // md5Keys is the classic MD5 key type: digest = MD5(key || message). It exists only for this
@@ -55,7 +56,7 @@ func controlFixture(now time.Time, local netip.AddrPort) *engine.Snapshot {
 		Precision: -20, RootDelay: 0.000488, RootDisp: 0.000992,
 		RefID: 0xc0000201, RefTime: ts(now.Add(-40 * time.Second)), Rec: ts(now.Add(-15 * time.Second)),
 		Reach: 0xff, HMode: 3, PMode: 4, HPoll: 6, PPoll: 6, Offset: 0.000094, Delay: 0.000277,
-		Disp: 0.000967, Jitter: 0.000027, Selection: peer.SelSysPeer, Configured: true,
+		Disp: 0.000967, Jitter: 0.000027, Selection: system.SelSysPeer, Configured: true,
 		Sent: 13, Received: 13,
 	}
 	sysPeer.FiltDelay = [8]float64{0.00028, 0.00032, 0.00031, 0.00019, 0.00019, 0.00032, 0.0003, 0.00032}

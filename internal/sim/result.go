@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"gontp/internal/engine"
-	"gontp/peer"
+	"gontp/system"
 )
 
 // Sample is the state of the gontp host at one instant of true time.
@@ -112,7 +112,7 @@ func (r *Result) observe(w *world, s *engine.Snapshot) {
 		if rs := w.byAddr[p.Vars.Addr]; p.Vars.Reach != 0 && rs != nil && !rs.down(w.now) {
 			live++
 		}
-		x := p.Vars.Selection == peer.SelFalsetick
+		x := p.Vars.Selection == system.SelFalsetick
 		r.lastX[n] = x
 		if x {
 			r.ticks[n] = true
