@@ -320,12 +320,6 @@ func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
 	return offset + d.correctionAt(tf) - d.correctionAt(tt) + d.freq*(tt-tf)
 }
 
-// Update is the engine's Discipline interface: Process without the details.
-func (d *Discipline) Update(offset, jitter float64, now time.Time) (bool, error) {
-	r, err := d.Process(offset, jitter, now)
-	return r.Synchronised, err
-}
-
 // Process takes one system offset (s, positive when the clock is behind) with the system
 // jitter (s) at local time now, and adjusts the clock as classic ntpd's local_clock
 // decides. An error wrapping ErrPanic means the daemon must exit; other errors are kernel

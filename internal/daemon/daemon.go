@@ -161,9 +161,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		d.resolver = net.DefaultResolver
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Discipline: clk.Discipline,
-		LeapFile:   clk.LeapPending,
-		Rand:       rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		Loop:     clk.Discipline,
+		LeapFile: clk.LeapPending,
+		Rand:     rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },

@@ -16,15 +16,13 @@ import (
 	"gontp/system"
 )
 
-// scripted is a Processor whose answers the test dictates, recording what the engine asked.
+// scripted is a Loop whose answers the test dictates, recording what the engine asked.
 type scripted struct {
-	answer  func(n int, offset float64) (clock.Result, error)
-	calls   int
-	limits  [2]int8
-	updates int // Update calls (must stay 0: a Processor is driven through Process)
+	answer func(n int, offset float64) (clock.Result, error)
+	calls  int
+	limits [2]int8
 }
 
-func (s *scripted) Update(float64, float64, time.Time) (bool, error) { s.updates++; return false, nil }
 func (s *scripted) ProcessAt(offset, _ float64, _, _ time.Time) (clock.Result, error) {
 	s.calls++
 	return s.answer(s.calls, offset)
@@ -34,6 +32,8 @@ func (s *scripted) Vars() clock.Vars {
 }
 func (s *scripted) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = [2]int8{minPoll, maxPoll} }
+func (s *scripted) Settling() bool                                 { return false }
+func (s *scripted) Leap(bool, bool) error                          { return nil }
 
 func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Engine {
 	t.Helper()
@@ -47,7 +47,7 @@ func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Eng
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv,
 			Peer: peer.Config{IBurst: true, MinPoll: 4, MaxPoll: 7}}},
 		NTP: ntp, Tos: &tos,
-	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Discipline: p, Log: log})
+	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Loop: p, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +63,8 @@ func TestProcessorDrivesSystemVariables(t *testing.T) {
 	e := processorEngine(t, p, true, nil)
 	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	s := e.Snapshot()
-	if p.calls == 0 || p.updates != 0 {
-		t.Fatalf("Process called %d times, Update %d: want Process only", p.calls, p.updates)
+	if p.calls == 0 {
+		t.Fatal("ProcessAt never called")
 	}
 	if s.Sys.Leap != wire.LeapNone || s.Sys.Poll != 5 || !e.sys.Settling {
 		t.Fatalf("leap %d poll %d settling %v, want 0, 5 (the loop's), true", s.Sys.Leap, s.Sys.Poll, e.sys.Settling)

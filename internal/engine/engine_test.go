@@ -102,11 +102,11 @@ func TestDisableNTPKeepsLeapAlarm(t *testing.T) {
 	}
 }
 
-func TestNoDisciplineRefusesNonZeroOffsets(t *testing.T) {
-	if ok, err := (noDiscipline{}).Update(0.002, 0, t0); ok || err == nil {
+func TestNoLoopRefusesNonZeroOffsets(t *testing.T) {
+	if ok, err := noLoopUpdate(0.002); ok || err == nil {
 		t.Fatal("a non-zero offset must not count as synchronised without a discipline")
 	}
-	if ok, err := (noDiscipline{}).Update(0, 0, t0); !ok || err != nil {
+	if ok, err := noLoopUpdate(0); !ok || err != nil {
 		t.Fatal("a zero offset needs no adjustment")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"gontp/clock"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -22,10 +23,17 @@ func (c *leapClock) Stratum() uint8      { return 0 }
 func (c *leapClock) RefID() string       { return "TEST" }
 func (c *leapClock) Precision() int8     { return -20 }
 
-// armingDiscipline accepts every update and records what the kernel would be told.
+// armingDiscipline accepts every update and records what the kernel would be told. Like the
+// update-only disciplines of the simulator it leaves sys_poll at its start value.
 type armingDiscipline struct{ armed [][2]bool }
 
-func (d *armingDiscipline) Update(float64, float64, time.Time) (bool, error) { return true, nil }
+func (d *armingDiscipline) ProcessAt(float64, float64, time.Time, time.Time) (clock.Result, error) {
+	return clock.Result{Synchronised: true, Poll: system.StartPoll}, nil
+}
+func (d *armingDiscipline) Vars() clock.Vars                               { return clock.Vars{} }
+func (d *armingDiscipline) Project(offset float64, _, _ time.Time) float64 { return offset }
+func (d *armingDiscipline) SetPollLimits(int8, int8)                       {}
+func (d *armingDiscipline) Settling() bool                                 { return false }
 func (d *armingDiscipline) Leap(ins, del bool) error {
 	d.armed = append(d.armed, [2]bool{ins, del})
 	return nil
@@ -39,7 +47,7 @@ func leapEngine(t *testing.T, clk *leapClock, d *armingDiscipline, file func(tim
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},
 		NTP:       true,
 		Tos:       &tos,
-	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Discipline: d, LeapFile: file})
+	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Loop: d, LeapFile: file})
 	if err != nil {
 		t.Fatal(err)
 	}
