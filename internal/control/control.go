@@ -16,7 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
@@ -88,7 +89,7 @@ type SetVar struct {
 // known, so asking for them is not an error).
 type Sources struct {
 	// Snapshot returns the engine's current snapshot. Required.
-	Snapshot func() *engine.Snapshot
+	Snapshot func() *snapshot.Snapshot
 	// ServerStats returns the time server's counters (ss_* variables, `ntpq -c sysstats`).
 	ServerStats func(now ntptime.Time) server.Stats
 	// IO returns the receive-buffer and socket counters (`ntpq -c iostats`).
@@ -366,7 +367,7 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict server.Restrict
 }
 
 // sendError answers with an error before a reply object exists.
-func (s *Server) sendError(h *wire.ControlHeader, snap *engine.Snapshot, code uint8, out func([]byte)) {
+func (s *Server) sendError(h *wire.ControlHeader, snap *snapshot.Snapshot, code uint8, out func([]byte)) {
 	r := replyPool.Get().(*reply)
 	defer r.release()
 	r.reset(s, out, snap, time.Time{})
@@ -380,7 +381,7 @@ func (s *Server) sendError(h *wire.ControlHeader, snap *engine.Snapshot, code ui
 }
 
 // findPeer returns the association with id.
-func findPeer(snap *engine.Snapshot, id uint16) *engine.Peer {
+func findPeer(snap *snapshot.Snapshot, id uint16) *snapshot.Peer {
 	for i := range snap.Peers {
 		if snap.Peers[i].ID == id {
 			return &snap.Peers[i]

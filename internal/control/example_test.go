@@ -5,8 +5,9 @@ import (
 	"net/netip"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/control"
-	"gontp/internal/engine"
 	"gontp/internal/server"
 	"gontp/internal/wire"
 )
@@ -15,9 +16,9 @@ import (
 // server.Respond hands on (verdict ToControl), sending each reply datagram back to the
 // requester from the socket the request came in on.
 func ExampleServer_Handle() {
-	snap := &engine.Snapshot{Sys: engine.System{Leap: 3, Stratum: 16, RefID: 0x494e4954}}
+	snap := &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: 3, Stratum: 16, RefID: 0x494e4954}}
 	ctl := control.New(control.Config{Version: "ntpd gontp"}, control.Sources{
-		Snapshot: func() *engine.Snapshot { return snap },
+		Snapshot: func() *snapshot.Snapshot { return snap },
 	})
 	// ntpq -c "rv 0 stratum,refid"
 	req := make([]byte, 12+16)

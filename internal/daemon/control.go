@@ -6,11 +6,12 @@ import (
 	"log/slog"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"golang.org/x/sys/unix"
 
 	"gontp/clock"
 	"gontp/internal/control"
-	"gontp/internal/engine"
 	"gontp/internal/netio"
 	"gontp/internal/server"
 )
@@ -19,7 +20,7 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -36,7 +37,7 @@ func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *serv
 	}
 	rand.Read(cfg.NonceSecret[:])
 	src := control.Sources{
-		Snapshot:    snapshot,
+		Snapshot:    snap,
 		ServerStats: srv.Stats,
 		IO: func(now time.Time) control.IOStats {
 			var io control.IOStats

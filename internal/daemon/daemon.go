@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"golang.org/x/sys/unix"
 
 	"gontp/internal/control"
@@ -48,7 +50,7 @@ type Options struct {
 	// Observe, when set, is called once the engine runs, with a function that returns the
 	// engine's current snapshot (safe from any goroutine). In-process tests read the
 	// association table with it.
-	Observe func(snapshot func() *engine.Snapshot)
+	Observe func(snap func() *snapshot.Snapshot)
 
 	// LogOutput, when set, is the log destination behind log: `logfile` and `logconfig`
 	// act on it and SIGHUP reopens it. LogFileFromCommandLine (-l) keeps `logfile` from

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gontp/clock"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -61,7 +62,7 @@ func TestProcessorDrivesSystemVariables(t *testing.T) {
 		return clock.Result{Synchronised: true, Poll: 5, Settling: true}, nil
 	}}
 	e := processorEngine(t, p, true, nil)
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	s := e.Snapshot()
 	if p.calls == 0 {
 		t.Fatal("ProcessAt never called")
@@ -90,7 +91,7 @@ func TestProcessorStepResetsAssociations(t *testing.T) {
 		return clock.Result{Poll: 6, Ignored: true}, nil
 	}}
 	e := processorEngine(t, p, true, log)
-	run(e, 10*time.Minute, func(*Snapshot) bool { return p.calls >= 1 })
+	run(e, 10*time.Minute, func(*snapshot.Snapshot) bool { return p.calls >= 1 })
 	s := e.Snapshot()
 	if s.Sys.Leap != wire.LeapAlarm || s.Sys.Stratum != wire.StratumUnsynched || s.Sys.RefID != wire.RefIDFromString("STEP") {
 		t.Fatalf("after a step: %+v, want leap 3, stratum 16, refid STEP", s.Sys)
@@ -112,7 +113,7 @@ func TestProcessorPanicStops(t *testing.T) {
 		return clock.Result{Ignored: true}, &clock.PanicError{Offset: 2000, Threshold: 1000}
 	}}
 	e := processorEngine(t, p, true, log)
-	run(e, 10*time.Minute, func(*Snapshot) bool { return false })
+	run(e, 10*time.Minute, func(*snapshot.Snapshot) bool { return false })
 	if !errors.Is(e.Err(), clock.ErrPanic) {
 		t.Fatalf("Err() = %v, want one wrapping clock.ErrPanic", e.Err())
 	}
@@ -134,7 +135,7 @@ func TestProcessorDisableNTP(t *testing.T) {
 		return clock.Result{Synchronised: true}, nil
 	}}
 	e := processorEngine(t, p, false, nil)
-	run(e, 10*time.Minute, func(*Snapshot) bool { return false })
+	run(e, 10*time.Minute, func(*snapshot.Snapshot) bool { return false })
 	s := e.Snapshot()
 	if p.calls != 0 || s.Sys.Leap != wire.LeapAlarm || s.SysPeer == 0 {
 		t.Fatalf("disable ntp: %d discipline calls, leap %d, sys peer %d; want 0, 3, set", p.calls, s.Sys.Leap, s.SysPeer)
@@ -153,7 +154,7 @@ func TestProcessorKernelFailureCarriesOn(t *testing.T) {
 		return clock.Result{}, errors.New("clock: adjtimex(start): operation not permitted")
 	}}
 	e := processorEngine(t, p, true, log)
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if s := e.Snapshot(); s.Sys.Leap != wire.LeapNone || e.Err() != nil {
 		t.Fatalf("leap %d err %v after failing clock calls, want synchronised", s.Sys.Leap, e.Err())
 	}

@@ -12,6 +12,7 @@ import (
 
 	"gontp/clock"
 	"gontp/internal/ntptime"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -126,7 +127,7 @@ type association struct {
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
-// concurrent use: one goroutine calls it (DESIGN.md), and observers read Snapshot.
+// concurrent use: one goroutine calls it (DESIGN.md), and observers read snapshot.Snapshot.
 type Engine struct {
 	log      *slog.Logger
 	rng      *rand.Rand
@@ -171,7 +172,7 @@ type Engine struct {
 	warned                  map[string]bool
 
 	acts []peer.Action
-	snap atomic.Pointer[Snapshot]
+	snap atomic.Pointer[snapshot.Snapshot]
 }
 
 // New makes the engine and its associations; nothing is sent until the first Timer call.
@@ -546,7 +547,7 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	e.sys.RootDelay = v.Delay + v.RootDelay
 	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
 	// never below mindisp.
-	rd := v.RootDisp + v.Disp + e.jitter + PHI*now.Sub(v.Update).Seconds() + math.Abs(e.offset)
+	rd := v.RootDisp + v.Disp + e.jitter + snapshot.PHI*now.Sub(v.Update).Seconds() + math.Abs(e.offset)
 	e.sys.RootDisp = max(rd, minDisp)
 	if synced {
 		if e.sys.Leap == wire.LeapAlarm {
@@ -689,19 +690,19 @@ func (e *Engine) warnOnce(key, msg string) {
 }
 
 // Snapshot returns the last published snapshot. Safe for concurrent use.
-func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+func (e *Engine) Snapshot() *snapshot.Snapshot { return e.snap.Load() }
 
 // publish makes a new immutable snapshot of the system and the associations.
 func (e *Engine) publish(now time.Time) {
-	s := &Snapshot{
-		Sys: System{
+	s := &snapshot.Snapshot{
+		Sys: snapshot.SysVars{
 			Leap: e.sys.Leap, Stratum: e.sys.Stratum, Precision: e.sys.Precision, Poll: e.sys.Poll,
 			RefID: e.sys.RefID, RefTime: e.sys.RefTime, RootDelay: e.sys.RootDelay,
 			RootDisp: e.sys.RootDisp, RootDispTime: e.sys.RefTime,
 		},
 		Offset:     e.offset,
 		Jitter:     e.jitter,
-		Peers:      make([]Peer, 0, len(e.assocs)),
+		Peers:      make([]snapshot.Peer, 0, len(e.assocs)),
 		AssocModes: make(map[netip.AddrPort]uint8, len(e.assocs)),
 	}
 	if s.Sys.RootDispTime == 0 {
@@ -728,7 +729,7 @@ func (e *Engine) publish(now time.Time) {
 		for ; pi < len(e.pools) && e.pools[pi].seq < as.seq; pi++ {
 			s.Peers = append(s.Peers, e.poolPeer(e.pools[pi], now, s))
 		}
-		p := Peer{ID: as.id, Vars: as.a.Vars(now)}
+		p := snapshot.Peer{ID: as.id, Vars: as.a.Vars(now)}
 		if as.driver != nil {
 			p.Refclock = as.ref.Name()
 		} else {
@@ -745,11 +746,11 @@ func (e *Engine) publish(now time.Time) {
 // poolPeer is a pool prototype as observers see it. Its outstanding solicitation is listed
 // in AssocModes as a client association, so that the time server hands the reply to the
 // engine instead of declining it as a stranger's server packet.
-func (e *Engine) poolPeer(p *pool, now time.Time, s *Snapshot) Peer {
+func (e *Engine) poolPeer(p *pool, now time.Time, s *snapshot.Snapshot) snapshot.Peer {
 	if p.aorg != 0 {
 		if _, ok := s.AssocModes[p.solicit]; !ok {
 			s.AssocModes[p.solicit] = wire.ModeClient
 		}
 	}
-	return Peer{ID: p.id, Vars: e.poolVars(p, now), Hostname: p.name}
+	return snapshot.Peer{ID: p.id, Vars: e.poolVars(p, now), Hostname: p.name}
 }

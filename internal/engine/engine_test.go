@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -34,7 +35,7 @@ func localEngine(t *testing.T, ntp, iburst bool, orphanWait float64) *Engine {
 
 // run drives the engine's timer in virtual time until limit or until done says stop, and
 // returns the virtual time reached.
-func run(e *Engine, limit time.Duration, done func(*Snapshot) bool) time.Duration {
+func run(e *Engine, limit time.Duration, done func(*snapshot.Snapshot) bool) time.Duration {
 	now := t0
 	for now.Sub(t0) < limit {
 		next := e.Next()
@@ -58,7 +59,7 @@ func TestLocalRefclockIburstSynchronisesWithinSeconds(t *testing.T) {
 	if len(s.Peers) != 1 || s.Peers[0].Refclock != "LOCAL(0)" || s.Peers[0].Vars.Stratum != 10 {
 		t.Fatalf("peers at start: %+v", s.Peers)
 	}
-	took := run(e, time.Hour, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	took := run(e, time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	s = e.Snapshot()
 	if s.Sys.Leap != wire.LeapNone {
 		t.Fatalf("not synchronised after %v: %+v", took, s.Sys)
@@ -82,7 +83,7 @@ func TestLocalRefclockIburstSynchronisesWithinSeconds(t *testing.T) {
 // 4.2.8p15 at about 320 s with the default 64 s poll.
 func TestLocalRefclockWaitsForOrphanWait(t *testing.T) {
 	e := localEngine(t, true, false, 300)
-	took := run(e, time.Hour, func(s *Snapshot) bool { return s.SysPeer != 0 })
+	took := run(e, time.Hour, func(s *snapshot.Snapshot) bool { return s.SysPeer != 0 })
 	if took < 300*time.Second || took > 400*time.Second {
 		t.Fatalf("LOCAL selected after %v, want between 300 s and 400 s as classic", took)
 	}
@@ -92,7 +93,7 @@ func TestLocalRefclockWaitsForOrphanWait(t *testing.T) {
 // sys peer set) but never clears the leap alarm (observed: "leap_alarm, sync_local").
 func TestDisableNTPKeepsLeapAlarm(t *testing.T) {
 	e := localEngine(t, false, true, 0)
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return false })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return false })
 	s := e.Snapshot()
 	if s.SysPeer == 0 || s.Sys.Stratum != 11 {
 		t.Fatalf("no LOCAL sys peer: %+v", s.Sys)

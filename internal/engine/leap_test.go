@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gontp/clock"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -60,7 +61,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 	clk := &leapClock{leap: wire.LeapAddSecond}
 	d := &armingDiscipline{}
 	e := leapEngine(t, clk, d, nil)
-	run(e, time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond {
 		t.Fatalf("leap %d, want 1 (insert) voted from the system peer", got)
 	}
@@ -68,7 +69,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 		t.Fatalf("kernel armed %v, want insert", d.armed)
 	}
 	clk.leap = wire.LeapNone
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || d.armed[len(d.armed)-1] != [2]bool{false, false} {
 		t.Fatalf("after the announcement ended: leap %d, armed %v", got, d.armed)
 	}
@@ -79,7 +80,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 func TestLeapFileWins(t *testing.T) {
 	d := &armingDiscipline{}
 	e := leapEngine(t, &leapClock{}, d, func(time.Time) (bool, bool) { return false, true })
-	run(e, time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapDelSecond {
 		t.Fatalf("leap %d, want 2 (delete) from the leap file", got)
 	}

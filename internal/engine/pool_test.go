@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gontp/internal/ntptime"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/system"
@@ -109,7 +110,7 @@ func (w *world) deliver(sends []Send) {
 }
 
 // run advances virtual time to limit, or until done returns true.
-func (w *world) run(limit time.Duration, done func(*Snapshot) bool) time.Duration {
+func (w *world) run(limit time.Duration, done func(*snapshot.Snapshot) bool) time.Duration {
 	end := w.now.Add(limit)
 	for w.now.Before(end) {
 		if next := w.e.Next(); next.After(w.now) {
@@ -123,8 +124,8 @@ func (w *world) run(limit time.Duration, done func(*Snapshot) bool) time.Duratio
 	return w.now.Sub(t0)
 }
 
-func members(s *Snapshot) map[netip.Addr]Peer {
-	m := map[netip.Addr]Peer{}
+func members(s *snapshot.Snapshot) map[netip.Addr]snapshot.Peer {
+	m := map[netip.Addr]snapshot.Peer{}
 	for _, p := range s.Peers {
 		if p.Hostname == "" && p.Refclock == "" {
 			m[p.Vars.Addr.Addr()] = p
@@ -170,7 +171,7 @@ func TestPoolSpawnsOneServerPerSecond(t *testing.T) {
 			tos.MaxClock = maxclock
 			w := newWorld(t, Config{Tos: &tos, Pools: []Pool{{Name: "pool.test", Peer: peer.Config{IBurst: true}}}})
 			w.dns = addrs(2, 50, 51, 52, 53, 54, 55, 56)
-			took := w.run(time.Minute, func(s *Snapshot) bool { return len(members(s)) == 8 })
+			took := w.run(time.Minute, func(s *snapshot.Snapshot) bool { return len(members(s)) == 8 })
 			if n := len(members(w.e.Snapshot())); n != 8 {
 				t.Fatalf("%d pool servers after %v, want 8:\n%s", n, took, w.log)
 			}
@@ -220,7 +221,7 @@ func TestPoolReplacesDarkServers(t *testing.T) {
 	}
 	w.dark[addr(12)], w.dark[addr(13)] = true, true
 	w.dns = addrs(10, 11, 20, 21)
-	took := w.run(6*time.Hour, func(s *Snapshot) bool {
+	took := w.run(6*time.Hour, func(s *snapshot.Snapshot) bool {
 		m := members(s)
 		_, d1 := m[addr(12)]
 		_, d2 := m[addr(13)]
@@ -284,7 +285,7 @@ func TestPoolResolutionFailureIsRetriedAtNextPoll(t *testing.T) {
 	}
 }
 
-func keys(m map[netip.Addr]Peer) []netip.Addr {
+func keys(m map[netip.Addr]snapshot.Peer) []netip.Addr {
 	var out []netip.Addr
 	for k := range m {
 		out = append(out, k)

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/control"
-	"gontp/internal/engine"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/testnet"
@@ -45,7 +46,7 @@ func (k md5Keys) Sign(dst []byte, id uint32, msg []byte) ([]byte, bool) {
 
 // controlFixture is a hand-made daemon state: a pool prototype, an NTP server that is the
 // system peer, and an idle LOCAL clock, as a real gontp would publish them.
-func controlFixture(now time.Time, local netip.AddrPort) *engine.Snapshot {
+func controlFixture(now time.Time, local netip.AddrPort) *snapshot.Snapshot {
 	ts := ntptime.FromTime
 	var unused [8]float64
 	for i := range unused {
@@ -72,15 +73,15 @@ func controlFixture(now time.Time, local netip.AddrPort) *engine.Snapshot {
 		Precision: -24, RootDisp: 0.010, RefID: 0x4c4f434c, Rec: ts(now.Add(-484 * time.Second)),
 		Reach: 0x80, HMode: 3, PMode: 4, HPoll: 6, PPoll: 6, Disp: 15.4377, FiltDisp: unused,
 	}
-	return &engine.Snapshot{
-		Sys: engine.System{Leap: 0, Stratum: 3, Precision: -24, Poll: 6, RefID: 0xc6120032,
+	return &snapshot.Snapshot{
+		Sys: snapshot.SysVars{Leap: 0, Stratum: 3, Precision: -24, Poll: 6, RefID: 0xc6120032,
 			RefTime: ts(now.Add(-15 * time.Second)), RootDelay: 0.000765, RootDisp: 0.002265,
 			RootDispTime: ts(now.Add(-15 * time.Second))},
 		Offset: 0.000094, Jitter: 0.000027, SysPeer: 101, SysEvent: 5, SysEventCount: 1,
-		Peers: []engine.Peer{
+		Peers: []snapshot.Peer{
 			{ID: 100, Vars: pool, Hostname: "pool.example"},
 			{ID: 101, Vars: sysPeer, Local: local},
-			{ID: 102, Refclock: "LOCAL(0)", Vars: lcl, Local: local, Clock: &engine.ClockVars{
+			{ID: 102, Refclock: "LOCAL(0)", Vars: lcl, Local: local, Clock: &snapshot.ClockVars{
 				Type: 1, Description: "Undisciplined local clock", Polls: 9, Stratum: 10, RefID: "LOCL"}},
 		},
 	}
@@ -158,7 +159,7 @@ func TestReferenceNtpqAgainstControl(t *testing.T) {
 		Version: "ntpd 4.2.8p15-gontp", Processor: "x86_64", System: "Linux/test",
 		NonceSecret: [16]byte{9, 8, 7},
 	}, control.Sources{
-		Snapshot:    func() *engine.Snapshot { return controlFixture(start, local) },
+		Snapshot:    func() *snapshot.Snapshot { return controlFixture(start, local) },
 		ServerStats: func(ntptime.Time) server.Stats { return stats },
 		Kernel: func() (control.KernelState, bool) {
 			return control.KernelState{MaxError: 16 * time.Second, EstError: 16 * time.Second,

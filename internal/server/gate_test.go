@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/wire"
 )
 
@@ -29,7 +30,7 @@ func request(vn, mode uint8, extra int) []byte {
 	return b
 }
 
-var gateSnap = &engine.Snapshot{Sys: engine.System{Leap: wire.LeapAlarm, Stratum: wire.StratumUnsynched,
+var gateSnap = &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: wire.LeapAlarm, Stratum: wire.StratumUnsynched,
 	Precision: -24, RefID: wire.RefIDFromString("INIT")}}
 
 // serve runs one packet through the Gate and Respond as the daemon does.

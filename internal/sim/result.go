@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/system"
 )
 
@@ -90,7 +91,7 @@ func newResult(sc *Scenario) *Result {
 }
 
 // observe takes the engine's snapshot after each call.
-func (r *Result) observe(w *world, s *engine.Snapshot) {
+func (r *Result) observe(w *world, s *snapshot.Snapshot) {
 	dt := w.now - r.lastObs
 	r.lastObs = w.now
 	if r.lastSP != "" {

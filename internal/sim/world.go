@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/engine"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -450,7 +452,7 @@ func (w *world) serve(rs *refServer, req []byte) {
 		}
 	}
 	rs.lastRx = w.now
-	sys := engine.System{
+	sys := snapshot.SysVars{
 		Leap: wire.LeapNone, Stratum: rs.spec.Stratum, Precision: -20,
 		RefID:     wire.RefIDFromString("GPS"),
 		RefTime:   ntptime.FromTime(rxLocal.Add(-8 * time.Second)),
@@ -459,7 +461,7 @@ func (w *world) serve(rs *refServer, req []byte) {
 	if rs.spec.Stratum > 1 {
 		sys.RefID = wire.RefIDFromString("SIM")
 	}
-	snap := &engine.Snapshot{Sys: sys}
+	snap := &snapshot.Snapshot{Sys: sys}
 	n, v := rs.srv.Respond(req, ntptime.FromTime(rxLocal), snap, src, rs.out[:])
 	if n == 0 {
 		return
