@@ -19,7 +19,6 @@ import (
 	"gontp/internal/snapshot"
 
 	"gontp/internal/ntptime"
-	"gontp/internal/server"
 	"gontp/internal/wire"
 )
 
@@ -91,7 +90,7 @@ type Sources struct {
 	// Snapshot returns the engine's current snapshot. Required.
 	Snapshot func() *snapshot.Snapshot
 	// ServerStats returns the time server's counters (ss_* variables, `ntpq -c sysstats`).
-	ServerStats func(now ntptime.Time) server.Stats
+	ServerStats func(now ntptime.Time) ServerStats
 	// IO returns the receive-buffer and socket counters (`ntpq -c iostats`).
 	IO func(now time.Time) IOStats
 	// Kernel returns the kernel clock discipline state (`ntpq -c kerninfo`); ok false when
@@ -117,6 +116,30 @@ type Sources struct {
 	// use it.
 	ControlKey uint32
 }
+
+// ServerStats are the time server's counters that the ss_* variables show (`ntpq -c
+// sysstats`, classic's sys_stat counters); the daemon copies them from server.Stats.
+type ServerStats struct {
+	// Uptime is the whole seconds since the server started (ss_uptime) and SinceReset the
+	// whole seconds since the counters were last reset (ss_reset).
+	Uptime, SinceReset uint64
+	// Received, ThisVer, OldVer, BadFormat, BadAuth, Declined, Restricted, Limited,
+	// KoDSent and Processed are ss_received, ss_thisver, ss_oldver, ss_badformat,
+	// ss_badauth, ss_declined, ss_restricted, ss_limited, ss_kodsent and ss_processed.
+	Received, ThisVer, OldVer, BadFormat, BadAuth     uint64
+	Declined, Restricted, Limited, KoDSent, Processed uint64
+}
+
+// Restrict is what the restrict list says of a request's source, as far as the control
+// server acts on it (classic's RES_IGNORE and RES_NOQUERY); the daemon takes it from the
+// time server's restrict flags.
+type Restrict uint8
+
+// Restrict flags.
+const (
+	RestrictIgnore  Restrict = 1 << iota // `ignore`: no reply to anything
+	RestrictNoQuery                      // `noquery`: no reply to mode 6
+)
 
 // IOStats are classic's I/O counters (ntpq iostats).
 type IOStats struct {
@@ -278,10 +301,10 @@ func (s *Server) logOnce(kind int, msg string, src netip.AddrPort, err error) {
 // restrict, at now. Each reply datagram is passed to out, which must not keep the slice.
 // Requests from sources with `noquery` or `ignore`, malformed headers and mrulist requests
 // without a valid nonce get no reply (classic ntpd's process_control and read_mru_list).
-func (s *Server) Handle(req []byte, src netip.AddrPort, restrict server.Restrict, now time.Time,
+func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now time.Time,
 	out func(b []byte)) {
 	s.c.requests.Add(1)
-	if restrict&(server.RestrictIgnore|server.RestrictNoQuery) != 0 {
+	if restrict&(RestrictIgnore|RestrictNoQuery) != 0 {
 		s.c.restricted.Add(1)
 		return
 	}

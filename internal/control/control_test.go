@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gontp/internal/ntptime"
-	"gontp/internal/server"
 	"gontp/internal/wire"
 	"gontp/peer"
 )
@@ -72,7 +71,7 @@ type frag struct {
 	raw  []byte
 }
 
-func exchange(t *testing.T, s *Server, req []byte, src netip.AddrPort, res server.Restrict, now time.Time) []frag {
+func exchange(t *testing.T, s *Server, req []byte, src netip.AddrPort, res Restrict, now time.Time) []frag {
 	t.Helper()
 	var out []frag
 	s.Handle(req, src, res, now, func(b []byte) {
@@ -142,8 +141,8 @@ func TestReadVarSysClassic(t *testing.T) {
 }
 
 func TestReadVarNamed(t *testing.T) {
-	stats := server.Stats{Uptime: 2, SinceReset: 2, Received: 12}
-	s := newServer(localSnapshot(t0), Sources{ServerStats: func(ntptime.Time) server.Stats { return stats }})
+	stats := ServerStats{Uptime: 2, SinceReset: 2, Received: 12}
+	s := newServer(localSnapshot(t0), Sources{ServerStats: func(ntptime.Time) ServerStats { return stats }})
 	for _, c := range []struct{ req, want string }{
 		{"version,stratum,offset", "stratum=16, offset=0.000000,\r\nversion=\"ntpd 4.2.8p15@1.3728-o Wed Sep 23 11:46:38 UTC 2020 (1)\"\r\n"},
 		{"ss_uptime,ss_reset,ss_received,ss_thisver,ss_oldver,ss_badformat,ss_badauth,ss_declined,ss_restricted,ss_limited,ss_kodsent,ss_processed,ss_lamport,ss_tsrounding",
@@ -299,7 +298,7 @@ func TestErrorsClassic(t *testing.T) {
 
 func TestNoQuery(t *testing.T) {
 	s := newServer(localSnapshot(t0), Sources{})
-	for _, res := range []server.Restrict{server.RestrictNoQuery, server.RestrictIgnore} {
+	for _, res := range []Restrict{RestrictNoQuery, RestrictIgnore} {
 		if fs := exchange(t, s, request(OpReadVar, 1, 0, ""), client, res, t0); len(fs) != 0 {
 			t.Errorf("restrict %#x: %d replies", res, len(fs))
 		}

@@ -8,7 +8,6 @@ import (
 	"gontp/internal/snapshot"
 
 	"gontp/internal/control"
-	"gontp/internal/server"
 	"gontp/internal/wire"
 )
 
@@ -26,7 +25,7 @@ func ExampleServer_Handle() {
 	h.Encode(req)
 	copy(req[12:], "stratum,refid")
 	from := netip.MustParseAddrPort("192.0.2.7:50123")
-	ctl.Handle(req, from, server.Restrict(0), time.Now(), func(b []byte) {
+	ctl.Handle(req, from, control.Restrict(0), time.Now(), func(b []byte) {
 		rh, data, _, _ := wire.DecodeControl(b)
 		fmt.Printf("status %04x: %q\n", rh.Status, data)
 	})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"gontp/internal/ntptime"
 	"gontp/internal/snapshot"
 
 	"golang.org/x/sys/unix"
@@ -38,7 +39,7 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 	rand.Read(cfg.NonceSecret[:])
 	src := control.Sources{
 		Snapshot:    snap,
-		ServerStats: srv.Stats,
+		ServerStats: func(now ntptime.Time) control.ServerStats { return controlServerStats(srv.Stats(now)) },
 		IO: func(now time.Time) control.IOStats {
 			var io control.IOStats
 			io.SinceReset = uint64(now.Sub(start) / time.Second)
@@ -111,4 +112,24 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 		src.ControlKey = rc.controlKey
 	}
 	return control.New(cfg, src)
+}
+
+// controlServerStats are the time server's counters that the control server shows.
+func controlServerStats(st server.Stats) control.ServerStats {
+	return control.ServerStats{Uptime: st.Uptime, SinceReset: st.SinceReset,
+		Received: st.Received, ThisVer: st.ThisVer, OldVer: st.OldVer, BadFormat: st.BadFormat,
+		BadAuth: st.BadAuth, Declined: st.Declined, Restricted: st.Restricted,
+		Limited: st.Limited, KoDSent: st.KoDSent, Processed: st.Processed}
+}
+
+// controlRestrict is what the control server needs of a source's restrict flags.
+func controlRestrict(r server.Restrict) control.Restrict {
+	var c control.Restrict
+	if r&server.RestrictIgnore != 0 {
+		c |= control.RestrictIgnore
+	}
+	if r&server.RestrictNoQuery != 0 {
+		c |= control.RestrictNoQuery
+	}
+	return c
 }

@@ -292,7 +292,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
-		d.ctl.Handle(p.Data, p.Source, src.Restrict, p.RxTime, func(b []byte) {
+		d.ctl.Handle(p.Data, p.Source, controlRestrict(src.Restrict), p.RxTime, func(b []byte) {
 			if err := sock.SendTo(b, to, nil); err != nil {
 				d.log.Debug("send failed", "to", to.String(), "error", err)
 			}

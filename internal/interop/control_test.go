@@ -16,7 +16,6 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/ntptime"
-	"gontp/internal/server"
 	"gontp/internal/testnet"
 	"gontp/peer"
 	"gontp/system"
@@ -114,9 +113,9 @@ func serveControl(t *testing.T, h *testnet.Host, s *control.Server, quiet netip.
 			if n > 0 && buf[0]&7 != 6 {
 				continue // only mode 6 here
 			}
-			var res server.Restrict
+			var res control.Restrict
 			if from.Addr().Unmap() == quiet {
-				res = server.RestrictNoQuery
+				res = control.RestrictNoQuery
 			}
 			s.Handle(buf[:n], from, res, time.Now(), func(b []byte) {
 				conn.WriteToUDPAddrPort(b, from)
@@ -149,7 +148,7 @@ func TestReferenceNtpqAgainstControl(t *testing.T) {
 	quiet := tn.Host("noquery")
 	start := time.Now()
 	local := netip.AddrPortFrom(srv.Addr(), 123)
-	stats := server.Stats{Uptime: 489, SinceReset: 489, Received: 237, ThisVer: 36, Declined: 6,
+	stats := control.ServerStats{Uptime: 489, SinceReset: 489, Received: 237, ThisVer: 36, Declined: 6,
 		Restricted: 10, Processed: 26}
 	mru := []control.MRUEntry{{
 		Addr: netip.AddrPortFrom(cli.Addr(), 123), First: ntptime.FromTime(start.Add(-500 * time.Second)),
@@ -160,7 +159,7 @@ func TestReferenceNtpqAgainstControl(t *testing.T) {
 		NonceSecret: [16]byte{9, 8, 7},
 	}, control.Sources{
 		Snapshot:    func() *snapshot.Snapshot { return controlFixture(start, local) },
-		ServerStats: func(ntptime.Time) server.Stats { return stats },
+		ServerStats: func(ntptime.Time) control.ServerStats { return stats },
 		Kernel: func() (control.KernelState, bool) {
 			return control.KernelState{MaxError: 16 * time.Second, EstError: 16 * time.Second,
 				Status: 0x41, Constant: 7, Precision: time.Microsecond, Tolerance: 500}, true
