@@ -1,8 +1,9 @@
 // Package control is the mode-6 control server that classic ntpq, NTPsec's ntpq and the
 // monitoring tools built on them talk to (RFC 9327; compat.md sections 1-3). It answers
-// from the engine's published Snapshot and from small data sources the daemon provides; it
-// never changes anything: every write, configure or trap request is refused the way classic
-// ntpd 4.2.8p15 refuses an unauthenticated one, and mode 7 is not its business at all.
+// from the engine's published snapshot.Snapshot and from small data sources the daemon
+// provides (it knows neither the engine nor the time server); it never changes anything:
+// every write, configure or trap request is refused the way classic ntpd 4.2.8p15 refuses an
+// unauthenticated one, and mode 7 is not its business at all.
 //
 // The package is pure: time is passed in, no sockets, no goroutines. Handle turns one
 // request datagram into zero or more reply datagrams, each handed to an out function.

@@ -1,7 +1,7 @@
 // Package server is gontp's time server: the receive path of classic ntpd 4.2.8p15
 // (ntp_proto.c receive() up to the association dispatch, and fast_xmit()) as one pure,
 // allocation-free function. Respond takes a datagram, its kernel receive timestamp and the
-// engine's published Snapshot and writes the reply, if any, into a caller buffer. It never
+// engine's published snapshot.Snapshot and writes the reply, if any, into a caller buffer. It never
 // reads a clock, never touches a socket and never mobilises an association: packets that
 // belong to an association are handed back to the caller with the verdict ToAssociation.
 //
