@@ -49,6 +49,8 @@ type Config struct {
 	Reset           []*Option // Name only
 	PollSkew        []*PollSkew
 	BroadcastClient *Pos // non-nil when broadcastclient was given
+	// NTS holds the `nts` lines (NTPsec syntax, ntpconf/nts.go) in file order.
+	NTS []*NTSOption
 
 	// Directives lists every directive read (keyword and position), in file order, so the
 	// daemon can warn by name about the ones it does not act on.

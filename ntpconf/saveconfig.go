@@ -193,6 +193,7 @@ func (c *Config) WriteSaveconfig(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	writeNames(b, "reset", c.Reset)
+	writeNTS(b, c)
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("ntpconf: writing saveconfig: %w", err)
 	}
