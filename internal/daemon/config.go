@@ -50,6 +50,8 @@ type runConfig struct {
 	minPoll int8
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
+	// nts is Network Time Security: the server's settings and the NTS associations (nts.go).
+	nts ntsConf
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
@@ -60,7 +62,7 @@ var actedOn = map[string]bool{
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
 	"keys": true, "trustedkey": true, "controlkey": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
-	"logfile": true, "logconfig": true,
+	"logfile": true, "logconfig": true, "nts": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -256,6 +258,22 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 			log.Warn(fmt.Sprintf("%s: %s %s key %d: gontp does not authenticate NTP packets yet (keys serve ntpq only); replies carrying a MAC will be refused",
 				a.Pos, a.Kind, a.Address, a.Key))
 		}
+		if a.Has("noval") && !a.Has("nts") {
+			log.Warn(fmt.Sprintf("%s: %s %s: noval applies only with nts; it has no effect", a.Pos, a.Kind, a.Address))
+		}
+		if a.Has("nts") && a.Refclock == nil {
+			// NTS-KE first, with the line's name; the association comes when it succeeds
+			// (nts.go). A pool line makes one association, with the pool name's NTS-KE
+			// server, as NTPsec does.
+			pc.Mode = wire.ModeClient
+			if a.Kind == ntpconf.KindPeer {
+				log.Warn(fmt.Sprintf("%s: peer %s nts: NTS is client-server only (RFC 8915); this line has no effect", a.Pos, a.Address))
+				continue
+			}
+			rc.nts.clients = append(rc.nts.clients, ntsClientLine{pos: a.Pos.String(), name: a.Address,
+				family: family(a.Family, cmdFamily), noval: a.Has("noval"), peer: pc})
+			continue
+		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
 			drv, err := refclock.New(addr, fudges[*a.Refclock])
@@ -298,6 +316,8 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 		rc.named = append(rc.named, namedServer{pos: a.Pos.String(), name: a.Address, family: a.Family, peer: pc})
 	}
+
+	ntsFromConfig(cfg, &rc.nts, log)
 
 	for _, r := range cfg.Interfaces {
 		target := r.Class

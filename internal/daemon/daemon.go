@@ -94,6 +94,9 @@ type Daemon struct {
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
+	// nts is Network Time Security (nts.go); nil when ntp.conf has no NTS.
+	nts *ntsState
+
 	// lines are the configured server and peer lines and their associations, for reloads;
 	// confText is the rest of the configuration as last read (reload.go). The engine
 	// goroutine alone uses them once it runs.
@@ -226,6 +229,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.List.AddInterface(sock.Local.Addr())
 		}
 	}
+	if err := d.startNTS(ctx, cfg.nts); err != nil {
+		return err
+	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
@@ -310,6 +316,9 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
+	if verdict == server.Replied && d.nts != nil && d.nts.ring != nil && len(p.Data) > wire.HeaderLen {
+		return d.ntsReply(p.Data, reply, n)
+	}
 	return n, stampXmt
 }
 
@@ -339,7 +348,9 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			if d.ntsAccept(in) {
+				sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			}
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
@@ -391,6 +402,9 @@ func (d *Daemon) send(s engine.Send) {
 			d.routes = map[netip.AddrPort]*netio.Socket{}
 		}
 		d.routes[s.To] = sock
+	}
+	if d.ntsSend(sock, s) {
+		return
 	}
 	var b [wire.HeaderLen]byte
 	s.Packet.Encode(b[:])

@@ -139,6 +139,25 @@ func (r *Responder) Verify(pkt []byte, tr *wire.Trailer) error {
 	return nil
 }
 
+// ReplyLen returns the length of the reply AppendReply will make after a header of hdr
+// octets.
+func (r *Responder) ReplyLen(hdr int) int {
+	return hdr + r.overhead() + r.nCookie*(wire.ExtHeaderLen+CookieLen(r.keys.AEAD))
+}
+
+func (r *Responder) overhead() int {
+	return efLen(r.uidLen) + efLen(4+NonceLen+siv.TagSize)
+}
+
+// FitReply lowers the number of cookies the reply carries so that it fits in room octets
+// after a header of hdr octets (at least one cookie is always sent; the caller must offer
+// room for it). The client asks again for what it still lacks.
+func (r *Responder) FitReply(hdr, room int) {
+	for r.nCookie > 1 && r.ReplyLen(hdr) > room {
+		r.nCookie--
+	}
+}
+
 // UniqueID returns the unique identifier of the last request Verify saw (nil if none).
 func (r *Responder) UniqueID() []byte {
 	if r.uidLen == 0 {

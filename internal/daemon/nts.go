@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gontp/internal/engine"
+	"gontp/internal/netio"
+	"gontp/internal/nts"
+	"gontp/internal/ntske"
+	"gontp/internal/ntptime"
+	"gontp/internal/wire"
+	"gontp/ntpconf"
+	"gontp/peer"
+)
+
+// Network Time Security (RFC 8915) in the daemon: the `nts` lines of ntp.conf (NTPsec's
+// syntax, ntpconf/nts.go), the NTS-KE server on TCP 4460 with its master key file, the NTS
+// fields of the server's replies, and the client side of `server NAME nts` associations.
+// The protocol itself is internal/nts (pure) and internal/ntske (TLS).
+
+// DefaultNTSCookieFile is where the master keys live without `nts cookie` (NTPsec's default).
+const DefaultNTSCookieFile = "/var/lib/ntp/nts-keys"
+
+// ntsKEListen is the NTS-KE server's address (RFC 8915 section 4: TCP 4460).
+var ntsKEListen = fmt.Sprintf(":%d", nts.DefaultKEPort)
+
+// Back-off of a client's NTS-KE after a failure, an NTS NAK or an empty cookie jar.
+const (
+	ntsRetryFirst = 2 * time.Second
+	ntsRetryMax   = time.Hour
+)
+
+// ntsClientLine is a `server NAME nts` (or `pool NAME nts`) line.
+type ntsClientLine struct {
+	pos    string
+	name   string
+	family int
+	noval  bool
+	peer   peer.Config
+}
+
+// ntsConf is what the configuration says about NTS.
+type ntsConf struct {
+	serve   bool
+	tls     *tls.Config
+	cookie  string
+	aeads   []uint16
+	rootCAs *x509.CertPool
+	clients []ntsClientLine
+}
+
+// ntsFromConfig reads the `nts` lines: the server's certificate and key are loaded here,
+// before the daemon drops root, and every problem is logged with its file:line.
+func ntsFromConfig(cfg *ntpconf.Config, nc *ntsConf, log *slog.Logger) {
+	if o := cfg.NTSSetting("aead"); o != nil {
+		a, err := nts.ParseAEADList(o.Value)
+		if err != nil {
+			log.Error(fmt.Sprintf("%s: nts aead: %v", o.ValuePos, err))
+		} else {
+			nc.aeads = a
+		}
+	}
+	if o := cfg.NTSSetting("ca"); o != nil {
+		pem, err := os.ReadFile(o.Value)
+		pool := x509.NewCertPool()
+		switch {
+		case err != nil:
+			log.Error(fmt.Sprintf("%s: nts ca: %v; NTS clients use the system's authorities", o.ValuePos, err))
+		case !pool.AppendCertsFromPEM(pem):
+			log.Error(fmt.Sprintf("%s: nts ca %s: no PEM certificate in it; NTS clients use the system's authorities", o.ValuePos, o.Value))
+		default:
+			nc.rootCAs = pool
+		}
+	}
+	nc.cookie = DefaultNTSCookieFile
+	if o := cfg.NTSSetting("cookie"); o != nil {
+		nc.cookie = o.Value
+	}
+	if !cfg.NTSEnabled() {
+		return
+	}
+	cert, key := cfg.NTSSetting("cert"), cfg.NTSSetting("key")
+	if cert == nil || key == nil {
+		log.Error("nts enable: the NTS server needs `nts cert FILE` and `nts key FILE`; it is not started")
+		return
+	}
+	pair, err := tls.LoadX509KeyPair(cert.Value, key.Value)
+	if err != nil {
+		log.Error(fmt.Sprintf("%s: nts cert %s / key %s: %v; the NTS server is not started", cert.ValuePos, cert.Value, key.Value, err))
+		return
+	}
+	nc.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
+	nc.serve = true
+}
+
+// ntsStats are the daemon's NTS counters (NTPsec's ntsinfo names in the comments).
+type ntsStats struct {
+	served     atomic.Uint64 // server: NTS requests answered (server recv good)
+	nakSent    atomic.Uint64 // server: NTS NAKs sent (bad cookie or authenticator)
+	badRequest atomic.Uint64 // server: malformed NTS requests dropped (server recv bad)
+	clientSend atomic.Uint64 // client: NTS requests sent (client send)
+	clientGood atomic.Uint64 // client: replies authenticated (client recv good)
+	clientBad  atomic.Uint64 // client: replies refused, no time taken (client recv bad)
+	clientNAK  atomic.Uint64 // client: NTS NAKs received
+	keGood     atomic.Uint64 // client: NTS-KE exchanges that succeeded
+	keBad      atomic.Uint64 // client: NTS-KE exchanges that failed
+}
+
+// ntsState is the daemon's NTS part.
+type ntsState struct {
+	conf  ntsConf
+	stats ntsStats
+	// server
+	ring      *nts.KeyRing
+	keyFile   *ntske.KeyFile
+	ke        *ntske.Server
+	ln        net.Listener
+	responder sync.Pool // *nts.Responder, one per receive loop in use
+	// client, owned by the engine goroutine
+	peers map[netip.AddrPort]*ntsPeer
+	ctx   context.Context
+}
+
+// ntsPeer is the NTS state of one client association.
+type ntsPeer struct {
+	line     ntsClientLine
+	sess     *nts.Session // nil while (re-)keying
+	rekeying bool
+	retry    time.Duration
+}
+
+// startNTS opens the NTS-KE listener and loads the master keys (before root is dropped),
+// and starts the NTS-KE of every NTS association.
+func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) error {
+	if !nc.serve && len(nc.clients) == 0 {
+		return nil
+	}
+	st := &ntsState{conf: nc, peers: map[netip.AddrPort]*ntsPeer{}, ctx: ctx}
+	d.nts = st
+	if nc.serve {
+		st.ring = nts.NewKeyRing()
+		st.keyFile = &ntske.KeyFile{Path: nc.cookie, Ring: st.ring, Rand: rand.Reader}
+		if err := st.keyFile.Load(); err != nil {
+			// Unreadable keys: start with new ones (clients re-key), but say so.
+			d.log.Error(fmt.Sprintf("nts cookie %s: %v; starting with new master keys", nc.cookie, err))
+		}
+		if _, err := st.keyFile.Rotate(time.Now()); err != nil {
+			d.log.Error(fmt.Sprintf("nts cookie %s: %v", nc.cookie, err))
+		}
+		if st.ring.Len() == 0 {
+			return fmt.Errorf("nts: no master key for cookies")
+		}
+		ln, err := net.Listen("tcp", ntsKEListen)
+		if err != nil {
+			return fmt.Errorf("nts: NTS-KE listener: %w", err)
+		}
+		st.ln = ln
+		st.ke = &ntske.Server{TLS: nc.tls, Ring: st.ring, Rand: rand.Reader, AEADs: nc.aeads, Log: d.log}
+		st.responder.New = func() any { return &nts.Responder{Ring: st.ring, Rand: rand.Reader} }
+		go func() {
+			if err := st.ke.Serve(ln); err != nil {
+				d.log.Error("NTS-KE server stopped", "error", err)
+			}
+		}()
+		go func() {
+			<-ctx.Done()
+			ln.Close()
+		}()
+		go d.rotateNTSKeys(ctx)
+		d.log.Info(fmt.Sprintf("NTS-KE server listening on TCP %s, master keys in %s", ln.Addr(), nc.cookie))
+	}
+	for _, l := range nc.clients {
+		go d.ntsKeyExchange(ctx, l)
+	}
+	return nil
+}
+
+// rotateNTSKeys makes a new master key daily and saves the ring (ntske.KeyFile.Rotate).
+func (d *Daemon) rotateNTSKeys(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if changed, err := d.nts.keyFile.Rotate(time.Now()); err != nil {
+				d.log.Error("NTS master key rotation", "error", err)
+			} else if changed {
+				d.log.Info("NTS master keys rotated")
+			}
+		}
+	}
+}
+
+// ntsKeyExchange runs NTS-KE for a line until it succeeds, backing off, then mobilises the
+// association (or gives an existing one its new session).
+func (d *Daemon) ntsKeyExchange(ctx context.Context, l ntsClientLine) {
+	wait := ntsRetryFirst
+	for {
+		res, err := ntske.Exchange(ctx, ntske.ClientConfig{Address: l.name, RootCAs: d.nts.conf.rootCAs,
+			NoVerify: l.noval, AEADs: d.nts.conf.aeads})
+		var addr netip.AddrPort
+		if err == nil {
+			var addrs []netip.Addr
+			addrs, err = d.lookup(ctx, network(l.family, d.opts.Family), res.NTPHost)
+			if err == nil {
+				addr = netip.AddrPortFrom(addrs[0], res.NTPPort)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			d.nts.stats.keGood.Add(1)
+			d.post(func(e *engine.Engine, now time.Time) []engine.Send {
+				d.ntsInstall(e, l, addr, res.Session, now)
+				return nil
+			})
+			return
+		}
+		d.nts.stats.keBad.Add(1)
+		d.log.Warn(fmt.Sprintf("%s: NTS-KE with %s failed: %v; retrying in %v", l.pos, l.name, err, wait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, ntsRetryMax)
+	}
+}
+
+// ntsInstall runs on the engine goroutine: it registers the session for addr before the
+// association exists, so that no packet of it is ever taken unauthenticated.
+func (d *Daemon) ntsInstall(e *engine.Engine, l ntsClientLine, addr netip.AddrPort, s *nts.Session, now time.Time) {
+	if p := d.nts.peers[addr]; p != nil {
+		p.sess, p.rekeying, p.retry = s, false, 0
+		d.log.Info(fmt.Sprintf("%s: NTS-KE with %s: new keys and %d cookies", l.pos, l.name, s.Cookies()))
+		return
+	}
+	d.nts.peers[addr] = &ntsPeer{line: l, sess: s}
+	pc := l.peer
+	pc.Addr = addr
+	if _, err := e.AddServer(pc, now); err != nil {
+		d.log.Error(fmt.Sprintf("%s: %s %s: %v", l.pos, l.name, addr, err))
+		delete(d.nts.peers, addr)
+		return
+	}
+	d.log.Info(fmt.Sprintf("%s: NTS-KE with %s: %s, %d cookies, NTP at %s", l.pos, l.name,
+		nts.AEADName(s.AEAD), s.Cookies(), addr))
+}
+
+// ntsRekey starts a new NTS-KE for p unless one is running (engine goroutine).
+func (d *Daemon) ntsRekey(p *ntsPeer, why string) {
+	p.sess = nil
+	if p.rekeying {
+		return
+	}
+	p.rekeying = true
+	d.log.Info(fmt.Sprintf("%s: %s: %s; new NTS-KE", p.line.pos, p.line.name, why))
+	go d.ntsKeyExchange(d.nts.ctx, p.line)
+}
+
+// ntsSend sends an association's request with NTS fields, if the association is an NTS
+// one; it reports whether it handled s. The transmit timestamp is written before the
+// authenticator is computed (it is part of the authenticated data), so it is taken a few
+// microseconds before the send rather than in the send hook.
+func (d *Daemon) ntsSend(sock *netio.Socket, s engine.Send) bool {
+	if d.nts == nil {
+		return false
+	}
+	p := d.nts.peers[s.To]
+	if p == nil {
+		return false
+	}
+	if p.sess == nil {
+		return true // keying: no request without a session, so no reply to trust
+	}
+	var buf [netio.MaxPacket]byte
+	b := buf[:wire.HeaderLen]
+	s.Packet.Encode(b)
+	actual := ntptime.FromTime(d.now())
+	wire.PutXmt(b, actual)
+	b, err := p.sess.AppendRequest(b, rand.Reader)
+	if errors.Is(err, nts.ErrJarEmpty) {
+		d.ntsRekey(p, "no cookie left")
+		return true
+	}
+	if err != nil {
+		d.log.Error("NTS request", "to", s.To.String(), "error", err)
+		return true
+	}
+	if err := sock.SendTo(b, s.To, nil); err != nil {
+		d.log.Debug("send failed", "to", s.To.String(), "error", err)
+		return true
+	}
+	d.nts.stats.clientSend.Add(1)
+	d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
+	return true
+}
+
+// ntsAccept checks a reply to an NTS association before the engine sees it (engine
+// goroutine). Replies that fail are dropped and counted: no time is ever taken from an
+// unauthenticated reply of an NTS association. An NTS NAK answering the last request
+// starts a new NTS-KE.
+func (d *Daemon) ntsAccept(in inbound) bool {
+	if d.nts == nil {
+		return true
+	}
+	p := d.nts.peers[in.src]
+	if p == nil {
+		return true
+	}
+	if p.sess == nil {
+		d.nts.stats.clientBad.Add(1)
+		return false
+	}
+	var pkt wire.Packet
+	tr, err := wire.Decode(in.data, &pkt)
+	if err == nil {
+		err = p.sess.CheckResponse(in.data, &pkt, &tr)
+	}
+	switch {
+	case err == nil:
+		d.nts.stats.clientGood.Add(1)
+		return true
+	case errors.Is(err, nts.ErrNAK):
+		d.nts.stats.clientNAK.Add(1)
+		d.ntsRekey(p, "NTS NAK")
+		return false
+	default:
+		d.nts.stats.clientBad.Add(1)
+		d.log.Info(fmt.Sprintf("%s: reply from %s refused: %v", p.line.pos, in.src, err))
+		return false
+	}
+}
+
+// ntsReply adds the NTS fields to the reply the server made to req (n octets in reply), if
+// req is an NTS request. It returns the reply's length and the transmit-stamp hook, as the
+// handler does: an NTS reply is stamped before its authenticator is computed, so it has no
+// hook. A request whose cookie or authenticator fails gets an NTS NAK; a malformed one is
+// dropped.
+func (d *Daemon) ntsReply(req, reply []byte, n int) (int, netio.TxHook) {
+	var pkt wire.Packet
+	tr, err := wire.Decode(req, &pkt)
+	if err != nil || !nts.IsNTS(&tr) {
+		return n, stampXmt
+	}
+	st := d.nts
+	r := st.responder.Get().(*nts.Responder)
+	defer st.responder.Put(r)
+	err = r.Verify(req, &tr)
+	switch {
+	case err == nil:
+		r.FitReply(n, len(reply))
+		if r.ReplyLen(n) > len(reply) {
+			st.stats.badRequest.Add(1)
+			return 0, nil
+		}
+		wire.PutXmt(reply, ntptime.FromTime(d.now()))
+		out, err := r.AppendReply(reply[:n])
+		if err != nil {
+			d.log.Error("NTS reply", "error", err)
+			return 0, nil
+		}
+		st.stats.served.Add(1)
+		return len(out), nil
+	case r.UniqueID() != nil && (errors.Is(err, nts.ErrCookieKey) || errors.Is(err, nts.ErrCookieInvalid) || errors.Is(err, nts.ErrAuthFailed)):
+		// NTS NAK (RFC 8915 section 5.7): a kiss-o'-death NTSN with the unique identifier,
+		// unauthenticated; the client checks the identifier and re-keys.
+		reply[0] = wire.LeapAlarm<<6 | reply[0]&0x3f
+		reply[1] = wire.StratumUnspec
+		copy(reply[12:16], nts.KissNTSN[:])
+		out := r.AppendNAK(reply[:n])
+		st.stats.nakSent.Add(1)
+		return len(out), stampXmt
+	default:
+		st.stats.badRequest.Add(1)
+		return 0, nil
+	}
+}
