@@ -19,9 +19,9 @@ import (
 
 	"gontp/internal/engine"
 	"gontp/internal/netio"
+	"gontp/internal/ntptime"
 	"gontp/internal/nts"
 	"gontp/internal/ntske"
-	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
 	"gontp/peer"
@@ -360,6 +360,9 @@ func (d *Daemon) ntsReply(req, reply []byte, n int) (int, netio.TxHook) {
 	if err != nil || !nts.IsNTS(&tr) {
 		return n, stampXmt
 	}
+	// Classic's fast_xmit appends a crypto-NAK to a reply to any request longer than the
+	// header (it cannot verify what follows); an NTS reply has the NTS fields instead.
+	n = wire.HeaderLen
 	st := d.nts
 	r := st.responder.Get().(*nts.Responder)
 	defer st.responder.Put(r)
@@ -390,6 +393,7 @@ func (d *Daemon) ntsReply(req, reply []byte, n int) (int, netio.TxHook) {
 		return len(out), stampXmt
 	default:
 		st.stats.badRequest.Add(1)
+		d.log.Debug("NTS request dropped", "error", err)
 		return 0, nil
 	}
 }

@@ -4,8 +4,8 @@ package interop
 
 import (
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -112,4 +112,127 @@ func TestNTSGontpClientToChronyd(t *testing.T) {
 	if strings.Contains(g.Log(), "refused") {
 		t.Errorf("gontp refused replies of an honest chronyd:\n%s", g.Log())
 	}
+}
+
+// gontpNTSServerConf is a gontp NTS server synchronised to its LOCAL clock (as
+// gontpLocalConf), with the throwaway certificate and a master key file in dir.
+func gontpNTSServerConf(ca *testca.Files, keys string) string {
+	return gontpLocalConf + fmt.Sprintf("nts enable\nnts cert %s\nnts key %s\nnts cookie %s\n", ca.Cert, ca.Key, keys)
+}
+
+// authdataRow returns chronyc authdata's row for addr as fields: Name/IP, Mode, KeyID, Type,
+// KLen, Last, Atmp, NAK, Cook, CLen.
+func authdataRow(out string, addr netip.Addr) []string {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 10 && f[0] == addr.String() {
+			return f
+		}
+	}
+	return nil
+}
+
+// TestNTSChronydClientToGontp: chronyd 4.3 with `server GONTP nts` synchronises to a gontp
+// NTS server; chronyc authdata shows NTS with cookies. Then gontp is restarted with its master
+// key file aged by a day, so that it rotates to a new key at start: chronyd keeps using the
+// cookies it holds (made with the old key, which gontp keeps), stays synchronised, gets no
+// NTS NAK and makes no new NTS-KE.
+func TestNTSChronydClientToGontp(t *testing.T) {
+	testnet.Reference(t, "chronyd", "chronyc")
+	tn := testnet.New(t)
+	gh := tn.Host("gontp")
+	ch := tn.Host("chrony")
+	ca := testca.New(t, gh.Addr().String())
+	keys := filepath.Join(t.TempDir(), "nts-keys")
+	conf := gontpNTSServerConf(ca, keys)
+	g := startGontp(t, gh, conf)
+	if !gh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp does not listen:\n%s", g.Log())
+	}
+	if _, err := ch.WaitSynced(gh.Addr(), 30*time.Second); err != nil {
+		t.Fatalf("gontp not synchronised to LOCAL: %v", err)
+	}
+	sock := chronySocket(t)
+	testnet.Chronyd(t, ch, fmt.Sprintf("bindcmdaddress %s\nntstrustedcerts %s\nntsdumpdir %s\nserver %s iburst nts minpoll 1 maxpoll 1\n",
+		sock, ca.CA, t.TempDir(), gh.Addr()))
+	synced := func() (bool, string) {
+		out := chronyc(t, ch, sock, "sources")
+		return regexp.MustCompile(`(?m)^\^\*\s+` + regexp.QuoteMeta(gh.Addr().String()) + `\s`).MatchString(out), out
+	}
+	if ok, out := waitFor(60*time.Second, synced); !ok {
+		t.Fatalf("chronyd did not synchronise to gontp over NTS:\n%s\n%s", out, chronyc(t, ch, sock, "authdata"))
+	}
+	auth := chronyc(t, ch, sock, "authdata")
+	t.Logf("chronyc authdata:\n%s", auth)
+	row := authdataRow(auth, gh.Addr())
+	if row == nil || row[1] != "NTS" || row[8] == "0" {
+		t.Fatalf("authdata does not show NTS with cookies for gontp: %v", row)
+	}
+
+	// Restart with the key file aged by a day: gontp rotates at start, keeping the old key.
+	if err := g.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(text), "\n")
+	for i, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) == 3 {
+			ts, _ := strconv.ParseInt(f[1], 10, 64)
+			f[1] = strconv.FormatInt(ts-86400-60, 10)
+			lines[i+1] = strings.Join(f, " ")
+		}
+	}
+	if err := os.WriteFile(keys, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	g2 := startGontp(t, gh, conf)
+	if !gh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp does not listen after the restart:\n%s", g2.Log())
+	}
+	after, _ := os.ReadFile(keys)
+	if n := strings.Count(string(after), "\n") - 1; n != 2 {
+		t.Fatalf("key file after the restart holds %d keys, want 2 (rotated, old one kept):\n%s", n, after)
+	}
+	// Some polls (2 s) with the old cookies and then the new ones.
+	time.Sleep(20 * time.Second)
+	if ok, out := waitFor(30*time.Second, synced); !ok {
+		t.Fatalf("chronyd lost gontp after the restart:\n%s", out)
+	}
+	auth = chronyc(t, ch, sock, "authdata")
+	t.Logf("chronyc authdata %v after the restart:\n%s", time.Since(restarted).Round(time.Second), auth)
+	row = authdataRow(auth, gh.Addr())
+	if row == nil || row[7] != "0" {
+		t.Errorf("chronyd got NTS NAKs after the restart: %v", row)
+	}
+	if strings.Contains(g2.Log(), "NTS-KE: served") {
+		t.Errorf("chronyd made a new NTS-KE after the restart:\n%s", g2.Log())
+	}
+	if row != nil {
+		if last := chronyInterval(row[5]); last < time.Since(restarted)-2*time.Second {
+			t.Errorf("chronyd's last NTS-KE was %v ago, after gontp's restart %v ago", last, time.Since(restarted))
+		}
+	}
+}
+
+// chronyInterval reads chronyc's short intervals ("45", "12m", "3h", "2d").
+func chronyInterval(s string) time.Duration {
+	unit := time.Second
+	switch {
+	case strings.HasSuffix(s, "m"):
+		unit = time.Minute
+	case strings.HasSuffix(s, "h"):
+		unit = time.Hour
+	case strings.HasSuffix(s, "d"):
+		unit = 24 * time.Hour
+	}
+	n, err := strconv.Atoi(strings.TrimRight(s, "smhd"))
+	if err != nil {
+		return -1
+	}
+	return time.Duration(n) * unit
 }

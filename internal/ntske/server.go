@@ -183,5 +183,6 @@ func (s *Server) respond(conn *tls.Conn) ([]byte, error) {
 	}
 	m.Server, m.Port = s.NTPHost, s.NTPPort
 	s.Stats.Serves.Add(1)
+	s.Log.Info("NTS-KE: served", "client", conn.RemoteAddr().String(), "aead", nts.AEADName(ch.AEAD), "cookies", len(m.Cookies))
 	return nts.AppendMessage(nil, &m), nil
 }
