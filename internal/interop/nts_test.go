@@ -4,12 +4,14 @@ package interop
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,4 +237,98 @@ func chronyInterval(s string) time.Duration {
 		return -1
 	}
 	return time.Duration(n) * unit
+}
+
+// tamperRelay forwards NTP between clients and server from h's port 123, changing one octet of
+// every reply: alternately the transmit timestamp's last octet (a man in the middle moving the
+// time) and the packet's last octet (in the authenticator).
+type tamperRelay struct {
+	altered atomic.Int64
+}
+
+func startTamperRelay(t *testing.T, h *testnet.Host, server netip.Addr) *tamperRelay {
+	r := &tamperRelay{}
+	var local, up *net.UDPConn
+	err := h.Do(func() error {
+		var err error
+		if local, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 123}); err != nil {
+			return err
+		}
+		up, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 123)))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+	t.Cleanup(func() { local.Close(); up.Close() })
+	var client atomic.Pointer[net.UDPAddr]
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := local.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			client.Store(from)
+			up.Write(buf[:n])
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, err := up.Read(buf)
+			if err != nil {
+				return
+			}
+			to := client.Load()
+			if to == nil || n < 48 {
+				continue
+			}
+			if r.altered.Add(1)%2 == 1 {
+				buf[47] ^= 0x01
+			} else {
+				buf[n-1] ^= 0x80
+			}
+			local.WriteToUDP(buf[:n], to)
+		}
+	}()
+	return r
+}
+
+// TestNTSManInTheMiddle: chronyd's NTS-KE sends gontp to a relay for NTP (ntsntpserver); the
+// relay changes one octet of every reply. gontp refuses every reply, counts and logs each,
+// and takes no time: the association never becomes reachable.
+func TestNTSManInTheMiddle(t *testing.T) {
+	testnet.Reference(t, "chronyd", "chronyc")
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	mitm := tn.Host("mitm")
+	gh := tn.Host("gontp")
+	ca := testca.New(t, ch.Addr().String())
+	sock := chronydNTSServer(t, ch, ca, fmt.Sprintf("ntsntpserver %s\n", mitm.Addr()))
+	relay := startTamperRelay(t, mitm, ch.Addr())
+	g := startGontp(t, gh, fmt.Sprintf("server %s nts iburst minpoll 3 maxpoll 3\nnts ca %s\ndisable ntp\n", ch.Addr(), ca.CA))
+	ok, _ := waitFor(60*time.Second, func() (bool, string) {
+		return relay.altered.Load() >= 6 && strings.Count(g.Log(), "refused") >= 6, ""
+	})
+	peers := ntsNtpqPeers(t, gh, gh.Addr())
+	t.Logf("relay altered %d replies; gontp ntpq -pn:\n%s", relay.altered.Load(), peers)
+	if !ok {
+		t.Fatalf("relay altered %d replies, gontp logged %d refusals:\n%s", relay.altered.Load(), strings.Count(g.Log(), "refused"), g.Log())
+	}
+	row := regexp.MustCompile(`(?m)^(.)` + regexp.QuoteMeta(mitm.Addr().String()) + `\s.*$`).FindStringSubmatch(peers)
+	if row == nil {
+		t.Fatalf("gontp has no association with the NTP address the NTS-KE gave (%s):\n%s", mitm.Addr(), peers)
+	}
+	f := strings.Fields(row[0])
+	if row[1] == "*" || len(f) < 7 || f[6] != "0" {
+		t.Errorf("gontp took time from altered replies (tally %q, reach %v):\n%s", row[1], f, peers)
+	}
+	if strings.Contains(g.Log(), "synchronized to") {
+		t.Errorf("gontp synchronised through the man in the middle:\n%s", g.Log())
+	}
+	stats := chronyc(t, ch, sock, "serverstats")
+	if n := statValue(stats, "Authenticated NTP packets"); n < 6 {
+		t.Errorf("chronyd authenticated %d requests through the relay, want >= 6:\n%s", n, stats)
+	}
 }
