@@ -266,6 +266,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 			// (nts.go). A pool line makes one association, with the pool name's NTS-KE
 			// server, as NTPsec does.
 			pc.Mode = wire.ModeClient
+			pc.NTS = true
 			if a.Kind == ntpconf.KindPeer {
 				log.Warn(fmt.Sprintf("%s: peer %s nts: NTS is client-server only (RFC 8915); this line has no effect", a.Pos, a.Address))
 				continue

@@ -348,8 +348,11 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			if d.ntsAccept(in) {
+			switch d.ntsAccept(in) {
+			case ntsPlain:
 				sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			case ntsVerified:
+				sends = d.eng.ReceiveNTS(in.data, in.src, in.rx, d.now())
 			}
 			d.srv.Processed()
 		case f := <-d.calls:

@@ -317,17 +317,17 @@ func (d *Daemon) ntsSend(sock *netio.Socket, s engine.Send) bool {
 // goroutine). Replies that fail are dropped and counted: no time is ever taken from an
 // unauthenticated reply of an NTS association. An NTS NAK answering the last request
 // starts a new NTS-KE.
-func (d *Daemon) ntsAccept(in inbound) bool {
+func (d *Daemon) ntsAccept(in inbound) ntsVerdict {
 	if d.nts == nil {
-		return true
+		return ntsPlain
 	}
 	p := d.nts.peers[in.src]
 	if p == nil {
-		return true
+		return ntsPlain
 	}
 	if p.sess == nil {
 		d.nts.stats.clientBad.Add(1)
-		return false
+		return ntsRefused
 	}
 	var pkt wire.Packet
 	tr, err := wire.Decode(in.data, &pkt)
@@ -337,17 +337,26 @@ func (d *Daemon) ntsAccept(in inbound) bool {
 	switch {
 	case err == nil:
 		d.nts.stats.clientGood.Add(1)
-		return true
+		return ntsVerified
 	case errors.Is(err, nts.ErrNAK):
 		d.nts.stats.clientNAK.Add(1)
 		d.ntsRekey(p, "NTS NAK")
-		return false
+		return ntsRefused
 	default:
 		d.nts.stats.clientBad.Add(1)
 		d.log.Info(fmt.Sprintf("%s: reply from %s refused: %v", p.line.pos, in.src, err))
-		return false
+		return ntsRefused
 	}
 }
+
+// ntsVerdict is what ntsAccept decided about an association's packet.
+type ntsVerdict uint8
+
+const (
+	ntsPlain    ntsVerdict = iota // not an NTS association: the engine's own checks apply
+	ntsVerified                   // NTS reply verified: hand it to the engine as authenticated
+	ntsRefused                    // NTS association, reply not verified: drop it
+)
 
 // ntsReply adds the NTS fields to the reply the server made to req (n octets in reply), if
 // req is an NTS request. It returns the reply's length and the transmit-stamp hook, as the
