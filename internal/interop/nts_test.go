@@ -103,6 +103,12 @@ func TestNTSGontpClientToChronyd(t *testing.T) {
 		t.Fatalf("gontp did not take chronyd as its NTS system peer:\n%s\n%s", desc, g.Log())
 	}
 	t.Logf("gontp ntpq -pn:\n%s", desc)
+	// ntpq's association list: the NTS association is authenticated (auth "ok").
+	as, err := gh.Run(t, 10*time.Second, binary(t, "ntpq"), "-c", "as", gh.Addr().String())
+	t.Logf("gontp ntpq -c as:\n%s", as)
+	if err != nil || !regexp.MustCompile(`(?m)^\s*1\s+\d+\s+f[0-9a-f]{3}\s+yes\s+yes\s+ok\s+sys\.peer`).Match(as) {
+		t.Errorf("ntpq -c as does not show an authenticated system peer (%v)", err)
+	}
 	stats := chronyc(t, ch, sock, "serverstats")
 	t.Logf("chronyc serverstats:\n%s", stats)
 	if n := statValue(stats, "NTS-KE connections accepted"); n < 1 {
