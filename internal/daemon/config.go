@@ -50,8 +50,10 @@ type runConfig struct {
 	minPoll int8
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
-	// nts is Network Time Security: the server's settings and the NTS associations (nts.go).
-	nts ntsConf
+	// nts is Network Time Security: the server's settings and the NTS associations (nts.go);
+	// ntsInfo its counters for mode 6, set once NTS runs.
+	nts     ntsConf
+	ntsInfo func() control.NTSStats
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is

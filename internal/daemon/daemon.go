@@ -232,6 +232,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err := d.startNTS(ctx, cfg.nts); err != nil {
 		return err
 	}
+	if d.nts != nil {
+		cfg.ntsInfo = d.ntsInfo
+	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
@@ -187,6 +188,35 @@ func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) error {
 		go d.ntsKeyExchange(ctx, l)
 	}
 	return nil
+}
+
+// ntsInfo gathers the NTS counters for mode 6 (NTPsec's ntsinfo).
+func (d *Daemon) ntsInfo() control.NTSStats {
+	st := d.nts
+	c := &st.stats
+	n := control.NTSStats{
+		ClientSend: c.clientSend.Load(), ClientRecvGood: c.clientGood.Load(),
+		ClientRecvBad:  c.clientBad.Load() + c.clientNAK.Load(),
+		ServerRecvGood: c.served.Load(), ServerRecvBad: c.nakSent.Load() + c.badRequest.Load(),
+		ServerSend:   c.served.Load() + c.nakSent.Load(),
+		KEProbesGood: c.keGood.Load(), KEProbesBad: c.keBad.Load(),
+	}
+	if st.ring != nil {
+		r := &st.ring.Stats
+		n.CookieMake = r.Made.Load()
+		n.CookieDecode = r.Decoded[0].Load()
+		n.CookieDecodeOld = r.Decoded[1].Load()
+		n.CookieDecodeOld2 = r.Decoded[2].Load()
+		n.CookieDecodeOlder = r.Decoded[3].Load()
+		n.CookieDecodeTooOld = r.TooOld.Load()
+		n.CookieDecodeError = r.Errors.Load()
+	}
+	if st.ke != nil {
+		k := &st.ke.Stats
+		n.KEServesGood = k.Serves.Load()
+		n.KEServesBad = k.NoAEAD.Load() + k.BadRequest.Load() + k.TLSFail.Load() + k.Busy.Load()
+	}
+	return n
 }
 
 // rotateNTSKeys makes a new master key daily and saves the ring (ntske.KeyFile.Rotate).

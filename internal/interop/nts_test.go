@@ -176,6 +176,13 @@ func TestNTSChronydClientToGontp(t *testing.T) {
 	if row == nil || row[1] != "NTS" || row[8] == "0" {
 		t.Fatalf("authdata does not show NTS with cookies for gontp: %v", row)
 	}
+	// gontp's NTS counters, read with NTPsec's ntpq.
+	info := ntpsecNtpq(t, ch, "-c", "ntsinfo", gh.Addr().String())
+	t.Logf("NTPsec ntpq ntsinfo against gontp:\n%s", info)
+	if ntsCounter(info, "NTS server recvs good") < 1 || ntsCounter(info, "NTS KE serves good") != 1 ||
+		ntsCounter(info, "NTS decode cookies") < 1 {
+		t.Errorf("gontp's ntsinfo does not count chronyd's NTS-KE and requests")
+	}
 
 	// Restart with the key file aged by a day: gontp rotates at start, keeping the old key.
 	if err := g.Stop(); err != nil {
@@ -220,11 +227,28 @@ func TestNTSChronydClientToGontp(t *testing.T) {
 	if strings.Contains(g2.Log(), "NTS-KE: served") {
 		t.Errorf("chronyd made a new NTS-KE after the restart:\n%s", g2.Log())
 	}
+	// The restarted gontp decoded cookies made with the previous key (the rotated-out one).
+	info = ntpsecNtpq(t, ch, "-c", "ntsinfo", gh.Addr().String())
+	t.Logf("ntsinfo after the restart:\n%s", info)
+	if ntsCounter(info, "NTS decode cookies old") < 1 || ntsCounter(info, "NTS KE serves good") != 0 {
+		t.Errorf("after the restart gontp decoded no cookie of the previous key, or served an NTS-KE")
+	}
 	if row != nil {
 		if last := chronyInterval(row[5]); last < time.Since(restarted)-2*time.Second {
 			t.Errorf("chronyd's last NTS-KE was %v ago, after gontp's restart %v ago", last, time.Since(restarted))
 		}
 	}
+}
+
+// ntsCounter reads one line of NTPsec's `ntpq -c ntsinfo` ("NTS server sends:  12"), -1 if
+// absent.
+func ntsCounter(out, label string) int {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `:\s+(\d+)\s*$`).FindStringSubmatch(out)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // chronyInterval reads chronyc's short intervals ("45", "12m", "3h", "2d").
@@ -332,6 +356,14 @@ func TestNTSManInTheMiddle(t *testing.T) {
 	}
 	if strings.Contains(g.Log(), "synchronized to") {
 		t.Errorf("gontp synchronised through the man in the middle:\n%s", g.Log())
+	}
+	info := ntpsecNtpq(t, gh, "-c", "ntsinfo", gh.Addr().String())
+	t.Logf("NTPsec ntpq ntsinfo against gontp:\n%s", info)
+	if n := ntsCounter(info, "NTS client recvs w error"); n < 6 {
+		t.Errorf("gontp counted %d refused NTS replies, want >= 6", n)
+	}
+	if n := ntsCounter(info, "NTS client recvs good"); n != 0 {
+		t.Errorf("gontp counted %d good NTS replies through the man in the middle", n)
 	}
 	stats := chronyc(t, ch, sock, "serverstats")
 	if n := statValue(stats, "Authenticated NTP packets"); n < 6 {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gontp/internal/siv"
@@ -68,6 +69,18 @@ type masterKey struct {
 type KeyRing struct {
 	mu   sync.RWMutex
 	keys []*masterKey
+	// Stats counts cookies made and decoded, as NTPsec's ntsinfo does.
+	Stats CookieStats
+}
+
+// CookieStats are the cookie counters: made; decoded by the age of their master key (0 the
+// newest, 1 and 2 the previous ones, 3 anything older still kept); refused because their key
+// is gone (too old) or because they do not decrypt (errors).
+type CookieStats struct {
+	Made    atomic.Uint64
+	Decoded [4]atomic.Uint64
+	TooOld  atomic.Uint64
+	Errors  atomic.Uint64
 }
 
 // NewKeyRing returns an empty ring; Rotate fills it.
@@ -139,42 +152,50 @@ func (r *KeyRing) AppendCookie(dst []byte, aead uint16, c2s, s2c []byte, rnd io.
 	dst = k.s.Seal(dst, dst[start+4:start+cookieHead], pt[:4+2*kl], dst[start:start+4])
 	k.mu.Unlock()
 	clear(pt[:])
+	r.Stats.Made.Add(1)
 	return dst, nil
 }
 
 // OpenCookie decrypts a cookie into out (section 6). It does not allocate.
 func (r *KeyRing) OpenCookie(cookie []byte, out *CookieKeys) error {
 	if len(cookie) < cookieHead+siv.TagSize+4 {
+		r.Stats.Errors.Add(1)
 		return ErrCookieInvalid
 	}
 	id := binary.BigEndian.Uint32(cookie)
 	r.mu.RLock()
 	var k *masterKey
-	for _, m := range r.keys {
+	age := 0
+	for i, m := range r.keys {
 		if m.id == id {
-			k = m
+			k, age = m, i
 		}
 	}
 	r.mu.RUnlock()
 	if k == nil {
+		r.Stats.TooOld.Add(1)
 		return ErrCookieKey
 	}
 	var pt [4 + 2*64]byte
 	ct := cookie[cookieHead:]
 	if len(ct)-siv.TagSize > len(pt) {
+		r.Stats.Errors.Add(1)
 		return ErrCookieInvalid
 	}
 	k.mu.Lock()
 	p, err := k.s.Open(pt[:0], cookie[4:cookieHead], ct, cookie[:4])
 	k.mu.Unlock()
 	if err != nil {
+		r.Stats.Errors.Add(1)
 		return ErrCookieInvalid
 	}
 	aead := binary.BigEndian.Uint16(p)
 	kl := KeyLen(aead)
 	if kl == 0 || len(p) != 4+2*kl {
+		r.Stats.Errors.Add(1)
 		return ErrCookieInvalid
 	}
+	r.Stats.Decoded[min(age, len(r.Stats.Decoded)-1)].Add(1)
 	out.AEAD = aead
 	copy(out.buf[:], p[4:])
 	out.C2S = out.buf[:kl:kl]
