@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package peer is one NTP association and the selection of the system peer, sans I/O
 // (DESIGN.md, "The association is an action machine"): the poll process with iburst and
 // burst, the reach register, the receive tests of RFC 5905 section 8 with classic ntpd's

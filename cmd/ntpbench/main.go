@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command ntpbench is a load generator for NTP servers. It sends valid NTPv4 client requests
 // from many UDP sockets to one server for a bounded time, either closed loop (a fixed number
 // of requests in flight: each reply or timeout lets the next one go) or open loop (a fixed

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command ntpd is gontp's NTP daemon, run with classic ntpd's command line.
 package main
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command ntpsim runs a simulation scenario (testdata/sim/*.scn) against gontp's engine in
 // virtual time and prints a summary: time to the first system peer and to synchronisation,
 // the largest and RMS offset after it, the frequency error, steps, system peer changes,

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package daemon wires gontp together: it reads the configuration, opens the sockets, runs
 // the engine on real timers and serves time, as classic ntpd's main loop does. It is the only
 // place below cmd/ that reads the wall clock; everything under it takes time as an argument.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package engine owns the associations, the system variables and the discipline. It consumes
 // events, emits effects and publishes an immutable Snapshot that the time server and the
 // control server read without locks (see DESIGN.md, "Data flow").
