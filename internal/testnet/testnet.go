@@ -43,7 +43,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RefDir is where ../shared/tools/install-reference-ntp puts the wrappers of the reference
+// RefDir is where scripts/install-reference-ntp puts the wrappers of the reference
 // programs. The daemon wrappers drop CAP_SYS_TIME, so they can never set this machine's clock.
 const RefDir = "/opt/ntp-reference/bin"
 
@@ -81,14 +81,14 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 
 // Reference returns the directory of the reference programs (RefDir) after checking that each
 // named program exists there and is executable. Missing: t.Skip with a message naming the program
-// and ../shared/tools/install-reference-ntp, or t.Fatal when CI=true.
+// and scripts/install-reference-ntp, or t.Fatal when CI=true.
 func Reference(t testing.TB, programs ...string) string {
 	t.Helper()
 	for _, p := range programs {
 		path := filepath.Join(RefDir, p)
 		fi, err := os.Stat(path)
 		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			skipOrFail(t, "reference program %s is not installed (%s); install it with ../shared/tools/install-reference-ntp", p, path)
+			skipOrFail(t, "reference program %s is not installed (%s); install it with scripts/install-reference-ntp", p, path)
 		}
 	}
 	return RefDir
