@@ -128,13 +128,13 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("ntpd %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errb.String(), c.code, c.err)
 		}
 	}
-	p, err := parseArgs([]string{"-gnc/etc/x.conf", "--pidfile=/run/ntpd.pid", "-I", "eth0", "-Ilo"})
+	p, err := command.Parse([]string{"-gnc/etc/x.conf", "--pidfile=/run/ntpd.pid", "-I", "eth0", "-Ilo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.has("panicgate") || !p.has("nofork") || p.last("configfile") != "/etc/x.conf" ||
-		p.last("pidfile") != "/run/ntpd.pid" || strings.Join(p.values["interface"], ",") != "eth0,lo" {
-		t.Fatalf("clustered and long options parsed as %+v", p.values)
+	if !p.Has("panicgate") || !p.Has("nofork") || p.Last("configfile") != "/etc/x.conf" ||
+		p.Last("pidfile") != "/run/ntpd.pid" || strings.Join(p.All("interface"), ",") != "eth0,lo" {
+		t.Fatalf("clustered and long options parsed as %+v", p.Items)
 	}
 }
 
@@ -142,7 +142,7 @@ func TestCommandLine(t *testing.T) {
 // `ntpd --help` is known, and Debian's command line parses.
 func TestClassicOptionTable(t *testing.T) {
 	for _, c := range []byte("46aAbcdDfgGiIklLnNpPqrstuUwx?") {
-		if byShort(c) == nil {
+		if command.Lookup(c) == nil {
 			t.Errorf("-%c is not in the option table", c)
 		}
 	}
@@ -150,22 +150,22 @@ func TestClassicOptionTable(t *testing.T) {
 		"set-debug-level", "driftfile", "panicgate", "force-step-once", "jaildir", "interface", "keyfile", "logfile",
 		"novirtualips", "nofork", "nice", "pidfile", "priority", "quit", "propagationdelay", "saveconfigquit",
 		"statsdir", "trustedkey", "user", "updateinterval", "var", "dvar", "wait-sync", "slew", "version", "help"} {
-		if byLong(l) == nil {
+		if command.LookupLong(l) == nil {
 			t.Errorf("--%s is not in the option table", l)
 		}
 	}
-	p, err := parseArgs([]string{"-p", "/var/run/ntpd.pid", "-g", "-u", "105:112"})
+	p, err := command.Parse([]string{"-p", "/var/run/ntpd.pid", "-g", "-u", "105:112"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.last("pidfile") != "/var/run/ntpd.pid" || p.last("user") != "105:112" || p.has("nofork") {
-		t.Errorf("Debian's command line parsed as %+v", p.values)
+	if p.Last("pidfile") != "/var/run/ntpd.pid" || p.Last("user") != "105:112" || p.Has("nofork") {
+		t.Errorf("Debian's command line parsed as %+v", p.Items)
 	}
-	p, err = parseArgs([]string{"-w", "30", "-ddd", "-D", "2"})
-	if err != nil || p.last("wait-sync") != "30" || debugLevel(p) != 2 {
+	p, err = command.Parse([]string{"-w", "30", "-ddd", "-D", "2"})
+	if err != nil || p.Last("wait-sync") != "30" || debugLevel(p) != 2 {
 		t.Errorf("-w 30 -ddd -D 2: %+v, %v, debug %d", p, err, debugLevel(p))
 	}
-	if p, _ := parseArgs([]string{"-d", "-d"}); debugLevel(p) != 2 {
+	if p, _ := command.Parse([]string{"-d", "-d"}); debugLevel(p) != 2 {
 		t.Errorf("-d -d: debug level %d, want 2", debugLevel(p))
 	}
 }
