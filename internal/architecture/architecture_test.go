@@ -15,7 +15,7 @@ import (
 	"testing"
 )
 
-// core lists the packages DESIGN.md calls core. A package not written yet is skipped, so the
+// core lists the packages docs/architecture.md calls core. A package not written yet is skipped, so the
 // rule holds from the day it appears.
 var core = []string{
 	"gontp/internal/ntptime",

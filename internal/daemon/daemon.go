@@ -83,7 +83,7 @@ type Daemon struct {
 	socks *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
-	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
+	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
 // Package testnet builds a private IPv4 network out of Linux network namespaces for
-// interoperability tests (layer 5 of DESIGN.md): a hub namespace holding bridge br0 at
+// interoperability tests (layer 5 of docs/architecture.md): a hub namespace holding bridge br0 at
 // 198.18.0.1/24 and one namespace per host at 198.18.0.N/24, each joined to the bridge by a veth
 // pair. Every daemon then owns UDP port 123 on its own host, as on a real LAN. This matters for
 // classic ntpd, which listens on every local address and refuses loopback peers other than
