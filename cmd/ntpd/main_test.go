@@ -5,7 +5,9 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -167,5 +169,61 @@ func TestClassicOptionTable(t *testing.T) {
 	}
 	if p, _ := command.Parse([]string{"-d", "-d"}); debugLevel(p) != 2 {
 		t.Errorf("-d -d: debug level %d, want 2", debugLevel(p))
+	}
+}
+
+// helpRows reads the option rows of a libopts --help: name -> the row's flag and argument
+// columns followed by the rule lines under it ("- prohibits ...", "- may appear ...").
+func helpRows(help string) map[string]string {
+	rows := map[string]string{}
+	name := ""
+	for _, l := range strings.Split(help, "\n") {
+		if strings.HasPrefix(l, "\t\t\t\t") && name != "" {
+			rows[name] += "|" + strings.TrimSpace(l)
+			continue
+		}
+		f := regexp.MustCompile(`^   (-.|  ) (no |Str|Num|KWd|opt) (\S+)`).FindStringSubmatch(l)
+		if f == nil {
+			name = ""
+			continue
+		}
+		name = f[3]
+		rows[name] = f[1] + " " + f[2]
+	}
+	return rows
+}
+
+// TestHelpMatchesClassic: `ntpd --help` has every row of classic ntpd 4.2.8p15's with the same
+// letter, argument type (-D -P -U -w are numbers) and rules, and a description for each.
+func TestHelpMatchesClassic(t *testing.T) {
+	const classic = "/opt/ntp-reference/bin/classic-ntpd"
+	if _, err := os.Stat(classic); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (CI=true, so this is a failure): scripts/install-reference-ntp", classic)
+		}
+		t.Skipf("%s is missing: scripts/install-reference-ntp installs it", classic)
+	}
+	out, _ := exec.Command(classic, "--help").CombinedOutput() // classic exits 0; output is what counts
+	want := helpRows(string(out))
+	if len(want) < 30 {
+		t.Fatalf("read only %d rows from classic's --help:\n%s", len(want), out)
+	}
+	var b bytes.Buffer
+	if code := run([]string{"ntpd", "--help"}, &b, &b); code != 0 {
+		t.Fatalf("ntpd --help: exit %d", code)
+	}
+	got := helpRows(b.String())
+	for name, w := range want {
+		if name == "more-help" { // classic's pager variant of --help; gontp has none
+			continue
+		}
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("--%s: gontp's row %q, classic's %q", name, g, w)
+		}
+	}
+	for _, o := range command.Options {
+		if strings.TrimSpace(o.Desc) == "" {
+			t.Errorf("--%s has no description", o.Long)
+		}
 	}
 }
