@@ -95,6 +95,11 @@ An option that gontp cannot honour yet is refused with a message naming it when 
 			{Tag: "/etc/ntp.conf", Text: "The configuration; see ntp.conf(5)."},
 			{Tag: "/var/lib/ntp/ntp.drift", Text: "The frequency correction kept between runs (the driftfile line)."},
 		}},
+		{Title: "Signals", Items: []cli.Entry{
+			{Tag: "SIGTERM, SIGINT, SIGQUIT", Text: "Stop cleanly; the drift file is written when the frequency has been measured and moved."},
+			{Tag: "SIGHUP", Text: "Reopen the log file and read the configuration again; what can change without a restart takes effect, and a warning names what cannot. Classic ntpd has no reload."},
+			{Tag: "SIGUSR1, SIGUSR2", Text: "Raise or lower the debug level by one, as classic's debug builds do."},
+		}},
 		{Title: "Exit status", Text: `0 after a clean stop, a successful -q or --configtest. 255 when the first offset exceeds the panic threshold without -g. Otherwise non-zero, with a message naming the cause, when an option or the configuration is rejected or a socket cannot be opened.`},
 		{Title: "See also", Text: "ntp.conf(5), ntpq(1), ntpdate(8)"},
 	},
