@@ -128,8 +128,6 @@ type Program struct {
 	Options     []Option
 	Description string // the manual page's DESCRIPTION (paragraphs separated by blank lines)
 	Sections    []Section
-	// HelpNotes are paragraphs printed after the option table by --help.
-	HelpNotes string
 }
 
 // Lookup returns the option with the letter c, or nil.

@@ -102,9 +102,6 @@ func (p *Program) Help(w io.Writer) error {
 	} else {
 		b.WriteString("\nOptions are specified by doubled hyphens and their name or by a single\nhyphen and the flag character.\n")
 	}
-	if p.HelpNotes != "" {
-		b.WriteString("\n" + strings.TrimSpace(p.HelpNotes) + "\n")
-	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
