@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gontp/internal/cli"
 	"gontp/internal/ntptime"
 )
 
@@ -21,8 +22,49 @@ type adjtimexer interface {
 	Adjtimex(tx *unix.Timex) (int, error)
 }
 
-// optstring is classic's getopt string, printed as is in the usage line.
-const optstring = "MNT:cde:f:hm:o:rs:t:"
+// command is ntptime's option table: the letters the command line takes (optstring is made
+// from it) and the manual page. Classic's getopt string also holds d and h, which no case
+// handles: given, they print the usage, and they stay in the table for that.
+var command = cli.Program{
+	Name:    "ntptime",
+	Section: 8,
+	Summary: "read and set the kernel's NTP time variables (gontp)",
+	Style:   cli.Getopt,
+	Options: []cli.Option{
+		{Short: 'M', Desc: "Switch the kernel to microsecond mode (ADJ_MICRO)"},
+		{Short: 'N', Desc: "Switch the kernel to nanosecond mode (ADJ_NANO)"},
+		{Short: 'T', Arg: cli.Number, ArgName: "tai_offset", Desc: "Set the TAI offset (ADJ_TAI)",
+			Detail: "As in classic, this replaces every other mode given before it."},
+		{Short: 'c', Desc: "Display the time taken to call ntp_gettime (us)"},
+		{Short: 'd', Desc: "Accepted by classic's option string but unhandled: prints the usage"},
+		{Short: 'e', Arg: cli.Number, ArgName: "esterror", Desc: "Set the estimated error (us)"},
+		{Short: 'f', Arg: cli.Float, ArgName: "frequency", Desc: "Set the frequency error (-500 .. 500) (ppm)"},
+		{Short: 'h', Desc: "Display the usage and exit with status 2"},
+		{Short: 'm', Arg: cli.Number, ArgName: "maxerror", Desc: "Set the maximum possible error (us)"},
+		{Short: 'o', Arg: cli.Number, ArgName: "offset", Desc: "Set the current offset (ADJ_OFFSET; the kernel reads it in us, or ns in nanosecond mode)"},
+		{Short: 'r', Desc: "Print the Unix and NTP time raw"},
+		{Short: 's', Arg: cli.Number, ArgName: "status", Desc: "Set the status bits (0 .. 255)"},
+		{Short: 't', Arg: cli.Number, ArgName: "timeconstant", Desc: "Set the log2 of the PLL time constant (0 .. 6)"},
+	},
+	Description: `ntptime reads the kernel's NTP state with ntp_gettime and ntp_adjtime (adjtimex(2) on Linux) and prints it in classic ntptime 4.2.8p15's layout: the time with its error bounds and TAI offset, then the kernel's mode, offset, frequency, status bits, time constant, precision and tolerance, and its PPS figures when the kernel keeps them. Given any of -e -f -m -o -s -t -M -N -T it sets those values first, which needs CAP_SYS_TIME ("Must be root to set kernel values" otherwise).
+
+Options, output and exit status are classic's: arguments are read as by getopt, values as by C's atoi and atof, and a wrong option prints the usage and exits with status 2.`,
+	Sections: []cli.Section{
+		{Title: "See also", Text: "adjtimex(2), ntpd(8), ntpq(1)"},
+	},
+}
+
+// optstring is classic's getopt string ("MNT:cde:f:hm:o:rs:t:"), printed in the usage line.
+var optstring = func() string {
+	var b strings.Builder
+	for _, o := range command.Options {
+		b.WriteByte(o.Short)
+		if o.Arg != cli.None {
+			b.WriteByte(':')
+		}
+	}
+	return b.String()
+}()
 
 // maxTC is the kernel's largest PLL time constant (MAXTC), printed in the usage text.
 const maxTC = 6

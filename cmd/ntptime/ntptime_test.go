@@ -92,6 +92,12 @@ func TestNanosecondKernelAndPPS(t *testing.T) {
 	}
 }
 
+func TestOptionStringIsClassics(t *testing.T) {
+	if optstring != "MNT:cde:f:hm:o:rs:t:" {
+		t.Errorf("the option table gives %q, classic's getopt string is MNT:cde:f:hm:o:rs:t:", optstring)
+	}
+}
+
 func TestOptionsAsClassic(t *testing.T) {
 	for _, c := range []struct {
 		args  []string

@@ -17,19 +17,37 @@ import (
 	"strconv"
 	"strings"
 
+	"gontp/internal/cli"
 	"gontp/internal/ntputil"
 	"gontp/internal/perlopt"
 )
 
-// tool is ntptrace's option table: the command line, --help and the manual page.
-var tool = perlopt.Tool{
-	Name: "ntptrace", Title: "Trace peers of an NTP server", Args: "[host]", Version: "4.2.8p15",
-	Options: []perlopt.Option{
-		{Long: "numeric", Short: 'n', Help: "Print IP addresses instead of hostnames"},
-		{Long: "max-hosts", Short: 'm', Kind: perlopt.Int, Arg: "num", Help: "Maximum number of peers to trace"},
-		{Long: "host", Short: 'r', Kind: perlopt.String, Arg: "str", Help: "Single remote host"},
+// command is ntptrace's option table: the command line, its usage text and the manual page.
+var command = cli.Program{
+	Name:     "ntptrace",
+	Section:  1,
+	Summary:  "trace a chain of NTP servers back to the primary source (gontp)",
+	Operands: "[host]",
+	Style:    cli.Libopts,
+	Options: []cli.Option{
+		{Short: 'n', Long: "numeric", Desc: "Print IP addresses instead of hostnames"},
+		{Short: 'm', Long: "max-hosts", Arg: cli.Number, ArgName: "num", Desc: "Maximum number of peers to trace",
+			Detail: "The default is 99."},
+		{Short: 'r', Long: "host", Arg: cli.String, ArgName: "str", Desc: "Single remote host",
+			Detail: "Where the trace starts when no host operand is given; the default is 127.0.0.1."},
+		{Short: '?', Long: "help", Desc: "Display usage information and exit"},
+		{Long: "more-help", Desc: "Pass the extended usage text through a pager"},
+	},
+	Description: `ntptrace starts at a server (the host operand, --host, or 127.0.0.1), reads its system variables over the mode-6 control protocol as ntpq -c rv does, and prints one line: "HOST: stratum N, offset SECONDS, synch distance SECONDS", with ", refid 'ID'" for a stratum-1 server. It then follows the server's system peer to the next server, until a server at stratum 0, 1 or 16, a reference clock, or --max-hosts servers.
+
+Options, output and exit status are classic ntptrace 4.2.8p15's (its Perl script reads options with Getopt::Long's defaults). Without --numeric each address is shown by its name, looked up in the DNS.`,
+	Sections: []cli.Section{
+		{Title: "See also", Text: "ntpq(1), ntpd(8)"},
 	},
 }
+
+// tool reads the command line as classic's Perl script does.
+var tool = perlopt.Tool{Program: &command, Title: "Trace peers of an NTP server", Version: "4.2.8p15"}
 
 func main() {
 	os.Exit(run(os.Args[1:], ntputil.Ntpq, reverseName, os.Stdout, os.Stderr))

@@ -19,34 +19,18 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"gontp/internal/cli"
 )
 
-// Kind is what an option takes.
-type Kind int
-
-const (
-	Flag   Kind = iota // no value
-	Int                // "=i": an integer
-	String             // "=s": any string
-)
-
-// Option is one line of a tool's option table; the same table prints the usage text.
-type Option struct {
-	Long  string // "tries"
-	Short byte   // 'n', or 0
-	Kind  Kind
-	Arg   string // the value's name in the usage text: "num", "str"
-	Help  string // "Number of times to check ntpd"
-}
-
-// Tool is a program's name, its one-line description, its argument synopsis and its options
-// (without help and more-help, which every perlopt tool has).
+// Tool is one of classic's Perl programs: its option table (a cli.Program, which also writes
+// the manual page; Libopts-style rows with cli.None, cli.Number or cli.String values, the
+// last two being help with '?' and more-help, as every perlopt tool has), the title of its
+// usage text and the version it claims.
 type Tool struct {
-	Name    string // "ntp-wait"
+	*cli.Program
 	Title   string // "Wait for ntpd to stabilize the system clock"
-	Args    string // "[host]" or ""
 	Version string // "4.2.8p15"
-	Options []Option
 }
 
 // Values holds what was given: ints and strings by long name, flags as true.
@@ -57,28 +41,21 @@ type Values struct {
 	Rest    []string // the arguments that are not options, in order
 }
 
-// all is t's options with the two every tool has.
-func (t *Tool) all() []Option {
-	return append(append([]Option{}, t.Options...),
-		Option{Long: "help", Short: '?', Help: "Display usage information and exit"},
-		Option{Long: "more-help", Help: "Pass the extended usage text through a pager"})
-}
-
 // Usage is the AutoGen perlopt usage text, byte for byte.
 func (t *Tool) Usage() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s - %s - Ver. %s\n", t.Name, t.Title, t.Version)
-	fmt.Fprintf(&b, "USAGE: %s [ -<flag> [<val>] | --<name>[{=| }<val>] ]... %s\n\n", t.Name, t.Args)
-	for _, o := range t.all() {
+	fmt.Fprintf(&b, "USAGE: %s [ -<flag> [<val>] | --<name>[{=| }<val>] ]... %s\n\n", t.Name, t.Operands)
+	for _, o := range t.Options {
 		short := "   "
 		if o.Short != 0 {
 			short = fmt.Sprintf("-%c,", o.Short)
 		}
 		name := o.Long
-		if o.Kind != Flag {
-			name += "=" + o.Arg
+		if o.Arg != cli.None {
+			name += "=" + o.ArgName
 		}
-		fmt.Fprintf(&b, "    %s --%-22s %s\n", short, name, o.Help)
+		fmt.Fprintf(&b, "    %s --%-22s %s\n", short, name, o.Desc)
 	}
 	b.WriteString("\nOptions are specified by doubled hyphens and their name or by a single\n" +
 		"hyphen and the flag character.\n")
@@ -105,7 +82,7 @@ func (t *Tool) Parse(args []string, defaults Values, stdout, stderr io.Writer) (
 	for k, x := range defaults.Strings {
 		v.Strings[k] = x
 	}
-	opts := t.all()
+	opts := t.Options
 	bad := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -133,7 +110,7 @@ func (t *Tool) Parse(args []string, defaults Values, stdout, stderr io.Writer) (
 			bad = true
 			continue
 		}
-		if o.Kind == Flag {
+		if o.Arg == cli.None {
 			if hasValue {
 				fmt.Fprintf(stderr, "Option %s does not take an argument\n", key)
 				bad = true
@@ -153,8 +130,8 @@ func (t *Tool) Parse(args []string, defaults Values, stdout, stderr io.Writer) (
 			i++
 			value = args[i]
 		}
-		switch o.Kind {
-		case Int:
+		switch o.Arg {
+		case cli.Number:
 			if !isInt(value) {
 				fmt.Fprintf(stderr, "Value \"%s\" invalid for option %s (number expected)\n", value, key)
 				bad = true
@@ -162,7 +139,7 @@ func (t *Tool) Parse(args []string, defaults Values, stdout, stderr io.Writer) (
 			}
 			n, _ := strconv.Atoi(strings.TrimPrefix(value, "+"))
 			v.Ints[o.Long] = n
-		case String:
+		default:
 			v.Strings[o.Long] = value
 		}
 	}
@@ -184,7 +161,7 @@ func (t *Tool) Parse(args []string, defaults Values, stdout, stderr io.Writer) (
 // prefix of a long name, all without regard to case. key is the name Getopt::Long uses in its
 // messages: the long name, or the short letter when that was given. An ambiguous prefix gives
 // ok false and, in key, Getopt::Long's message naming the candidates.
-func match(opts []Option, name string) (Option, string, bool) {
+func match(opts []cli.Option, name string) (cli.Option, string, bool) {
 	l := strings.ToLower(name)
 	for _, o := range opts {
 		if l == o.Long {
@@ -194,7 +171,7 @@ func match(opts []Option, name string) (Option, string, bool) {
 			return o, strings.ToLower(string(o.Short)), true
 		}
 	}
-	var found []Option
+	var found []cli.Option
 	for _, o := range opts {
 		if l != "" && strings.HasPrefix(o.Long, l) {
 			found = append(found, o)
@@ -209,9 +186,9 @@ func match(opts []Option, name string) (Option, string, bool) {
 			names[i] = o.Long
 		}
 		sort.Strings(names)
-		return Option{}, fmt.Sprintf("Option %s is ambiguous (%s)", l, strings.Join(names, ", ")), false
+		return cli.Option{}, fmt.Sprintf("Option %s is ambiguous (%s)", l, strings.Join(names, ", ")), false
 	}
-	return Option{}, "", false
+	return cli.Option{}, "", false
 }
 
 // isInt is Getopt::Long's test for an "=i" value.
