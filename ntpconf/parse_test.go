@@ -286,3 +286,22 @@ func TestSaveconfigHeader(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+// TestLargeFileReadWhole: a file over the old 4 MiB cap is read whole, its last lines
+// included (issue 15 B4: the daemon used to drop the whole file and run wide open).
+func TestLargeFileReadWhole(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("restrict default ignore\n")
+	for b.Len() < 5<<20 {
+		b.WriteString("# a comment line that pads the file past the old size limit of four MiB\n")
+	}
+	b.WriteString("server 192.0.2.1 iburst\nrestrict 192.0.2.1 nomodify\n")
+	fsys := fstest.MapFS{"etc/ntp.conf": &fstest.MapFile{Data: []byte(b.String())}}
+	cfg, err := Parse(fsys, "/etc/ntp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Associations) != 1 || len(cfg.Restricts) != 2 {
+		t.Errorf("%d associations and %d restrict lines, want 1 and 2", len(cfg.Associations), len(cfg.Restricts))
+	}
+}
