@@ -84,15 +84,11 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 		}
 	}
 	p := clock.DefaultParams()
-	p.StepFwd, p.StepBack, p.Stepout, p.Panic = t.StepFwd, t.StepBack, t.Stepout, t.Panic
-	if o.SlewOnly {
-		// Classic -x: the step threshold becomes 600 s (a configured larger one stays).
-		p.StepFwd, p.StepBack = math.Max(p.StepFwd, slewOnlyStep), math.Max(p.StepBack, slewOnlyStep)
-	}
+	tk := tinkerFor(o, t)
+	p.StepFwd, p.StepBack, p.Stepout, p.Panic, p.Allan = tk.StepFwd, tk.StepBack, tk.Stepout, tk.Panic, tk.Allan
 	p.PanicGate, p.ForceStep, p.Once = o.PanicGate, o.ForceStep, o.Once
 	p.Kernel = cfg.Flags()["kernel"]
 	p.Precision = precision
-	p.Allan = int8(t.Allan)
 
 	path, ok := cfg.Driftfile()
 	if o.DriftFile != "" {
@@ -122,6 +118,16 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 		c.loadLeap(lp, checkHash)
 	}
 	return c, nil
+}
+
+// tinkerFor is the run-time part of `tinker` with the command line's say: classic -x makes
+// the step threshold 600 s (a configured larger one stays).
+func tinkerFor(o ClockOptions, t ntpconf.TinkerValues) clock.Tinker {
+	tk := clock.Tinker{StepFwd: t.StepFwd, StepBack: t.StepBack, Stepout: t.Stepout, Panic: t.Panic, Allan: int8(t.Allan)}
+	if o.SlewOnly {
+		tk.StepFwd, tk.StepBack = math.Max(tk.StepFwd, slewOnlyStep), math.Max(tk.StepBack, slewOnlyStep)
+	}
+	return tk
 }
 
 // readDrift reads the drift file: classic logs "initial drift restored to 12.345000" when
