@@ -126,7 +126,9 @@ type lineKey string
 func literalKey(pc peer.Config) lineKey { return lineKey("addr " + pc.Addr.String()) }
 
 // namedKey is the key of a server or peer line with a host name.
-func namedKey(s namedServer) lineKey { return lineKey(fmt.Sprintf("name %s family %d", s.name, s.family)) }
+func namedKey(s namedServer) lineKey {
+	return lineKey(fmt.Sprintf("name %s family %d", s.name, s.family))
+}
 
 // lineState is what the daemon knows of one association line.
 type lineState struct {
