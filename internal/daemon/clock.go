@@ -98,11 +98,7 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 	haveDrift := false
 	if ok && path != "" {
 		loaded, haveDrift = c.readDrift(path)
-		threshold := driftfile.DefaultThreshold
-		if s := cfg.Setting("driftfile"); s != nil && s.Extra.Kind == ntpconf.ValueDouble && s.Extra.Float() > 0 {
-			threshold = s.Extra.Float() * 1e6 // the directive gives s/s
-		}
-		c.drift = driftfile.NewSaver(path, threshold, loaded, haveDrift, time.Now())
+		c.drift = driftfile.NewSaver(path, driftThreshold(cfg), loaded, haveDrift, time.Now())
 	}
 	if haveDrift {
 		p.Drift = &loaded
@@ -118,6 +114,40 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 		c.loadLeap(lp, checkHash)
 	}
 	return c, nil
+}
+
+// driftThreshold is driftfile's deprecated second argument (s/s) in ppm, or classic's default.
+func driftThreshold(cfg *ntpconf.Config) float64 {
+	if s := cfg.Setting("driftfile"); s != nil && s.Extra.Kind == ntpconf.ValueDouble && s.Extra.Float() > 0 {
+		return s.Extra.Float() * 1e6 // the directive gives s/s
+	}
+	return driftfile.DefaultThreshold
+}
+
+// setDriftFile applies a reloaded `driftfile` (on the engine's goroutine): the measured
+// frequency is kept and from now on saved to the new file ("" or none: no drift file).
+// The new file is written at once when the frequency has been measured, so that a restart
+// finds it there.
+func (c *Clock) setDriftFile(path string, threshold float64, now time.Time) {
+	if path == "" {
+		c.drift = nil
+		return
+	}
+	synced := c.Discipline.Vars().State == clock.SYNC
+	c.drift = driftfile.NewSaver(path, threshold, c.Discipline.Frequency(), false, now)
+	if synced {
+		if _, err := c.drift.Exit(c.Discipline.Frequency(), now); err != nil {
+			c.log.Error(err.Error())
+		}
+	}
+}
+
+// driftPath is the drift file in use, "" for none.
+func (c *Clock) driftPath() string {
+	if c.drift == nil {
+		return ""
+	}
+	return c.drift.Path
 }
 
 // tinkerFor is the run-time part of `tinker` with the command line's say: classic -x makes

@@ -106,10 +106,12 @@ type Daemon struct {
 	// (a group that needs a restart keeps its old text), warned the warnings given for it
 	// (reload.go). The engine goroutine alone uses lines, cur and applied once it runs;
 	// warned belongs to the reload.
-	lines   map[lineKey]*lineState
-	cur     *runConfig
-	applied map[string]string
-	warned  map[string]bool
+	// cmdRules are the -I options as interface rules, after the configuration's.
+	cmdRules []netio.Rule
+	lines    map[lineKey]*lineState
+	cur      *runConfig
+	applied  map[string]string
+	warned   map[string]bool
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -191,14 +193,14 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	d.eng = eng
-	rules := cfg.interfaces
 	for _, name := range opts.Interfaces {
 		r, err := netio.ParseRule("listen", name)
 		if err != nil {
 			return fmt.Errorf("-I %s: %w", name, err)
 		}
-		rules = append(rules, r)
+		d.cmdRules = append(d.cmdRules, r)
 	}
+	rules := append(append([]netio.Rule(nil), cfg.interfaces...), d.cmdRules...)
 	port := opts.Port
 	if port == 0 {
 		port = 123

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gontp/internal/engine"
+	"gontp/internal/netio"
 	"gontp/ntpconf"
 	"gontp/peer"
 )
@@ -63,14 +64,24 @@ var appliers = []applier{
 	{name: "tinker", groups: []string{"tinker"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
 		d.clock.Discipline.SetTinker(tinkerFor(d.opts.Clock, cur.tinker))
 	}},
+	{name: "driftfile", groups: []string{"driftfile"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, now time.Time) {
+		if d.opts.Clock.DriftFile != "" {
+			d.log.Warn("reload: driftfile: -f " + d.opts.Clock.DriftFile + " on the command line wins over the configuration")
+			return
+		}
+		path, _ := cur.parsed.Driftfile()
+		d.clock.setDriftFile(path, driftThreshold(cur.parsed), now)
+	}},
+	{name: "interface, nic", groups: []string{"interface", "nic"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
+		d.socks.SetRules(append(append([]netio.Rule(nil), cur.interfaces...), d.cmdRules...))
+		d.rescan()
+	}},
 	{name: "setvar", groups: []string{"setvar"}},
 	{name: "pool", groups: []string{"pool"}},
 	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
 	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"}},
 	{name: "statistics, filegen, statsdir", groups: []string{"statistics", "filegen", "statsdir", "flag stats"}},
-	{name: "driftfile", groups: []string{"driftfile"}},
 	{name: "tinker freq", groups: []string{"tinker freq"}},
-	{name: "interface, nic", groups: []string{"interface", "nic"}},
 	{name: "enable/disable ntp", groups: []string{"flag ntp"}},
 	{name: "enable/disable kernel", groups: []string{"flag kernel"}},
 }

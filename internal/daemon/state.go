@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -25,6 +26,10 @@ type ConfigState struct {
 	Monitor          server.MonitorStats    // limits and enable bits only
 	Tos              peer.Tos
 	Tinker           clock.Tinker
+	DriftFile        string
+	// Sockets are the open sockets as "NAME FAMILY ACTION" (v4, v6, v6 link-local), sorted:
+	// the addresses themselves differ between hosts.
+	Sockets []string
 }
 
 // AssocState is one association's configuration.
@@ -68,6 +73,22 @@ func (d *Daemon) configState() ConfigState {
 			MaxAge: m.MaxAge, MaxMemKB: m.MaxMemKB, MinPoll: m.MinPoll}
 		st.Tos = e.Tos()
 		st.Tinker = d.clock.Discipline.Tinker()
+		st.DriftFile = d.clock.driftPath()
+		for _, sock := range d.socks.Sockets() {
+			a := sock.Local.Addr()
+			fam := "v4"
+			switch {
+			case a.Is6() && a.IsLinkLocalUnicast():
+				fam = "v6 link-local"
+			case a.Is6() && !a.Is4In6():
+				fam = "v6"
+			}
+			if sock.Wildcard {
+				fam += " wildcard"
+			}
+			st.Sockets = append(st.Sockets, fmt.Sprintf("%s %s %v", sock.Name, fam, sock.Action()))
+		}
+		sort.Strings(st.Sockets)
 		out <- st
 		return nil
 	})
