@@ -77,7 +77,7 @@ var appliers = []applier{
 		d.rescan()
 	}},
 	{name: "setvar", groups: []string{"setvar"}},
-	{name: "pool", groups: []string{"pool"}},
+	{name: "pool", groups: []string{"pool"}, apply: (*Daemon).applyPools},
 	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
 	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"}},
 	{name: "statistics, filegen, statsdir", groups: []string{"statistics", "filegen", "statsdir", "flag stats"}},
@@ -388,6 +388,45 @@ func sameOptions(a, b peer.Config) bool {
 	a.StartDelay, b.StartDelay = 0, 0
 	a.Configured, b.Configured = false, false
 	return a == b
+}
+
+// applyPools adds the new `pool` lines, removes the removed ones with the servers they
+// spawned, and gives an edited one's prototype and servers the new options, keeping their
+// measurements. Pools are matched by name and address family.
+func (d *Daemon) applyPools(e *engine.Engine, cur *runConfig, now time.Time) {
+	key := func(p engine.Pool) string { return fmt.Sprintf("%s -%d", p.Name, p.Family) }
+	old := map[string]engine.Pool{}
+	for _, p := range d.cur.engine.Pools {
+		old[key(p)] = p
+	}
+	want := map[string]bool{}
+	for _, p := range cur.engine.Pools {
+		want[key(p)] = true
+	}
+	for k, p := range old {
+		if !want[k] {
+			if err := e.RemovePool(p.Name, p.Family, now); err != nil {
+				d.log.Error("reload: " + err.Error())
+			}
+		}
+	}
+	for _, p := range cur.engine.Pools {
+		o, ok := old[key(p)]
+		switch {
+		case !ok:
+			if err := e.AddPool(p, now); err != nil {
+				d.log.Error("reload: " + err.Error())
+				continue
+			}
+			d.log.Info(fmt.Sprintf("reload: pool %s added", p.Name))
+		case !sameOptions(o.Peer, p.Peer):
+			if err := e.ReconfigurePool(p, now); err != nil {
+				d.log.Error("reload: " + err.Error())
+				continue
+			}
+			d.log.Info(fmt.Sprintf("reload: pool %s and its servers take the edited options", p.Name))
+		}
+	}
 }
 
 // applyAccess swaps in the new restrict list and, when `discard`, `mru` or `enable monitor`

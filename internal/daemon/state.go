@@ -52,7 +52,8 @@ func (d *Daemon) configState() ConfigState {
 			v := p.Vars
 			switch {
 			case p.Hostname != "":
-				st.Pools = append(st.Pools, p.Hostname)
+				st.Pools = append(st.Pools, fmt.Sprintf("%s minpoll %d maxpoll %d version %d iburst %v noselect %v",
+					p.Hostname, v.MinPoll, v.MaxPoll, v.Version, v.IBurst, v.NoSelect))
 			case p.Refclock != "":
 				st.Refclocks = append(st.Refclocks, p.Refclock)
 			case v.Configured:
@@ -62,6 +63,7 @@ func (d *Daemon) configState() ConfigState {
 					Preempt: v.Preempt, Configured: v.Configured})
 			}
 		}
+		sort.Strings(st.Pools)
 		sort.Slice(st.Associations, func(i, j int) bool { return st.Associations[i].Addr < st.Associations[j].Addr })
 		g := d.gate.Load()
 		for _, r := range g.List.Entries() {

@@ -129,6 +129,8 @@ type association struct {
 	// removed is set when the engine demobilises a preemptible association (ActTimeout);
 	// the association itself does not know.
 	removed bool
+	// pool is the ID of the pool prototype that spawned this association, 0 for none.
+	pool uint16
 	// kissed is the DENY or RSTR code the server last refused us with, "" once it
 	// answers again: the refusal is logged once per streak (noteKiss).
 	kissed string

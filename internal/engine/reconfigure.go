@@ -28,6 +28,92 @@ func (e *Engine) ReconfigureServer(pc peer.Config, now time.Time) error {
 	return nil
 }
 
+// AddPool adds a `pool` line after start (gontp's live reload): its prototype solicits at
+// its first poll, a second from now, as at start.
+func (e *Engine) AddPool(pl Pool, now time.Time) error {
+	for _, p := range e.pools {
+		if p.name == pl.Name && p.family == pl.Family {
+			return fmt.Errorf("pool %s: already configured", pl.Name)
+		}
+	}
+	pl.Peer.StartDelay = time.Second
+	p, err := newPool(pl, e.newID(), e.newSeq(), now)
+	if err != nil {
+		return err
+	}
+	e.pools = append(e.pools, p)
+	e.publish(now)
+	return nil
+}
+
+// RemovePool removes a `pool` line's prototype and the servers it spawned, as a restart
+// without the line would have none of them.
+func (e *Engine) RemovePool(name string, family int, now time.Time) error {
+	p := e.findPool(name, family)
+	if p == nil {
+		return fmt.Errorf("no pool %s", name)
+	}
+	kept := e.pools[:0]
+	for _, q := range e.pools {
+		if q != p {
+			kept = append(kept, q)
+		}
+	}
+	clear(e.pools[len(kept):])
+	e.pools = kept
+	lost := false
+	for _, as := range e.assocs {
+		if as.pool == p.id && !as.removed {
+			as.removed = true
+			lost = lost || e.sysPeer == as
+			e.log.Info(fmt.Sprintf("%s demobilized: pool %s removed from the configuration", e.name(as), name))
+		}
+	}
+	e.reap()
+	if lost {
+		e.selectClock(now)
+	}
+	e.publish(now)
+	return nil
+}
+
+// ReconfigurePool gives a `pool` line's prototype and the servers it spawned the options of
+// the edited line (poll limits, version, iburst, noselect: what classic passes on); the
+// servers keep their measurements.
+func (e *Engine) ReconfigurePool(pl Pool, now time.Time) error {
+	p := e.findPool(pl.Name, pl.Family)
+	if p == nil {
+		return fmt.Errorf("no pool %s", pl.Name)
+	}
+	np, err := newPool(pl, p.id, p.seq, now)
+	if err != nil {
+		return err
+	}
+	p.cfg, p.minpoll, p.maxpoll, p.version = np.cfg, np.minpoll, np.maxpoll, np.version
+	for _, as := range e.assocs {
+		if as.pool != p.id || as.removed {
+			continue
+		}
+		v := as.a.Vars(now)
+		pc := peer.Config{Addr: v.Addr, Mode: v.HMode, MinPoll: p.minpoll, MaxPoll: p.maxpoll,
+			Version: v.Version, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Preempt: true}
+		if err := as.a.Reconfigure(pc, now); err != nil {
+			return err
+		}
+	}
+	e.publish(now)
+	return nil
+}
+
+func (e *Engine) findPool(name string, family int) *pool {
+	for _, p := range e.pools {
+		if p.name == name && p.family == family {
+			return p
+		}
+	}
+	return nil
+}
+
 // SetTos applies a reloaded `tos` configuration (selection and orphan parameters). The
 // next selection (at the next sample) uses it; the associations and the discipline are
 // not touched.

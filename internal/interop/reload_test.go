@@ -34,6 +34,9 @@ type inProcess struct {
 	stop     func()
 }
 
+// reloadDNS names a pool that resolves to the private network's first host.
+var reloadDNS = fakeDNS{"pool.test": {netip.MustParseAddr("198.18.0.2")}}
+
 func startInProcess(t *testing.T, h *testnet.Host, conf string) *inProcess {
 	t.Helper()
 	d := &inProcess{confPath: filepath.Join(t.TempDir(), "ntp.conf"), reload: make(chan struct{}),
@@ -48,7 +51,7 @@ func startInProcess(t *testing.T, h *testnet.Host, conf string) *inProcess {
 	done := make(chan error, 1)
 	go func() {
 		done <- h.Do(func() error {
-			return daemon.Run(ctx, daemon.Options{ConfigFile: d.confPath, Port: 123, Reload: d.reload,
+			return daemon.Run(ctx, daemon.Options{ConfigFile: d.confPath, Port: 123, Reload: d.reload, Resolver: reloadDNS,
 				Clock:         daemon.ClockOptions{VirtualClock: "0,0"},
 				Reloaded:      func(ok bool) { d.reloaded <- ok },
 				ObserveConfig: func(f func() daemon.ConfigState) { statec <- f },
@@ -210,6 +213,8 @@ tinker panic 0 stepout 600
 		{name: "discard and mru", conf: base + "discard average 4 minimum 1\nmru maxdepth 2000 maxage 100\n"},
 		{name: "server replaced by peer, another added", conf: strings.Replace(base, "server 198.18.0.200 iburst",
 			"peer 198.18.0.200\nserver 198.18.0.201 burst prefer", 1)},
+		{name: "pool added", conf: base + "pool pool.test iburst\n", log: "pool pool.test added"},
+		{name: "pool edited", conf: base + "pool pool.test iburst maxpoll 8\n", log: "take the edited options"},
 		{name: "interface rules", conf: base + "interface listen ipv4\ninterface ignore ipv6\n", log: "Deleting interface"},
 		{name: "driftfile", conf: base + "driftfile " + filepath.Join(incDir, "ntp.drift") + "\n"},
 		{name: "restart-only directive", conf: base + "statistics loopstats\n",
