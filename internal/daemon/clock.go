@@ -77,12 +77,6 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 	}
 
 	t := cfg.TinkerParams()
-	for _, o := range cfg.Tinker {
-		switch o.Name {
-		case "dispersion", "huffpuff", "tick":
-			log.Warn(fmt.Sprintf("%s: tinker %s is read but gontp's discipline does not use it", o.Pos, o.Name))
-		}
-	}
 	p := clock.DefaultParams()
 	tk := tinkerFor(o, t)
 	p.StepFwd, p.StepBack, p.Stepout, p.Panic, p.Allan = tk.StepFwd, tk.StepBack, tk.Stepout, tk.Panic, tk.Allan

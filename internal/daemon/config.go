@@ -272,6 +272,12 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	rc.monitor = server.MonitorConfigFrom(cfg.DiscardParams(), cfg.MRUParams())
 	rc.flags = cfg.Flags()
 	rc.tinker = cfg.TinkerParams()
+	for _, o := range cfg.Tinker {
+		switch o.Name {
+		case "dispersion", "huffpuff", "tick":
+			log.Warn(fmt.Sprintf("%s: tinker %s is read but gontp's discipline does not use it", o.Pos, o.Name))
+		}
+	}
 	if avg := cfg.DiscardParams().Average; avg > 0 {
 		rc.minPoll = int8(avg)
 	}
