@@ -76,7 +76,9 @@ var appliers = []applier{
 		d.socks.SetRules(append(append([]netio.Rule(nil), cur.interfaces...), d.cmdRules...))
 		d.rescan()
 	}},
-	{name: "setvar", groups: []string{"setvar"}},
+	{name: "setvar", groups: []string{"setvar"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
+		d.ctl.SetSetVars(cur.setvars)
+	}},
 	{name: "pool", groups: []string{"pool"}, apply: (*Daemon).applyPools},
 	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
 	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"}},

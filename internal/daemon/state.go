@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gontp/clock"
+	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/server"
 	"gontp/peer"
@@ -27,6 +28,7 @@ type ConfigState struct {
 	Tos              peer.Tos
 	Tinker           clock.Tinker
 	DriftFile        string
+	SetVars          []control.SetVar
 	// Sockets are the open sockets as "NAME FAMILY ACTION" (v4, v6, v6 link-local), sorted:
 	// the addresses themselves differ between hosts.
 	Sockets []string
@@ -76,6 +78,7 @@ func (d *Daemon) configState() ConfigState {
 		st.Tos = e.Tos()
 		st.Tinker = d.clock.Discipline.Tinker()
 		st.DriftFile = d.clock.driftPath()
+		st.SetVars = d.ctl.SetVars()
 		for _, sock := range d.socks.Sockets() {
 			a := sock.Local.Addr()
 			fam := "v4"
