@@ -6,6 +6,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // AuthResult is what the engine's MAC check found in a packet.
@@ -93,7 +94,7 @@ func modeMatches(hmode, pmode uint8) bool {
 // and RSTR are counted and dropped, the association staying, as classic 4.2.8p15 does
 // (4.2.6 demobilised it, which lost a configured server for good); other kiss codes fail
 // TEST6 like any unsynchronised reply.
-func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts []Action) ([]Action, error) {
+func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.State, acts []Action) ([]Action, error) {
 	if a.gone {
 		return acts, ErrGone
 	}
@@ -192,7 +193,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts [
 // process is the second half of the receive path (ntpd process_packet): the header tests,
 // then the header is adopted, the burst armed, the reach register lit, and offset, delay and
 // dispersion computed for the clock filter.
-func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *Sys, acts []Action, failed error) ([]Action, error) {
+func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts []Action, failed error) ([]Action, error) {
 	pstratum := pkt.Stratum
 	if pstratum == wire.StratumUnspec || pstratum > wire.StratumUnsynched {
 		pstratum = wire.StratumUnsynched

@@ -11,6 +11,10 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"context"
+	"math/rand/v2"
+	"net"
+	"time"
+
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/keys"
@@ -20,9 +24,7 @@ import (
 	"gontp/ntpconf"
 	"gontp/peer"
 	"gontp/refclock"
-	"math/rand/v2"
-	"net"
-	"time"
+	"gontp/system"
 )
 
 // DefaultConfigFile is where ntpd reads its configuration without -c.
@@ -263,13 +265,13 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	for _, v := range cfg.Setvars {
 		rc.setvars = append(rc.setvars, control.SetVar{Name: v.Name, Value: v.Value, Default: v.Default})
 	}
-	gate, warns, gerr := server.NewGate(cfg, restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	gate, warns, gerr := server.NewGate(gateConfig(cfg), restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 	rc.problems = append(rc.problems, Problems(gerr)...)
 	for _, w := range warns {
 		log.Warn(w)
 	}
 	rc.gate = gate
-	rc.monitor = server.MonitorConfigFrom(cfg.DiscardParams(), cfg.MRUParams())
+	rc.monitor = monitorConfig(cfg.DiscardParams(), cfg.MRUParams())
 	rc.flags = cfg.Flags()
 	rc.tinker = cfg.TinkerParams()
 	for _, o := range cfg.Tinker {
@@ -286,7 +288,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	rc.engine.NTP = flags["ntp"]
 
 	tv := cfg.TosParams()
-	tos := peer.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
+	tos := system.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
 		MinDist: tv.MinDist, MaxDist: tv.MaxDist, Floor: uint8(tv.Floor), Ceiling: uint8(tv.Ceiling),
 		Orphan: uint8(tv.Orphan), OrphanWait: float64(tv.OrphanWait)}
 	for _, o := range cfg.Tos {
@@ -301,7 +303,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			pos = cfg.Tos[0].Pos.String() + ": "
 		}
 		problem("%stos: %v; using the defaults", pos, err)
-		tos = peer.DefaultTos()
+		tos = system.DefaultTos()
 	}
 	rc.engine.Tos = &tos
 

@@ -11,7 +11,7 @@ import (
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/server"
-	"gontp/peer"
+	"gontp/system"
 )
 
 // ConfigState is the configuration a running daemon has in effect, read from the parts that
@@ -25,7 +25,7 @@ type ConfigState struct {
 	Pools, Refclocks []string
 	Restrict         []server.RestrictEntry // hit counts zeroed
 	Monitor          server.MonitorStats    // limits and enable bits only
-	Tos              peer.Tos
+	Tos              system.Tos
 	Tinker           clock.Tinker
 	DriftFile        string
 	SetVars          []control.SetVar

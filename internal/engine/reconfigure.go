@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gontp/peer"
+	"gontp/system"
 )
 
 // ReconfigureServer gives the configured network association with pc.Addr the options of
@@ -117,7 +118,7 @@ func (e *Engine) findPool(name string, family int) *pool {
 // SetTos applies a reloaded `tos` configuration (selection and orphan parameters). The
 // next selection (at the next sample) uses it; the associations and the discipline are
 // not touched.
-func (e *Engine) SetTos(t peer.Tos, now time.Time) error {
+func (e *Engine) SetTos(t system.Tos, now time.Time) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -127,4 +128,4 @@ func (e *Engine) SetTos(t peer.Tos, now time.Time) error {
 }
 
 // Tos returns the selection parameters in use.
-func (e *Engine) Tos() peer.Tos { return e.sys.Tos }
+func (e *Engine) Tos() system.Tos { return e.sys.Tos }

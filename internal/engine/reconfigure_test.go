@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 )
@@ -17,7 +18,7 @@ import (
 func TestReconfigureServerKeepsMeasurements(t *testing.T) {
 	pc := peer.Config{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient, IBurst: true}
 	w := newWorld(t, Config{Servers: []peer.Config{pc}})
-	w.run(time.Minute, func(s *Snapshot) bool { return s.Peers[0].Vars.Reach == 0xff })
+	w.run(time.Minute, func(s *snapshot.Snapshot) bool { return s.Peers[0].Vars.Reach == 0xff })
 	before := w.e.Snapshot().Peers[0]
 	pc.MaxPoll, pc.Prefer = 8, true
 	if err := w.e.ReconfigureServer(pc, w.now); err != nil {
@@ -58,7 +59,7 @@ func TestPoolReload(t *testing.T) {
 	if err := w.e.AddPool(pl, w.now); err != nil {
 		t.Fatal(err)
 	}
-	w.run(time.Minute, func(s *Snapshot) bool { return len(members(s)) == 2 })
+	w.run(time.Minute, func(s *snapshot.Snapshot) bool { return len(members(s)) == 2 })
 	if n := len(members(w.e.Snapshot())); n != 2 {
 		t.Fatalf("%d pool servers, want 2:\n%s", n, w.log)
 	}

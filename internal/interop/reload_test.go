@@ -17,8 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gontp/internal/daemon"
-	"gontp/internal/engine"
 	"gontp/internal/server"
+	"gontp/internal/snapshot"
 	"gontp/internal/testnet"
 )
 
@@ -29,7 +29,7 @@ type inProcess struct {
 	reload   chan struct{}
 	reloaded chan bool
 	state    func() daemon.ConfigState
-	snap     func() *engine.Snapshot
+	snap     func() *snapshot.Snapshot
 	logs     *syncBuffer
 	stop     func()
 }
@@ -47,7 +47,7 @@ func startInProcess(t *testing.T, h *testnet.Host, conf string) *inProcess {
 	log := slog.New(slog.NewTextHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
 	statec := make(chan func() daemon.ConfigState, 1)
-	snapc := make(chan func() *engine.Snapshot, 1)
+	snapc := make(chan func() *snapshot.Snapshot, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- h.Do(func() error {
@@ -55,7 +55,7 @@ func startInProcess(t *testing.T, h *testnet.Host, conf string) *inProcess {
 				Clock:         daemon.ClockOptions{VirtualClock: "0,0"},
 				Reloaded:      func(ok bool) { d.reloaded <- ok },
 				ObserveConfig: func(f func() daemon.ConfigState) { statec <- f },
-				Observe:       func(f func() *engine.Snapshot) { snapc <- f }}, log)
+				Observe:       func(f func() *snapshot.Snapshot) { snapc <- f }}, log)
 		})
 	}()
 	stopped := false
@@ -134,7 +134,7 @@ func comparable(s daemon.ConfigState) daemon.ConfigState {
 var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
 // measured is what an association has measured, by address: it must survive a reload.
-func measured(s *engine.Snapshot) map[string]string {
+func measured(s *snapshot.Snapshot) map[string]string {
 	m := map[string]string{}
 	for _, p := range s.Peers {
 		if p.Hostname == "" && p.Refclock == "" {

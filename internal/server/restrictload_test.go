@@ -6,36 +6,44 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// restrictLines is a restrict list of n lines as a large site writes one: host and network
+// randomRestricts is a restrict list of n lines as a large site writes one: host and network
 // entries across the IPv4 and IPv6 space, some repeated (their flags merge), some removed.
-func restrictLines(n int, seed uint64) string {
+func randomRestricts(n int, seed uint64) []RestrictLine {
 	rng := rand.New(rand.NewPCG(seed, seed))
-	flags := []string{"nomodify", "notrap", "nopeer", "noquery", "limited", "kod", "noserve"}
-	var b strings.Builder
-	b.WriteString("restrict default kod nomodify nopeer noquery limited\n")
+	flags := []AccessFlags{AccessNoModify, AccessNoTrap, AccessNoPeer, AccessNoQuery, AccessLimited, AccessKoD, AccessNoServe}
+	out := []RestrictLine{{Pos: "1", Default: true, Prefix: -1, IPPeerLimit: -1,
+		Flags: AccessKoD | AccessNoModify | AccessNoPeer | AccessNoQuery | AccessLimited}}
 	for i := 1; i < n; i++ {
-		f := flags[rng.IntN(len(flags))]
+		r := RestrictLine{Pos: fmt.Sprint(i + 1), Prefix: -1, IPPeerLimit: -1, Flags: flags[rng.IntN(len(flags))]}
 		switch rng.IntN(10) {
 		case 0:
-			fmt.Fprintf(&b, "restrict 2001:db8:%x:%x::%x %s\n", rng.IntN(1<<16), rng.IntN(1<<16), rng.IntN(1<<16), f)
+			r.Address = fmt.Sprintf("2001:db8:%x:%x::%x", rng.IntN(1<<16), rng.IntN(1<<16), rng.IntN(1<<16))
 		case 1:
-			fmt.Fprintf(&b, "restrict %d.%d.%d.0 mask 255.255.255.0 %s\n", 10+rng.IntN(200), rng.IntN(256), rng.IntN(256), f)
+			r.Address = fmt.Sprintf("%d.%d.%d.0", 10+rng.IntN(200), rng.IntN(256), rng.IntN(256))
+			r.Mask = "255.255.255.0"
 		case 2:
 			// a repeat of a small range: merges with an earlier line
-			fmt.Fprintf(&b, "restrict 192.0.2.%d %s\n", rng.IntN(32), f)
+			r.Address = fmt.Sprintf("192.0.2.%d", rng.IntN(32))
 		case 3:
-			fmt.Fprintf(&b, "unrestrict 192.0.2.%d %s\n", rng.IntN(32), f)
+			r.Address = fmt.Sprintf("192.0.2.%d", rng.IntN(32))
+			r.Remove = true
+			if rng.IntN(4) == 0 {
+				r.Flags = 0 // unrestrict without flags: the entry goes
+			}
+		case 4:
+			r.Address = fmt.Sprintf("198.51.100.%d", rng.IntN(256))
+			r.Match = MatchNTPPort
 		default:
-			fmt.Fprintf(&b, "restrict %d.%d.%d.%d %s\n", 10+rng.IntN(200), rng.IntN(256), rng.IntN(256), rng.IntN(256), f)
+			r.Address = fmt.Sprintf("%d.%d.%d.%d", 10+rng.IntN(200), rng.IntN(256), rng.IntN(256), rng.IntN(256))
 		}
+		out = append(out, r)
 	}
-	return b.String()
+	return out
 }
 
 // TestRestrictBulkLoadEqualsOneByOne: building the list in one sort gives exactly the
@@ -43,34 +51,33 @@ func restrictLines(n int, seed uint64) string {
 // hack_restrict, kept for the run-time changes) gives.
 func TestRestrictBulkLoadEqualsOneByOne(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
-		text := restrictLines(3000, seed)
-		bulk := newList(t, text, nil)
-		// One by one, through the run-time path.
+		lines := randomRestricts(3000, seed)
+		bulk, _, err := NewRestrictList(lines, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		slow := &RestrictList{}
 		slow.tab.Store(&restrictTable{
 			v4: []*restrictEntry{{is4: true, isDefault: true, ippeerlimit: -1}},
 			v6: []*restrictEntry{{isDefault: true, ippeerlimit: -1}},
 		})
-		for _, r := range parseConf(t, text).Restricts {
-			flags, match := convertFlags(r.Flags)
-			switch {
-			case r.Default:
-				for _, fam := range []string{"0.0.0.0", "::"} {
-					a := netip.MustParseAddr(fam)
-					slow.update(newEntry(a, a, match, flags, r.IPPeerLimit), r.Remove, r.Remove && r.Flags == 0)
-				}
-			default:
-				addrs, err := restrictAddrs(r, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, a := range addrs {
-					mask, err := restrictMask(r, a)
-					if err != nil {
+		for i := range lines {
+			r := &lines[i]
+			empty := r.Flags == 0 && r.Match == 0
+			var addrs []netip.Addr
+			if r.Default {
+				addrs = []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+			} else if addrs, err = restrictAddrs(r, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range addrs {
+				mask := a
+				if !r.Default {
+					if mask, err = restrictMask(r, a); err != nil {
 						t.Fatal(err)
 					}
-					slow.update(newEntry(a, mask, match, flags, r.IPPeerLimit), r.Remove, r.Remove && r.Flags == 0)
 				}
+				slow.update(newEntry(a, mask, r.Match, r.Flags, r.IPPeerLimit), r.Remove, r.Remove && empty)
 			}
 		}
 		if diff := cmp.Diff(slow.Entries(), bulk.Entries(), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
@@ -79,14 +86,13 @@ func TestRestrictBulkLoadEqualsOneByOne(t *testing.T) {
 	}
 }
 
-// BenchmarkRestrictLoad100k loads a configuration of 100 000 restrict lines (parse and
-// list) and reports the time per load: issue 15 asks for under a second.
-func BenchmarkRestrictLoad100k(b *testing.B) {
-	text := restrictLines(100000, 42)
+// BenchmarkRestrictList100k builds a restrict list of 100 000 lines (the daemon's
+// BenchmarkRestrictLoad100k adds parsing the file).
+func BenchmarkRestrictList100k(b *testing.B) {
+	lines := randomRestricts(100000, 42)
 	b.ResetTimer()
 	for range b.N {
-		cfg := parseConf(b, text)
-		if _, _, err := NewRestrictList(cfg.Restricts, nil); err != nil {
+		if _, _, err := NewRestrictList(lines, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
