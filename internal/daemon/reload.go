@@ -12,6 +12,7 @@ import (
 
 	"gontp/internal/engine"
 	"gontp/internal/netio"
+	"gontp/internal/server"
 	"gontp/ntpconf"
 	"gontp/peer"
 )
@@ -439,7 +440,14 @@ func (d *Daemon) applyAccess(_ *engine.Engine, cur *runConfig, _ time.Time) {
 	g := cur.gate
 	old := d.gate.Load()
 	if cur.monitor == d.cur.monitor && cur.flags["monitor"] == d.cur.flags["monitor"] {
+		// The running monitor stays; only whether some entry is `limited` may differ,
+		// which keeps it running under `disable monitor` (classic mon_start(MON_RES)).
 		g.Monitor = old.Monitor
+		if g.List.HasLimited() {
+			g.Monitor.Start(server.MonitorRestricted)
+		} else {
+			g.Monitor.Stop(server.MonitorRestricted)
+		}
 	}
 	for _, sock := range d.socks.Sockets() {
 		if !sock.Wildcard {

@@ -208,6 +208,8 @@ tinker panic 0 stepout 600
 		{name: "B4 large file", conf: big},
 		{name: "restrict edits", conf: strings.Replace(base, "restrict 198.18.0.0 mask 255.255.255.0 nomodify",
 			"restrict 198.18.0.0/24 nomodify notrap\nrestrict 2001:db8::/32 ignore\nunrestrict 198.18.0.0/24 notrap", 1)},
+		{name: "no limited entry left", conf: strings.Replace(base, "noquery limited", "noquery", 1)},
+		{name: "disable monitor", conf: base + "disable monitor\n"},
 		{name: "tos", conf: strings.Replace(base, "tos minsane 1 orphan 12", "tos minsane 2 orphan 10 maxdist 2", 1)},
 		{name: "tinker", conf: strings.Replace(base, "tinker panic 0 stepout 600", "tinker panic 0 stepout 900 step 0.5", 1)},
 		{name: "discard and mru", conf: base + "discard average 4 minimum 1\nmru maxdepth 2000 maxage 100\n"},
