@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,4 +300,76 @@ tinker panic 0 stepout 600
 			}
 		})
 	}
+}
+
+// TestSIGHUPRealDaemon is the corpus's worst cases through the real program and a real
+// SIGHUP (gontp's ntpd in the foreground, without CAP_SYS_TIME): an edited server line keeps
+// its association and what it measured (B1), a typo, a file of garbage and a missing file
+// change nothing (B2); `ntpq -pn` is taken before and after each reload.
+func TestSIGHUPRealDaemon(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	n := testnet.New(t)
+	srv, h := n.Host("server"), n.Host("gontp")
+	testnet.Chronyd(t, srv, "local stratum 8\nallow\n")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntp.conf")
+	S := srv.Addr().String()
+	base := "server " + S + " iburst minpoll 3 maxpoll 4\nserver 198.18.0.200\nrestrict default kod nomodify nopeer noquery limited\nrestrict 127.0.0.1\ndisable ntp\n"
+	if err := os.WriteFile(conf, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := h.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		binary(t, "ntpd"), "-n", "-c", conf, "-p", filepath.Join(dir, "ntpd.pid"))
+	reached := func(out string) bool {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) == 10 && strings.HasSuffix(f[0], S) && f[6] != "0" {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, out := gontpPeers(t, h)
+		if reached(out) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached:\n%s\n%s", S, out, p.Log())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	hup := func(content *string, wantLog string) {
+		t.Helper()
+		if content == nil {
+			os.Remove(conf)
+		} else if err := os.WriteFile(conf, []byte(*content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before, beforeOut := ntpqRemotes(t, h)
+		mark := strings.Count(p.Log(), wantLog)
+		if err := syscall.Kill(p.Pid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(p.Log(), wantLog) == mark {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q after SIGHUP:\n%s", wantLog, p.Log())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		after, afterOut := ntpqRemotes(t, h)
+		t.Logf("ntpq -pn before:\n%safter:\n%s", beforeOut, afterOut)
+		if !cmp.Equal(before, after) || !reached(afterOut) {
+			t.Errorf("the reload lost an association or its reach: before %v, after %v\n%s", before, after, afterOut)
+		}
+	}
+	edited := strings.Replace(base, "maxpoll 4", "maxpoll 8", 1)
+	typo := strings.Replace(base, "server 198.18.0.200", "server 198.18.0.200 ibrust", 1)
+	garbage := "\x7fELF\x02\x01\x01 not a configuration {{{\n"
+	hup(&edited, "takes its edited options; its measurements are kept")
+	hup(&typo, "nothing was changed, the running configuration stays")
+	hup(&garbage, "nothing was changed, the running configuration stays")
+	hup(nil, "nothing was changed, the running configuration stays")
+	hup(&base, "takes its edited options; its measurements are kept")
 }
