@@ -85,7 +85,9 @@ var appliers = []applier{
 	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"}},
 	{name: "statistics, filegen, statsdir", groups: []string{"statistics", "filegen", "statsdir", "flag stats"}},
 	{name: "tinker freq", groups: []string{"tinker freq"}},
-	{name: "enable/disable ntp", groups: []string{"flag ntp"}},
+	{name: "enable/disable ntp", groups: []string{"flag ntp"}, apply: func(_ *Daemon, e *engine.Engine, cur *runConfig, now time.Time) {
+		e.SetNTP(cur.engine.NTP, now)
+	}},
 	{name: "enable/disable kernel", groups: []string{"flag kernel"}},
 }
 

@@ -27,6 +27,7 @@ type ConfigState struct {
 	Monitor          server.MonitorStats    // limits and enable bits only
 	Tos              system.Tos
 	Tinker           clock.Tinker
+	NTP              bool // enable ntp
 	DriftFile        string
 	SetVars          []control.SetVar
 	// Sockets are the open sockets as "NAME FAMILY ACTION" (v4, v6, v6 link-local), sorted:
@@ -76,6 +77,7 @@ func (d *Daemon) configState() ConfigState {
 		st.Monitor = server.MonitorStats{Enabled: m.Enabled, MinDepth: m.MinDepth, MaxDepth: m.MaxDepth,
 			MaxAge: m.MaxAge, MaxMemKB: m.MaxMemKB, MinPoll: m.MinPoll}
 		st.Tos = e.Tos()
+		st.NTP = e.NTP()
 		st.Tinker = d.clock.Discipline.Tinker()
 		st.DriftFile = d.clock.driftPath()
 		st.SetVars = d.ctl.SetVars()

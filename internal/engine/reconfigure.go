@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"gontp/internal/wire"
+
 	"gontp/peer"
 	"gontp/system"
 )
@@ -129,3 +131,27 @@ func (e *Engine) SetTos(t system.Tos, now time.Time) error {
 
 // Tos returns the selection parameters in use.
 func (e *Engine) Tos() system.Tos { return e.sys.Tos }
+
+// SetNTP applies a reloaded `enable ntp` or `disable ntp` (classic can switch it at run time
+// too, through ntpq's :config). Disabled, the engine measures and selects but never adjusts
+// the clock and keeps the leap indicator at alarm, as after a start with `disable ntp`;
+// enabled, the next system peer update goes to the clock loop again.
+func (e *Engine) SetNTP(on bool, now time.Time) {
+	if e.ntp == on {
+		return
+	}
+	e.ntp = on
+	switch {
+	case !on:
+		e.sys.Settling = true
+		e.sys.Leap = wire.LeapAlarm
+	case e.loop != nil:
+		e.sys.Settling = e.loop.Settling()
+	default:
+		e.sys.Settling = false
+	}
+	e.publish(now)
+}
+
+// NTP reports whether the clock is disciplined (`enable ntp`).
+func (e *Engine) NTP() bool { return e.ntp }

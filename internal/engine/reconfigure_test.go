@@ -79,3 +79,17 @@ func TestPoolReload(t *testing.T) {
 		t.Errorf("after removing the pool: %d peers, want none", len(s.Peers))
 	}
 }
+
+// TestSetNTP: `disable ntp` at a reload leaves the engine as a start with it would: not
+// disciplining, leap indicator at alarm, the clock filter handing on the newest sample.
+func TestSetNTP(t *testing.T) {
+	w := newWorld(t, Config{NTP: true, Servers: []peer.Config{{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient}}})
+	w.e.SetNTP(false, w.now)
+	if w.e.NTP() || w.e.Snapshot().Sys.Leap != wire.LeapAlarm || !w.e.sys.Settling {
+		t.Errorf("after disable: ntp %v leap %d settling %v", w.e.NTP(), w.e.Snapshot().Sys.Leap, w.e.sys.Settling)
+	}
+	w.e.SetNTP(true, w.now)
+	if !w.e.NTP() {
+		t.Error("enable ntp not applied")
+	}
+}

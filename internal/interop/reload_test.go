@@ -220,6 +220,7 @@ tinker panic 0 stepout 600
 		{name: "pool edited", conf: base + "pool pool.test iburst maxpoll 8\n", log: "take the edited options"},
 		{name: "interface rules", conf: base + "interface listen ipv4\ninterface ignore ipv6\n", log: "Deleting interface"},
 		{name: "driftfile", conf: base + "driftfile " + filepath.Join(incDir, "ntp.drift") + "\n"},
+		{name: "disable ntp", conf: base + "disable ntp\n"},
 		{name: "setvar", conf: base + "setvar site = \"lab 7\" default\nsetvar rack = 12\n"},
 		{name: "restart-only directive", conf: base + "statistics loopstats\n",
 			log: "statistics, filegen, statsdir changed: gontp cannot change that in a running daemon yet"},
