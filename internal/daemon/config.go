@@ -48,6 +48,9 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
+	// start: a driver may hold a device, and a reload does not change reference clocks).
+	refclocks []refclockLine
 	// serverPos is the position of each line of engine.Servers, for messages.
 	serverPos []string
 	// tinker is the `tinker` configuration (clock.go applies it).
@@ -182,6 +185,7 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 		wlog.Warn(w.Error())
 	}
 	rc := applyConfig(cfg, opts.Family, wlog)
+	openRefclocks(rc)
 	for _, p := range rc.problems {
 		log.Error(p)
 	}
@@ -204,6 +208,7 @@ func CheckConfig(file string, family int) (errs, warnings []string, err error) {
 	}
 	log := slog.New(&collect{level: slog.LevelWarn, out: &warnings, errs: &errs})
 	rc := applyConfig(cfg, family, log)
+	openRefclocks(rc)
 	errs = append(errs, rc.problems...)
 	return errs, warnings, nil
 }
@@ -350,12 +355,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
-			drv, err := refclock.New(addr, fudges[*a.Refclock])
-			if err != nil {
-				problem("%s: %v", a.Pos, err)
-				continue
-			}
-			rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: addr, Driver: drv, Peer: pc})
+			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), addr: addr, fudge: fudges[*a.Refclock], peer: pc})
 			continue
 		}
 		switch a.Kind {
@@ -414,6 +414,27 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		rc.interfaces = append(rc.interfaces, rule)
 	}
 	return rc
+}
+
+// refclockLine is a `server 127.127.t.u` line with its fudge.
+type refclockLine struct {
+	pos   string
+	addr  refclock.Address
+	fudge refclock.Fudge
+	peer  peer.Config
+}
+
+// openRefclocks makes the drivers of the reference clock lines into rc.engine.Refclocks; a
+// driver that cannot be made is a problem named with its line.
+func openRefclocks(rc *runConfig) {
+	for _, l := range rc.refclocks {
+		drv, err := refclock.New(l.addr, l.fudge)
+		if err != nil {
+			rc.problems = append(rc.problems, fmt.Sprintf("%s: %v", l.pos, err))
+			continue
+		}
+		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: l.addr, Driver: drv, Peer: l.peer})
+	}
 }
 
 // actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the

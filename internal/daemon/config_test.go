@@ -19,6 +19,7 @@ func apply(t *testing.T, conf string, cmdFamily int) (*runConfig, string) {
 	}
 	var logs bytes.Buffer
 	rc := applyConfig(cfg, cmdFamily, slog.New(slog.NewTextHandler(&logs, nil)))
+	openRefclocks(rc)
 	for _, p := range rc.problems {
 		logs.WriteString("problem: " + p + "\n")
 	}
