@@ -264,6 +264,8 @@ type Server struct {
 	cfg Config
 	src Sources
 	c   counters
+	// setvars replaces cfg.SetVars once a reload set them (SetSetVars).
+	setvars atomic.Pointer[[]SetVar]
 	// sysDefault is the default system variable list with setvar defaults appended.
 	logged [16]atomic.Bool
 }
