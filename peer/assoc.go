@@ -58,7 +58,7 @@ type Config struct {
 	// NTS marks an association protected by Network Time Security (RFC 8915): like a key,
 	// it makes authentication required (status bit authenable), and only replies the
 	// daemon verified (Rx.Auth AuthOK) pass the AUTH test.
-	NTS bool
+	NTS              bool
 	IBurst, Burst    bool
 	Prefer, NoSelect bool
 	True             bool // `true`: always survives the intersection
