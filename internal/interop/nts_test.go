@@ -484,3 +484,65 @@ func TestNTSNTPsecClientToGontp(t *testing.T) {
 		t.Errorf("gontp served no NTS-KE to NTPsec")
 	}
 }
+
+// TestNTSNAKRekey: gontp client and gontp server. The server restarts without its master
+// keys (the file removed), so the client's cookies are worthless: the server answers with
+// NTS NAKs, and the client makes a new NTS-KE and carries on, authenticated.
+func TestNTSNAKRekey(t *testing.T) {
+	tn := testnet.New(t)
+	sh := tn.Host("server")
+	ch := tn.Host("client")
+	ca := testca.New(t, sh.Addr().String())
+	keys := filepath.Join(t.TempDir(), "nts-keys")
+	conf := gontpNTSServerConf(ca, keys)
+	s := startGontp(t, sh, conf)
+	if !sh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp server does not listen:\n%s", s.Log())
+	}
+	if _, err := ch.WaitSynced(sh.Addr(), 30*time.Second); err != nil {
+		t.Fatalf("gontp server not synchronised to LOCAL: %v", err)
+	}
+	c := startGontp(t, ch, fmt.Sprintf("server %s nts iburst minpoll 3 maxpoll 3\nnts ca %s\ndisable ntp\n", sh.Addr(), ca.CA))
+	sysPeer := regexp.MustCompile(`(?m)^\*` + regexp.QuoteMeta(sh.Addr().String()) + ` `)
+	if ok, out := waitFor(60*time.Second, func() (bool, string) {
+		out := ntsNtpqPeers(t, ch, ch.Addr())
+		return sysPeer.MatchString(out), out
+	}); !ok {
+		t.Fatalf("gontp client did not synchronise to the gontp NTS server:\n%s\n%s", out, c.Log())
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(keys); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startGontp(t, sh, conf)
+	if !sh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp server does not listen after the restart:\n%s", s2.Log())
+	}
+	ok, _ := waitFor(60*time.Second, func() (bool, string) {
+		return strings.Count(c.Log(), "NTS-KE with "+sh.Addr().String()) >= 2, ""
+	})
+	if !ok {
+		t.Fatalf("the client made no new NTS-KE after the server lost its keys:\n%s\n%s", c.Log(), s2.Log())
+	}
+	if !strings.Contains(c.Log(), "NTS NAK; new NTS-KE") {
+		t.Errorf("the client did not log the NTS NAK:\n%s", c.Log())
+	}
+	info := ntpsecNtpq(t, sh, "-c", "ntsinfo", sh.Addr().String())
+	t.Logf("server ntsinfo:\n%s", info)
+	if ntsCounter(info, "NTS decode cookies too old") < 1 || ntsCounter(info, "NTS KE serves good") != 1 {
+		t.Errorf("the restarted server did not count the stale cookie and the new NTS-KE")
+	}
+	// The association keeps answering, authenticated, with the new keys.
+	before := strings.Count(c.Log(), "refused")
+	time.Sleep(20 * time.Second)
+	info = ntpsecNtpq(t, ch, "-c", "ntsinfo", ch.Addr().String())
+	t.Logf("client ntsinfo:\n%s", info)
+	if ntsCounter(info, "NTS KE client probes good") != 2 || ntsCounter(info, "NTS client recvs good") < 4 {
+		t.Errorf("client counters do not show two NTS-KEs and good replies")
+	}
+	if after := strings.Count(c.Log(), "refused"); after != before {
+		t.Errorf("replies refused after the new NTS-KE:\n%s", c.Log())
+	}
+}
