@@ -87,13 +87,17 @@ type CookieStats struct {
 func NewKeyRing() *KeyRing { return &KeyRing{} }
 
 // Rotate makes a new master key when the ring is empty or its newest key is RotatePeriod old
-// at now, dropping keys beyond KeepKeys. It reports whether it changed the ring (the caller
+// at now (or that far in the future: a clock that was wrong when the key was made), dropping keys beyond KeepKeys. It reports whether it changed the ring (the caller
 // then saves it).
 func (r *KeyRing) Rotate(now time.Time, rnd io.Reader) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.keys) > 0 && now.Sub(r.keys[0].created) < RotatePeriod && !now.Before(r.keys[0].created) {
-		return false, nil
+	// A clock stepped back (the daemon's own business) must not make a new key at every
+	// check: only an age of a whole period either way counts.
+	if len(r.keys) > 0 {
+		if age := now.Sub(r.keys[0].created); age < RotatePeriod && age > -RotatePeriod {
+			return false, nil
+		}
 	}
 	k := &masterKey{created: now}
 	if _, err := io.ReadFull(rnd, k.key[:]); err != nil {

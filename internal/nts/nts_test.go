@@ -259,6 +259,9 @@ func TestKeyRing(t *testing.T) {
 	if changed, _ := ring.Rotate(now.Add(time.Hour), rand.Reader); changed {
 		t.Fatal("rotated after an hour")
 	}
+	if changed, _ := ring.Rotate(now.Add(-time.Minute), rand.Reader); changed {
+		t.Fatal("rotated after the clock was stepped back a minute")
+	}
 	text, _ := ring.MarshalText()
 	again := NewKeyRing()
 	if err := again.UnmarshalText(text); err != nil {
