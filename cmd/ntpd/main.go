@@ -131,7 +131,15 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 	if confFile == "" {
 		confFile = daemon.DefaultConfigFile
 	}
+	trusted, err := trustedKeys(p.values["trustedkey"])
+	if err != nil {
+		log.Error(err.Error())
+		ready.Fail(err)
+		return 1
+	}
 	opts := daemon.Options{
+		KeyFile:                p.last("keyfile"),
+		TrustedKeys:            trusted,
 		Family:                 family,
 		ConfigFile:             confFile,
 		PIDFile:                p.last("pidfile"),
@@ -239,4 +247,17 @@ func saveConfig(file, out string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "configuration saved to %s\n", out)
 	return 0
+}
+
+// trustedKeys reads -t values: key ids from 1 to 65535 (classic's -t takes one id each).
+func trustedKeys(vals []string) ([]uint32, error) {
+	var ids []uint32
+	for _, v := range vals {
+		id, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || id < 1 || id > 65535 {
+			return nil, fmt.Errorf("-t %s: a trusted key is a key id from 1 to 65535", v)
+		}
+		ids = append(ids, uint32(id))
+	}
+	return ids, nil
 }

@@ -28,8 +28,10 @@ type option struct {
 var options = []option{
 	{'4', "ipv4", false, false, acted, ""},
 	{'6', "ipv6", false, false, acted, ""},
-	{'a', "authreq", false, false, refused, "authentication is not implemented yet"},
-	{'A', "authnoreq", false, false, refused, "authentication is not implemented yet"},
+	// -a is classic's default and what gontp always does (no association for an
+	// unauthenticated stranger); -A would let strangers mobilise one without a MAC.
+	{'a', "authreq", false, false, acted, ""},
+	{'A', "authnoreq", false, false, noop, "gontp never mobilises associations for unconfigured peers, authenticated or not"},
 	{'b', "bcastsync", false, false, refused, "broadcast client mode is not implemented"},
 	{'c', "configfile", true, false, acted, ""},
 	{'d', "debug-level", false, true, acted, ""},
@@ -39,7 +41,7 @@ var options = []option{
 	{'G', "force-step-once", false, false, acted, ""},
 	{'i', "jaildir", true, false, acted, ""},
 	{'I', "interface", true, true, acted, ""},
-	{'k', "keyfile", true, false, refused, "authentication is not implemented yet"},
+	{'k', "keyfile", true, false, acted, ""},
 	{'l', "logfile", true, false, acted, ""},
 	{'L', "novirtualips", false, false, acted, ""},
 	{'n', "nofork", false, false, acted, ""},
@@ -51,7 +53,7 @@ var options = []option{
 	{0, "saveconfigquit", true, false, acted, ""},
 	{0, "configtest", false, false, acted, ""},
 	{'s', "statsdir", true, false, noop, "statistics files are not written yet"},
-	{'t', "trustedkey", true, true, refused, "authentication is not implemented yet"},
+	{'t', "trustedkey", true, true, acted, ""},
 	{'u', "user", true, false, acted, ""},
 	{'U', "updateinterval", true, false, acted, ""},
 	{0, "var", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},

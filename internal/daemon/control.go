@@ -16,9 +16,9 @@ import (
 )
 
 // newControl builds the mode-6 server over the daemon's state: the engine snapshot, the time
-// server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
-// timer and authentication counters) are left out, so their variables are absent rather than
-// made up.
+// server's counters, the key counters, the sockets and the kernel clock. Sources gontp does
+// not have yet (timer counters) are left out, so their variables are absent rather than made
+// up.
 func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
@@ -108,6 +108,15 @@ func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *serv
 	if rc.keys != nil {
 		src.Keys = rc.keys
 		src.ControlKey = rc.controlKey
+	}
+	// authinfo: classic's key counters. gontp keeps no free list of key slots, so
+	// authfreek is 0, and no key has a lifetime (that is Autokey), so authkexpired is 0.
+	keySet := rc.keys
+	src.Auth = func(now time.Time) control.AuthStats {
+		st := keySet.Stats()
+		return control.AuthStats{SinceReset: uint64(now.Sub(start) / time.Second), Keys: st.Keys,
+			Lookups: st.Lookups, NotFound: st.NotFound, Uncached: st.Uncached,
+			Encrypts: st.Encrypts, Decrypts: st.Decrypts}
 	}
 	return control.New(cfg, src)
 }

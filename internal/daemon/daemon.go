@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -20,6 +21,7 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/keys"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -34,6 +36,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
+	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
+	KeyFile     string
+	TrustedKeys []uint32
 	// Family is ntpd's -4 (4) or -6 (6): host names in server, peer and pool lines then
 	// resolve to that family only. 0 means both.
 	Family int
@@ -91,6 +97,13 @@ type Daemon struct {
 	resolver Resolver
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
+
+	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
+	// handing it to netio per reply allocates nothing).
+	stampSeal netio.TxHook
+	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
+	// the associations' packets with them.
+	keys *keys.Set
 
 	// lines are the configured server and peer lines and their associations, for reloads;
 	// confText is the rest of the configuration as last read (reload.go). The engine
@@ -160,6 +173,16 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
 	}
+	d.stampSeal = func(b []byte, now time.Time) {
+		wire.PutXmt(b, ntptime.FromTime(now))
+		d.srv.Seal(b)
+	}
+	var engineKeys engine.Keys
+	if cfg.keys != nil {
+		d.keys = cfg.keys
+		d.srv.SetKeys(cfg.keys)
+		engineKeys = cfg.keys
+	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
 		Discipline: clk.Discipline,
 		LeapFile:   clk.LeapPending,
@@ -167,6 +190,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Keys:    engineKeys,
 	})
 	if err != nil {
 		return err
@@ -308,12 +332,11 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
-	return n, stampXmt
+	// The transmit timestamp is written at the last moment before the send (RFC 5905
+	// section 8: T3 as close to the wire as possible), and an authenticated reply is
+	// signed after it.
+	return n, d.stampSeal
 }
-
-// stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905
-// section 8: T3 as close to the wire as possible).
-func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
 // association packets and the results of name lookups, rescans the interfaces, and sends
@@ -390,8 +413,13 @@ func (d *Daemon) send(s engine.Send) {
 		}
 		d.routes[s.To] = sock
 	}
-	var b [wire.HeaderLen]byte
-	s.Packet.Encode(b[:])
+	var b [wire.HeaderLen + wire.MaxMACLen]byte
+	n := s.Packet.Encode(b[:])
+	if s.KeyID != 0 {
+		// Key ID now, digest after the stamp (the MAC covers the transmit timestamp).
+		binary.BigEndian.PutUint32(b[n:], s.KeyID)
+		n += wire.KeyIDLen + d.keys.Size(s.KeyID)
+	}
 	// T1 is written at the last moment before the system call, as the server's T3 is; the
 	// engine built the packet earlier (tens of microseconds under load) and learns the
 	// timestamp that went out, which the reply must echo.
@@ -399,8 +427,11 @@ func (d *Daemon) send(s engine.Send) {
 	stamp := func(p []byte, now time.Time) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
+		if s.KeyID != 0 {
+			d.keys.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
+		}
 	}
-	if err := sock.SendTo(b[:], s.To, stamp); err != nil {
+	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
 		return
 	}

@@ -119,6 +119,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	for _, p := range Problems(perr) {
 		d.log.Error("reload: " + p)
 	}
+	commandLineKeys(cfg, d.opts)
 	// applyConfig warns about what it cannot do; at a reload those warnings repeat the
 	// start-up ones, so they go to debug.
 	quiet := slog.New(levelShift{d.log.Handler()})

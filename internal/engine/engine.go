@@ -60,6 +60,19 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// Keys checks the MACs of the associations' packets (nil: no key file; every MAC is
+	// then bad and associations with a key send nothing). SetKeys replaces it.
+	Keys Keys
+}
+
+// Keys are the symmetric keys of the key file with trustedkey applied (internal/keys.Set).
+type Keys interface {
+	// Trusted reports whether key id is in the key file and trusted.
+	Trusted(id uint32) bool
+	// TrustedFrom also requires src to be in the key's address list, if it has one.
+	TrustedFrom(id uint32, src netip.Addr) bool
+	// Verify reports, in constant time, whether digest is msg's MAC under key id.
+	Verify(id uint32, msg, digest []byte) bool
 }
 
 // Discipline turns the system offset into clock adjustments (RFC 5905 section 12; the clock
@@ -115,6 +128,9 @@ func (noDiscipline) Update(offset, _ float64, _ time.Time) (bool, error) {
 type Send struct {
 	To     netip.AddrPort
 	Packet wire.Packet
+	// KeyID is the key the packet must be signed with after its transmit timestamp is
+	// written (0: no MAC). The engine only asks for trusted keys.
+	KeyID uint32
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -140,6 +156,7 @@ type Engine struct {
 	discipline Discipline
 	proc       Processor // discipline as a Processor, nil if it is not one
 	leapFile   func(time.Time) (bool, bool)
+	keys       Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection;
 	// leapArmed is what the kernel was last told.
 	leapVote, leapArmed [2]bool
@@ -199,6 +216,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		byAddr:     map[netip.AddrPort]*association{},
 		warned:     map[string]bool{},
 		resolve:    o.Resolve,
+		keys:       o.Keys,
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
@@ -397,7 +415,10 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	}
 	auth := peer.AuthNone
 	if tr.HasMAC {
-		auth = peer.AuthBad // no keys are configured yet: every MAC is unverifiable
+		auth = e.authenticate(as.a, data, &tr, src)
+		if auth == authDrop {
+			return nil
+		}
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
@@ -411,6 +432,33 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	return out
 }
 
+// authDrop is authenticate's verdict for a crypto-NAK nobody may send us: dropped unseen.
+const authDrop peer.AuthResult = 255
+
+// authenticate checks the MAC of a packet for association a, as classic receive() does: a
+// crypto-NAK counts only for an association that uses a key (classic valid_NAK; the
+// association's origin test then checks that it answers our last request), any other MAC
+// must verify with a key trusted for the source, and the association's own key when it
+// has one.
+func (e *Engine) authenticate(a *peer.Assoc, data []byte, tr *wire.Trailer, src netip.AddrPort) peer.AuthResult {
+	if tr.IsNAK {
+		if tr.KeyID != 0 || a.KeyID() == 0 {
+			return authDrop
+		}
+		return peer.AuthNAK
+	}
+	if e.keys == nil || tr.KeyID == 0 || a.KeyID() != 0 && tr.KeyID != a.KeyID() {
+		return peer.AuthBad
+	}
+	if !e.keys.TrustedFrom(tr.KeyID, src.Addr().Unmap()) || !e.keys.Verify(tr.KeyID, data[:tr.AuthLen], tr.Digest) {
+		return peer.AuthBad
+	}
+	return peer.AuthOK
+}
+
+// SetKeys replaces the key set (a reload of the key file). Nil means none.
+func (e *Engine) SetKeys(k Keys) { e.keys = k }
+
 // carryOut performs the actions of one association call.
 func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 	selectNow := false
@@ -420,9 +468,19 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		}
 		switch act.Kind {
 		case peer.ActSend:
-			if as.driver == nil {
-				out = append(out, Send{To: as.a.Addr(), Packet: act.Packet})
+			if as.driver != nil {
+				break
 			}
+			id := as.a.KeyID()
+			if id != 0 && (e.keys == nil || !e.keys.Trusted(id)) {
+				for _, ev := range as.a.NoKey(nil) {
+					if ev.Kind == peer.ActEvent {
+						e.logPeerEvent(as, ev.Event, ev.Detail)
+					}
+				}
+				break
+			}
+			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
