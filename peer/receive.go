@@ -16,9 +16,6 @@ const (
 	AuthNone AuthResult = iota // no MAC in the packet
 	AuthOK                     // MAC present and correct for a trusted key
 	AuthBad                    // MAC present but wrong, unknown or untrusted key
-	// AuthNAK: a crypto-NAK (key ID 0, no digest) from the server or peer of an association
-	// that uses a key: our MAC did not verify there (classic valid_NAK, event "crypto_NAK").
-	AuthNAK
 )
 
 // Rx is what the engine knows about a received packet besides its header.
@@ -136,11 +133,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts [
 		}
 		a.flash |= FlashAuth
 		a.badauth++
-		detail := "digest"
-		if rx.Auth == AuthNAK {
-			detail = "crypto_NAK"
-		}
-		return a.report(EvBadAuth, detail, acts), ErrAuth
+		return a.report(EvBadAuth, "digest", acts), ErrAuth
 	}
 
 	// Update the state variables.

@@ -432,20 +432,18 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	return out
 }
 
-// authDrop is authenticate's verdict for a crypto-NAK nobody may send us: dropped unseen.
+// authDrop is authenticate's verdict for a packet dropped without a trace.
 const authDrop peer.AuthResult = 255
 
-// authenticate checks the MAC of a packet for association a, as classic receive() does: a
-// crypto-NAK counts only for an association that uses a key (classic valid_NAK; the
-// association's origin test then checks that it answers our last request), any other MAC
-// must verify with a key trusted for the source, and the association's own key when it
-// has one.
+// authenticate checks the MAC of a packet for association a, as classic receive() does. A
+// crypto-NAK (a server that could not verify our MAC, or an invalid one) is dropped
+// without a trace: classic 4.2.8p15 logs an invalid one and, observed on the real program,
+// leaves an association that receives valid ones with no flash bit, no badauth and no
+// event, so it just stays unreachable with `auth bad`. Any other MAC must verify with a
+// key trusted for the source, and with the association's own key when it has one.
 func (e *Engine) authenticate(a *peer.Assoc, data []byte, tr *wire.Trailer, src netip.AddrPort) peer.AuthResult {
 	if tr.IsNAK {
-		if tr.KeyID != 0 || a.KeyID() == 0 {
-			return authDrop
-		}
-		return peer.AuthNAK
+		return authDrop
 	}
 	if e.keys == nil || tr.KeyID == 0 || a.KeyID() != 0 && tr.KeyID != a.KeyID() {
 		return peer.AuthBad

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package interop
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gontp/internal/testnet"
+)
+
+// The shared keys of the authentication tests: one of each type the issue names, as
+// ntp.keys lines (classic's and gontp's format) and as chrony's keyfile lines.
+const (
+	md5Secret  = "md5secret1"
+	sha1Hex    = "0123456789abcdef0123456789abcdef01234567"
+	cmacHex    = "00112233445566778899aabbccddeeff"
+	sharedKeys = "1 MD5 " + md5Secret + "\n2 SHA1 " + sha1Hex + "\n3 AES128CMAC " + cmacHex + "\n"
+)
+
+// addAddrs gives a host more addresses on the test LAN before its daemon starts (daemons
+// bind every address they find at start), so that one client can hold one association per
+// key with the same server.
+func addAddrs(t *testing.T, h *testnet.Host, last ...int) []string {
+	t.Helper()
+	var out []string
+	for _, n := range last {
+		a := fmt.Sprintf("198.18.0.%d", n)
+		if b, err := exec.Command("ip", "-n", h.Namespace(), "addr", "add", a+"/24", "dev", "eth0").CombinedOutput(); err != nil {
+			t.Fatalf("ip addr add %s: %v: %s", a, err, b)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// assocRow is one row of classic ntpq's `associations` (plus the association's flash).
+type assocRow struct {
+	remote, auth, condition string
+	reach                   string
+	flash                   string
+}
+
+// associations runs classic ntpq -c associations against server from h and reads, for each
+// association, its remote address and flash word (`rv ASSID srcadr,flash`).
+func associations(t *testing.T, h *testnet.Host, ref, server string) map[string]assocRow {
+	t.Helper()
+	ntpq := filepath.Join(ref, "classic-ntpq")
+	out, err := h.Run(t, 10*time.Second, ntpq, "-n", "-c", "associations", server)
+	if err != nil {
+		t.Logf("ntpq associations %s: %v\n%s", server, err, out)
+		return nil
+	}
+	rows := map[string]assocRow{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		// ind assid status conf reach auth condition last_event cnt
+		if len(f) < 7 || f[0] == "ind" || strings.HasPrefix(f[0], "=") {
+			continue
+		}
+		rv, err := h.Run(t, 10*time.Second, ntpq, "-n", "-c", "rv "+f[1]+" srcadr,flash", server)
+		if err != nil {
+			continue
+		}
+		vars := map[string]string{}
+		for _, kv := range strings.Split(strings.Join(strings.Fields(string(rv)), ""), ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+		flash := vars["flash"]
+		if i := strings.IndexByte(flash, ' '); i >= 0 {
+			flash = flash[:i]
+		}
+		rows[vars["srcadr"]] = assocRow{remote: vars["srcadr"], reach: f[4], auth: f[5], condition: f[6], flash: flash}
+	}
+	return rows
+}
+
+// TestAuthenticationInterop is issue 16's acceptance on a private network:
+//
+//   - gontp (virtual clock) polls a classic ntpd 4.2.8p15 server on three of its addresses with
+//     an MD5, a SHA1 and an AES128CMAC key, and on a fourth with an MD5 key whose secret
+//     differs from the server's: the three are reachable and `auth ok` and gontp
+//     synchronises to them; the fourth stays unreachable, `auth bad`, with the same flash
+//     word a classic client with the same wrong key shows;
+//   - a classic ntpd client polls gontp on three addresses with the three keys (reachable,
+//     `auth ok`, synchronised to gontp) and on a fourth with a key gontp does not have: that
+//     association looks exactly like the classic client's association with a classic server
+//     that lacks the key (crypto-NAK);
+//   - a chronyd client with `key 1` synchronises to gontp, and gontp polls chronyd with
+//     `key 1` (reachable, `auth ok`);
+//   - gontp and a classic ntpd are symmetric peers with `peer ... key 1`: both reach each
+//     other and both show `auth ok`.
+//
+// Every daemon runs in its own namespace; none can set the host clock (gontp runs on its
+// virtual clock, the reference wrappers drop CAP_SYS_TIME, chronyd has -x).
+func TestAuthenticationInterop(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	chrony := tn.Host("chrony")
+	classic := tn.Host("classic")
+	gh := tn.Host("gontp")
+	cclient := tn.Host("cclient")
+	chronyc := tn.Host("chronyclient")
+	cpeer := tn.Host("cpeer")
+	classicAlias := addAddrs(t, classic, 30, 31, 32, 33)
+	gontpAlias := addAddrs(t, gh, 40, 41, 42)
+
+	// The time source: chronyd, which also serves key 1 to gontp.
+	chronyKeys := testnet.WriteFile(t, "chrony.keys", "1 MD5 ASCII:"+md5Secret+"\n")
+	testnet.Chronyd(t, chrony, "local stratum 8\nallow\nkeyfile "+chronyKeys+"\n")
+
+	// The classic server has the shared keys and a key 4 that differs from gontp's.
+	classicKeys := testnet.WriteFile(t, "ntp.keys", sharedKeys+"4 MD5 serverside4\n")
+	testnet.ClassicNTPD(t, classic, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 4\nkeys %s\ntrustedkey 1 2 3 4\n", chrony.Addr(), classicKeys))
+
+	// gontp: a server for the classic client and chronyd, a client of classic (three keys and
+	// a wrong one) and of chronyd, a symmetric peer of cpeer.
+	gdir := t.TempDir()
+	gontpKeys := testnet.WriteFile(t, "ntp.keys", sharedKeys+"4 MD5 wrongsecret\n")
+	gconf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf(`keys %s
+trustedkey 1 2 3 4
+controlkey 1
+server %s key 1 iburst minpoll 3 maxpoll 4
+server %s key 2 iburst minpoll 3 maxpoll 4
+server %s key 3 iburst minpoll 3 maxpoll 4
+server %s key 4 iburst minpoll 3 maxpoll 4
+server %s key 1 iburst minpoll 3 maxpoll 4 noselect
+peer %s key 1 minpoll 3 maxpoll 4
+`, gontpKeys, classic.Addr(), classicAlias[0], classicAlias[1], classicAlias[2], chrony.Addr(), cpeer.Addr()))
+	g := gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", gconf, "-p", filepath.Join(gdir, "ntpd.pid"), "-l", filepath.Join(gdir, "ntpd.log"), "--virtual-clock", "0,0")
+	if !gh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp does not listen on port 123:\n%s", g.Log())
+	}
+
+	// The classic client: three keys to gontp, a key gontp lacks (5) to gontp and to the
+	// classic server (which lacks it too), and gontp's wrong key 4 to the classic server.
+	ckeys := testnet.WriteFile(t, "ntp.keys", sharedKeys+"4 MD5 wrongsecret\n5 MD5 clientonly\n")
+	testnet.ClassicNTPD(t, cclient, fmt.Sprintf(`keys %s
+trustedkey 1 2 3 4 5
+server %s key 1 iburst minpoll 3 maxpoll 4
+server %s key 2 iburst minpoll 3 maxpoll 4
+server %s key 3 iburst minpoll 3 maxpoll 4
+server %s key 5 iburst minpoll 3 maxpoll 4
+server %s key 5 iburst minpoll 3 maxpoll 4 noselect
+server %s key 4 iburst minpoll 3 maxpoll 4 noselect
+`, ckeys, gh.Addr(), gontpAlias[0], gontpAlias[1], gontpAlias[2], classicAlias[3], classicAlias[2]))
+
+	// chronyd as a client of gontp with key 1.
+	ck := testnet.WriteFile(t, "chrony.keys", "1 MD5 ASCII:"+md5Secret+"\n")
+	chronyClient := testnet.Chronyd(t, chronyc, fmt.Sprintf("keyfile %s\nserver %s key 1 iburst minpoll 1 maxpoll 3\n", ck, gh.Addr()))
+
+	// The symmetric peer: classic ntpd with `peer gontp key 1`.
+	pkeys := testnet.WriteFile(t, "ntp.keys", sharedKeys)
+	testnet.ClassicNTPD(t, cpeer, fmt.Sprintf("keys %s\ntrustedkey 1\nserver %s iburst minpoll 3 maxpoll 4\npeer %s key 1 minpoll 3 maxpoll 4\n", pkeys, chrony.Addr(), gh.Addr()))
+
+	good := []string{classic.Addr().String(), classicAlias[0], classicAlias[1]}
+	goodToGontp := []string{gh.Addr().String(), gontpAlias[0], gontpAlias[1]}
+	var gRows, cRows, pRows map[string]assocRow
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		if g.Exited() {
+			t.Fatalf("gontp exited: %v\n%s", g.ExitErr(), g.Log())
+		}
+		gRows = associations(t, cclient, ref, gh.Addr().String())
+		cRows = associations(t, cclient, ref, "127.0.0.1")
+		pRows = associations(t, cpeer, ref, "127.0.0.1")
+		ok := len(gRows) > 0 && len(cRows) > 0
+		synced := func(rows map[string]assocRow, addrs ...string) bool {
+			for _, a := range addrs {
+				r := rows[a]
+				if r.auth != "ok" || !strings.Contains("sys.peer candidate", r.condition) || r.reach == "0" {
+					return false
+				}
+			}
+			return true
+		}
+		ok = ok && synced(gRows, good...) && synced(cRows, goodToGontp...) &&
+			gRows[chrony.Addr().String()].auth == "ok" && gRows[chrony.Addr().String()].reach == "yes" &&
+			gRows[cpeer.Addr().String()].auth == "ok" && gRows[cpeer.Addr().String()].reach == "yes" &&
+			pRows[gh.Addr().String()].auth == "ok" && pRows[gh.Addr().String()].reach == "yes" &&
+			strings.Contains(chronyClient.Log(), "Selected source "+gh.Addr().String())
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 4 minutes:\ngontp's associations %+v\nclassic client's %+v\nclassic peer's %+v\nchronyd client log:\n%s\ngontp log:\n%s",
+				gRows, cRows, pRows, chronyClient.Log(), g.Log())
+		}
+		time.Sleep(3 * time.Second)
+	}
+	t.Logf("gontp's associations: %+v", gRows)
+	t.Logf("the classic client's associations: %+v", cRows)
+
+	// The wrong key: gontp's association and the classic client's with the same key 4 to
+	// the same classic server look the same: unreachable, auth bad, the same flash.
+	gw, cw := gRows[classicAlias[2]], cRows[classicAlias[2]]
+	if gw.auth != "bad" || gw.reach != "0" || gw.flash == "" || gw.flash != cw.flash || cw.auth != "bad" {
+		t.Errorf("wrong key 4 to classic: gontp %+v, classic client %+v; want both unreachable, auth bad, the same flash", gw, cw)
+	}
+	// A key the server lacks: gontp's crypto-NAK does to the classic client what classic's
+	// does.
+	gn, cn := cRows[gontpAlias[2]], cRows[classicAlias[3]]
+	if gn.auth != "bad" || gn.reach != "0" || gn.flash != cn.flash || gn.auth != cn.auth || gn.reach != cn.reach {
+		t.Errorf("key 5, unknown to the server: to gontp %+v, to classic %+v; want the same", gn, cn)
+	}
+	// gontp synchronised to the classic server.
+	out, err := cclient.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-n", "-c", "rv 0 stratum,refid,leap", gh.Addr().String())
+	if err != nil || !strings.Contains(string(out), "leap=00") {
+		t.Errorf("gontp is not synchronised: %v\n%s", err, out)
+	}
+	// authinfo counts the work.
+	out, err = cclient.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-c", "authinfo", gh.Addr().String())
+	t.Logf("gontp authinfo:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "stored keys:       4") || strings.Contains(string(out), "encryptions:       0\n") {
+		t.Errorf("authinfo: %v\n%s", err, out)
+	}
+}
