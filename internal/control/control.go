@@ -1,8 +1,9 @@
 // Package control is the mode-6 control server that classic ntpq, NTPsec's ntpq and the
 // monitoring tools built on them talk to (RFC 9327; compat.md sections 1-3). It answers
-// from the engine's published Snapshot and from small data sources the daemon provides; it
-// never changes anything: every write, configure or trap request is refused the way classic
-// ntpd 4.2.8p15 refuses an unauthenticated one, and mode 7 is not its business at all.
+// from the engine's published Snapshot and from small data sources the daemon provides.
+// Runtime configuration (:config, config-from-file, saveconfig) needs the controlkey and is
+// carried out by the daemon's Writer (write.go); traps are refused the way classic ntpd
+// 4.2.8p15 refuses an unauthenticated request, and mode 7 is not its business at all.
 //
 // The package is pure: time is passed in, no sockets, no goroutines. Handle turns one
 // request datagram into zero or more reply datagrams, each handed to an out function.
@@ -112,9 +113,12 @@ type Sources struct {
 	// authenticated, so ifstats and reslist are refused as classic refuses them without
 	// credentials.
 	Keys Keys
-	// ControlKey is the `controlkey` id; authenticated requests for ifstats and reslist must
-	// use it.
+	// ControlKey is the `controlkey` id; authenticated requests for ifstats, reslist and the
+	// writes must use it.
 	ControlKey uint32
+	// Writer carries out :config, config-from-file and saveconfig (write.go); nil refuses
+	// them.
+	Writer Writer
 }
 
 // IOStats are classic's I/O counters (ntpq iostats).
@@ -356,9 +360,22 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict server.Restrict
 			return
 		}
 		s.readOrdList(r, data, now)
-	case OpWriteVar, OpWriteClock, OpSetTrap, OpConfigure, OpSaveConfig, OpUnsetTrap:
-		// gontp is read-only over mode 6; classic sends this to a requester without the
-		// control key, which is every requester here.
+	case OpConfigure, OpSaveConfig, OpWriteVar:
+		if !s.writeAllowed(authed, keyID) {
+			r.fail(ErrPermission)
+			return
+		}
+		switch h.Opcode {
+		case OpConfigure:
+			s.configure(r, h.AssocID, data, src)
+		case OpSaveConfig:
+			s.saveConfig(r, data, src)
+		default:
+			s.writeVar(r, h.AssocID, data, src)
+		}
+	case OpWriteClock, OpSetTrap, OpUnsetTrap:
+		// No writable clock variables and no traps: refused as classic refuses a requester
+		// without the control key. Traps are a later issue.
 		r.fail(ErrPermission)
 	default: // includes OpAsyncMsg, which only the daemon sends
 		r.fail(ErrBadOp)

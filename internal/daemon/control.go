@@ -19,7 +19,7 @@ import (
 // server's counters, the key counters, the sockets and the kernel clock. Sources gontp does
 // not have yet (timer counters) are left out, so their variables are absent rather than made
 // up.
-func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, writer control.Writer, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -108,6 +108,7 @@ func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *serv
 	if rc.keys != nil {
 		src.Keys = rc.keys
 		src.ControlKey = rc.controlKey
+		src.Writer = writer
 	}
 	// authinfo: classic's key counters. gontp keeps no free list of key slots, so
 	// authfreek is 0, and no key has a lifetime (that is Autokey), so authkexpired is 0.

@@ -26,6 +26,7 @@ import (
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
+	"gontp/ntpconf"
 )
 
 // Options are the daemon's settings from the command line.
@@ -110,6 +111,10 @@ type Daemon struct {
 	// goroutine alone uses them once it runs.
 	lines    map[lineKey]*lineState
 	confText string
+	// ctx is Run's context, for the name resolutions that runtime configuration starts.
+	ctx context.Context
+	// startConfig is ntp.conf as read at start (saveconfig writes it).
+	startConfig *ntpconf.Config
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -248,7 +253,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.startConfig = cfg.parsed
+	writer := &configWriter{d: d, startFile: opts.ConfigFile, startAt: start}
+	if sd := cfg.parsed.Setting("saveconfigdir"); sd != nil {
+		writer.saveDir = sd.Value.Str
+	}
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, writer, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())

@@ -43,11 +43,15 @@ type lineState struct {
 	desc   string         // "server 198.18.0.3" or "server ntp.example (198.18.0.3)", for messages
 	addr   netip.AddrPort // the association's address once mobilised
 	cancel func()         // stops the name resolution of a named line
+	// runtime marks a line added by ntpq's :config: it is not in ntp.conf, and a reload
+	// keeps it (classic has no reload; a runtime addition lasts until the restart there).
+	runtime bool
 }
 
 // startLines records the configured associations the engine made and starts resolving the
 // named ones. It runs before the engine goroutine starts, so it may touch d.lines.
 func (d *Daemon) startLines(ctx context.Context, cfg *runConfig) {
+	d.ctx = ctx
 	d.lines = map[lineKey]*lineState{}
 	for _, pc := range cfg.engine.Servers {
 		d.lines[literalKey(pc)] = &lineState{desc: pc.Addr.Addr().String(), addr: pc.Addr}
@@ -172,7 +176,7 @@ func (d *Daemon) applyLines(ctx context.Context, e *engine.Engine, rc *runConfig
 		}
 	}
 	for k, st := range d.lines {
-		if want[k] {
+		if want[k] || st.runtime {
 			continue
 		}
 		if st.cancel != nil {

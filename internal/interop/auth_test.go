@@ -4,6 +4,7 @@ package interop
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -175,7 +176,7 @@ server %s key 4 iburst minpoll 3 maxpoll 4 noselect
 		synced := func(rows map[string]assocRow, addrs ...string) bool {
 			for _, a := range addrs {
 				r := rows[a]
-				if r.auth != "ok" || !strings.Contains("sys.peer candidate", r.condition) || r.reach == "0" {
+				if r.auth != "ok" || !strings.Contains("sys.peer candidate", r.condition) || r.reach != "yes" {
 					return false
 				}
 			}
@@ -201,13 +202,13 @@ server %s key 4 iburst minpoll 3 maxpoll 4 noselect
 	// The wrong key: gontp's association and the classic client's with the same key 4 to
 	// the same classic server look the same: unreachable, auth bad, the same flash.
 	gw, cw := gRows[classicAlias[2]], cRows[classicAlias[2]]
-	if gw.auth != "bad" || gw.reach != "0" || gw.flash == "" || gw.flash != cw.flash || cw.auth != "bad" {
+	if gw.auth != "bad" || gw.reach != "no" || gw.flash == "" || gw.flash != cw.flash || cw.auth != "bad" {
 		t.Errorf("wrong key 4 to classic: gontp %+v, classic client %+v; want both unreachable, auth bad, the same flash", gw, cw)
 	}
 	// A key the server lacks: gontp's crypto-NAK does to the classic client what classic's
 	// does.
 	gn, cn := cRows[gontpAlias[2]], cRows[classicAlias[3]]
-	if gn.auth != "bad" || gn.reach != "0" || gn.flash != cn.flash || gn.auth != cn.auth || gn.reach != cn.reach {
+	if gn.auth != "bad" || gn.reach != "no" || gn.flash != cn.flash || gn.auth != cn.auth || gn.reach != cn.reach {
 		t.Errorf("key 5, unknown to the server: to gontp %+v, to classic %+v; want the same", gn, cn)
 	}
 	// gontp synchronised to the classic server.
@@ -220,5 +221,89 @@ server %s key 4 iburst minpoll 3 maxpoll 4 noselect
 	t.Logf("gontp authinfo:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "stored keys:       4") || strings.Contains(string(out), "encryptions:       0\n") {
 		t.Errorf("authinfo: %v\n%s", err, out)
+	}
+}
+
+// TestRuntimeConfigLikeClassic sends the same mode-6 writes with classic ntpq 4.2.8p15 to
+// classic ntpd and to gontp, each configured with `controlkey 1`, `restrict 127.0.0.1
+// nomodify` and a saveconfigdir, and requires the same outcome: with the controlkey
+// `:config server 198.18.0.9` adds the server ("Config Succeeded"); a wrong password is
+// refused ("Server disallowed request"); from 127.0.0.1 (nomodify) classic's refusal text;
+// a syntax error adds nothing; saveconfig writes the file.
+func TestRuntimeConfigLikeClassic(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	ntpq := filepath.Join(ref, "classic-ntpq")
+	tn := testnet.New(t)
+	ch := tn.Host("classic")
+	gh := tn.Host("gontp")
+	conf := func(keys, dir string) string {
+		return fmt.Sprintf("keys %s\ntrustedkey 1 2\ncontrolkey 1\nrestrict 127.0.0.1 nomodify\nsaveconfigdir %s/\ndisable ntp\n", keys, dir)
+	}
+	keyText := "1 MD5 ctlsecret\n2 MD5 othersecret\n"
+	cdir, gdir := t.TempDir(), t.TempDir()
+	testnet.ClassicNTPD(t, ch, conf(testnet.WriteFile(t, "ntp.keys", keyText), cdir))
+	g := startGontp(t, gh, conf(testnet.WriteFile(t, "ntp.keys", keyText), gdir))
+	if !gh.WaitUDP(123, 10*time.Second) {
+		t.Fatalf("gontp does not listen:\n%s", g.Log())
+	}
+	type outcome struct{ classic, gontp string }
+	run := func(h *testnet.Host, target string, cmds ...string) string {
+		args := []string{ntpq, "-n"}
+		for _, c := range cmds {
+			args = append(args, "-c", c)
+		}
+		out, err := h.Run(t, 15*time.Second, append(args, target)...)
+		if err != nil {
+			t.Logf("%v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	both := func(target func(*testnet.Host) string, cmds ...string) outcome {
+		return outcome{run(ch, target(ch), cmds...), run(gh, target(gh), cmds...)}
+	}
+	own := func(h *testnet.Host) string { return h.Addr().String() }
+	loop := func(*testnet.Host) string { return "127.0.0.1" }
+	key := []string{"keyid 1", "passwd ctlsecret"}
+
+	check := func(name string, o outcome, want string) {
+		t.Helper()
+		t.Logf("%s: classic %q, gontp %q", name, o.classic, o.gontp)
+		if !strings.Contains(o.classic, want) || !strings.Contains(o.gontp, want) {
+			t.Errorf("%s: want %q from both; classic %q, gontp %q", name, want, o.classic, o.gontp)
+		}
+	}
+	check("controlkey", both(own, append(key, ":config server 198.18.0.9")...), "Config Succeeded")
+	check("wrong password", both(own, "keyid 1", "passwd wrong", ":config server 198.18.0.10"), "***Server disallowed request (authentication?)")
+	check("trusted key that is not the controlkey", both(own, "keyid 2", "passwd othersecret", ":config server 198.18.0.11"), "***Server disallowed request (authentication?)")
+	check("nomodify", both(loop, append(key, ":config server 198.18.0.12")...), "runtime configuration prohibited by restrict ... nomodify")
+	syntax := both(own, append(key, ":config sever 198.18.0.13")...)
+	t.Logf("syntax error: classic %q, gontp %q", syntax.classic, syntax.gontp)
+	if strings.Contains(syntax.classic, "Succeeded") || strings.Contains(syntax.gontp, "Succeeded") || !strings.Contains(syntax.gontp, "column 0") {
+		t.Errorf("a syntax error: classic %q, gontp %q", syntax.classic, syntax.gontp)
+	}
+	check("saveconfig", both(own, append(key, "saveconfig saved.conf")...), "Configuration saved to 'saved.conf'")
+	check("saveconfig nomodify", both(loop, append(key, "saveconfig other.conf")...), "saveconfig prohibited by restrict ... nomodify")
+	check("unsafe name", both(own, append(key, "saveconfig ../x.conf")...), "saveconfig rejects unsafe file name '../x.conf'")
+
+	peers := both(own, "peers")
+	for _, p := range []string{peers.classic, peers.gontp} {
+		if !strings.Contains(p, "198.18.0.9 ") {
+			t.Errorf("the server added by :config is not listed:\n%s", p)
+		}
+		for _, not := range []string{"198.18.0.10", "198.18.0.11", "198.18.0.12", "198.18.0.13"} {
+			if strings.Contains(p, not) {
+				t.Errorf("%s was added by a refused :config:\n%s", not, p)
+			}
+		}
+	}
+	saved, err := os.ReadFile(filepath.Join(gdir, "saved.conf"))
+	if err != nil || !strings.Contains(string(saved), "server 198.18.0.9") || !strings.Contains(string(saved), "controlkey 1") {
+		t.Errorf("gontp's saved configuration: %v\n%s", err, saved)
+	}
+	if fi, err := os.Stat(filepath.Join(gdir, "saved.conf")); err == nil && fi.Mode().Perm() != 0o600 {
+		t.Errorf("saved configuration mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if c, err := os.ReadFile(filepath.Join(cdir, "saved.conf")); err == nil {
+		t.Logf("classic's saved configuration:\n%s", c)
 	}
 }
