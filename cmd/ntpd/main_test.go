@@ -167,3 +167,19 @@ func TestClassicOptionTable(t *testing.T) {
 		t.Errorf("-d -d: debug level %d, want 2", debugLevel(p))
 	}
 }
+
+func TestTrustedKeysOption(t *testing.T) {
+	ids, err := trustedKeys([]string{"1", "65535"})
+	if err != nil || len(ids) != 2 || ids[1] != 65535 {
+		t.Fatalf("%v %v", ids, err)
+	}
+	for _, bad := range []string{"0", "65536", "x", "-1"} {
+		if _, err := trustedKeys([]string{bad}); err == nil || !strings.Contains(err.Error(), "-t "+bad) {
+			t.Errorf("-t %s: %v", bad, err)
+		}
+	}
+	p, err := parseArgs([]string{"-k", "/etc/ntp.keys", "-t", "3", "-t", "4", "-a"})
+	if err != nil || p.last("keyfile") != "/etc/ntp.keys" || len(p.values["trustedkey"]) != 2 || !p.has("authreq") {
+		t.Fatalf("%+v %v", p, err)
+	}
+}

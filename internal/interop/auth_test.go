@@ -281,6 +281,10 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 	if strings.Contains(syntax.classic, "Succeeded") || strings.Contains(syntax.gontp, "Succeeded") || !strings.Contains(syntax.gontp, "column 0") {
 		t.Errorf("a syntax error: classic %q, gontp %q", syntax.classic, syntax.gontp)
 	}
+	// A directive gontp cannot change while running is refused whole (classic applies it).
+	if out := run(gh, gh.Addr().String(), append(key, ":config tinker panic 0")...); !strings.Contains(out, `"tinker" cannot be changed while gontp runs`) {
+		t.Errorf(":config tinker: gontp replied %q", out)
+	}
 	check("saveconfig", both(own, append(key, "saveconfig saved.conf")...), "Configuration saved to 'saved.conf'")
 	check("saveconfig nomodify", both(loop, append(key, "saveconfig other.conf")...), "saveconfig prohibited by restrict ... nomodify")
 	check("unsafe name", both(own, append(key, "saveconfig ../x.conf")...), "saveconfig rejects unsafe file name '../x.conf'")
