@@ -377,8 +377,8 @@ func (s *Set) Sign(dst []byte, id uint32, msg []byte) ([]byte, bool) {
 // Verify reports whether digest is msg's MAC under the trusted key id. The comparison takes
 // the same time whatever the digest holds (crypto/subtle), so that a forger learns nothing
 // from the timing of a reply. A digest longer than 20 octets (SHA256 and up) is checked on
-// the 20 octets classic sends; classic 4.2.8p15 itself then rejects its own truncated MAC
-// ("MAC length error"), gontp accepts it.
+// the 20 octets classic sends (classic 4.2.8p15 does the same: a classic client and server
+// with a SHA256 key authenticate each other).
 func (s *Set) Verify(id uint32, msg, digest []byte) bool {
 	if s == nil {
 		return false
