@@ -20,7 +20,7 @@ const (
 	md5Secret  = "md5secret1"
 	sha1Hex    = "0123456789abcdef0123456789abcdef01234567"
 	cmacHex    = "00112233445566778899aabbccddeeff"
-	sharedKeys = "1 MD5 " + md5Secret + "\n2 SHA1 " + sha1Hex + "\n3 AES128CMAC " + cmacHex + "\n"
+	sharedKeys = "1 MD5 " + md5Secret + "\n2 SHA1 " + sha1Hex + "\n3 AES128CMAC " + cmacHex + "\n6 SHA256 sha256secret\n"
 )
 
 // addAddrs gives a host more addresses on the test LAN before its daemon starts (daemons
@@ -83,12 +83,13 @@ func associations(t *testing.T, h *testnet.Host, ref, server string) map[string]
 
 // TestAuthenticationInterop is issue 16's acceptance on a private network:
 //
-//   - gontp (virtual clock) polls a classic ntpd 4.2.8p15 server on three of its addresses with
-//     an MD5, a SHA1 and an AES128CMAC key, and on a fourth with an MD5 key whose secret
+//   - gontp (virtual clock) polls a classic ntpd 4.2.8p15 server on four of its addresses with
+//     an MD5, a SHA1, an AES128CMAC and a SHA256 key (truncated to 20 octets by both), and on
+//     another with an MD5 key whose secret
 //     differs from the server's: the three are reachable and `auth ok` and gontp
 //     synchronises to them; the fourth stays unreachable, `auth bad`, with the same flash
 //     word a classic client with the same wrong key shows;
-//   - a classic ntpd client polls gontp on three addresses with the three keys (reachable,
+//   - a classic ntpd client polls gontp on four addresses with the four keys (reachable,
 //     `auth ok`, synchronised to gontp) and on a fourth with a key gontp does not have: that
 //     association looks exactly like the classic client's association with a classic server
 //     that lacks the key (crypto-NAK);
@@ -109,8 +110,8 @@ func TestAuthenticationInterop(t *testing.T) {
 	cclient := tn.Host("cclient")
 	chronyc := tn.Host("chronyclient")
 	cpeer := tn.Host("cpeer")
-	classicAlias := addAddrs(t, classic, 30, 31, 32, 33)
-	gontpAlias := addAddrs(t, gh, 40, 41, 42)
+	classicAlias := addAddrs(t, classic, 30, 31, 32, 33, 34)
+	gontpAlias := addAddrs(t, gh, 40, 41, 42, 43)
 
 	// The time source: chronyd, which also serves key 1 to gontp.
 	chronyKeys := testnet.WriteFile(t, "chrony.keys", "1 MD5 ASCII:"+md5Secret+"\n")
@@ -118,22 +119,23 @@ func TestAuthenticationInterop(t *testing.T) {
 
 	// The classic server has the shared keys and a key 4 that differs from gontp's.
 	classicKeys := testnet.WriteFile(t, "ntp.keys", sharedKeys+"4 MD5 serverside4\n")
-	testnet.ClassicNTPD(t, classic, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 4\nkeys %s\ntrustedkey 1 2 3 4\n", chrony.Addr(), classicKeys))
+	testnet.ClassicNTPD(t, classic, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 4\nkeys %s\ntrustedkey 1 2 3 4 6\n", chrony.Addr(), classicKeys))
 
 	// gontp: a server for the classic client and chronyd, a client of classic (three keys and
 	// a wrong one) and of chronyd, a symmetric peer of cpeer.
 	gdir := t.TempDir()
 	gontpKeys := testnet.WriteFile(t, "ntp.keys", sharedKeys+"4 MD5 wrongsecret\n")
 	gconf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf(`keys %s
-trustedkey 1 2 3 4
+trustedkey 1 2 3 4 6
 controlkey 1
 server %s key 1 iburst minpoll 3 maxpoll 4
 server %s key 2 iburst minpoll 3 maxpoll 4
 server %s key 3 iburst minpoll 3 maxpoll 4
 server %s key 4 iburst minpoll 3 maxpoll 4
+server %s key 6 iburst minpoll 3 maxpoll 4
 server %s key 1 iburst minpoll 3 maxpoll 4 noselect
 peer %s key 1 minpoll 3 maxpoll 4
-`, gontpKeys, classic.Addr(), classicAlias[0], classicAlias[1], classicAlias[2], chrony.Addr(), cpeer.Addr()))
+`, gontpKeys, classic.Addr(), classicAlias[0], classicAlias[1], classicAlias[2], classicAlias[4], chrony.Addr(), cpeer.Addr()))
 	g := gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
 		ntpd, "-n", "-c", gconf, "-p", filepath.Join(gdir, "ntpd.pid"), "-l", filepath.Join(gdir, "ntpd.log"), "--virtual-clock", "0,0")
 	if !gh.WaitUDP(123, 10*time.Second) {
@@ -144,14 +146,15 @@ peer %s key 1 minpoll 3 maxpoll 4
 	// classic server (which lacks it too), and gontp's wrong key 4 to the classic server.
 	ckeys := testnet.WriteFile(t, "ntp.keys", sharedKeys+"4 MD5 wrongsecret\n5 MD5 clientonly\n")
 	testnet.ClassicNTPD(t, cclient, fmt.Sprintf(`keys %s
-trustedkey 1 2 3 4 5
+trustedkey 1 2 3 4 5 6
 server %s key 1 iburst minpoll 3 maxpoll 4
 server %s key 2 iburst minpoll 3 maxpoll 4
 server %s key 3 iburst minpoll 3 maxpoll 4
+server %s key 6 iburst minpoll 3 maxpoll 4
 server %s key 5 iburst minpoll 3 maxpoll 4
 server %s key 5 iburst minpoll 3 maxpoll 4 noselect
 server %s key 4 iburst minpoll 3 maxpoll 4 noselect
-`, ckeys, gh.Addr(), gontpAlias[0], gontpAlias[1], gontpAlias[2], classicAlias[3], classicAlias[2]))
+`, ckeys, gh.Addr(), gontpAlias[0], gontpAlias[1], gontpAlias[3], gontpAlias[2], classicAlias[3], classicAlias[2]))
 
 	// chronyd as a client of gontp with key 1.
 	ck := testnet.WriteFile(t, "chrony.keys", "1 MD5 ASCII:"+md5Secret+"\n")
@@ -161,8 +164,8 @@ server %s key 4 iburst minpoll 3 maxpoll 4 noselect
 	pkeys := testnet.WriteFile(t, "ntp.keys", sharedKeys)
 	testnet.ClassicNTPD(t, cpeer, fmt.Sprintf("keys %s\ntrustedkey 1\nserver %s iburst minpoll 3 maxpoll 4\npeer %s key 1 minpoll 3 maxpoll 4\n", pkeys, chrony.Addr(), gh.Addr()))
 
-	good := []string{classic.Addr().String(), classicAlias[0], classicAlias[1]}
-	goodToGontp := []string{gh.Addr().String(), gontpAlias[0], gontpAlias[1]}
+	good := []string{classic.Addr().String(), classicAlias[0], classicAlias[1], classicAlias[4]}
+	goodToGontp := []string{gh.Addr().String(), gontpAlias[0], gontpAlias[1], gontpAlias[3]}
 	var gRows, cRows, pRows map[string]assocRow
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
@@ -219,7 +222,7 @@ server %s key 4 iburst minpoll 3 maxpoll 4 noselect
 	// authinfo counts the work.
 	out, err = cclient.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-c", "authinfo", gh.Addr().String())
 	t.Logf("gontp authinfo:\n%s", out)
-	if err != nil || !strings.Contains(string(out), "stored keys:       4") || strings.Contains(string(out), "encryptions:       0\n") {
+	if err != nil || !strings.Contains(string(out), "stored keys:       5") || strings.Contains(string(out), "encryptions:       0\n") {
 		t.Errorf("authinfo: %v\n%s", err, out)
 	}
 }
