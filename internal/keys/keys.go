@@ -398,7 +398,6 @@ const stackMsg = 1024
 
 // mac appends k's digest of msg, truncated to MaxDigest, to dst.
 func (k *Key) mac(dst, msg []byte) []byte {
-	n := len(dst)
 	if k.cmac != nil {
 		return k.cmac.Sum(dst, msg)
 	}
@@ -408,8 +407,12 @@ func (k *Key) mac(dst, msg []byte) []byte {
 		in = make([]byte, 0, len(k.Secret)+len(msg))
 	}
 	in = append(append(in, k.Secret...), msg...)
-	dst = k.alg.id.sum(dst, in)
-	return dst[:n+min(len(dst)-n, MaxDigest)]
+	// The full digest goes to a scratch array first: appending all of a 32- or 64-octet
+	// digest to dst would outgrow a buffer sized for the 20 octets that go in the packet
+	// and move the MAC out of it.
+	var full [64]byte
+	d := k.alg.id.sum(full[:0], in)
+	return append(dst, d[:min(len(d), MaxDigest)]...)
 }
 
 // digestID names a digest function. A switch over it, rather than a function value, lets

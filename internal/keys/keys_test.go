@@ -203,3 +203,18 @@ func BenchmarkVerifyMD5(b *testing.B) {
 		s.Verify(1, msg, d)
 	}
 }
+
+// TestSignInPlace: a MAC is written into the caller's buffer when it has room for the key
+// ID and the (truncated) digest, whatever the full digest's length: the daemon signs packets
+// in buffers of exactly that size.
+func TestSignInPlace(t *testing.T) {
+	s, _ := Parse("k", strings.NewReader(classicFile))
+	for id, k := range s.keys {
+		s.Trust(id)
+		pkt := make([]byte, 48+4+s.Size(id))
+		out, ok := s.Sign(pkt[:52], id, pkt[:48])
+		if !ok || len(out) != len(pkt) || &out[0] != &pkt[0] {
+			t.Errorf("key %d (%s): MAC not written in place", id, k.Type)
+		}
+	}
+}

@@ -18,6 +18,7 @@ const authKeys = `1 MD5 md5secret
 3 AES128CMAC 0123456789abcdef0123456789abcdef
 4 MD5 lannetonly 198.18.0.0/24
 5 MD5 untrusted
+6 SHA256 sha256secret
 `
 
 func authServer(t testing.TB) (*Server, *keys.Set) {
@@ -25,7 +26,7 @@ func authServer(t testing.TB) (*Server, *keys.Set) {
 	if set == nil {
 		t.Fatal(errs)
 	}
-	set.Trust(1, 2, 3, 4)
+	set.Trust(1, 2, 3, 4, 6)
 	s := New(Config{}, tStart)
 	s.SetKeys(set)
 	return s, set
@@ -35,7 +36,7 @@ func authServer(t testing.TB) (*Server, *keys.Set) {
 // made with a key set of its own that trusts every key, so that untrusted keys sign too.
 func signed(t testing.TB, _ *keys.Set, id uint32, bad bool) []byte {
 	all, _ := keys.Parse("k", strings.NewReader(authKeys))
-	all.Trust(1, 2, 3, 4, 5)
+	all.Trust(1, 2, 3, 4, 5, 6)
 	req := header(0, 4, 3, 6)
 	out, ok := all.Sign(binary.BigEndian.AppendUint32(req, id), id, req[:wire.HeaderLen])
 	if !ok {
@@ -48,10 +49,11 @@ func signed(t testing.TB, _ *keys.Set, id uint32, bad bool) []byte {
 }
 
 // TestAuthenticatedReply: a request with a good MAC is answered with a MAC of the same key
-// over the stamped reply, for MD5, SHA1 and AES128CMAC, as classic's fast_xmit does.
+// over the stamped reply, for MD5, SHA1, AES128CMAC and SHA256 (truncated to 20 octets), as
+// classic's fast_xmit does, in a reply buffer of MaxReplyLen.
 func TestAuthenticatedReply(t *testing.T) {
 	lan := netip.MustParseAddr("198.18.0.2")
-	for _, id := range []uint32{1, 2, 3, 4} {
+	for _, id := range []uint32{1, 2, 3, 4, 6} {
 		s, set := authServer(t)
 		req := signed(t, set, id, false)
 		out := make([]byte, MaxReplyLen)
