@@ -179,7 +179,7 @@ server %s key 4 iburst minpoll 3 maxpoll 4 noselect
 		synced := func(rows map[string]assocRow, addrs ...string) bool {
 			for _, a := range addrs {
 				r := rows[a]
-				if r.auth != "ok" || !strings.Contains("sys.peer candidate", r.condition) || r.reach != "yes" {
+				if r.auth != "ok" || !strings.Contains("sys.peer candidate outlier", r.condition) || r.reach != "yes" {
 					return false
 				}
 			}
