@@ -3,14 +3,17 @@
 package interop
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"gontp/internal/keys"
 	"gontp/internal/testnet"
 )
 
@@ -312,5 +315,85 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 	}
 	if c, err := os.ReadFile(filepath.Join(cdir, "saved.conf")); err == nil {
 		t.Logf("classic's saved configuration:\n%s", c)
+	}
+}
+
+// TestNtpKeygenLikeClassic runs classic ntp-keygen 4.2.8p15 -M and gontp's in two
+// directories and requires the same result: the ntp.keys link to ntpkey_MD5key_HOST.FSTAMP,
+// the same layout line by line (two comment lines, a blank line, ten MD5 and ten SHA1 keys),
+// each file readable by the other side's key reader, and classic ntpd loading gontp's file
+// without a complaint (authinfo: 20 stored keys).
+func TestNtpKeygenLikeClassic(t *testing.T) {
+	testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	const classicKeygen = "/opt/ntp-reference/classic/usr/sbin/ntp-keygen"
+	if _, err := os.Stat(classicKeygen); err != nil {
+		t.Skipf("classic ntp-keygen is not installed: %v", err)
+	}
+	gen := func(argv0 string, env ...string) (string, string) {
+		dir := t.TempDir()
+		cmd := exec.Command(argv0, "-M")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s -M: %v\n%s", argv0, err, out)
+		}
+		target, err := os.Readlink(filepath.Join(dir, "ntp.keys"))
+		if err != nil {
+			t.Fatalf("%s -M: no ntp.keys link: %v\n%s", argv0, err, out)
+		}
+		return filepath.Join(dir, target), string(out)
+	}
+	cpath, cout := gen(classicKeygen, "LD_LIBRARY_PATH=/opt/ntp-reference/classic/usr/lib/x86_64-linux-gnu")
+	gpath, gout := gen(binary(t, "ntp-keygen"))
+	t.Logf("classic: %s\n%s\ngontp: %s\n%s", cpath, cout, gpath, gout)
+	nameRE := regexp.MustCompile(`^ntpkey_MD5key_[^.]+(\.[^.]+)*\.[0-9]{10}$`)
+	lineRE := []*regexp.Regexp{
+		regexp.MustCompile(`^# ntpkey_MD5key_\S+$`),
+		regexp.MustCompile(`^# [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} [0-9]{4}$`),
+		regexp.MustCompile(`^$`),
+	}
+	for i := 1; i <= 10; i++ {
+		lineRE = append(lineRE, regexp.MustCompile(fmt.Sprintf(`^%2d MD5 [!-~]{20}  # MD5 key$`, i)))
+	}
+	for i := 11; i <= 20; i++ {
+		lineRE = append(lineRE, regexp.MustCompile(fmt.Sprintf(`^%2d SHA1 [0-9a-f]{40}  # SHA1 key$`, i)))
+	}
+	for _, p := range []string{cpath, gpath} {
+		if !nameRE.MatchString(filepath.Base(p)) {
+			t.Errorf("file name %s", filepath.Base(p))
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines) != len(lineRE) {
+			t.Errorf("%s: %d lines, want %d:\n%s", p, len(lines), len(lineRE), b)
+			continue
+		}
+		for i, re := range lineRE {
+			if !re.MatchString(lines[i]) {
+				t.Errorf("%s line %d: %q does not match %s", p, i+1, lines[i], re)
+			}
+		}
+		set, errs := keys.Parse(p, bytes.NewReader(b))
+		if set == nil || len(errs) != 0 || set.Len() != 20 {
+			t.Errorf("%s: gontp reads %v keys, problems %v", p, set, errs)
+		}
+	}
+	if fi, err := os.Stat(gpath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("gontp's key file mode: %v %v", fi.Mode(), err)
+	}
+
+	// classic ntpd loads gontp's file.
+	h := testnet.New(t).Host("classic")
+	p := testnet.ClassicNTPD(t, h, fmt.Sprintf("keys %s\ntrustedkey (1 ... 20)\ndisable ntp\n", gpath))
+	out, err := h.Run(t, 10*time.Second, "/opt/ntp-reference/bin/classic-ntpq", "-c", "authinfo", "127.0.0.1")
+	if err != nil || !strings.Contains(string(out), "stored keys:       20") {
+		t.Errorf("classic ntpd with gontp's key file: %v\n%s", err, out)
+	}
+	if l := p.Log(); strings.Contains(l, "authreadkeys") {
+		t.Errorf("classic ntpd complains about gontp's key file:\n%s", l)
 	}
 }
