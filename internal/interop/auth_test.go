@@ -291,13 +291,15 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 	if out := run(gh, gh.Addr().String(), append(key, ":config tinker panic 0")...); !strings.Contains(out, `"tinker" cannot be changed while gontp runs`) {
 		t.Errorf(":config tinker: gontp replied %q", out)
 	}
+	cff := testnet.WriteFile(t, "fragment.conf", "server 198.18.0.20\n")
+	check("config-from-file", both(own, append(key, "config-from-file "+cff)...), "Line No: 1 Config Succeeded: server 198.18.0.20")
 	check("saveconfig", both(own, append(key, "saveconfig saved.conf")...), "Configuration saved to 'saved.conf'")
 	check("saveconfig nomodify", both(loop, append(key, "saveconfig other.conf")...), "saveconfig prohibited by restrict ... nomodify")
 	check("unsafe name", both(own, append(key, "saveconfig ../x.conf")...), "saveconfig rejects unsafe file name '../x.conf'")
 
 	peers := both(own, "peers")
 	for _, p := range []string{peers.classic, peers.gontp} {
-		if !strings.Contains(p, "198.18.0.9 ") {
+		if !strings.Contains(p, "198.18.0.9 ") || !strings.Contains(p, "198.18.0.20 ") {
 			t.Errorf("the server added by :config is not listed:\n%s", p)
 		}
 		for _, not := range []string{"198.18.0.10", "198.18.0.11", "198.18.0.12", "198.18.0.13"} {
