@@ -316,7 +316,7 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 		t.Errorf("saved configuration mode %04o, want 0600", fi.Mode().Perm())
 	}
 	if c, err := os.ReadFile(filepath.Join(cdir, "saved.conf")); err == nil {
-		t.Logf("classic's saved configuration:\n%s", c)
+		t.Logf("classic's saved configuration:\n%s\ngontp's:\n%s", c, saved)
 	}
 }
 
