@@ -152,3 +152,33 @@ func BenchmarkRespondAuth(b *testing.B) {
 		})
 	}
 }
+
+// FuzzRespondAuth: with keys installed, no datagram makes Respond panic; a reply carries a
+// MAC only when the request verified with that key, and then the sealed reply verifies.
+func FuzzRespondAuth(f *testing.F) {
+	s, set := authServer(f)
+	for _, id := range []uint32{1, 2, 3, 6} {
+		f.Add(signed(f, set, id, false), uint32(0))
+		f.Add(signed(f, set, id, true), uint32(RestrictNoTrust))
+	}
+	f.Add(append(header(0, 4, 1, 6), mac(0, 0)...), uint32(0))
+	snap := unsyncSnap()
+	out := make([]byte, MaxReplyLen)
+	f.Fuzz(func(t *testing.T, req []byte, restrict uint32) {
+		n, v := s.Respond(req, tRx, snap, Source{Restrict: Restrict(restrict), Addr: netip.MustParseAddr("198.18.0.2")}, out)
+		if !v.StampXmt() || n <= wire.HeaderLen+wire.NAKLen {
+			return
+		}
+		wire.PutXmt(out[:n], ntptime.Time(0x55555555_55555555))
+		s.Seal(out[:n])
+		id := binary.BigEndian.Uint32(out[wire.HeaderLen:])
+		var p wire.Packet
+		tr, err := wire.Decode(req, &p)
+		if err != nil || !tr.HasMAC || tr.KeyID != id {
+			t.Fatalf("reply signed with key %d the request did not use", id)
+		}
+		if !set.Verify(id, out[:wire.HeaderLen], out[wire.HeaderLen+wire.KeyIDLen:n]) {
+			t.Fatalf("sealed reply does not verify with key %d", id)
+		}
+	})
+}
