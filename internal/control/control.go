@@ -265,7 +265,10 @@ type counters struct {
 type Server struct {
 	cfg Config
 	src Sources
-	c   counters
+	// keys are the key set and the controlkey in use: src's at start, SetKeys's after a
+	// reload. Each request uses the pair it loaded.
+	keys atomic.Pointer[keyState]
+	c    counters
 	// sysDefault is the default system variable list with setvar defaults appended.
 	logged [16]atomic.Bool
 }
@@ -275,7 +278,22 @@ func New(cfg Config, src Sources) *Server {
 	if cfg.MinPoll == 0 {
 		cfg.MinPoll = 3
 	}
-	return &Server{cfg: cfg, src: src}
+	s := &Server{cfg: cfg, src: src}
+	s.keys.Store(&keyState{keys: src.Keys, controlKey: src.ControlKey})
+	return s
+}
+
+// keyState is the key set and the controlkey, replaced together.
+type keyState struct {
+	keys       Keys
+	controlKey uint32
+}
+
+// SetKeys replaces the key set and the controlkey (a reload of the key file); requests
+// being answered finish with the ones they started with. A nil set refuses every
+// authenticated request.
+func (s *Server) SetKeys(k Keys, controlKey uint32) {
+	s.keys.Store(&keyState{keys: k, controlKey: controlKey})
 }
 
 // Stats returns a copy of the counters.
@@ -349,10 +367,11 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now t
 	}
 	authed := false
 	var keyID uint32
-	if mac != nil && s.src.Keys != nil && len(mac) > wire.KeyIDLen {
+	ks := s.keys.Load()
+	if mac != nil && ks.keys != nil && len(mac) > wire.KeyIDLen {
 		keyID = uint32(mac[0])<<24 | uint32(mac[1])<<16 | uint32(mac[2])<<8 | uint32(mac[3])
 		proper := wire.ControlAuthLen(int(h.Count))
-		if s.src.Keys.Verify(keyID, req[:proper], mac[wire.KeyIDLen:]) {
+		if ks.keys.Verify(keyID, req[:proper], mac[wire.KeyIDLen:]) {
 			authed = true
 		} else {
 			s.c.badAuth.Add(1)
@@ -364,7 +383,7 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now t
 	r.hdr = wire.ControlHeader{Leap: snap.Sys.Leap, Version: h.Version, Response: true,
 		Opcode: h.Opcode, Sequence: h.Sequence, AssocID: h.AssocID}
 	if authed {
-		r.auth, r.keyID = true, keyID
+		r.auth, r.keyID, r.keys = true, keyID, ks.keys
 	}
 	switch h.Opcode {
 	case OpUnspec:
@@ -380,13 +399,13 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now t
 	case OpReqNonce:
 		s.reqNonce(r, src, now)
 	case OpReadOrdList:
-		if !authed || keyID != s.src.ControlKey {
+		if !authed || keyID != ks.controlKey {
 			r.fail(ErrPermission)
 			return
 		}
 		s.readOrdList(r, data, now)
 	case OpConfigure, OpSaveConfig, OpWriteVar:
-		if !s.writeAllowed(authed, keyID) {
+		if !s.writeAllowed(authed, keyID, ks) {
 			r.fail(ErrPermission)
 			return
 		}

@@ -39,8 +39,8 @@ type Writer interface {
 
 // writeAllowed is classic's res_authokay for the write opcodes: authenticated with the
 // controlkey.
-func (s *Server) writeAllowed(authed bool, keyID uint32) bool {
-	return authed && s.src.Writer != nil && s.src.ControlKey != 0 && keyID == s.src.ControlKey
+func (s *Server) writeAllowed(authed bool, keyID uint32, ks *keyState) bool {
+	return authed && s.src.Writer != nil && ks.controlKey != 0 && keyID == ks.controlKey
 }
 
 // putText replies with one text item, as classic's ctl_putdata(msg, len, 0) and

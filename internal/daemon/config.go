@@ -45,6 +45,9 @@ type runConfig struct {
 	// there is no key file; controlKey is `controlkey` (0: none).
 	keys       *keys.Set
 	controlKey uint32
+	// keysErr says why keys is nil although a key file is named (a reload then keeps the
+	// running keys).
+	keysErr error
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
@@ -88,8 +91,10 @@ func ParseConfigFile(name string) (*ntpconf.Config, error) {
 // server, peer and pool lines; clients that send a MAC) and ntpq's mode-6 writes. A file
 // with an error classic counts is rejected whole, as classic rejects it, so nil is returned
 // and every MAC fails.
-func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
-	var controlKey uint32
+//
+// err says why there is no key set although a key file is named (unreadable or rejected);
+// a reload then keeps the keys it has.
+func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (set *keys.Set, controlKey uint32, err error) {
 	ck := cfg.Setting("controlkey")
 	if ck != nil {
 		controlKey = uint32(ck.Value.Float())
@@ -102,13 +107,14 @@ func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
 		case len(cfg.TrustedKeys) > 0:
 			log.Warn(fmt.Sprintf("%s: trustedkey needs a key file (`keys` or -k); no key is usable", cfg.TrustedKeys[0].Pos))
 		}
-		return nil, 0
+		return nil, 0, nil
 	}
 	name := st.Value.Str
 	f, err := os.Open(name)
 	if err != nil {
-		log.Error(fmt.Sprintf("%s: authreadkeys: file '%s': %v", st.Pos, name, err))
-		return nil, 0
+		err = fmt.Errorf("%s: authreadkeys: file '%s': %w", st.Pos, name, err)
+		log.Error(err.Error())
+		return nil, 0, err
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
@@ -122,7 +128,7 @@ func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
 		log.Error(e.Error())
 	}
 	if set == nil {
-		return nil, 0
+		return nil, 0, errs[len(errs)-1]
 	}
 	for _, k := range cfg.TrustedKeys {
 		if k.First < 1 || k.Last > keys.MaxKeyID || k.First > k.Last {
@@ -142,7 +148,7 @@ func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
 		log.Warn(fmt.Sprintf("%s: keysdir only locates Autokey files (crypto), which gontp does not implement; the symmetric keys are read from %s", kd.Pos, name))
 	}
 	log.Info(fmt.Sprintf("%s: %d keys loaded", name, set.Len()))
-	return set, controlKey
+	return set, controlKey, nil
 }
 
 // commandLineKeys applies ntpd's -k (the key file, instead of `keys`) and -t (more trusted
@@ -237,7 +243,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	if avg := cfg.DiscardParams().Average; avg > 0 {
 		rc.minPoll = int8(avg)
 	}
-	rc.keys, rc.controlKey = loadKeys(cfg, log)
+	rc.keys, rc.controlKey, rc.keysErr = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
 	for _, o := range cfg.Disable {

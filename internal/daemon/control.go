@@ -13,6 +13,7 @@ import (
 
 	"gontp/clock"
 	"gontp/internal/control"
+	"gontp/internal/keys"
 	"gontp/internal/netio"
 	"gontp/internal/server"
 )
@@ -21,7 +22,7 @@ import (
 // server's counters, the key counters, the sockets and the kernel clock. Sources gontp does
 // not have yet (timer counters) are left out, so their variables are absent rather than made
 // up.
-func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, writer control.Writer, log *slog.Logger) *control.Server {
+func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, writer control.Writer, keysNow func() *keys.Set, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -110,13 +111,13 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 	if rc.keys != nil {
 		src.Keys = rc.keys
 		src.ControlKey = rc.controlKey
-		src.Writer = writer
 	}
+	// The writes still need the controlkey; a reload may bring one.
+	src.Writer = writer
 	// authinfo: classic's key counters. gontp keeps no free list of key slots, so
 	// authfreek is 0, and no key has a lifetime (that is Autokey), so authkexpired is 0.
-	keySet := rc.keys
 	src.Auth = func(now time.Time) control.AuthStats {
-		st := keySet.Stats()
+		st := keysNow().Stats()
 		return control.AuthStats{SinceReset: uint64(now.Sub(start) / time.Second), Keys: st.Keys,
 			Lookups: st.Lookups, NotFound: st.NotFound, Uncached: st.Uncached,
 			Encrypts: st.Encrypts, Decrypts: st.Decrypts}

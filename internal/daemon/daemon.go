@@ -105,8 +105,8 @@ type Daemon struct {
 	// handing it to netio per reply allocates nothing).
 	stampSeal netio.TxHook
 	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
-	// the associations' packets with them.
-	keys *keys.Set
+	// the associations' packets with them, authinfo and runtime configuration read them.
+	keys atomic.Pointer[keys.Set]
 
 	// lines are the configured server and peer lines and their associations, for reloads;
 	// confText is the rest of the configuration as last read (reload.go). The engine
@@ -186,7 +186,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	var engineKeys engine.Keys
 	if cfg.keys != nil {
-		d.keys = cfg.keys
+		d.keys.Store(cfg.keys)
 		d.srv.SetKeys(cfg.keys)
 		engineKeys = cfg.keys
 	}
@@ -260,7 +260,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if sd := cfg.parsed.Setting("saveconfigdir"); sd != nil {
 		writer.saveDir = sd.Value.Str
 	}
-	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, writer, log)
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -427,10 +427,11 @@ func (d *Daemon) send(s engine.Send) {
 	}
 	var b [wire.HeaderLen + wire.MaxMACLen]byte
 	n := s.Packet.Encode(b[:])
+	keySet := d.keys.Load()
 	if s.KeyID != 0 {
 		// Key ID now, digest after the stamp (the MAC covers the transmit timestamp).
 		binary.BigEndian.PutUint32(b[n:], s.KeyID)
-		n += wire.KeyIDLen + d.keys.Size(s.KeyID)
+		n += wire.KeyIDLen + keySet.Size(s.KeyID)
 	}
 	// T1 is written at the last moment before the system call, as the server's T3 is; the
 	// engine built the packet earlier (tens of microseconds under load) and learns the
@@ -440,7 +441,7 @@ func (d *Daemon) send(s engine.Send) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
 		if s.KeyID != 0 {
-			d.keys.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
+			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
 		}
 	}
 	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {

@@ -137,7 +137,14 @@ func (d *Daemon) reload(ctx context.Context) {
 	static := staticText(cfg)
 	d.post(func(e *engine.Engine, now time.Time) []engine.Send {
 		if static != d.confText {
-			d.log.Warn("reload: " + describeStatic(d.confText, static) + " changed; only server and peer lines, logfile and logconfig are reloaded, the rest takes effect at the next restart")
+			d.log.Warn("reload: " + describeStatic(d.confText, static) + " changed; only server and peer lines, the keys, logfile and logconfig are reloaded, the rest takes effect at the next restart")
+		}
+		// The key file is read again (an edited ntp.keys takes effect with a SIGHUP); one
+		// that cannot be read or is rejected leaves the running keys in use.
+		if rc.keysErr != nil {
+			d.log.Error(fmt.Sprintf("reload: %v; keeping the running keys", rc.keysErr))
+		} else {
+			d.installKeys(e, rc)
 		}
 		d.applyLines(ctx, e, rc, now)
 		d.confText = static
@@ -209,7 +216,8 @@ func staticText(cfg *ntpconf.Config) string {
 	var out strings.Builder
 	for _, l := range strings.SplitAfter(b.String(), "\n") {
 		f := strings.Fields(l)
-		if len(f) > 0 && (f[0] == "server" || f[0] == "peer" || f[0] == "logfile" || f[0] == "logconfig") {
+		if len(f) > 0 && (f[0] == "server" || f[0] == "peer" || f[0] == "logfile" || f[0] == "logconfig" ||
+			f[0] == "keys" || f[0] == "trustedkey" || f[0] == "controlkey" || f[0] == "requestkey") {
 			// Refclocks are server lines too, but need a driver: they are static.
 			if !(f[0] == "server" && len(f) > 1 && strings.HasPrefix(f[1], "127.127.")) {
 				continue

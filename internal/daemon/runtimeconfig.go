@@ -130,7 +130,7 @@ func (d *Daemon) applyFragment(frag *ntpconf.Config) error {
 		if a.Refclock != nil {
 			return fmt.Errorf("%s: reference clocks cannot be added while gontp runs", a.Pos)
 		}
-		if a.Key != 0 && !d.keys.Trusted(a.Key) {
+		if a.Key != 0 && !d.keys.Load().Trusted(a.Key) {
 			return fmt.Errorf("%s: %s %s key %d: not a trusted key", a.Pos, a.Kind, a.Address, a.Key)
 		}
 	}
@@ -245,4 +245,20 @@ func safeFilename(name string) bool {
 		}
 	}
 	return true
+}
+
+// installKeys makes a key set read at a reload take effect everywhere at once: the time
+// server's replies, the associations' polls and replies, and the control server's
+// authentication and controlkey. It runs on the engine goroutine.
+func (d *Daemon) installKeys(e *engine.Engine, rc *runConfig) {
+	d.keys.Store(rc.keys)
+	if rc.keys == nil {
+		d.srv.SetKeys(nil)
+		e.SetKeys(nil)
+		d.ctl.SetKeys(nil, 0)
+		return
+	}
+	d.srv.SetKeys(rc.keys)
+	e.SetKeys(rc.keys)
+	d.ctl.SetKeys(rc.keys, rc.controlKey)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,7 +249,8 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 	keyText := "1 MD5 ctlsecret\n2 MD5 othersecret\n"
 	cdir, gdir := t.TempDir(), t.TempDir()
 	testnet.ClassicNTPD(t, ch, conf(testnet.WriteFile(t, "ntp.keys", keyText), cdir))
-	g := startGontp(t, gh, conf(testnet.WriteFile(t, "ntp.keys", keyText), gdir))
+	gkeys := testnet.WriteFile(t, "ntp.keys", keyText)
+	g := startGontp(t, gh, conf(gkeys, gdir))
 	if !gh.WaitUDP(123, 10*time.Second) {
 		t.Fatalf("gontp does not listen:\n%s", g.Log())
 	}
@@ -315,6 +317,41 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(gdir, "saved.conf")); err == nil && fi.Mode().Perm() != 0o600 {
 		t.Errorf("saved configuration mode %04o, want 0600", fi.Mode().Perm())
 	}
+	// gontp's own: SIGHUP reads an edited key file (classic has no reload); a broken one
+	// leaves the running keys.
+	if err := os.WriteFile(gkeys, []byte("1 MD5 newsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(g.Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(want string, cmds ...string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out := run(gh, gh.Addr().String(), cmds...)
+			if strings.Contains(out, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after SIGHUP: %v gives %q, want %q\n%s", cmds, out, want, g.Log())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitFor("Config Succeeded", "keyid 1", "passwd newsecret", ":config server 198.18.0.21")
+	if out := run(gh, gh.Addr().String(), append(key, ":config server 198.18.0.22")...); !strings.Contains(out, "disallowed") {
+		t.Errorf("the old secret still works after the reload: %q", out)
+	}
+	if err := os.WriteFile(gkeys, []byte("x MD5 broken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(g.Pid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	waitFor("Config Succeeded", "keyid 1", "passwd newsecret", ":config server 198.18.0.23")
+
 	if c, err := os.ReadFile(filepath.Join(cdir, "saved.conf")); err == nil {
 		t.Logf("classic's saved configuration:\n%s\ngontp's:\n%s", c, saved)
 	}
