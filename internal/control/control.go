@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package control is the mode-6 control server that classic ntpq, NTPsec's ntpq and the
 // monitoring tools built on them talk to (RFC 9327; compat.md sections 1-3). It answers
 // from the engine's published snapshot.Snapshot and from small data sources the daemon

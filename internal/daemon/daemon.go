@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package daemon wires gontp together: it reads the configuration, opens the sockets, runs
 // the engine on real timers and serves time, as classic ntpd's main loop does. It is the only
 // place below cmd/ that reads the wall clock; everything under it takes time as an argument.
@@ -88,7 +90,7 @@ type Daemon struct {
 	socks *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
-	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
+	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -143,7 +145,7 @@ type association struct {
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
-// concurrent use: one goroutine calls it (DESIGN.md), and observers read snapshot.Snapshot.
+// concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
 	log      *slog.Logger
 	rng      *rand.Rand

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package ntpdate is the logic of gontp's ntpdate: the one-shot client that queries NTP servers
 // and steps or slews the clock once, compatible with classic ntpdate 4.2.8p15 (its options,
 // pacing, clock filter and selection, decision and output lines). The command in cmd/ntpdate
