@@ -69,7 +69,7 @@ var command = cli.Program{
 		{Short: 'u', Long: "user", Arg: cli.String, ArgName: "user[:group]", Desc: "Run as this user (and group) once the sockets are bound",
 			Detail: "Names or numbers. The daemon keeps only the capabilities to set the clock and to bind port 123."},
 		{Short: 'U', Long: "updateinterval", Arg: cli.Number, ArgName: "seconds", Desc: "Scan for new or vanished interfaces this often",
-			Missing: "the interfaces are scanned every 300 seconds whatever the value"},
+			Detail: "300 seconds without it; 0 turns the scans off, as in classic."},
 		{Long: "var", Arg: cli.String, ArgName: "name=value", Multi: true, Desc: "Serve this system variable (writable)",
 			Missing: "command-line variables are not served yet; use setvar in ntp.conf"},
 		{Long: "dvar", Arg: cli.String, ArgName: "name=value", Multi: true, Desc: "Serve this system variable (writable, default list)",
@@ -96,7 +96,7 @@ An option that gontp cannot honour yet is refused with a message naming it when 
 		}},
 		{Title: "Signals", Items: []cli.Entry{
 			{Tag: "SIGTERM, SIGINT, SIGQUIT", Text: "Stop cleanly; the drift file is written when the frequency has been measured and moved."},
-			{Tag: "SIGHUP", Text: "Reopen the log file and read the configuration again; what can change without a restart takes effect, and a warning names what cannot. Classic ntpd has no reload."},
+			{Tag: "SIGHUP", Text: "Reopen the log file and read the configuration again, all or nothing: a file with any error changes nothing (each error is logged with file:line:col); otherwise the changes take effect at once, edited server lines keeping their measurements, and one warning names what needs a restart. Classic ntpd has no reload."},
 			{Tag: "SIGUSR1, SIGUSR2", Text: "Raise or lower the debug level by one, as classic's debug builds do."},
 		}},
 		{Title: "Exit status", Text: `0 after a clean stop, a successful -q or --configtest. 255 when the first offset exceeds the panic threshold without -g. Otherwise non-zero, with a message naming the cause, when an option or the configuration is rejected or a socket cannot be opened.`},

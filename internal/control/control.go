@@ -271,6 +271,8 @@ type Server struct {
 	// reload. Each request uses the pair it loaded.
 	keys atomic.Pointer[keyState]
 	c    counters
+	// setvars replaces cfg.SetVars once a reload set them (SetSetVars).
+	setvars atomic.Pointer[[]SetVar]
 	// sysDefault is the default system variable list with setvar defaults appended.
 	logged [16]atomic.Bool
 }

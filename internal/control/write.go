@@ -129,7 +129,7 @@ func (s *Server) writeVar(r *reply, assoc uint16, data []byte, src netip.AddrPor
 
 // knownSysVar reports whether name is a system variable or a setvar variable.
 func (s *Server) knownSysVar(name string) bool {
-	for _, v := range s.cfg.SetVars {
+	for _, v := range s.SetVars() {
 		if v.Name == name {
 			return true
 		}

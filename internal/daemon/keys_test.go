@@ -44,7 +44,7 @@ func TestLoadKeys(t *testing.T) {
 	cfg, _ := ntpconf.ParseBytes("ntp.conf", []byte(fmt.Sprintf("keys %s\ntrustedkey 1\n", good)))
 	commandLineKeys(cfg, Options{KeyFile: other, TrustedKeys: []uint32{9}})
 	var b strings.Builder
-	set, _, _ := loadKeys(cfg, slog.New(slog.NewTextHandler(&b, nil)))
+	set, _ := loadKeys(cfg, slog.New(slog.NewTextHandler(&b, nil)))
 	if set == nil || !set.Trusted(9) || set.Key(1) != nil {
 		t.Errorf("-k %s -t 9: %+v\n%s", other, set, b.String())
 	}

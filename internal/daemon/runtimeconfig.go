@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -28,10 +29,6 @@ import (
 // file parses the text with the same parser as ntp.conf and applies it as one unit through
 // applyFragment: a fragment with a problem, or with a directive gontp cannot change while
 // running, changes nothing.
-
-// runtimeDirectives are what a fragment may hold: the association lines, which the engine
-// can add while running. Everything else is named in the reply and nothing is applied.
-var runtimeDirectives = map[string]bool{"server": true, "peer": true}
 
 // configWriter is the control server's Writer.
 type configWriter struct {
@@ -57,7 +54,7 @@ type appliedFragment struct {
 
 // NoModify reports whether from is under `restrict nomodify`.
 func (w *configWriter) NoModify(from netip.AddrPort) bool {
-	acc, _ := w.d.gate.List.Match(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
+	acc, _ := w.d.gate.Load().List.Match(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
 	return acc&server.AccessNoModify != 0
 }
 
@@ -81,7 +78,7 @@ func (w *configWriter) Configure(text string, from netip.AddrPort) control.Confi
 		problems = append(problems, perr.Error())
 	}
 	if frag != nil && len(problems) == 0 {
-		if err := w.d.applyFragment(frag); err != nil {
+		if err := w.d.applyFragment(text, name); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -108,55 +105,78 @@ func caret(text string, err error) string {
 	return fmt.Sprintf("%s\n%s^\ncolumn %d %s", text, strings.Repeat("_", min(col, len(text))), col, pe.Msg)
 }
 
-// applyFragment applies a parsed runtime configuration fragment atomically: every line is
-// validated (the same translation as ntp.conf at start or at a reload), then every new
-// association is mobilised on the engine goroutine in one call, which first checks that
-// none of them exists, so that a fragment is either applied whole or not at all.
-func (d *Daemon) applyFragment(frag *ntpconf.Config) error {
-	for _, dir := range frag.Directives {
-		if !runtimeDirectives[dir.Keyword] {
-			return fmt.Errorf("%s: %q cannot be changed while gontp runs (only server and peer lines can); edit ntp.conf and reload (SIGHUP)", dir.Pos, dir.Keyword)
+// applyFragment applies a runtime configuration fragment through the reload's path (the
+// same validation and the same single step on the engine goroutine): the running
+// configuration, as saveconfig writes it, with text added at its end, is checked whole by
+// applyConfig and, if it has no problem, its difference from the running one is applied at
+// once by applyReload. A fragment that changes something a running daemon cannot change yet
+// (the groups a reload would defer to the next restart) is refused whole, since no restart
+// would bring it back. The association lines it adds are marked as runtime ones, which a
+// SIGHUP reload of ntp.conf keeps.
+func (d *Daemon) applyFragment(text, origin string) error {
+	type current struct {
+		rc      *runConfig
+		text    string
+		applied map[string]string
+	}
+	cur := make(chan current, 1)
+	d.post(func(*engine.Engine, time.Time) []engine.Send {
+		var b bytes.Buffer
+		if d.cur != nil && d.cur.parsed != nil {
+			d.cur.parsed.WriteSaveconfig(&b)
+		}
+		applied := make(map[string]string, len(d.applied))
+		for k, v := range d.applied {
+			applied[k] = v
+		}
+		cur <- current{rc: d.cur, text: b.String(), applied: applied}
+		return nil
+	})
+	var c current
+	select {
+	case c = <-cur:
+	case <-time.After(10 * time.Second):
+		return errors.New("the daemon did not answer within 10 s")
+	case <-d.stopping:
+		return errors.New("the daemon is stopping")
+	}
+	cfg, perr := ntpconf.ParseBytes(origin, []byte(c.text+text+"\n"))
+	if problems := Problems(perr); len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n"))
+	}
+	commandLineKeys(cfg, d.opts)
+	rc := applyConfig(cfg, d.opts.Family, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if len(rc.problems) > 0 {
+		return errors.New(strings.Join(rc.problems, "\n"))
+	}
+	rc.parsed = cfg
+	texts := groupTexts(cfg)
+	for _, a := range appliers {
+		if a.apply != nil {
+			continue
+		}
+		for _, g := range a.groups {
+			if c.applied[g] != texts[g] {
+				return fmt.Errorf("%s cannot be changed while gontp runs yet; edit ntp.conf and restart", a.name)
+			}
 		}
 	}
-	var logs bytes.Buffer
-	rc, err := applyConfig(frag, d.opts.Family, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		return err
-	}
-	for _, a := range frag.Associations {
-		if a.Invalid {
-			return fmt.Errorf("%s: %s %s is not usable", a.Pos, a.Kind, a.Address)
-		}
-		if a.Refclock != nil {
-			return fmt.Errorf("%s: reference clocks cannot be added while gontp runs", a.Pos)
-		}
-		if a.Key != 0 && !d.keys.Load().Trusted(a.Key) {
-			return fmt.Errorf("%s: %s %s key %d: not a trusted key", a.Pos, a.Kind, a.Address, a.Key)
-		}
-	}
-	servers := rc.engine.Servers
 	done := make(chan error, 1)
 	d.post(func(e *engine.Engine, now time.Time) []engine.Send {
-		seen := map[netip.AddrPort]bool{}
-		for _, pc := range servers {
-			if seen[pc.Addr] || e.HasAssociation(pc.Addr) {
-				done <- fmt.Errorf("%s: there is already an association with %s", pc.Addr.Addr(), pc.Addr.Addr())
-				return nil
-			}
-			seen[pc.Addr] = true
+		if d.cur != c.rc {
+			done <- errors.New("the configuration changed meanwhile (a reload or another :config); nothing was applied, send it again")
+			return nil
 		}
-		for _, pc := range servers {
-			if _, err := e.AddServer(pc, now); err != nil {
-				// Checked above; a failure here is a bug, reported rather than hidden.
-				d.log.Error(fmt.Sprintf("runtime config: %s: %v", pc.Addr.Addr(), err))
-				continue
-			}
-			d.lines[literalKey(pc)] = &lineState{desc: pc.Addr.Addr().String(), addr: pc.Addr, runtime: true}
-			d.log.Info(fmt.Sprintf("runtime config: %s added", pc.Addr.Addr()))
+		before := make(map[lineKey]bool, len(d.lines))
+		for k := range d.lines {
+			before[k] = true
 		}
-		for _, s := range rc.named {
-			d.addNamed(d.ctx, s)
-			d.lines[namedKey(s)].runtime = true
+		d.applyReload(d.ctx, e, rc, now)
+		d.installKeys(e, rc)
+		for k, st := range d.lines {
+			if !before[k] {
+				st.runtime = true
+			}
 		}
 		done <- nil
 		return nil
