@@ -22,6 +22,8 @@ type authWorld struct {
 	*world
 	server *ntpkeys.Set
 	broken bool
+	// answerKey, when set, is the key the server signs with whatever the request used.
+	answerKey uint32
 }
 
 func (w *authWorld) deliver(sends []Send) {
@@ -38,8 +40,12 @@ func (w *authWorld) deliver(sends []Send) {
 		b := make([]byte, wire.HeaderLen, wire.HeaderLen+wire.MaxMACLen)
 		reply.Encode(b)
 		if s.KeyID != 0 {
+			id := s.KeyID
+			if w.answerKey != 0 {
+				id = w.answerKey
+			}
 			if w.server.Trusted(s.KeyID) {
-				b, _ = w.server.Sign(binary.BigEndian.AppendUint32(b, s.KeyID), s.KeyID, b[:wire.HeaderLen])
+				b, _ = w.server.Sign(binary.BigEndian.AppendUint32(b, id), id, b[:wire.HeaderLen])
 				if w.broken {
 					b[len(b)-1] ^= 1
 				}
@@ -82,20 +88,23 @@ func TestAuthenticatedAssociation(t *testing.T) {
 		key       uint32
 		server    *ntpkeys.Set
 		broken    bool
+		answerKey uint32
 		reach     bool
 		authentic bool
 		flash     uint16
 		sent      bool
 	}{
-		{"MD5", 1, keySet(t, "1 MD5 shared\n", 1), false, true, true, 0, true},
-		{"AES128CMAC", 2, keySet(t, "2 AES128CMAC 00112233445566778899aabbccddeeff\n", 2), false, true, true, 0, true},
-		{"wrong digest", 1, keySet(t, "1 MD5 shared\n", 1), true, false, false, peer.FlashAuth, true},
-		{"server lacks the key", 1, keySet(t, "9 MD5 other\n", 9), false, false, false, 0, true},
-		{"untrusted key", 3, keySet(t, "3 MD5 notrusted\n", 3), false, false, false, peer.FlashAuth, false},
+		{"MD5", 1, keySet(t, "1 MD5 shared\n", 1), false, 0, true, true, 0, true},
+		{"AES128CMAC", 2, keySet(t, "2 AES128CMAC 00112233445566778899aabbccddeeff\n", 2), false, 0, true, true, 0, true},
+		{"wrong digest", 1, keySet(t, "1 MD5 shared\n", 1), true, 0, false, false, peer.FlashAuth, true},
+		{"server lacks the key", 1, keySet(t, "9 MD5 other\n", 9), false, 0, false, false, 0, true},
+		{"untrusted key", 3, keySet(t, "3 MD5 notrusted\n", 3), false, 0, false, false, peer.FlashAuth, false},
+		// A valid MAC of another key we trust is not the association's key: refused.
+		{"another trusted key", 1, keySet(t, "1 MD5 shared\n2 AES128CMAC 00112233445566778899aabbccddeeff\n", 1, 2), false, 2, false, false, peer.FlashAuth, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &authWorld{world: newWorld(t, Config{Servers: []peer.Config{{Addr: netip.AddrPortFrom(addr(2), 123),
-				Mode: wire.ModeClient, MinPoll: 4, MaxPoll: 4, IBurst: true, KeyID: tc.key}}}), server: tc.server, broken: tc.broken}
+				Mode: wire.ModeClient, MinPoll: 4, MaxPoll: 4, IBurst: true, KeyID: tc.key}}}), server: tc.server, broken: tc.broken, answerKey: tc.answerKey}
 			w.e.SetKeys(client)
 			w.run(3 * time.Minute)
 			p := members(w.e.Snapshot())[addr(2)]
