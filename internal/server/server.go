@@ -261,8 +261,8 @@ var matchAssoc = [7][6]uint8{
 //  10. `notrust` without a MAC: restricted;
 //  11. rate limited: ss_limited, and a RATE KoD when due (never to modes 4 and 5);
 //  12. exactly 4 octets after the header are a crypto-NAK, which only the peer of an
-//     association may send (the engine then checks that the association uses a key and
-//     that the NAK answers its last request); from anyone else it is dropped uncounted
+//     association may send (it goes to the engine, which drops it without a trace, as
+//     classic 4.2.8p15 is observed to); from anyone else it is dropped uncounted
 //     ("Invalid-NAK error" in classic's log);
 //  13. the association match (Source.AssocMode): the association's own packets are handed
 //     on, refused ones declined;
@@ -398,8 +398,7 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		action = matchAssoc[src.AssocMode][mode]
 	}
 	// Classic's valid_NAK: exactly one word after the header is a crypto-NAK, valid only
-	// from a server or symmetric peer of one of our associations (which must use a key and
-	// have sent the request it answers: the engine checks that).
+	// from a server or symmetric peer of one of our associations.
 	if len(req) == wire.HeaderLen+wire.NAKLen && action != amProcPkt {
 		c.invalidNAK.Add(1)
 		return 0, DropInvalidNAK
