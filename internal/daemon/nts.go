@@ -388,6 +388,10 @@ const (
 	ntsRefused                    // NTS association, reply not verified: drop it
 )
 
+// ntsStampXmt writes the transmit timestamp of an NTS NAK just before the send; a NAK carries
+// no MAC (its unique identifier field must not be taken for one).
+func ntsStampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
+
 // ntsReply adds the NTS fields to the reply the server made to req (n octets in reply), if
 // req is an NTS request. It returns the reply's length and the transmit-stamp hook, as the
 // handler does: an NTS reply is stamped before its authenticator is computed, so it has no
@@ -397,7 +401,7 @@ func (d *Daemon) ntsReply(req, reply []byte, n int) (int, netio.TxHook) {
 	var pkt wire.Packet
 	tr, err := wire.Decode(req, &pkt)
 	if err != nil || !nts.IsNTS(&tr) {
-		return n, stampXmt
+		return n, d.stampSeal
 	}
 	// Classic's fast_xmit appends a crypto-NAK to a reply to any request longer than the
 	// header (it cannot verify what follows); an NTS reply has the NTS fields instead.
@@ -429,7 +433,7 @@ func (d *Daemon) ntsReply(req, reply []byte, n int) (int, netio.TxHook) {
 		copy(reply[12:16], nts.KissNTSN[:])
 		out := r.AppendNAK(reply[:n])
 		st.stats.nakSent.Add(1)
-		return len(out), stampXmt
+		return len(out), ntsStampXmt
 	default:
 		st.stats.badRequest.Add(1)
 		d.log.Debug("NTS request dropped", "error", err)
