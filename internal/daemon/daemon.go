@@ -280,9 +280,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
-	if err := d.startNTS(ctx, cfg.nts); err != nil {
-		return err
-	}
+	d.startNTS(ctx, cfg.nts)
 	if d.nts != nil {
 		cfg.ntsInfo = d.ntsInfo
 	}

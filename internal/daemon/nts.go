@@ -145,13 +145,15 @@ type ntsPeer struct {
 }
 
 // startNTS opens the NTS-KE listener and loads the master keys (before root is dropped),
-// and starts the NTS-KE of every NTS association.
-func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) error {
+// and starts the NTS-KE of every NTS association. An NTS server that cannot start (port
+// 4460 taken, no master key) is logged and left out; plain NTP is served all the same.
+func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) {
 	if !nc.serve && len(nc.clients) == 0 {
-		return nil
+		return
 	}
 	st := &ntsState{conf: nc, peers: map[netip.AddrPort]*ntsPeer{}, ctx: ctx}
 	d.nts = st
+	var ln net.Listener
 	if nc.serve {
 		st.ring = nts.NewKeyRing()
 		st.keyFile = &ntske.KeyFile{Path: nc.cookie, Ring: st.ring, Rand: rand.Reader}
@@ -162,13 +164,20 @@ func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) error {
 		if _, err := st.keyFile.Rotate(time.Now()); err != nil {
 			d.log.Error(fmt.Sprintf("nts cookie %s: %v", nc.cookie, err))
 		}
-		if st.ring.Len() == 0 {
-			return fmt.Errorf("nts: no master key for cookies")
+		var err error
+		ln, err = net.Listen("tcp", ntsKEListen)
+		if err == nil && st.ring.Len() == 0 {
+			ln.Close()
+			err = errors.New("no master key for cookies")
 		}
-		ln, err := net.Listen("tcp", ntsKEListen)
 		if err != nil {
-			return fmt.Errorf("nts: NTS-KE listener: %w", err)
+			// Plain NTP keeps being served; the NTS server is what fails, and says so.
+			d.log.Error(fmt.Sprintf("nts enable: the NTS server is not started: %v", err))
+			st.ring = nil
+			nc.serve = false
 		}
+	}
+	if st.ring != nil {
 		st.ln = ln
 		st.ke = &ntske.Server{TLS: nc.tls, Ring: st.ring, Rand: rand.Reader, AEADs: nc.aeads, Log: d.log}
 		st.responder.New = func() any { return &nts.Responder{Ring: st.ring, Rand: rand.Reader} }
@@ -187,7 +196,6 @@ func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) error {
 	for _, l := range nc.clients {
 		go d.ntsKeyExchange(ctx, l)
 	}
-	return nil
 }
 
 // ntsInfo gathers the NTS counters for mode 6 (NTPsec's ntsinfo).
