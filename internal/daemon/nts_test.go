@@ -3,12 +3,17 @@
 package daemon
 
 import (
+	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"gontp/internal/netio"
 	"gontp/internal/nts"
 	"gontp/internal/ntske/testca"
+	"gontp/internal/wire"
 )
 
 func TestNTSConfig(t *testing.T) {
@@ -60,5 +65,60 @@ func TestNTSConfigProblems(t *testing.T) {
 		if rc.nts.serve {
 			t.Errorf("%q: NTS server would start", c.conf)
 		}
+	}
+}
+
+// TestNTSReplyAllocations: the daemon's NTS reply path allocates only the AES key schedules
+// of the client's two session keys (4 allocations, internal/nts TestResponderAllocs).
+func TestNTSReplyAllocations(t *testing.T) {
+	ring := nts.NewKeyRing()
+	if _, err := ring.Rotate(time.Now(), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	c2s, s2c := make([]byte, 32), make([]byte, 32)
+	rand.Read(c2s)
+	rand.Read(s2c)
+	var cookies [][]byte
+	for range 8 {
+		c, _ := ring.AppendCookie(nil, nts.AEADAESSIVCMAC256, c2s, s2c, rand.Reader)
+		cookies = append(cookies, c)
+	}
+	sess, err := nts.NewSession(nts.AEADAESSIVCMAC256, c2s, s2c, cookies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := make([]byte, wire.HeaderLen, 1500)
+	(&wire.Packet{Version: 4, Mode: wire.ModeClient}).Encode(req)
+	req, err = sess.AppendRequest(req, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{now: time.Now, log: slog.New(slog.DiscardHandler)}
+	d.nts = &ntsState{ring: ring}
+	d.nts.responder.New = func() any { return &nts.Responder{Ring: ring, Rand: rand.Reader} }
+	reply := make([]byte, netio.MaxReply)
+	(&wire.Packet{Version: 4, Mode: wire.ModeServer, Stratum: 2}).Encode(reply)
+	var n int
+	allocs := testing.AllocsPerRun(100, func() {
+		var hook netio.TxHook
+		n, hook = d.ntsReply(req, reply, wire.HeaderLen+4)
+		if hook != nil {
+			t.Fatal("an NTS reply must not be stamped after its authenticator")
+		}
+	})
+	if n <= wire.HeaderLen {
+		t.Fatalf("no NTS reply (%d octets)", n)
+	}
+	var p wire.Packet
+	tr, err := wire.Decode(reply[:n], &p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.CheckResponse(reply[:n], &p, &tr); err != nil {
+		t.Fatalf("the client refuses the daemon's reply: %v", err)
+	}
+	t.Logf("%v allocations per NTS reply", allocs)
+	if allocs > 4 {
+		t.Errorf("%v allocations per NTS reply, want at most 4 (the AES key schedules)", allocs)
 	}
 }
