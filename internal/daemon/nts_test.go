@@ -14,6 +14,7 @@ import (
 	"gontp/internal/nts"
 	"gontp/internal/ntske/testca"
 	"gontp/internal/wire"
+	"gontp/ntpconf"
 )
 
 func TestNTSConfig(t *testing.T) {
@@ -120,5 +121,26 @@ func TestNTSReplyAllocations(t *testing.T) {
 	t.Logf("%v allocations per NTS reply", allocs)
 	if allocs > 4 {
 		t.Errorf("%v allocations per NTS reply, want at most 4 (the AES key schedules)", allocs)
+	}
+}
+
+// TestNTSLinesReloadGroup: server and pool lines with nts belong to the nts group, which a
+// reload reports as needing a restart, not to the pool group or the line-by-line servers.
+func TestNTSLinesReloadGroup(t *testing.T) {
+	parse := func(src string) map[string]string {
+		cfg, err := ntpconf.ParseBytes("ntp.conf", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return groupTexts(cfg)
+	}
+	a := parse("pool p.example iburst\nserver a.example nts\n")
+	b := parse("pool p.example iburst\nserver a.example nts\npool q.example nts\nnts ca /x.pem\n")
+	if a["pool"] != b["pool"] {
+		t.Errorf("pool group changed by an NTS pool line: %q vs %q", a["pool"], b["pool"])
+	}
+	if a["nts"] != "server a.example nts\n" || !strings.Contains(b["nts"], "pool q.example nts\n") ||
+		!strings.Contains(b["nts"], "nts ca /x.pem\n") {
+		t.Errorf("nts group %q / %q", a["nts"], b["nts"])
 	}
 }
