@@ -246,6 +246,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	// NTS reads its certificate, key and master keys while still root, and binds TCP 4460.
+	d.startNTS(ctx, cfg.nts)
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -280,7 +282,6 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.startNTS(ctx, cfg.nts)
 	if d.nts != nil {
 		cfg.ntsInfo = d.ntsInfo
 	}

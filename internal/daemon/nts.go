@@ -56,16 +56,18 @@ type ntsClientLine struct {
 
 // ntsConf is what the configuration says about NTS.
 type ntsConf struct {
-	serve   bool
-	tls     *tls.Config
-	cookie  string
-	aeads   []uint16
-	rootCAs *x509.CertPool
-	clients []ntsClientLine
+	serve     bool
+	cert, key *ntpconf.NTSOption // the server's certificate and key files
+	ca        *ntpconf.NTSOption // the clients' trusted authorities; nil: the system's
+	cookie    string
+	aeads     []uint16
+	clients   []ntsClientLine
 }
 
-// ntsFromConfig reads the `nts` lines: the server's certificate and key are loaded here,
-// before the daemon drops root, and every problem is logged with its file:line.
+// ntsFromConfig reads the `nts` lines, logging every problem with its file:line. It reads
+// no file: the certificate, key and authorities are loaded once, at start, before root is
+// dropped (loadNTSFiles), so that a reload by an unprivileged daemon does not trip over
+// files only root may read (`nts` changes at a restart anyway).
 func ntsFromConfig(cfg *ntpconf.Config, nc *ntsConf, log *slog.Logger) {
 	if o := cfg.NTSSetting("aead"); o != nil {
 		a, err := nts.ParseAEADList(o.Value)
@@ -75,7 +77,27 @@ func ntsFromConfig(cfg *ntpconf.Config, nc *ntsConf, log *slog.Logger) {
 			nc.aeads = a
 		}
 	}
-	if o := cfg.NTSSetting("ca"); o != nil {
+	nc.ca = cfg.NTSSetting("ca")
+	nc.cookie = DefaultNTSCookieFile
+	if o := cfg.NTSSetting("cookie"); o != nil {
+		nc.cookie = o.Value
+	}
+	if !cfg.NTSEnabled() {
+		return
+	}
+	nc.cert, nc.key = cfg.NTSSetting("cert"), cfg.NTSSetting("key")
+	if nc.cert == nil || nc.key == nil {
+		log.Error("nts enable: the NTS server needs `nts cert FILE` and `nts key FILE`; it is not started")
+		return
+	}
+	nc.serve = true
+}
+
+// loadNTSFiles reads the authorities of `nts ca` and the server's certificate and key. A
+// file that cannot be used is logged with its file:line: the clients then trust the system's
+// authorities, the server does not start.
+func loadNTSFiles(nc ntsConf, log *slog.Logger) (rootCAs *x509.CertPool, tc *tls.Config) {
+	if o := nc.ca; o != nil {
 		pem, err := os.ReadFile(o.Value)
 		pool := x509.NewCertPool()
 		switch {
@@ -84,28 +106,18 @@ func ntsFromConfig(cfg *ntpconf.Config, nc *ntsConf, log *slog.Logger) {
 		case !pool.AppendCertsFromPEM(pem):
 			log.Error(fmt.Sprintf("%s: nts ca %s: no PEM certificate in it; NTS clients use the system's authorities", o.ValuePos, o.Value))
 		default:
-			nc.rootCAs = pool
+			rootCAs = pool
 		}
 	}
-	nc.cookie = DefaultNTSCookieFile
-	if o := cfg.NTSSetting("cookie"); o != nil {
-		nc.cookie = o.Value
+	if !nc.serve {
+		return rootCAs, nil
 	}
-	if !cfg.NTSEnabled() {
-		return
-	}
-	cert, key := cfg.NTSSetting("cert"), cfg.NTSSetting("key")
-	if cert == nil || key == nil {
-		log.Error("nts enable: the NTS server needs `nts cert FILE` and `nts key FILE`; it is not started")
-		return
-	}
-	pair, err := tls.LoadX509KeyPair(cert.Value, key.Value)
+	pair, err := tls.LoadX509KeyPair(nc.cert.Value, nc.key.Value)
 	if err != nil {
-		log.Error(fmt.Sprintf("%s: nts cert %s / key %s: %v; the NTS server is not started", cert.ValuePos, cert.Value, key.Value, err))
-		return
+		log.Error(fmt.Sprintf("%s: nts cert %s / key %s: %v; the NTS server is not started", nc.cert.ValuePos, nc.cert.Value, nc.key.Value, err))
+		return rootCAs, nil
 	}
-	nc.tls = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
-	nc.serve = true
+	return rootCAs, &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
 }
 
 // ntsStats are the daemon's NTS counters (NTPsec's ntsinfo names in the comments).
@@ -132,8 +144,9 @@ type ntsState struct {
 	ln        net.Listener
 	responder sync.Pool // *nts.Responder, one per receive loop in use
 	// client, owned by the engine goroutine
-	peers map[netip.AddrPort]*ntsPeer
-	ctx   context.Context
+	peers   map[netip.AddrPort]*ntsPeer
+	ctx     context.Context
+	rootCAs *x509.CertPool
 }
 
 // ntsPeer is the NTS state of one client association.
@@ -144,7 +157,8 @@ type ntsPeer struct {
 	retry    time.Duration
 }
 
-// startNTS opens the NTS-KE listener and loads the master keys (before root is dropped),
+// startNTS loads the NTS files, opens the NTS-KE listener and loads the master keys (before
+// root is dropped),
 // and starts the NTS-KE of every NTS association. An NTS server that cannot start (port
 // 4460 taken, no master key) is logged and left out; plain NTP is served all the same.
 func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) {
@@ -153,6 +167,9 @@ func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) {
 	}
 	st := &ntsState{conf: nc, peers: map[netip.AddrPort]*ntsPeer{}, ctx: ctx}
 	d.nts = st
+	var tc *tls.Config
+	st.rootCAs, tc = loadNTSFiles(nc, d.log)
+	nc.serve = tc != nil
 	var ln net.Listener
 	if nc.serve {
 		st.ring = nts.NewKeyRing()
@@ -179,7 +196,7 @@ func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) {
 	}
 	if st.ring != nil {
 		st.ln = ln
-		st.ke = &ntske.Server{TLS: nc.tls, Ring: st.ring, Rand: rand.Reader, AEADs: nc.aeads, Log: d.log}
+		st.ke = &ntske.Server{TLS: tc, Ring: st.ring, Rand: rand.Reader, AEADs: nc.aeads, Log: d.log}
 		st.responder.New = func() any { return &nts.Responder{Ring: st.ring, Rand: rand.Reader} }
 		go func() {
 			if err := st.ke.Serve(ln); err != nil {
@@ -250,7 +267,7 @@ func (d *Daemon) rotateNTSKeys(ctx context.Context) {
 func (d *Daemon) ntsKeyExchange(ctx context.Context, l ntsClientLine) {
 	wait := ntsRetryFirst
 	for {
-		res, err := ntske.Exchange(ctx, ntske.ClientConfig{Address: l.name, RootCAs: d.nts.conf.rootCAs,
+		res, err := ntske.Exchange(ctx, ntske.ClientConfig{Address: l.name, RootCAs: d.nts.rootCAs,
 			NoVerify: l.noval, AEADs: d.nts.conf.aeads})
 		var addr netip.AddrPort
 		if err == nil {

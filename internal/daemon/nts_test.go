@@ -43,9 +43,14 @@ nts cookie /var/lib/gontp/nts-keys
 	if !strings.Contains(logs, "ntp.conf:3:1: server 198.18.0.9: noval applies only with nts") {
 		t.Errorf("no warning for noval without nts:\n%s", logs)
 	}
-	if !rc.nts.serve || rc.nts.tls == nil || rc.nts.cookie != "/var/lib/gontp/nts-keys" || rc.nts.rootCAs == nil ||
+	if !rc.nts.serve || rc.nts.cert == nil || rc.nts.cookie != "/var/lib/gontp/nts-keys" || rc.nts.ca == nil ||
 		len(rc.nts.aeads) != 1 || rc.nts.aeads[0] != nts.AEADAESSIVCMAC512 {
 		t.Errorf("NTS settings %+v", rc.nts)
+	}
+	var logs2 strings.Builder
+	pool, tc := loadNTSFiles(rc.nts, slog.New(slog.NewTextHandler(&logs2, nil)))
+	if pool == nil || tc == nil || logs2.Len() != 0 {
+		t.Errorf("NTS files not loaded: %v %v %s", pool, tc, logs2.String())
 	}
 	if strings.Contains(logs, `"nts" is read but`) {
 		t.Errorf("nts named as not acted on:\n%s", logs)
@@ -55,8 +60,6 @@ nts cookie /var/lib/gontp/nts-keys
 func TestNTSConfigProblems(t *testing.T) {
 	for _, c := range []struct{ conf, want string }{
 		{"nts enable\n", "nts enable: the NTS server needs `nts cert FILE` and `nts key FILE`"},
-		{"nts enable\nnts cert /nonexistent/cert.pem\nnts key /nonexistent/key.pem\n", "ntp.conf:2:10: nts cert /nonexistent/cert.pem"},
-		{"nts ca /nonexistent/ca.pem\n", "ntp.conf:1:8: nts ca: open /nonexistent/ca.pem"},
 		{"nts aead AES_GCM\n", `ntp.conf:1:10: nts aead: unsupported NTS AEAD algorithm "AES_GCM"`},
 	} {
 		rc, _ := apply(t, c.conf, 0)
@@ -65,6 +68,21 @@ func TestNTSConfigProblems(t *testing.T) {
 		}
 		if rc.nts.serve {
 			t.Errorf("%q: NTS server would start", c.conf)
+		}
+	}
+	// Files are read at start only (loadNTSFiles), each problem with its file:line.
+	for _, c := range []struct{ conf, want string }{
+		{"nts enable\nnts cert /nonexistent/cert.pem\nnts key /nonexistent/key.pem\n", "ntp.conf:2:10: nts cert /nonexistent/cert.pem"},
+		{"nts ca /nonexistent/ca.pem\n", "ntp.conf:1:8: nts ca: open /nonexistent/ca.pem"},
+	} {
+		rc, _ := apply(t, c.conf, 0)
+		if len(rc.problems) != 0 {
+			t.Errorf("%q: applying the configuration read a file: %q", c.conf, rc.problems)
+		}
+		var logs strings.Builder
+		pool, tc := loadNTSFiles(rc.nts, slog.New(slog.NewTextHandler(&logs, nil)))
+		if pool != nil || tc != nil || !strings.Contains(logs.String(), c.want) {
+			t.Errorf("%q: loaded %v %v, log %s; want %q", c.conf, pool, tc, logs.String(), c.want)
 		}
 	}
 }
