@@ -262,6 +262,7 @@ func CheckConfig(file string, family int) (errs, warnings []string, err error) {
 	log := slog.New(&collect{level: slog.LevelWarn, out: &warnings, errs: &errs})
 	rc := applyConfig(cfg, family, log)
 	openRefclocks(rc)
+	loadNTSFiles(rc.nts, log) // the certificate, key and authorities start-up reads
 	errs = append(errs, rc.problems...)
 	return errs, warnings, nil
 }
