@@ -39,8 +39,9 @@ const DefaultNTSCookieFile = "/var/lib/ntp/nts-keys"
 // ntsKEListen is the NTS-KE server's address (RFC 8915 section 4: TCP 4460).
 var ntsKEListen = fmt.Sprintf(":%d", nts.DefaultKEPort)
 
-// Back-off of a client's NTS-KE after a failure, an NTS NAK or an empty cookie jar.
-const (
+// Back-off of a client's NTS-KE after a failure: the wait doubles from ntsRetryFirst up to
+// ntsRetryMax (variables for the tests).
+var (
 	ntsRetryFirst = 2 * time.Second
 	ntsRetryMax   = time.Hour
 )

@@ -3,10 +3,13 @@
 package daemon
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,5 +163,64 @@ func TestNTSLinesReloadGroup(t *testing.T) {
 	if a["nts"] != "server a.example nts\n" || !strings.Contains(b["nts"], "pool q.example nts\n") ||
 		!strings.Contains(b["nts"], "nts ca /x.pem\n") {
 		t.Errorf("nts group %q / %q", a["nts"], b["nts"])
+	}
+}
+
+// syncLog is a goroutine-safe log buffer.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestNTSKeyExchangeBackOff: an NTS-KE server that refuses connections is tried again after
+// waits that double, each failure logged with the line and counted.
+func TestNTSKeyExchangeBackOff(t *testing.T) {
+	first, max := ntsRetryFirst, ntsRetryMax
+	ntsRetryFirst, ntsRetryMax = 10*time.Millisecond, 40*time.Millisecond
+	defer func() { ntsRetryFirst, ntsRetryMax = first, max }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: every connection is refused
+	var logs syncLog
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Daemon{log: slog.New(slog.NewTextHandler(&logs, nil)), stopping: ctx.Done()}
+	d.nts = &ntsState{ctx: ctx}
+	done := make(chan struct{})
+	go func() {
+		d.ntsKeyExchange(ctx, ntsClientLine{pos: "ntp.conf:1:1", name: addr})
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for d.nts.stats.keBad.Load() < 5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	out := logs.String()
+	for _, want := range []string{"retrying in 10ms", "retrying in 20ms", "retrying in 40ms"} {
+		if !strings.Contains(out, "ntp.conf:1:1: NTS-KE with "+addr+" failed") || !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "retrying in 80ms") {
+		t.Errorf("back-off beyond its maximum:\n%s", out)
+	}
+	if n := d.nts.stats.keBad.Load(); n < 5 {
+		t.Errorf("%d failures counted", n)
 	}
 }
