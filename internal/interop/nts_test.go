@@ -410,9 +410,10 @@ func ntpsecNtpq(t *testing.T, h *testnet.Host, args ...string) string {
 
 // ntpsecNTSServerConf is an NTPsec NTS server synchronised to upstream (NTPsec has no LOCAL
 // clock driver, and its orphan mode uses the loopback refid, which clients rightly refuse as
-// a loop).
+// a loop). The restrict lines let its own ntpq read its counters (without them NTPsec 1.2.2
+// leaves mode-6 queries unanswered).
 func ntpsecNTSServerConf(t *testing.T, upstream netip.Addr, ca *testca.Files) string {
-	return fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nnts enable\nnts key %s\nnts cert %s\nnts cookie %s\n",
+	return fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nrestrict default\nrestrict 127.0.0.1\nnts enable\nnts key %s\nnts cert %s\nnts cookie %s\n",
 		upstream, ca.Key, ca.Cert, filepath.Join(t.TempDir(), "nts-keys"))
 }
 
@@ -436,10 +437,13 @@ func TestNTSGontpClientToNTPsec(t *testing.T) {
 		t.Fatalf("gontp did not take NTPsec as its NTS system peer:\n%s\n%s\n%s", desc, g.Log(), nlog())
 	}
 	t.Logf("gontp ntpq -pn:\n%s", desc)
-	// NTPsec 1.2.2 does not answer mode-6 queries in this setup (its ntpq times out even
-	// for rv), so its ntsinfo counters cannot be read; its log names the NTS-KE instead.
 	if !strings.Contains(nlog(), "NTS-KE from "+gh.Addr().String()) {
 		t.Errorf("NTPsec's log has no NTS-KE from gontp:\n%s", nlog())
+	}
+	info := ntpsecNtpq(t, nh, "-c", "ntsinfo", "127.0.0.1")
+	t.Logf("NTPsec ntsinfo:\n%s", info)
+	if ntsCounter(info, "NTS server recvs good") < 1 || ntsCounter(info, "NTS KE serves good") < 1 {
+		t.Errorf("NTPsec's ntsinfo does not count gontp's NTS-KE and requests")
 	}
 }
 
@@ -458,11 +462,11 @@ func TestNTSNTPsecClientToGontp(t *testing.T) {
 	if _, err := nh.WaitSynced(gh.Addr(), 30*time.Second); err != nil {
 		t.Fatalf("gontp not synchronised to LOCAL: %v", err)
 	}
-	// NTPsec's ntpq gets no answer from this NTPsec (see TestNTSGontpClientToNTPsec), so
-	// its peerstats file tells the selection: the status word's select code 6 is sys.peer.
+	// NTPsec's peerstats file tells the selection: the status word's select code 6 is
+	// sys.peer.
 	stats := t.TempDir()
 	_, nlog := startNTPsec(t, nh, fmt.Sprintf("statsdir %s/\nstatistics peerstats\nfilegen peerstats file peerstats type none enable\n"+
-		"server %s nts iburst minpoll 3 maxpoll 3\nnts ca %s\n", stats, gh.Addr(), ca.CA))
+		"restrict default\nrestrict 127.0.0.1\nserver %s nts iburst minpoll 3 maxpoll 3\nnts ca %s\n", stats, gh.Addr(), ca.CA))
 	sysPeer := regexp.MustCompile(`(?m)^\d+ [\d.]+ ` + regexp.QuoteMeta(gh.Addr().String()) + ` ([0-9a-f])6[0-9a-f]{2} `)
 	var status string
 	ok, _ := waitFor(90*time.Second, func() (bool, string) {
@@ -482,6 +486,11 @@ func TestNTSNTPsecClientToGontp(t *testing.T) {
 	}
 	if !strings.Contains(g.Log(), "NTS-KE: served client="+nh.Addr().String()) {
 		t.Errorf("gontp served no NTS-KE to NTPsec")
+	}
+	info := ntpsecNtpq(t, nh, "-c", "ntsinfo", "127.0.0.1")
+	t.Logf("NTPsec ntsinfo:\n%s", info)
+	if ntsCounter(info, "NTS client recvs good") < 1 || ntsCounter(info, "NTS KE client probes good") != 1 {
+		t.Errorf("NTPsec's ntsinfo does not count its NTS-KE with gontp and good replies")
 	}
 }
 
