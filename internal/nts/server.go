@@ -119,6 +119,7 @@ func (r *Responder) Verify(pkt []byte, tr *wire.Trailer) error {
 	}
 	plain, err := r.c2s.Open(r.plain[:0], auth.nonce, auth.ct, pkt[:auth.off])
 	if err != nil {
+		clear(r.keys.buf[:]) // no session keys left behind in a pooled responder
 		return ErrAuthFailed
 	}
 	// Placeholders count only when their length is the cookie's: the reply must not be
