@@ -139,6 +139,7 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 		NoVirtualIPs:           p.has("novirtualips"),
 		User:                   p.last("user"),
 		Jail:                   p.last("jaildir"),
+		StatsDir:               p.last("statsdir"),
 		CommandLine:            argv,
 		LogOutput:              out,
 		LogFileFromCommandLine: p.has("logfile"),

@@ -50,7 +50,7 @@ var options = []option{
 	{'r', "propagationdelay", true, false, refused, "broadcast client mode is not implemented"},
 	{0, "saveconfigquit", true, false, acted, ""},
 	{0, "configtest", false, false, acted, ""},
-	{'s', "statsdir", true, false, noop, "statistics files are not written yet"},
+	{'s', "statsdir", true, false, acted, ""},
 	{'t', "trustedkey", true, true, refused, "authentication is not implemented yet"},
 	{'u', "user", true, false, acted, ""},
 	{'U', "updateinterval", true, false, acted, ""},

@@ -20,6 +20,7 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/filegen"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -64,6 +65,8 @@ type Options struct {
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
+	// StatsDir is ntpd's -s: the statistics directory, over `statsdir`.
+	StatsDir string
 }
 
 // Daemon is a running gontp ntpd.
@@ -97,6 +100,9 @@ type Daemon struct {
 	// goroutine alone uses them once it runs.
 	lines    map[lineKey]*lineState
 	confText string
+
+	// stats writes the statistics files (stats.go).
+	stats *filegen.Writer
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -157,6 +163,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
+	d.stats = newStatsWriter(cfg.parsed, opts, now, start, log)
+	defer d.stats.Close()
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
 	}
@@ -167,6 +175,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Stats:   d.stats,
 	})
 	if err != nil {
 		return err
@@ -219,6 +228,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d), keeping only the capabilities to set the clock and bind port 123",
 			creds.Name, creds.UID, creds.GID))
 	}
+	// The files are opened from here on, by the final user (classic opens them at the
+	// first record, after dropping root).
+	d.stats.Start()
+	go d.runSysStats(ctx, d.srv)
 	for _, sock := range d.socks.Sockets() {
 		if !sock.Wildcard {
 			d.gate.List.AddInterface(sock.Local.Addr())
@@ -337,7 +350,9 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			now := d.now()
+			d.recordInput(in, now)
+			sends = d.eng.Receive(in.data, in.src, in.rx, now)
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())

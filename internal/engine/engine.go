@@ -12,6 +12,7 @@ import (
 
 	"gontp/clock"
 	"gontp/internal/ntptime"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -60,7 +61,27 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
+	// records nothing. Its methods must not block.
+	Stats Recorder
 }
+
+// Recorder takes the engine's statistics records where classic ntpd calls its
+// record_*_stats functions (ntp_util.c): a peer's clock filter sample (clock_filter), each
+// clock update (local_clock) and each system or peer event (report_event). The daemon's
+// statistics writer (internal/filegen) implements it; it must queue, never block.
+type Recorder interface {
+	PeerStats(stats.Peer)
+	LoopStats(stats.Loop)
+	ProtoStats(text string)
+}
+
+// noRecorder records nothing.
+type noRecorder struct{}
+
+func (noRecorder) PeerStats(stats.Peer) {}
+func (noRecorder) LoopStats(stats.Loop) {}
+func (noRecorder) ProtoStats(string)    {}
 
 // Discipline turns the system offset into clock adjustments (RFC 5905 section 12; the clock
 // package). Update is called with each new system offset and jitter; it reports whether the
@@ -178,6 +199,7 @@ type Engine struct {
 
 	acts []peer.Action
 	snap atomic.Pointer[Snapshot]
+	rec  Recorder
 }
 
 // New makes the engine and its associations; nothing is sent until the first Timer call.
@@ -199,6 +221,10 @@ func New(cfg Config, o Options) (*Engine, error) {
 		byAddr:     map[netip.AddrPort]*association{},
 		warned:     map[string]bool{},
 		resolve:    o.Resolve,
+		rec:        o.Stats,
+	}
+	if e.rec == nil {
+		e.rec = noRecorder{}
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
@@ -423,6 +449,10 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 			if as.driver == nil {
 				out = append(out, Send{To: as.a.Addr(), Packet: act.Packet})
 			}
+		case peer.ActSample:
+			// ntpd clock_filter: record_peer_stats with the status word of the moment.
+			e.rec.PeerStats(stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
+				Offset: act.Sample.Offset, Delay: act.Sample.Delay, Disp: act.Sample.Disp, Jitter: act.Sample.Jitter})
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
@@ -638,6 +668,12 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
+	if !r.Ignored {
+		// ntpd local_clock ends every update it acts on with record_loop_stats.
+		cv := e.proc.Vars()
+		e.rec.LoopStats(stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
+			Wander: cv.ClkWander, Poll: r.Poll})
+	}
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
 		// logs "time reset +0.123456 s" or "time slew ..." (ntp_loopfilter.c, mode_ntpdate).

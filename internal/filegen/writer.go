@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+// Package filegen writes classic ntpd's statistics files (loopstats, peerstats, rawstats,
+// sysstats, protostats, clockstats, timingstats) as file generation sets, libntp's
+// ntp_filegen.c: one file per day (or week, month, year, day of uptime, process, or one for
+// ever), the base name hard-linked to the current generation.
+//
+// Recording never blocks the caller (the engine goroutine): a record is stamped with the
+// daemon's clock, as classic's get_systime stamps it, and queued; one writer goroutine
+// formats and writes it. A full queue drops the record and counts it; a failing write (full
+// disk, vanished directory, permissions) is logged once per file until it works again and
+// counted, and the daemon goes on.
+package filegen
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"gontp/internal/stats"
+)
+
+// QueueLen is how many records may wait for the writer. At classic's rates (a few records
+// per poll per association) it never fills; under a flood of protostats events it bounds
+// the memory.
+const QueueLen = 4096
+
+// Options are the writer's inputs from the daemon.
+type Options struct {
+	Log *slog.Logger
+	// Now is the daemon's clock (the disciplined or the virtual one); records are stamped
+	// with it when they are made.
+	Now func() time.Time
+	// Start is when the daemon started (type age counts days from it); PID names the
+	// generations of type pid.
+	Start time.Time
+	PID   int
+}
+
+// Counts are one file set's counters.
+type Counts struct {
+	Written uint64 // lines written
+	Dropped uint64 // records dropped because the queue was full
+	Failed  uint64 // lines lost to a failing open or write
+}
+
+// Writer queues statistics records and writes them on its own goroutine.
+type Writer struct {
+	opts Options
+	cfg  atomic.Pointer[stats.Config]
+	ch   chan record
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	startOnce sync.Once
+	started   atomic.Bool
+
+	written, dropped, failed [stats.NumKinds]atomic.Uint64
+	// dropLogged is set while drops are being counted after one was logged.
+	dropLogged atomic.Bool
+
+	// Owned by the writer goroutine.
+	files [stats.NumKinds]*file
+}
+
+// record is one queued line's values, or a configuration change (apply != nil).
+type record struct {
+	kind   stats.Kind
+	at     time.Time
+	loop   stats.Loop
+	peer   stats.Peer
+	raw    stats.Raw
+	sys    stats.Sys
+	timing stats.Timing
+	source string
+	text   string
+	apply  *stats.Config
+}
+
+// New makes a writer with the configuration cfg; Start starts it.
+func New(cfg stats.Config, o Options) *Writer {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.PID == 0 {
+		o.PID = os.Getpid()
+	}
+	w := &Writer{opts: o, ch: make(chan record, QueueLen), quit: make(chan struct{}), done: make(chan struct{})}
+	c := cfg
+	w.cfg.Store(&c)
+	return w
+}
+
+// Start starts writing. Records made before are queued (up to QueueLen): the daemon starts
+// the writer once it runs as its final user, so that the files belong to that user, as
+// classic's do (it opens them at the first record, after dropping root).
+func (w *Writer) Start() {
+	w.startOnce.Do(func() {
+		w.started.Store(true)
+		go w.run()
+	})
+}
+
+// Apply makes cfg the configuration from the next record on (SIGHUP reload): files whose
+// directory, name, type or link changed, or that were disabled, are closed; the next record
+// opens the new generation. It never blocks on the writer.
+func (w *Writer) Apply(cfg stats.Config) {
+	c := cfg
+	w.cfg.Store(&c)
+	select {
+	case w.ch <- record{apply: &c}:
+	default:
+		// The queue is full: the writer compares each file's configuration with the
+		// current one before writing anyway.
+	}
+}
+
+// Config returns the configuration in force.
+func (w *Writer) Config() stats.Config { return *w.cfg.Load() }
+
+// Close stops the writer after the records already queued and closes the files.
+func (w *Writer) Close() {
+	w.once.Do(func() { close(w.quit) })
+	if w.started.Load() {
+		<-w.done
+	}
+}
+
+// Counts returns the counters of file set k.
+func (w *Writer) Counts(k stats.Kind) Counts {
+	if k >= stats.NumKinds {
+		return Counts{}
+	}
+	return Counts{Written: w.written[k].Load(), Dropped: w.dropped[k].Load(), Failed: w.failed[k].Load()}
+}
+
+// Enabled reports whether records of kind k are written now. Callers may use it to skip
+// building a record.
+func (w *Writer) Enabled(k stats.Kind) bool { return w.cfg.Load().Enabled(k) }
+
+// LoopStats records a clock update (classic record_loop_stats).
+func (w *Writer) LoopStats(r stats.Loop) {
+	if w.Enabled(stats.LoopStats) {
+		w.put(record{kind: stats.LoopStats, loop: r})
+	}
+}
+
+// PeerStats records a new clock filter sample of an association (record_peer_stats).
+func (w *Writer) PeerStats(r stats.Peer) {
+	if w.Enabled(stats.PeerStats) {
+		w.put(record{kind: stats.PeerStats, peer: r})
+	}
+}
+
+// RawStats records a packet an association received (record_raw_stats).
+func (w *Writer) RawStats(r stats.Raw) {
+	if w.Enabled(stats.RawStats) {
+		w.put(record{kind: stats.RawStats, raw: r})
+	}
+}
+
+// SysStats records the server counters of the last period (record_sys_stats).
+func (w *Writer) SysStats(r stats.Sys) {
+	if w.Enabled(stats.SysStats) {
+		w.put(record{kind: stats.SysStats, sys: r})
+	}
+}
+
+// ProtoStats records a system or peer event, text as classic's report_event words it
+// ("0.0.0.0 c016 06 restart", "198.18.0.3 961a 8a sys_peer").
+func (w *Writer) ProtoStats(text string) {
+	if w.Enabled(stats.ProtoStats) {
+		w.put(record{kind: stats.ProtoStats, text: text})
+	}
+}
+
+// ClockStats records a reference clock's message (classic record_clock_stats): source is
+// the clock's address as classic prints it ("127.127.20.0"), text the driver's line
+// (usually the last timecode received). Drivers call it for each timecode they decode.
+func (w *Writer) ClockStats(source, text string) {
+	if w.Enabled(stats.ClockStats) {
+		w.put(record{kind: stats.ClockStats, source: source, text: text})
+	}
+}
+
+// TimingStats records a processing delay (classic's DEBUG_TIMING record_timing_stats).
+func (w *Writer) TimingStats(r stats.Timing) {
+	if w.Enabled(stats.TimingStats) {
+		w.put(record{kind: stats.TimingStats, timing: r})
+	}
+}
+
+func (w *Writer) put(r record) {
+	r.at = w.opts.Now()
+	select {
+	case w.ch <- r:
+	default:
+		w.dropped[r.kind].Add(1)
+	}
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	var buf []byte
+	for {
+		select {
+		case r := <-w.ch:
+			buf = w.handle(r, buf)
+		case <-w.quit:
+			for {
+				select {
+				case r := <-w.ch:
+					buf = w.handle(r, buf)
+				default:
+					for _, f := range w.files {
+						if f != nil {
+							f.close()
+						}
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+func (w *Writer) handle(r record, buf []byte) []byte {
+	w.reportDrops()
+	cfg := w.cfg.Load()
+	if r.apply != nil {
+		for k, f := range w.files {
+			if f != nil && (!cfg.Enabled(stats.Kind(k)) || f.gen != cfg.Gens[k] || f.dir != cfg.Dir) {
+				f.close()
+				w.files[k] = nil
+			}
+		}
+		return buf
+	}
+	if !cfg.Enabled(r.kind) {
+		return buf // disabled by a reload while the record waited
+	}
+	f := w.files[r.kind]
+	if f == nil || f.gen != cfg.Gens[r.kind] || f.dir != cfg.Dir {
+		if f != nil {
+			f.close()
+		}
+		f = &file{kind: r.kind, gen: cfg.Gens[r.kind], dir: cfg.Dir, w: w}
+		w.files[r.kind] = f
+	}
+	buf = format(buf[:0], r)
+	if f.write(r.at, buf) {
+		w.written[r.kind].Add(1)
+	} else {
+		w.failed[r.kind].Add(1)
+	}
+	return buf
+}
+
+// reportDrops logs, once per episode, that records were dropped for a full queue.
+func (w *Writer) reportDrops() {
+	var n uint64
+	for k := range w.dropped {
+		n += w.dropped[k].Load()
+	}
+	if n > 0 && w.dropLogged.CompareAndSwap(false, true) {
+		w.opts.Log.Warn(fmt.Sprintf("statistics: the writer fell behind and dropped %d record(s); drops are counted (ntp_stats_dropped_total), not logged again", n))
+	}
+}
+
+func format(b []byte, r record) []byte {
+	switch r.kind {
+	case stats.LoopStats:
+		return stats.AppendLoop(b, r.at, r.loop)
+	case stats.PeerStats:
+		return stats.AppendPeer(b, r.at, r.peer)
+	case stats.RawStats:
+		return stats.AppendRaw(b, r.at, r.raw)
+	case stats.SysStats:
+		return stats.AppendSys(b, r.at, r.sys)
+	case stats.TimingStats:
+		return stats.AppendTiming(b, r.at, r.timing)
+	case stats.ClockStats:
+		return stats.AppendText(b, r.at, r.source, r.text)
+	default:
+		return stats.AppendText(b, r.at, "", r.text)
+	}
+}
+
+// file is the open generation of one file set.
+type file struct {
+	w    *Writer
+	kind stats.Kind
+	gen  stats.Gen
+	dir  string
+	f    *os.File
+	cur  stats.Generation
+	// failing is set once an error was logged; the next success logs the recovery.
+	failing bool
+	// conflicts numbers the saved copies of a plain file found under the base name.
+	conflicts int
+}
+
+func (f *file) close() {
+	if f.f != nil {
+		f.f.Close()
+		f.f = nil
+	}
+}
+
+// write appends line to the generation of at, opening it first when needed.
+func (f *file) write(at time.Time, line []byte) bool {
+	if f.f == nil || !f.cur.Contains(at) {
+		f.open(at)
+	}
+	if f.f == nil {
+		return false
+	}
+	if _, err := f.f.Write(line); err != nil {
+		f.fail(fmt.Sprintf("statistics file %s: %v", f.f.Name(), err))
+		if errors.Is(err, syscall.EBADF) || errors.Is(err, fs.ErrClosed) {
+			f.close()
+		}
+		return false
+	}
+	if f.failing {
+		f.failing = false
+		f.w.opts.Log.Info(fmt.Sprintf("statistics file %s: writing again", f.f.Name()))
+	}
+	return true
+}
+
+func (f *file) fail(msg string) {
+	if f.failing {
+		return
+	}
+	f.failing = true
+	f.w.opts.Log.Error(msg + "; lines are counted as lost (ntp_stats_failed_total) and this is not logged again until writing works")
+}
+
+// open opens the generation that holds at, as classic's filegen_open: a plain file under
+// the base name is saved as BASE.PIDCn, a link there is removed, the generation is opened
+// for appending (created with mode 0644 whatever the umask), and the base name is linked to
+// it. If the open fails, the previous generation stays open (classic: "better than losing
+// output").
+func (f *file) open(at time.Time) {
+	g := stats.GenerationAt(f.gen.Type, at, f.w.opts.Start, f.w.opts.PID)
+	base := f.dir + f.gen.File
+	full := base + g.Suffix
+	if g.Suffix != "" {
+		if st, err := os.Lstat(base); err == nil {
+			if st.Mode().IsRegular() {
+				if nlink(st) <= 1 {
+					f.conflicts++
+					save := fmt.Sprintf("%s.%dC%d", base, f.w.opts.PID, f.conflicts-1)
+					if err := os.Rename(base, save); err != nil {
+						f.w.opts.Log.Error(fmt.Sprintf("couldn't save %s: %v", base, err))
+					}
+				} else if err := os.Remove(base); err != nil {
+					f.w.opts.Log.Error(fmt.Sprintf("couldn't unlink %s: %v", base, err))
+				}
+			} else if st.Mode()&fs.ModeSymlink != 0 {
+				os.Remove(base) // a symbolic link someone made: replaced by classic's hard link
+			} else {
+				f.w.opts.Log.Error(fmt.Sprintf("expected regular file for %s (found mode %v)", base, st.Mode()))
+			}
+		}
+	}
+	nf, err := os.OpenFile(full, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		f.fail(fmt.Sprintf("statistics file %s: %v", full, err))
+		return
+	}
+	if st, err := nf.Stat(); err == nil && st.Size() == 0 && st.Mode().Perm() != 0o644 {
+		nf.Chmod(0o644) // a umask other than 022 must not hide the files from their readers
+	}
+	f.close()
+	f.f, f.cur = nf, g
+	if f.failing {
+		f.failing = false
+		f.w.opts.Log.Info(fmt.Sprintf("statistics file %s: writing again", full))
+	}
+	if f.gen.Link && g.Suffix != "" {
+		if err := os.Link(full, base); err != nil && !errors.Is(err, fs.ErrExist) {
+			f.w.opts.Log.Error(fmt.Sprintf("can't link(%s, %s): %v", full, base, err))
+		}
+	}
+}
+
+func nlink(st fs.FileInfo) uint64 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return uint64(s.Nlink)
+	}
+	return 1
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+// Package stats holds what classic ntpd 4.2.8p15 writes into its statistics files
+// (ntpd/ntp_util.c, record_*_stats): the line of each file, the names of the file
+// generations (libntp's ntp_filegen.c) and the configuration read from `statsdir`,
+// `statistics`, `filegen` and `enable/disable stats`. It does no I/O: internal/filegen
+// queues the records, formats them with this package and writes the files.
+package stats
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"gontp/internal/ntptime"
+	"gontp/internal/wire"
+)
+
+// ntpEpochOffset is the seconds from 1900-01-01 (NTP era 0) to 1970-01-01.
+const ntpEpochOffset = 2208988800
+
+// mjd1900 is the Modified Julian Day of 1900-01-01 (classic MJD_1900).
+const mjd1900 = 15020
+
+// Stamp is the first two fields of every line: the Modified Julian Day and the seconds past
+// UTC midnight with three decimals, from the daemon's clock at the time of the record
+// (classic: get_systime, then "%lu %s" with day = secs/86400 + MJD_1900 and ulfptoa(secs %
+// 86400, 3)). Like classic, the seconds are rounded to the millisecond after the day is
+// taken, so the last half millisecond of a day reads 86400.000.
+func Stamp(b []byte, t time.Time) []byte {
+	ts := ntptime.FromTime(t)
+	secs := uint64(ts) >> 32
+	frac := uint64(ts) & 0xffffffff
+	b = strconv.AppendUint(b, secs/86400+mjd1900, 10)
+	b = append(b, ' ')
+	// ulfptoa(x, 3): the fraction rounded half up to three decimals.
+	ms := (frac*1000 + 1<<31) >> 32
+	return appendFixed(b, secs%86400, ms, 3)
+}
+
+// appendFixed appends whole "." frac, frac carried into whole when it reached 10^digits.
+func appendFixed(b []byte, whole, frac uint64, digits int) []byte {
+	pow := uint64(1)
+	for range digits {
+		pow *= 10
+	}
+	if frac >= pow {
+		whole++
+		frac -= pow
+	}
+	b = strconv.AppendUint(b, whole, 10)
+	b = append(b, '.')
+	s := strconv.AppendUint(nil, frac, 10)
+	for i := len(s); i < digits; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// Timestamp appends an NTP timestamp as classic's ulfptoa(ts, 9): whole seconds since the
+// era's start, a dot, and nine decimals rounded half up (rawstats t1-t4).
+func Timestamp(b []byte, ts ntptime.Time) []byte {
+	frac := uint64(ts) & 0xffffffff
+	ns := (frac*1_000_000_000 + 1<<31) >> 32
+	return appendFixed(b, uint64(ts)>>32, ns, 9)
+}
+
+// Loop is one loopstats line's values (classic record_loop_stats, called by local_clock
+// after each clock update).
+type Loop struct {
+	Offset    float64 // s, the last clock offset (clock_offset)
+	Frequency float64 // ppm, the frequency correction (drift_comp, written × 1e6)
+	Jitter    float64 // s, clock_jitter
+	Wander    float64 // ppm, clock_stability
+	Poll      int8    // log2 s, sys_poll (the time constant field)
+}
+
+// AppendLoop appends "MJD SEC offset freq jitter wander poll" with classic's format
+// "%.9f %.3f %.9f %.6f %d".
+func AppendLoop(b []byte, t time.Time, r Loop) []byte {
+	b = Stamp(b, t)
+	return fmt.Appendf(b, " %.9f %.3f %.9f %.6f %d\n", r.Offset, r.Frequency, r.Jitter, r.Wander, r.Poll)
+}
+
+// Peer is one peerstats line's values (classic record_peer_stats, called by clock_filter
+// for every sample newer than the last one used).
+type Peer struct {
+	Source                      netip.Addr // the association's address; 127.127.t.u for a reference clock
+	Status                      uint16     // the peer status word (ctlpeerstatus)
+	Offset, Delay, Disp, Jitter float64
+}
+
+// AppendPeer appends "MJD SEC addr status offset delay dispersion jitter" with classic's
+// format "%s %x %.9f %.9f %.9f %.9f".
+func AppendPeer(b []byte, t time.Time, r Peer) []byte {
+	b = Stamp(b, t)
+	return fmt.Appendf(b, " %s %x %.9f %.9f %.9f %.9f\n", Addr(r.Source), r.Status, r.Offset, r.Delay, r.Disp, r.Jitter)
+}
+
+// Addr is an address as classic's stoa prints it: IPv4 dotted, IPv6 without brackets or
+// port, "-" for none.
+func Addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return "-"
+	}
+	return a.Unmap().WithZone("").String()
+}
+
+// Raw is one rawstats line's values: a packet an association received (classic
+// record_raw_stats from process_packet).
+type Raw struct {
+	Src, Dst netip.Addr // the peer's address and the local address it arrived on
+	Dest     ntptime.Time
+	Packet   wire.Packet
+}
+
+// AppendRaw appends "MJD SEC src dst org rec xmt dst leap version mode stratum ppoll
+// precision rootdelay rootdisp refid" with classic 4.2.8p15's format (timestamps with nine
+// decimals, root delay and dispersion in seconds with six).
+func AppendRaw(b []byte, t time.Time, r Raw) []byte {
+	p := &r.Packet
+	b = Stamp(b, t)
+	b = append(b, ' ')
+	b = append(b, Addr(r.Src)...)
+	b = append(b, ' ')
+	b = append(b, Addr(r.Dst)...)
+	for _, ts := range [...]ntptime.Time{p.Org, p.Rec, p.Xmt, r.Dest} {
+		b = append(b, ' ')
+		b = Timestamp(b, ts)
+	}
+	return fmt.Appendf(b, " %d %d %d %d %d %d %.6f %.6f %s\n", p.Leap, p.Version, p.Mode, p.Stratum,
+		p.Poll, p.Precision, p.RootDelay.Seconds(), p.RootDisp.Seconds(), RefID(p.RefID, p.Stratum))
+}
+
+// RefID is classic's refid_str: the dotted quad above stratum 1, otherwise the four ASCII
+// characters between dots (".GPS."), cut at the first NUL, with anything unprintable
+// shown as '.'.
+func RefID(id uint32, stratum uint8) string {
+	if stratum > 1 {
+		return netip.AddrFrom4([4]byte{byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}).String()
+	}
+	b := []byte{'.'}
+	for i := 24; i >= 0; i -= 8 {
+		c := byte(id >> uint(i))
+		if c == 0 {
+			break
+		}
+		if c <= ' ' || c > '~' {
+			c = '.'
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '.'))
+}
+
+// Sys is one sysstats line's values: the server counters over the last period (classic
+// record_sys_stats, hourly, which then clears them).
+type Sys struct {
+	Seconds                                     uint64 // since the previous line (or start)
+	Received, Processed, NewVersion, OldVersion uint64
+	Restricted, BadLength, BadAuth, Declined    uint64
+	Limited, KoDSent                            uint64
+}
+
+// AppendSys appends the thirteen sysstats fields in classic's order.
+func AppendSys(b []byte, t time.Time, r Sys) []byte {
+	b = Stamp(b, t)
+	for _, v := range [...]uint64{r.Seconds, r.Received, r.Processed, r.NewVersion, r.OldVersion,
+		r.Restricted, r.BadLength, r.BadAuth, r.Declined, r.Limited, r.KoDSent} {
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, v, 10)
+	}
+	return append(b, '\n')
+}
+
+// AppendText appends "MJD SEC text" (protostats, timingstats) or "MJD SEC source text"
+// (clockstats, with source set).
+func AppendText(b []byte, t time.Time, source, text string) []byte {
+	b = Stamp(b, t)
+	if source != "" {
+		b = append(b, ' ')
+		b = append(b, source...)
+	}
+	b = append(b, ' ')
+	b = append(b, text...)
+	return append(b, '\n')
+}
+
+// Timing is one timingstats line's values. Classic writes them only when built with
+// DEBUG_TIMING (Debian's build is not); its "input processing delay" line is the one gontp
+// writes: the time from the kernel's receive timestamp of a packet to the engine taking it.
+type Timing struct {
+	Source netip.Addr
+	Count  int
+	Delay  time.Duration
+	Tag    string
+}
+
+// AppendTiming appends "MJD SEC source count seconds tag" (classic collect_timing:
+// "%s %d %s %s" with the seconds as lfptoa(9)).
+func AppendTiming(b []byte, t time.Time, r Timing) []byte {
+	b = Stamp(b, t)
+	return fmt.Appendf(b, " %s %d %.9f %s\n", Addr(r.Source), r.Count, r.Delay.Seconds(), r.Tag)
+}
