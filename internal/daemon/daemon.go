@@ -422,6 +422,7 @@ func (d *Daemon) send(s engine.Send) {
 	if actual != 0 {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
+	d.recordOutput(sock.Local.Addr(), s, actual)
 }
 
 func writePIDFile(path string) error {

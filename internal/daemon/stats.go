@@ -5,8 +5,10 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
+	"gontp/internal/engine"
 	"gontp/internal/filegen"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -58,6 +60,20 @@ func (d *Daemon) recordInput(in inbound, now time.Time) {
 	if d.stats.Enabled(stats.TimingStats) {
 		d.stats.TimingStats(stats.Timing{Source: in.src.Addr(), Count: 1, Delay: now.Sub(in.rx), Tag: "input processing delay"})
 	}
+}
+
+// recordOutput writes the rawstats record of a packet an association sent (classic 4.2.8p15
+// records its own transmissions too, from peer_xmit: source is the local address, the
+// destination timestamp 0).
+func (d *Daemon) recordOutput(local netip.Addr, s engine.Send, xmt ntptime.Time) {
+	if !d.stats.Enabled(stats.RawStats) {
+		return
+	}
+	r := stats.Raw{Src: local, Dst: s.To.Addr(), Packet: s.Packet}
+	if xmt != 0 {
+		r.Packet.Xmt = xmt
+	}
+	d.stats.RawStats(r)
 }
 
 // runSysStats writes the sysstats line every hour: the server counters of the past hour.

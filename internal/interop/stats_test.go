@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package interop
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gontp/internal/testnet"
+)
+
+// statsFormats are the statistics lines as classic's documentation (ntpd's monopt.html,
+// "statistics" and the file formats) describes them, field by field with the precision of
+// classic's printf formats: a parser written from the documentation, not from either
+// program's output.
+var statsFormats = map[string]*regexp.Regexp{
+	// MJD, seconds past midnight, offset (s), frequency (ppm), RMS jitter (s), RMS
+	// frequency jitter / wander (ppm), clock discipline loop time constant (log2).
+	"loopstats": regexp.MustCompile(`^[0-9]{5} [0-9]{1,5}\.[0-9]{3} -?[0-9]+\.[0-9]{9} -?[0-9]+\.[0-9]{3} [0-9]+\.[0-9]{9} [0-9]+\.[0-9]{6} [0-9]{1,2}$`),
+	// MJD, seconds, source address, status word (hex), offset, delay, dispersion, RMS
+	// jitter (all s).
+	"peerstats": regexp.MustCompile(`^[0-9]{5} [0-9]{1,5}\.[0-9]{3} [0-9.:a-f]+ [0-9a-f]{1,4} -?[0-9]+\.[0-9]{9} -?[0-9]+\.[0-9]{9} [0-9]+\.[0-9]{9} [0-9]+\.[0-9]{9}$`),
+	// MJD, seconds, source, destination, t1 t2 t3 t4 (NTP seconds, 9 decimals), leap,
+	// version, mode, stratum, poll, precision, root delay, root dispersion (s), refid.
+	"rawstats": regexp.MustCompile(`^[0-9]{5} [0-9]{1,5}\.[0-9]{3} [0-9.:a-f]+ [0-9.:a-f]+( [0-9]+\.[0-9]{9}){4} [0-3] [1-4] [0-7] [0-9]{1,2} -?[0-9]{1,2} -?[0-9]{1,3} -?[0-9]+\.[0-9]{6} [0-9]+\.[0-9]{6} \S+$`),
+	// MJD, seconds, then the text of the event: address, status word, event code, name.
+	"protostats": regexp.MustCompile(`^[0-9]{5} [0-9]{1,5}\.[0-9]{3} [0-9.:a-f]+ [0-9a-f]{4} [0-9a-f]{2} \S+.*$`),
+}
+
+// statsConf is the statistics part of both daemons' configuration.
+func statsConf(dir string) string {
+	return fmt.Sprintf(`statsdir %s/
+statistics loopstats peerstats rawstats protostats
+filegen loopstats file loopstats type day enable
+filegen peerstats file peerstats type day enable
+filegen rawstats file rawstats type day link enable
+filegen protostats file protostats type day enable
+`, dir)
+}
+
+// readStats returns the lines of dir/name (the link to the current generation).
+func readStats(t *testing.T, dir, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// TestStatsFilesMatchClassic: classic ntpd 4.2.8p15 and gontp, both synchronised to the same
+// chronyd in the private network with the same statistics lines, write loopstats,
+// peerstats, rawstats and protostats lines that one parser written from classic's
+// documentation accepts, field by field; the base name is a hard link to today's
+// generation (file.YYYYMMDD) in both.
+func TestStatsFilesMatchClassic(t *testing.T) {
+	testnet.Reference(t, "chronyd", "classic-ntpd")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	ch, ch2 := tn.Host("chrony"), tn.Host("chrony2")
+	ch3 := tn.Host("chrony3")
+	ch4 := tn.Host("chrony4")
+	ch5 := tn.Host("chrony5")
+	cl, gh := tn.Host("classic"), tn.Host("gontp")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	testnet.Chronyd(t, ch2, "local stratum 8\nallow\n")
+	testnet.Chronyd(t, ch3, "local stratum 8\nallow\n")
+	testnet.Chronyd(t, ch4, "local stratum 8\nallow\n")
+	testnet.Chronyd(t, ch5, "local stratum 8\nallow\n")
+	servers := ""
+	for _, h := range []*testnet.Host{ch, ch2, ch3, ch4, ch5} {
+		servers += fmt.Sprintf("server %s iburst minpoll 4 maxpoll 4\n", h.Addr())
+	}
+	cdir, gdir := t.TempDir(), t.TempDir()
+	testnet.ClassicNTPD(t, cl, servers+statsConf(cdir))
+	conf := testnet.WriteFile(t, "ntp.conf", servers+statsConf(gdir))
+	// The virtual clock (10 ms ahead) is disciplined, so gontp writes loopstats as classic
+	// does; the host clock is never touched.
+	glog := filepath.Join(t.TempDir(), "ntpd.log")
+	g := gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "-l", glog, "--virtual-clock", "0.01,0")
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(glog)
+			ents, _ := os.ReadDir(gdir)
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			t.Logf("gontp's statistics directory: %v; its log:\n%s", names, b)
+		}
+	}()
+	deadline := time.Now().Add(90 * time.Second)
+	have := func(dir string) bool {
+		for _, n := range []string{"loopstats", "peerstats", "rawstats", "protostats"} {
+			if st, err := os.Stat(filepath.Join(dir, n)); err != nil || st.Size() == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for time.Now().Before(deadline) && !(have(cdir) && have(gdir)) {
+		time.Sleep(time.Second)
+	}
+	if !have(gdir) {
+		t.Fatalf("gontp wrote no statistics in 90 s (%v)", g.Exited())
+	}
+	if !have(cdir) {
+		t.Fatalf("classic wrote no statistics in 90 s")
+	}
+	for _, name := range []string{"loopstats", "peerstats", "rawstats", "protostats"} {
+		re := statsFormats[name]
+		for who, dir := range map[string]string{"classic": cdir, "gontp": gdir} {
+			lines := readStats(t, dir, name)
+			for _, l := range lines {
+				if !re.MatchString(l) {
+					t.Errorf("%s %s: line %q does not parse", who, name, l)
+				}
+			}
+			t.Logf("%s %s (%d lines), first: %s", who, name, len(lines), lines[0])
+			if os.Getenv("GONTP_STATS_DUMP") != "" {
+				t.Logf("%s %s:\n%s", who, name, strings.Join(lines, "\n"))
+			}
+			day := time.Now().UTC().Format("20060102")
+			a, errA := os.Stat(filepath.Join(dir, name))
+			b, errB := os.Stat(filepath.Join(dir, name+"."+day))
+			if errA != nil || errB != nil || !os.SameFile(a, b) {
+				t.Errorf("%s: %s is not a hard link to %s.%s (%v, %v)", who, name, name, day, errA, errB)
+			} else if st := b.Sys().(*syscall.Stat_t); st.Nlink != 2 || b.Mode().Perm() != 0o644 {
+				t.Errorf("%s: %s.%s has %d links and mode %v, want 2 and 0644", who, name, day, st.Nlink, b.Mode().Perm())
+			}
+		}
+	}
+	// The same fields in the same columns: compare the number of fields too.
+	for _, name := range []string{"loopstats", "peerstats", "rawstats"} {
+		c, gl := readStats(t, cdir, name), readStats(t, gdir, name)
+		if len(c) > 0 && len(gl) > 0 && len(strings.Fields(c[0])) != len(strings.Fields(gl[0])) {
+			t.Errorf("%s: classic has %d fields, gontp %d:\n%s\n%s", name, len(strings.Fields(c[0])), len(strings.Fields(gl[0])), c[0], gl[0])
+		}
+	}
+}
