@@ -23,7 +23,7 @@ type virtualClock struct {
 	t  time.Time
 }
 
-func (c *virtualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *virtualClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *virtualClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func config(t *testing.T, dir, text string) stats.Config {
