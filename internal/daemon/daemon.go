@@ -21,6 +21,7 @@ import (
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/filegen"
+	"gontp/internal/metrics"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -101,8 +102,12 @@ type Daemon struct {
 	lines    map[lineKey]*lineState
 	confText string
 
-	// stats writes the statistics files (stats.go).
-	stats *filegen.Writer
+	// stats writes the statistics files (stats.go); metrics serves the `metrics`
+	// endpoint (metrics.go).
+	stats   *filegen.Writer
+	metrics *metrics.Endpoint
+	// ctlReady is ctl once made, for the metrics endpoint's goroutines.
+	ctlReady atomic.Pointer[control.Server]
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -199,6 +204,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
+	d.startMetrics(cfg.parsed)
+	defer d.metrics.Close()
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -238,6 +246,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		}
 	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.ctlReady.Store(d.ctl)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())

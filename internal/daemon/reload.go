@@ -130,10 +130,11 @@ func (d *Daemon) reload(ctx context.Context) {
 	rc.parsed = cfg
 	applyLogging(d.opts, cfg, d.log)
 	d.ApplyStats(cfg)
+	d.ApplyMetrics(cfg)
 	static := staticText(cfg)
 	d.post(func(e *engine.Engine, now time.Time) []engine.Send {
 		if static != d.confText {
-			d.log.Warn("reload: " + describeStatic(d.confText, static) + " changed; only server and peer lines, logfile, logconfig and the statistics settings are reloaded, the rest takes effect at the next restart")
+			d.log.Warn("reload: " + describeStatic(d.confText, static) + " changed; only server and peer lines, logfile, logconfig, the statistics settings and metrics are reloaded, the rest takes effect at the next restart")
 		}
 		d.applyLines(ctx, e, rc, now)
 		d.confText = static
@@ -192,7 +193,7 @@ func (d *Daemon) applyLines(ctx context.Context, e *engine.Engine, rc *runConfig
 }
 
 // staticText is the configuration as classic's saveconfig writes it, without the lines a
-// reload applies (server, peer, logfile, logconfig, statsdir, statistics, filegen): what must be unchanged for a reload to
+// reload applies (server, peer, logfile, logconfig, statsdir, statistics, filegen, metrics): what must be unchanged for a reload to
 // be complete.
 func staticText(cfg *ntpconf.Config) string {
 	if cfg == nil {
@@ -206,7 +207,7 @@ func staticText(cfg *ntpconf.Config) string {
 	for _, l := range strings.SplitAfter(b.String(), "\n") {
 		f := strings.Fields(l)
 		if len(f) > 0 && (f[0] == "server" || f[0] == "peer" || f[0] == "logfile" || f[0] == "logconfig" ||
-			f[0] == "statsdir" || f[0] == "statistics" || f[0] == "filegen") {
+			f[0] == "statsdir" || f[0] == "statistics" || f[0] == "filegen" || f[0] == "metrics") {
 			// Refclocks are server lines too, but need a driver: they are static.
 			if !(f[0] == "server" && len(f) > 1 && strings.HasPrefix(f[1], "127.127.")) {
 				continue
