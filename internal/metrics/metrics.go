@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gontp/internal/control"
-	"gontp/internal/engine"
 	"gontp/internal/filegen"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
+	"gontp/internal/snapshot"
 	"gontp/internal/stats"
 	"gontp/internal/wire"
 )
@@ -26,7 +26,7 @@ import (
 // Sources are the readers the collector takes its values from. A nil reader leaves its
 // metrics out.
 type Sources struct {
-	Snapshot    func() *engine.Snapshot
+	Snapshot    func() *snapshot.Snapshot
 	Now         func() ntptime.Time // the daemon's clock, for root dispersion and uptime
 	ServerStats func(now ntptime.Time) server.Stats
 	MRUEntries  func() int
@@ -201,7 +201,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *collector) collectSystem(ch chan<- prometheus.Metric, s *engine.Snapshot, now ntptime.Time,
+func (c *collector) collectSystem(ch chan<- prometheus.Metric, s *snapshot.Snapshot, now ntptime.Time,
 	gauge func(*prometheus.Desc, float64, ...string)) {
 	d := &c.d
 	sys := &s.Sys
@@ -238,14 +238,14 @@ func (c *collector) collectSystem(ch chan<- prometheus.Metric, s *engine.Snapsho
 
 // peerAddress names an association as ntpq -pn does: its address, or 127.127.t.u for a
 // reference clock, or the pool's name for a pool prototype.
-func peerAddress(p *engine.Peer) string {
+func peerAddress(p *snapshot.Peer) string {
 	if p.Hostname != "" && !p.Vars.Addr.IsValid() {
 		return p.Hostname
 	}
 	return stats.Addr(p.Vars.Addr.Addr())
 }
 
-func (c *collector) collectPeers(s *engine.Snapshot, gauge func(*prometheus.Desc, float64, ...string),
+func (c *collector) collectPeers(s *snapshot.Snapshot, gauge func(*prometheus.Desc, float64, ...string),
 	counter func(*prometheus.Desc, uint64, ...string)) {
 	d := &c.d
 	for i := range s.Peers {
