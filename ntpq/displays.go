@@ -72,10 +72,31 @@ func (r *Runner) peers(args []string, flavour int, showAll bool) {
 	}
 }
 
-// PeerLine formats one row of the peers table from an association's default variables and
-// the status word of that READVAR reply, byte for byte as classic ntpq 4.2.8p15 does.
-// af (0, 4 or 6) drops rows of the other address family (the row is then empty).
-func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, af int) string {
+// peerVars are the variables of one association as the peers table reads them (classic
+// ntpq's doprintpeers): decoded, with the `t` column already worked out. The table and
+// --json both read them.
+type peerVars struct {
+	srcadr, dstadr  netip.Addr
+	haveSrchost     bool
+	clockName       string
+	haveDstadr      bool
+	haveRefid       bool
+	refid           string
+	haveJitter      bool
+	hmode           int64
+	stratum         uint64
+	hpoll, ppoll    int64
+	reach           uint64
+	delay, offset   lfp
+	jitter, disp    lfp
+	rec, reftime    ntptime.Time
+	flash           uint64
+	typ             byte
+	stderrMalformed []string
+}
+
+// decodePeerVars decodes an association's default variables for the peers table.
+func decodePeerVars(vars []Var, flavour int) peerVars {
 	var (
 		srcadr, dstadr  netip.Addr
 		haveSrchost     bool
@@ -193,10 +214,6 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 			flash, _ = decodeUint(value)
 		}
 	}
-	var b strings.Builder
-	for _, m := range stderrMalformed {
-		fmt.Fprintf(r.Err, "malformed %s\n", m)
-	}
 	switch hmode {
 	case 6:
 		typ = 'b'
@@ -221,6 +238,19 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 		typ = 's'
 	case 2:
 		typ = 'S'
+	}
+	return peerVars{srcadr: srcadr, dstadr: dstadr, haveSrchost: haveSrchost, clockName: clockName, haveDstadr: haveDstadr, haveRefid: haveRefid, refid: refid, haveJitter: haveJitter, hmode: hmode, stratum: stratum, hpoll: hpoll, ppoll: ppoll, reach: reach, delay: delay, offset: offset, jitter: jitter, disp: disp, rec: rec, reftime: reftime, flash: flash, typ: typ, stderrMalformed: stderrMalformed}
+}
+
+// PeerLine formats one row of the peers table from an association's default variables and
+// the status word of that READVAR reply, byte for byte as classic ntpq 4.2.8p15 does.
+// af (0, 4 or 6) drops rows of the other address family (the row is then empty).
+func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, af int) string {
+	pv := decodePeerVars(vars, flavour)
+	srcadr, dstadr, haveSrchost, clockName, haveDstadr, haveRefid, refid, haveJitter, stratum, hpoll, ppoll, reach, delay, offset, jitter, disp, rec, reftime, flash, typ, stderrMalformed := pv.srcadr, pv.dstadr, pv.haveSrchost, pv.clockName, pv.haveDstadr, pv.haveRefid, pv.refid, pv.haveJitter, pv.stratum, pv.hpoll, pv.ppoll, pv.reach, pv.delay, pv.offset, pv.jitter, pv.disp, pv.rec, pv.reftime, pv.flash, pv.typ, pv.stderrMalformed
+	var b strings.Builder
+	for _, m := range stderrMalformed {
+		fmt.Fprintf(r.Err, "malformed %s\n", m)
 	}
 	p := min(ppoll, hpoll)
 	var pollSec int64

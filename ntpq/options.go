@@ -29,6 +29,9 @@ type Options struct {
 	KeyFile     string
 	KeyID       uint32
 	Width       int
+	// JSON is --json (gontp's): machine output for peers, readvar, associations, sysinfo,
+	// sysstats and mrulist.
+	JSON bool
 }
 
 // Host is one host operand with the address family in force where it appeared (-4/-6 may
@@ -56,6 +59,8 @@ const helpText = usageText +
 	"   -i no  interactive    Force ntpq to operate in interactive mode\n" +
 	"   -n no  numeric        numeric host addresses\n" +
 	"      no  old-rv         Always output status line with readvar\n" +
+	"      no  json           JSON output for peers, readvar, associations, sysinfo,\n" +
+	"                         sysstats and mrulist, in base units (gontp)\n" +
 	"   -p no  peers          Print a list of the peers\n" +
 	"   -r KWd refid          Set default display type for S2+ refids (hash, ipv4)\n" +
 	"   -w no  wide           Display the full 'remote' value\n" +
@@ -99,6 +104,8 @@ func ParseArgs(args []string) (*Options, error) {
 			o.Numeric = true
 		case "old-rv":
 			o.OldRV = true
+		case "json":
+			o.JSON = true
 		case "peers":
 			peers = true
 		case "wide":
@@ -303,6 +310,7 @@ func Main(args []string, env Env) int {
 	in := bufio.NewReader(env.Stdin)
 	r := NewRunner(env.Stdout, env.Stderr)
 	r.Numeric, r.Wide, r.RefidHash, r.OldRV, r.Debug = o.Numeric, o.Wide, o.RefidHash, o.OldRV, o.Debug
+	r.JSON = o.JSON
 	r.Version = VersionString
 	r.Prog = env.Prog
 	r.Resolve, r.Now, r.Loc = reverseDNS, env.Now, env.Loc
@@ -360,16 +368,26 @@ func Main(args []string, env Env) int {
 		}
 	}
 	defer r.Close()
+	if o.JSON {
+		// JSON for scripts: the commands run as usual and one document is printed at the
+		// end; the exit status says whether every command gave its result.
+		defer func() {
+			if err := r.FlushJSON(env.Stdout); err != nil {
+				fmt.Fprintln(env.Stderr, "ntpq:", err)
+			}
+		}()
+	}
 	if len(o.Commands) > 0 && !o.Interactive {
 		for i, h := range o.Hosts {
 			if !r.OpenHost(h.Name, h.Family) {
+				r.jsonFailed = true
 				continue
 			}
-			if i > 0 {
+			if i > 0 && !o.JSON {
 				fmt.Fprintln(env.Stdout)
 			}
 			for j, c := range o.Commands {
-				if j > 0 {
+				if j > 0 && !o.JSON {
 					fmt.Fprintln(env.Stdout)
 				}
 				r.Run(c)
@@ -377,6 +395,9 @@ func Main(args []string, env Env) int {
 					return 0
 				}
 			}
+		}
+		if o.JSON && r.jsonFailed {
+			return 1
 		}
 		return 0
 	}

@@ -194,3 +194,91 @@ func grepLines(b []byte, prefixes ...string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestNtpqJSON: gontp's `ntpq --json` against gontp's daemon (synchronised to chronyd in the
+// private network): every covered command's output parses with `python3 -m json.tool`, and
+// the peers rows agree with the text table printed just before or just after.
+func TestNtpqJSON(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	ntpd, ntpq := binary(t, "ntpd"), binary(t, "ntpq")
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		py = "python3"
+	}
+	tn := testnet.New(t)
+	ch, gh, cli := tn.Host("chrony"), tn.Host("gontp"), tn.Host("client")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst minpoll 6\nserver 198.18.0.250 minpoll 6\n", ch.Addr()))
+	gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "--virtual-clock", "0.01,0")
+	if _, err := cli.WaitSynced(gh.Addr(), 60*time.Second); err != nil {
+		t.Fatalf("gontp not synchronised: %v", err)
+	}
+	host := gh.Addr().String()
+	for _, args := range [][]string{{"-p"}, {"-c", "rv"}, {"-c", "rv &1"}, {"-c", "associations"}, {"-c", "sysinfo"},
+		{"-c", "sysstats"}, {"-c", "mrulist"}, {"-c", "rv", "-c", "as"}} {
+		out, stderr, err := runIn(cli, ntpq, append(append([]string{"--json"}, args...), host)...)
+		if err != nil {
+			t.Errorf("ntpq --json %v: %v\n%s", args, err, stderr)
+			continue
+		}
+		tool := exec.Command(py, "-m", "json.tool")
+		tool.Stdin = strings.NewReader(out)
+		if b, err := tool.CombinedOutput(); err != nil {
+			t.Errorf("ntpq --json %v | python3 -m json.tool: %v\n%s\ninput:\n%s", args, err, b, out)
+		}
+	}
+	a, _, errA := runIn(cli, ntpq, "-pn", host)
+	js, _, errJ := runIn(cli, ntpq, "--json", "-pn", host)
+	b, _, errB := runIn(cli, ntpq, "-pn", host)
+	if errA != nil || errJ != nil || errB != nil {
+		t.Fatalf("ntpq: %v %v %v", errA, errJ, errB)
+	}
+	var doc struct {
+		Host    string
+		Command string
+		Result  struct {
+			Peers []struct {
+				Tally, Remote, RefID, Type string
+				Stratum                    int
+				When                       *int64
+				Poll                       int64
+				Reach                      uint64
+				Delay, Offset, Jitter      float64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	if doc.Command != "peers" || len(doc.Result.Peers) != 2 {
+		t.Fatalf("want the two peers:\n%s", js)
+	}
+	var lines []string
+	for _, p := range doc.Result.Peers {
+		when := "-" // the table shows 0 seconds as "-" too
+		if p.When != nil && *p.When != 0 {
+			when = fmt.Sprint(*p.When)
+		}
+		ms := func(s float64) string { return fmt.Sprintf("%.3f", s*1e3) }
+		lines = append(lines, fmt.Sprintf("%s%s %s %d %s %s %d %o %s %s %s", strings.TrimSpace(p.Tally), p.Remote, p.RefID, p.Stratum, p.Type,
+			when, p.Poll, p.Reach, ms(p.Delay), strings.TrimPrefix(ms(p.Offset), "+"), ms(p.Jitter)))
+	}
+	// The text rows, tokens joined by one blank ("+" of the offset dropped, "-" when kept).
+	norm := func(text string) []string {
+		var rows []string
+		for _, l := range strings.Split(strings.TrimSpace(text), "\n")[2:] {
+			f := strings.Fields(l)
+			f[len(f)-2] = strings.TrimPrefix(f[len(f)-2], "+")
+			rows = append(rows, strings.Join(f, " "))
+		}
+		return rows
+	}
+	ra, rb := norm(a), norm(b)
+	for i, l := range lines {
+		if (i >= len(ra) || l != ra[i]) && (i >= len(rb) || l != rb[i]) {
+			t.Errorf("JSON row %d does not agree with the table:\njson: %s\ntext: %v\ntext: %v", i, l, ra, rb)
+		}
+	}
+	t.Logf("ntpq -pn:\n%s\nntpq --json -pn:\n%s", a, js)
+}
