@@ -22,7 +22,7 @@ func TestJSONValues(t *testing.T) {
 		{"stratum", "8", int64(8)},
 		{"version", `"ntpd gontp"`, "ntpd gontp"},
 		{"reftime", "0x00000000.00000000", nil},
-		{"reftime", "0xeebf9a80.80000000", 1796515200.5},
+		{"reftime", "0xeebf9a80.80000000", 1796545536.5},
 		{"filtdelay", "0.08 0.10", []float64{0.00008, 0.0001}},
 		{"flash", "0x400", uint64(0x400)},
 		{"refid", "198.18.0.2", "198.18.0.2"},
