@@ -5,6 +5,7 @@ package interop
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -145,4 +146,85 @@ func TestStatsFilesMatchClassic(t *testing.T) {
 			t.Errorf("%s: classic has %d fields, gontp %d:\n%s\n%s", name, len(strings.Fields(c[0])), len(strings.Fields(gl[0])), c[0], gl[0])
 		}
 	}
+}
+
+// ntpvizPath is where scripts/install-test-deps unpacks NTPsec's ntpviz (Debian's
+// ntpsec-ntpviz package, without its cron jobs).
+const ntpvizPath = "/var/cache/gontp-test/ntpviz/root/usr/bin/ntpviz"
+
+// TestNtpvizPlotsGontpStats: NTPsec's ntpviz reads the loopstats and peerstats gontp wrote
+// while synchronised to three chronyd servers in the private network, and renders its plots
+// (gnuplot PNG images and the index page) without an error.
+func TestNtpvizPlotsGontpStats(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	if _, err := os.Stat(ntpvizPath); err != nil {
+		msg := fmt.Sprintf("ntpviz is not installed (scripts/install-test-deps unpacks it): %v", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	needProgram(t, "gnuplot")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	var servers string
+	for i := range 3 {
+		h := tn.Host(fmt.Sprintf("chrony%d", i))
+		testnet.Chronyd(t, h, "local stratum 8\nallow\n")
+		servers += fmt.Sprintf("server %s iburst minpoll 4 maxpoll 4\n", h.Addr())
+	}
+	gh := tn.Host("gontp")
+	dir := t.TempDir()
+	conf := testnet.WriteFile(t, "ntp.conf", servers+fmt.Sprintf("statsdir %s/\nstatistics loopstats peerstats\n", dir))
+	gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "--virtual-clock", "0.002,5")
+	// ntpviz wants a few clock updates: iburst gives them within about half a minute.
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		if len(readStatsQuiet(dir, "loopstats")) >= 4 && len(readStatsQuiet(dir, "peerstats")) >= 12 {
+			break
+		}
+	}
+	if n := len(readStatsQuiet(dir, "loopstats")); n < 2 {
+		t.Fatalf("gontp wrote %d loopstats lines in 90 s", n)
+	}
+	out := t.TempDir()
+	cmd := exec.Command("/usr/bin/python3", ntpvizPath, "-d", dir, "-o", out, "-p", "1", "-n", "gontp-test")
+	cmd.Env = append(os.Environ(), "PATH=/usr/bin:/bin", "PYTHONPATH=/usr/lib/python3/dist-packages")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ntpviz: %v\n%s", err, b)
+	}
+	index, err := os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil {
+		t.Fatalf("ntpviz wrote no index.html: %v\n%s", err, b)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(out, "*.png"))
+	var plots []string
+	for _, p := range pngs {
+		if st, err := os.Stat(p); err == nil && st.Size() > 1000 && !strings.Contains(p, "logo") {
+			plots = append(plots, filepath.Base(p))
+		}
+	}
+	for _, want := range []string{"local-offset.png", "local-jitter.png", "local-stability.png", "peer-offsets.png"} {
+		found := false
+		for _, p := range plots {
+			found = found || p == want
+		}
+		if !found {
+			t.Errorf("ntpviz made no %s; it made %v\n%s", want, plots, b)
+		}
+	}
+	if !strings.Contains(string(index), "gontp-test") {
+		t.Errorf("index.html does not carry the site name")
+	}
+	t.Logf("ntpviz rendered %v", plots)
+}
+
+// readStatsQuiet returns the lines of dir/name, none if it cannot be read.
+func readStatsQuiet(dir, name string) []string {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
