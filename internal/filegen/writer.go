@@ -41,7 +41,15 @@ type Options struct {
 	// generations of type pid.
 	Start time.Time
 	PID   int
+	// Interval is how often the writer wakes up to write what was queued (default
+	// DefaultInterval); Flush writes at once.
+	Interval time.Duration
 }
+
+// DefaultInterval is how long a line may wait in the queue. Classic writes (and flushes)
+// each line at once; gontp writes each file once a second, so that the lines cost the
+// daemon a few hundred nanoseconds each instead of a wake-up and a system call.
+const DefaultInterval = time.Second
 
 // Counts are one file set's counters.
 type Counts struct {
@@ -58,6 +66,8 @@ type Writer struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+	// flushReq asks the writer to write now (Flush).
+	flushReq chan chan struct{}
 
 	startOnce sync.Once
 	started   atomic.Bool
@@ -95,7 +105,11 @@ func New(cfg stats.Config, o Options) *Writer {
 	if o.PID == 0 {
 		o.PID = os.Getpid()
 	}
-	w := &Writer{opts: o, ch: make(chan record, QueueLen), quit: make(chan struct{}), done: make(chan struct{})}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	w := &Writer{opts: o, ch: make(chan record, QueueLen), quit: make(chan struct{}), done: make(chan struct{}),
+		flushReq: make(chan chan struct{})}
 	c := cfg
 	w.cfg.Store(&c)
 	return w
@@ -211,59 +225,86 @@ func (w *Writer) put(r record) {
 
 func (w *Writer) run() {
 	defer close(w.done)
-	var buf []byte
+	tick := time.NewTicker(w.opts.Interval)
+	defer tick.Stop()
 	for {
 		select {
-		case r := <-w.ch:
-			buf = w.handle(r, buf)
+		case <-tick.C:
+			w.drain()
+		case done := <-w.flushReq:
+			w.drain()
+			close(done)
 		case <-w.quit:
-			for {
-				select {
-				case r := <-w.ch:
-					buf = w.handle(r, buf)
-				default:
-					for _, f := range w.files {
-						if f != nil {
-							f.close()
-						}
-					}
-					return
+			w.drain()
+			for _, f := range w.files {
+				if f != nil {
+					f.close()
 				}
 			}
+			return
 		}
 	}
 }
 
-func (w *Writer) handle(r record, buf []byte) []byte {
+// Flush writes everything queued so far and returns when it is in the files.
+func (w *Writer) Flush() {
+	if !w.started.Load() {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case w.flushReq <- done:
+		<-done
+	case <-w.done:
+	}
+}
+
+// drain formats every queued record into its file's buffer, then writes each buffer with
+// one system call: at classic's rates that is one write per file per interval instead of
+// one per line.
+func (w *Writer) drain() {
 	w.reportDrops()
+	for {
+		select {
+		case r := <-w.ch:
+			w.handle(&r)
+			continue
+		default:
+		}
+		break
+	}
+	for _, f := range w.files {
+		if f != nil {
+			f.flush()
+		}
+	}
+}
+
+func (w *Writer) handle(r *record) {
 	cfg := w.cfg.Load()
 	if r.apply != nil {
 		for k, f := range w.files {
 			if f != nil && (!cfg.Enabled(stats.Kind(k)) || f.gen != cfg.Gens[k] || f.dir != cfg.Dir) {
+				f.flush()
 				f.close()
 				w.files[k] = nil
 			}
 		}
-		return buf
+		return
 	}
 	if !cfg.Enabled(r.kind) {
-		return buf // disabled by a reload while the record waited
+		return // disabled by a reload while the record waited
 	}
 	f := w.files[r.kind]
 	if f == nil || f.gen != cfg.Gens[r.kind] || f.dir != cfg.Dir {
 		if f != nil {
+			f.flush()
 			f.close()
 		}
 		f = &file{kind: r.kind, gen: cfg.Gens[r.kind], dir: cfg.Dir, w: w}
 		w.files[r.kind] = f
 	}
-	buf = format(buf[:0], r)
-	if f.write(r.at, buf) {
-		w.written[r.kind].Add(1)
-	} else {
-		w.failed[r.kind].Add(1)
-	}
-	return buf
+	f.add(r)
 }
 
 // reportDrops logs, once per episode, that records were dropped for a full queue.
@@ -277,7 +318,7 @@ func (w *Writer) reportDrops() {
 	}
 }
 
-func format(b []byte, r record) []byte {
+func format(b []byte, r *record) []byte {
 	switch r.kind {
 	case stats.LoopStats:
 		return stats.AppendLoop(b, r.at, r.loop)
@@ -308,6 +349,9 @@ type file struct {
 	failing bool
 	// conflicts numbers the saved copies of a plain file found under the base name.
 	conflicts int
+	// pending are the formatted lines not written yet, lines how many.
+	pending []byte
+	lines   int
 }
 
 func (f *file) close() {
@@ -317,26 +361,45 @@ func (f *file) close() {
 	}
 }
 
-// write appends line to the generation of at, opening it first when needed.
-func (f *file) write(at time.Time, line []byte) bool {
-	if f.f == nil || !f.cur.Contains(at) {
-		f.open(at)
+// add formats a record into the buffer of its generation, writing out the buffer of the
+// previous generation first when the record starts a new one.
+func (f *file) add(r *record) {
+	if f.f == nil || !f.cur.Contains(r.at) {
+		f.flush()
+		f.open(r.at)
 	}
 	if f.f == nil {
-		return false
+		f.w.failed[f.kind].Add(1)
+		return
 	}
-	if _, err := f.f.Write(line); err != nil {
+	f.pending = format(f.pending, r)
+	f.lines++
+}
+
+// flush writes the buffered lines; a failed write counts them as lost.
+func (f *file) flush() {
+	if f.lines == 0 {
+		return
+	}
+	n := uint64(f.lines)
+	defer func() { f.pending, f.lines = f.pending[:0], 0 }()
+	if f.f == nil {
+		f.w.failed[f.kind].Add(n)
+		return
+	}
+	if _, err := f.f.Write(f.pending); err != nil {
+		f.w.failed[f.kind].Add(n)
 		f.fail(fmt.Sprintf("statistics file %s: %v", f.f.Name(), err))
 		if errors.Is(err, syscall.EBADF) || errors.Is(err, fs.ErrClosed) {
 			f.close()
 		}
-		return false
+		return
 	}
+	f.w.written[f.kind].Add(n)
 	if f.failing {
 		f.failing = false
 		f.w.opts.Log.Info(fmt.Sprintf("statistics file %s: writing again", f.f.Name()))
 	}
-	return true
 }
 
 func (f *file) fail(msg string) {

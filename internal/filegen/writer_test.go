@@ -52,13 +52,8 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// sync waits until the writer has handled everything queued so far.
-func flush(w *Writer) {
-	for len(w.ch) > 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
-}
+// flush waits until the writer has written everything queued so far.
+func flush(w *Writer) { w.Flush() }
 
 func read(t *testing.T, name string) string {
 	t.Helper()

@@ -8,7 +8,6 @@
 package stats
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -39,7 +38,8 @@ func Stamp(b []byte, t time.Time) []byte {
 	return appendFixed(b, secs%86400, ms, 3)
 }
 
-// appendFixed appends whole "." frac, frac carried into whole when it reached 10^digits.
+// appendFixed appends whole "." frac, frac carried into whole when it reached 10^digits
+// (digits at most 9).
 func appendFixed(b []byte, whole, frac uint64, digits int) []byte {
 	pow := uint64(1)
 	for range digits {
@@ -50,12 +50,13 @@ func appendFixed(b []byte, whole, frac uint64, digits int) []byte {
 		frac -= pow
 	}
 	b = strconv.AppendUint(b, whole, 10)
-	b = append(b, '.')
-	s := strconv.AppendUint(nil, frac, 10)
-	for i := len(s); i < digits; i++ {
-		b = append(b, '0')
+	var d [10]byte
+	d[0] = '.'
+	for i := digits; i > 0; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
 	}
-	return append(b, s...)
+	return append(b, d[:digits+1]...)
 }
 
 // Timestamp appends an NTP timestamp as classic's ulfptoa(ts, 9): whole seconds since the
@@ -80,7 +81,29 @@ type Loop struct {
 // "%.9f %.3f %.9f %.6f %d".
 func AppendLoop(b []byte, t time.Time, r Loop) []byte {
 	b = Stamp(b, t)
-	return fmt.Appendf(b, " %.9f %.3f %.9f %.6f %d\n", r.Offset, r.Frequency, r.Jitter, r.Wander, r.Poll)
+	b = appendF(b, r.Offset, 9)
+	b = appendF(b, r.Frequency, 3)
+	b = appendF(b, r.Jitter, 9)
+	b = appendF(b, r.Wander, 6)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(r.Poll), 10)
+	return append(b, '\n')
+}
+
+// appendF appends a blank and x as C's "%.<prec>f" prints it (strconv rounds the exact
+// binary value correctly, as glibc's printf does, so the digits are the same).
+func appendF(b []byte, x float64, prec int) []byte {
+	b = append(b, ' ')
+	return strconv.AppendFloat(b, x, 'f', prec, 64)
+}
+
+// appendAddr appends a blank and the address as Addr prints it, without allocating.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	b = append(b, ' ')
+	if !a.IsValid() {
+		return append(b, '-')
+	}
+	return a.Unmap().WithZone("").AppendTo(b)
 }
 
 // Peer is one peerstats line's values (classic record_peer_stats, called by clock_filter
@@ -95,7 +118,14 @@ type Peer struct {
 // format "%s %x %.9f %.9f %.9f %.9f".
 func AppendPeer(b []byte, t time.Time, r Peer) []byte {
 	b = Stamp(b, t)
-	return fmt.Appendf(b, " %s %x %.9f %.9f %.9f %.9f\n", Addr(r.Source), r.Status, r.Offset, r.Delay, r.Disp, r.Jitter)
+	b = appendAddr(b, r.Source)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(r.Status), 16)
+	b = appendF(b, r.Offset, 9)
+	b = appendF(b, r.Delay, 9)
+	b = appendF(b, r.Disp, 9)
+	b = appendF(b, r.Jitter, 9)
+	return append(b, '\n')
 }
 
 // Addr is an address as classic's stoa prints it: IPv4 dotted, IPv6 without brackets or
@@ -121,26 +151,33 @@ type Raw struct {
 func AppendRaw(b []byte, t time.Time, r Raw) []byte {
 	p := &r.Packet
 	b = Stamp(b, t)
-	b = append(b, ' ')
-	b = append(b, Addr(r.Src)...)
-	b = append(b, ' ')
-	b = append(b, Addr(r.Dst)...)
+	b = appendAddr(b, r.Src)
+	b = appendAddr(b, r.Dst)
 	for _, ts := range [...]ntptime.Time{p.Org, p.Rec, p.Xmt, r.Dest} {
 		b = append(b, ' ')
 		b = Timestamp(b, ts)
 	}
-	return fmt.Appendf(b, " %d %d %d %d %d %d %.6f %.6f %s\n", p.Leap, p.Version, p.Mode, p.Stratum,
-		p.Poll, p.Precision, p.RootDelay.Seconds(), p.RootDisp.Seconds(), RefID(p.RefID, p.Stratum))
+	for _, v := range [...]int64{int64(p.Leap), int64(p.Version), int64(p.Mode), int64(p.Stratum), int64(p.Poll), int64(p.Precision)} {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, v, 10)
+	}
+	b = appendF(b, p.RootDelay.Seconds(), 6)
+	b = appendF(b, p.RootDisp.Seconds(), 6)
+	b = append(b, ' ')
+	b = appendRefID(b, p.RefID, p.Stratum)
+	return append(b, '\n')
 }
 
 // RefID is classic's refid_str: the dotted quad above stratum 1, otherwise the four ASCII
 // characters between dots (".GPS."), cut at the first NUL, with anything unprintable
 // shown as '.'.
-func RefID(id uint32, stratum uint8) string {
+func RefID(id uint32, stratum uint8) string { return string(appendRefID(nil, id, stratum)) }
+
+func appendRefID(b []byte, id uint32, stratum uint8) []byte {
 	if stratum > 1 {
-		return netip.AddrFrom4([4]byte{byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}).String()
+		return netip.AddrFrom4([4]byte{byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}).AppendTo(b)
 	}
-	b := []byte{'.'}
+	b = append(b, '.')
 	for i := 24; i >= 0; i -= 8 {
 		c := byte(id >> uint(i))
 		if c == 0 {
@@ -151,7 +188,7 @@ func RefID(id uint32, stratum uint8) string {
 		}
 		b = append(b, c)
 	}
-	return string(append(b, '.'))
+	return append(b, '.')
 }
 
 // Sys is one sysstats line's values: the server counters over the last period (classic
@@ -201,5 +238,11 @@ type Timing struct {
 // "%s %d %s %s" with the seconds as lfptoa(9)).
 func AppendTiming(b []byte, t time.Time, r Timing) []byte {
 	b = Stamp(b, t)
-	return fmt.Appendf(b, " %s %d %.9f %s\n", Addr(r.Source), r.Count, r.Delay.Seconds(), r.Tag)
+	b = appendAddr(b, r.Source)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(r.Count), 10)
+	b = appendF(b, r.Delay.Seconds(), 9)
+	b = append(b, ' ')
+	b = append(b, r.Tag...)
+	return append(b, '\n')
 }
