@@ -228,3 +228,59 @@ func readStatsQuiet(dir, name string) []string {
 	}
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
+
+// TestStatsRotateAtVirtualMidnight: gontp on a virtual clock set 20 s before the next UTC
+// midnight (`disable ntp`, so it stays there) writes its rawstats, peerstats and protostats
+// lines of the old day into NAME.YYYYMMDD of that day and those after midnight into the next
+// day's file, and moves the NAME link to the new generation, as classic's filegen does.
+func TestStatsRotateAtVirtualMidnight(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	ch, gh := tn.Host("chrony"), tn.Host("gontp")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	dir := t.TempDir()
+	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst minpoll 4 maxpoll 4\ndisable ntp\nstatsdir %s\nstatistics rawstats peerstats protostats\n", ch.Addr(), dir))
+	now := time.Now().UTC()
+	midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	offset := midnight.Sub(now).Seconds() - 20
+	before, after := midnight.Add(-time.Hour).Format("20060102"), midnight.Format("20060102")
+	gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "--virtual-clock", fmt.Sprintf("%.3f,0", offset))
+	mjd := func(d time.Time) string { return fmt.Sprint(d.Unix()/86400 + 40587) }
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if len(readStatsQuiet(dir, "rawstats."+after)) >= 2 && len(readStatsQuiet(dir, "peerstats."+after)) >= 1 {
+			break
+		}
+	}
+	for _, name := range []string{"rawstats", "peerstats", "protostats"} {
+		old, cur := readStatsQuiet(dir, name+"."+before), readStatsQuiet(dir, name+"."+after)
+		if name != "protostats" && (len(old) == 0 || len(cur) == 0) {
+			t.Errorf("%s: %d lines on %s, %d on %s; want both days", name, len(old), before, len(cur), after)
+			continue
+		}
+		for _, l := range old {
+			if !strings.HasPrefix(l, mjd(midnight.Add(-time.Hour))+" 863") && !strings.HasPrefix(l, mjd(midnight.Add(-time.Hour))+" 864") {
+				t.Errorf("%s.%s: line %q is not of the last minute of its day", name, before, l)
+			}
+		}
+		for _, l := range cur {
+			if !strings.HasPrefix(l, mjd(midnight)+" ") {
+				t.Errorf("%s.%s: line %q is not of the new day (MJD %s)", name, after, l, mjd(midnight))
+			}
+		}
+		if len(cur) > 0 {
+			a, _ := os.Stat(filepath.Join(dir, name))
+			b, _ := os.Stat(filepath.Join(dir, name+"."+after))
+			if a == nil || b == nil || !os.SameFile(a, b) {
+				t.Errorf("%s does not link to %s.%s", name, name, after)
+			}
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	t.Logf("files: %v", names)
+}
