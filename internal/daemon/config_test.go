@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
+	"gontp/internal/filegen"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
 )
@@ -79,4 +82,32 @@ func TestApplyConfigFamily(t *testing.T) {
 	if network(rc.named[0].family, 4) != "ip4" || network(6, 4) != "ip6" || network(0, 0) != "ip" {
 		t.Errorf("network choice wrong")
 	}
+}
+
+// TestDebianDefaultConfigNoWarnings: Debian's default ntp.conf (ntp 4.2.8p15), with its
+// statistics lines and with statsdir uncommented, is taken without a warning: the statistics
+// directives are acted on (issue 18).
+func TestDebianDefaultConfigNoWarnings(t *testing.T) {
+	b, err := os.ReadFile("../../ntpconf/testdata/corpus/debian-default.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, conf := range []string{string(b), strings.Replace(string(b), "#statsdir", "statsdir", 1)} {
+		_, logs := apply(t, conf, 0)
+		sc, warns := filegen.FromConfig(mustParse(t, conf), "")
+		if strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") || len(warns) > 0 {
+			t.Errorf("warnings:\n%s%v", logs, warns)
+		}
+		if !sc.Enabled(stats.LoopStats) || !sc.Enabled(stats.PeerStats) || !sc.Enabled(stats.ClockStats) {
+			t.Errorf("statistics not enabled: %+v", sc)
+		}
+	}
+}
+
+func mustParse(t *testing.T, conf string) *ntpconf.Config {
+	cfg, err := ntpconf.ParseBytes("ntp.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -26,6 +26,10 @@ import (
 	"gontp/internal/stats"
 )
 
+// retryInterval is how long a file set whose file could not be opened waits before trying
+// again; the lines in between are counted as lost.
+const retryInterval = time.Minute
+
 // QueueLen is how many records may wait for the writer. At classic's rates (a few records
 // per poll per association) it never fills; under a flood of protostats events it bounds
 // the memory.
@@ -76,8 +80,9 @@ type Writer struct {
 	// dropLogged is set while drops are being counted after one was logged.
 	dropLogged atomic.Bool
 
-	// Owned by the writer goroutine.
-	files [stats.NumKinds]*file
+	// Owned by the writer goroutine: the open files, and the directories found missing.
+	files   [stats.NumKinds]*file
+	missing map[string]bool
 }
 
 // record is one queued line's values, or a configuration change (apply != nil).
@@ -109,7 +114,7 @@ func New(cfg stats.Config, o Options) *Writer {
 		o.Interval = DefaultInterval
 	}
 	w := &Writer{opts: o, ch: make(chan record, QueueLen), quit: make(chan struct{}), done: make(chan struct{}),
-		flushReq: make(chan chan struct{})}
+		flushReq: make(chan chan struct{}), missing: map[string]bool{}}
 	c := cfg
 	w.cfg.Store(&c)
 	return w
@@ -349,6 +354,10 @@ type file struct {
 	failing bool
 	// conflicts numbers the saved copies of a plain file found under the base name.
 	conflicts int
+	// retry is when an open that failed may be tried again.
+	retry time.Time
+	// opened is set once a generation was opened.
+	opened bool
 	// pending are the formatted lines not written yet, lines how many.
 	pending []byte
 	lines   int
@@ -366,6 +375,10 @@ func (f *file) close() {
 func (f *file) add(r *record) {
 	if f.f == nil || !f.cur.Contains(r.at) {
 		f.flush()
+		if f.f == nil && r.at.Before(f.retry) {
+			f.w.failed[f.kind].Add(1)
+			return
+		}
 		f.open(r.at)
 	}
 	if f.f == nil {
@@ -440,9 +453,26 @@ func (f *file) open(at time.Time) {
 	}
 	nf, err := os.OpenFile(full, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
+		// The previous generation is closed (classic keeps writing into it, but after a
+		// vanished directory that file is gone too), and the open is tried again a minute
+		// later, not for every line.
+		f.close()
+		f.retry = at.Add(retryInterval)
+		if errors.Is(err, fs.ErrNotExist) && !f.opened {
+			// A directory that was never there (Debian's default ntp.conf leaves statsdir
+			// commented out, so classic's /var/NTP/ applies): classic says nothing; gontp
+			// says so once per directory, as information, and counts the lost lines.
+			f.failing = true
+			if !f.w.missing[f.dir] {
+				f.w.missing[f.dir] = true
+				f.w.opts.Log.Info(fmt.Sprintf("statistics directory %s does not exist: the statistics files there are not written (create it, or set statsdir); lost lines are counted (ntp_stats_failed_total)", f.dir))
+			}
+			return
+		}
 		f.fail(fmt.Sprintf("statistics file %s: %v", full, err))
 		return
 	}
+	f.opened = true
 	if st, err := nf.Stat(); err == nil && st.Size() == 0 && st.Mode().Perm() != 0o644 {
 		nf.Chmod(0o644) // a umask other than 022 must not hide the files from their readers
 	}

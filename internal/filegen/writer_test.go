@@ -105,32 +105,47 @@ func TestRotationAtMidnight(t *testing.T) {
 	}
 }
 
-// TestVanishedDirectory: writes into a directory that disappears fail; the failure is
-// logged once and counted, and writing resumes when the directory is back.
-func TestVanishedDirectory(t *testing.T) {
+// TestMissingAndVanishedDirectory: a statistics directory that does not exist is named
+// once (information: classic is silent there) and the lost lines counted; once it exists
+// the lines are written; when it vanishes, the next generation cannot be opened, which is
+// logged once as an error and counted, and the daemon goes on.
+func TestMissingAndVanishedDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ntpstats")
 	clk := &virtualClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
-	w, log := newWriter(t, config(t, dir, "statistics protostats\n"), clk)
+	w, log := newWriter(t, config(t, dir, "statistics protostats loopstats\n"), clk)
 	for range 3 {
 		w.ProtoStats("0.0.0.0 c016 06 restart")
+		w.LoopStats(stats.Loop{})
 	}
 	flush(w)
 	if c := w.Counts(stats.ProtoStats); c.Failed != 3 || c.Written != 0 {
 		t.Errorf("counts %+v, want 3 failed", c)
 	}
-	if n := strings.Count(log.String(), "no such file or directory"); n != 1 {
-		t.Errorf("%d error lines, want 1:\n%s", n, log)
+	if n := strings.Count(log.String(), "does not exist"); n != 1 || strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("want one line about the missing directory:\n%s", log)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	clk.Set(clk.Now().Add(time.Minute)) // the open is tried again a minute later
 	w.ProtoStats("0.0.0.0 c615 05 clock_sync")
-	w.Close()
-	if got := read(t, filepath.Join(dir, "protostats")); got != "61380 43200.000 0.0.0.0 c615 05 clock_sync\n" {
+	flush(w)
+	if got := read(t, filepath.Join(dir, "protostats")); got != "61380 43260.000 0.0.0.0 c615 05 clock_sync\n" {
 		t.Errorf("protostats = %q", got)
 	}
-	if !strings.Contains(log.String(), "writing again") {
-		t.Errorf("no recovery line:\n%s", log)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(clk.Now().Add(24 * time.Hour))
+	for range 4 {
+		w.ProtoStats("0.0.0.0 c618 08 no_sys_peer")
+	}
+	w.Close()
+	if c := w.Counts(stats.ProtoStats); c.Failed != 7 || c.Written != 1 {
+		t.Errorf("counts %+v, want 7 failed, 1 written", c)
+	}
+	if n := strings.Count(log.String(), "level=ERROR"); n != 1 || !strings.Contains(log.String(), "protostats.20261207: open") {
+		t.Errorf("want one error line for the vanished directory:\n%s", log)
 	}
 }
 
