@@ -184,7 +184,7 @@ func jsonValue(name, value string, pivot time.Time) any {
 		}
 	case ppmVars[name]:
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return f * 1e-6
+			return f / 1e6
 		}
 	case tsVars[name]:
 		if ts, ok := decodeTS(s); ok {

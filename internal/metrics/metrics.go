@@ -208,9 +208,9 @@ func (c *collector) collectSystem(ch chan<- prometheus.Metric, s *snapshot.Snaps
 	gauge(d.stratum, float64(sys.Stratum))
 	gauge(d.offset, s.Offset)
 	gauge(d.sysJitter, s.Jitter)
-	gauge(d.freq, s.Frequency*1e-6)
+	gauge(d.freq, s.Frequency/1e6)
 	gauge(d.clkJitter, s.ClkJitter)
-	gauge(d.wander, s.ClkWander*1e-6)
+	gauge(d.wander, s.ClkWander/1e6)
 	gauge(d.rootDelay, sys.RootDelay)
 	rd := sys.RootDisp
 	if now != 0 && sys.RootDispTime != 0 {
