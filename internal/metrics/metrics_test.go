@@ -28,13 +28,15 @@ func fixture() Sources {
 		Stratum: 2, RefID: 0x47505300, Reach: 0o377, HPoll: 6, HMode: 3, Offset: -0.000012, Delay: 0.0003,
 		Jitter: 0.00001, Disp: 0.001, Sent: 10, Received: 9, Selection: system.SelSysPeer}}}
 	return Sources{
-		Snapshot:    func() *snapshot.Snapshot { return s },
-		Now:         func() ntptime.Time { return 0 },
-		ServerStats: func(ntptime.Time) server.Stats { return server.Stats{Received: 100, Replies: 90, Limited: 3, KoDSent: 1} },
-		MRUEntries:  func() int { return 42 },
-		Control:     func() control.Stats { return control.Stats{Requests: 5, Responses: 5} },
-		Stats:       func(stats.Kind) filegen.Counts { return filegen.Counts{Written: 1} },
-		Version:     "gontp-test",
+		Snapshot: func() *snapshot.Snapshot { return s },
+		Now:      func() ntptime.Time { return 0 },
+		ServerStats: func(ntptime.Time) server.Stats {
+			return server.Stats{Received: 100, Replies: 90, Limited: 3, KoDSent: 1}
+		},
+		MRUEntries: func() int { return 42 },
+		Control:    func() control.Stats { return control.Stats{Requests: 5, Responses: 5} },
+		Stats:      func(stats.Kind) filegen.Counts { return filegen.Counts{Written: 1} },
+		Version:    "gontp-test",
 	}
 }
 
