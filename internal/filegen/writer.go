@@ -66,7 +66,12 @@ type Counts struct {
 type Writer struct {
 	opts Options
 	cfg  atomic.Pointer[stats.Config]
-	ch   chan record
+	// mu guards queue, the records waiting for the writer (at most QueueLen). A slice
+	// under a mutex rather than a channel: the engine's side is a lock and a copy, the
+	// writer takes the whole batch at once, and memory grows only with use.
+	mu    sync.Mutex
+	queue []record
+	spare []record
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -113,7 +118,7 @@ func New(cfg stats.Config, o Options) *Writer {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
-	w := &Writer{opts: o, ch: make(chan record, QueueLen), quit: make(chan struct{}), done: make(chan struct{}),
+	w := &Writer{opts: o, quit: make(chan struct{}), done: make(chan struct{}),
 		flushReq: make(chan chan struct{}), missing: map[string]bool{}}
 	c := cfg
 	w.cfg.Store(&c)
@@ -136,12 +141,9 @@ func (w *Writer) Start() {
 func (w *Writer) Apply(cfg stats.Config) {
 	c := cfg
 	w.cfg.Store(&c)
-	select {
-	case w.ch <- record{apply: &c}:
-	default:
-		// The queue is full: the writer compares each file's configuration with the
-		// current one before writing anyway.
-	}
+	w.mu.Lock()
+	w.queue = append(w.queue, record{apply: &c})
+	w.mu.Unlock()
 }
 
 // Config returns the configuration in force.
@@ -221,11 +223,14 @@ func (w *Writer) TimingStats(r stats.Timing) {
 
 func (w *Writer) put(r record) {
 	r.at = w.opts.Now()
-	select {
-	case w.ch <- r:
-	default:
+	w.mu.Lock()
+	if len(w.queue) >= QueueLen {
+		w.mu.Unlock()
 		w.dropped[r.kind].Add(1)
+		return
 	}
+	w.queue = append(w.queue, r)
+	w.mu.Unlock()
 }
 
 func (w *Writer) run() {
@@ -269,15 +274,19 @@ func (w *Writer) Flush() {
 // one per line.
 func (w *Writer) drain() {
 	w.reportDrops()
-	for {
-		select {
-		case r := <-w.ch:
-			w.handle(&r)
-			continue
-		default:
-		}
-		break
+	w.mu.Lock()
+	batch := w.queue
+	w.queue, w.spare = w.spare[:0], nil
+	w.mu.Unlock()
+	for i := range batch {
+		w.handle(&batch[i])
 	}
+	clear(batch) // drop the references (apply configurations) the records hold
+	w.mu.Lock()
+	if w.spare == nil {
+		w.spare = batch[:0]
+	}
+	w.mu.Unlock()
 	for _, f := range w.files {
 		if f != nil {
 			f.flush()

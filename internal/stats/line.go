@@ -8,6 +8,7 @@
 package stats
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -90,12 +91,33 @@ func AppendLoop(b []byte, t time.Time, r Loop) []byte {
 	return append(b, '\n')
 }
 
-// appendF appends a blank and x as C's "%.<prec>f" prints it (strconv rounds the exact
-// binary value correctly, as glibc's printf does, so the digits are the same).
+// appendF appends a blank and x as C's "%.<prec>f" prints it: the exact binary value
+// rounded correctly, as glibc's printf and strconv both do (prec at most 9).
+//
+// strconv's general algorithm is the larger part of a line's cost, so the usual case takes
+// a short cut: x·10^prec is rounded to an integer in floating point, which gives the
+// correctly rounded digits unless the product lies within its rounding error of a tie;
+// those cases, large values, and NaN/Inf go to strconv.
 func appendF(b []byte, x float64, prec int) []byte {
 	b = append(b, ' ')
+	pow := pow10[prec]
+	y := x * pow
+	if a := math.Abs(y); a < 1<<52 {
+		r := math.Round(y)
+		d := math.Abs(y - r) // exact: r is within 0.5 of y
+		if 0.5-d > 4*a*0x1p-52+0x1p-60 {
+			if math.Signbit(x) {
+				b = append(b, '-')
+			}
+			u := uint64(math.Abs(r))
+			p := uint64(pow)
+			return appendFixed(b, u/p, u%p, prec)
+		}
+	}
 	return strconv.AppendFloat(b, x, 'f', prec, 64)
 }
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 
 // appendAddr appends a blank and the address as Addr prints it, without allocating.
 func appendAddr(b []byte, a netip.Addr) []byte {

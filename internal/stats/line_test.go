@@ -3,7 +3,10 @@
 package stats
 
 import (
+	"math"
+	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -101,5 +104,33 @@ func TestGenerationAt(t *testing.T) {
 	// ISO week 1 of 2027 starts on Monday 2027-01-04; 2027-01-03 is in 2026's week 53.
 	if g := GenerationAt(GenWeek, time.Date(2027, 1, 3, 12, 0, 0, 0, time.UTC), start, 1); g.Suffix != ".2026w53" {
 		t.Errorf("2027-01-03: %q, want .2026w53", g.Suffix)
+	}
+}
+
+// TestAppendFMatchesStrconv: the short cut of appendF prints what strconv (and C's printf)
+// prints, over values of every magnitude the files see, ties and signs included.
+func TestAppendFMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := []float64{0, math.Copysign(0, -1), 0.5, 1.5, 2.5, -0.5, 0.0005, 0.00049999999999999999,
+		1e-10, -1e-10, 5e-10, 1.5e-9, 0.1234567885, 7.9375000385, 12.3456, 86399.9995, 1e7, -1e12, 16777216,
+		math.Inf(1), math.NaN(), 1.25e-5}
+	for range 200000 {
+		e := rng.IntN(20) - 12
+		v := rng.Float64() * math.Pow(10, float64(e))
+		if rng.IntN(2) == 0 {
+			v = -v
+		}
+		vals = append(vals, v)
+		// Exact decimal ties at 9, 6 and 3 digits, where binary allows them.
+		vals = append(vals, float64(rng.IntN(1<<20))/1024)
+	}
+	for _, v := range vals {
+		for _, prec := range []int{3, 6, 9} {
+			got := string(appendF(nil, v, prec))[1:]
+			want := strconv.FormatFloat(v, 'f', prec, 64)
+			if got != want {
+				t.Fatalf("appendF(%v, %d) = %q, strconv says %q", v, prec, got, want)
+			}
+		}
 	}
 }
