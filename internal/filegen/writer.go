@@ -72,9 +72,9 @@ type Writer struct {
 	mu    sync.Mutex
 	queue []record
 	spare []record
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
+	quit  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 	// flushReq asks the writer to write now (Flush).
 	flushReq chan chan struct{}
 
