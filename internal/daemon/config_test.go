@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"gontp/internal/filegen"
+	"gontp/internal/server"
 	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
@@ -110,4 +111,18 @@ func mustParse(t *testing.T, conf string) *ntpconf.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// TestSysStatsLine: the hourly sysstats line carries the counters' growth since the last
+// line, in classic's order.
+func TestSysStatsLine(t *testing.T) {
+	prev := server.Stats{Uptime: 100, Received: 10, Processed: 4, ThisVer: 8, OldVer: 2, Restricted: 1, Limited: 1}
+	cur := server.Stats{Uptime: 3700, Received: 110, Processed: 14, ThisVer: 98, OldVer: 12, Restricted: 3,
+		BadFormat: 5, BadAuth: 6, Declined: 7, Limited: 9, KoDSent: 2}
+	got := sysStatsLine(prev, cur)
+	want := stats.Sys{Seconds: 3600, Received: 100, Processed: 10, NewVersion: 90, OldVersion: 10, Restricted: 2,
+		BadLength: 5, BadAuth: 6, Declined: 7, Limited: 8, KoDSent: 2}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
 }
