@@ -655,15 +655,15 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		// (observed: classic with `server` lines and failing clock calls answers
 		// synchronised). Once is enough to tell the operator.
 		e.warnOnce("discipline", err.Error()+"; the clock is not being adjusted")
+		// Classic's local_clock still records loopstats when its clock calls fail.
+		e.recordLoop(e.sys.Poll)
 		return true, false
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
 	if !r.Ignored {
 		// ntpd local_clock ends every update it acts on with record_loop_stats.
-		cv := e.loop.Vars()
-		e.rec.LoopStats(stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
-			Wander: cv.ClkWander, Poll: r.Poll})
+		e.recordLoop(r.Poll)
 	}
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
@@ -690,6 +690,14 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		e.sysEventReport(code, r.Detail)
 	}
 	return r.Synchronised, false
+}
+
+// recordLoop writes the loopstats record of a clock update: the loop's variables as ntpq
+// shows them, and the poll the update left.
+func (e *Engine) recordLoop(poll int8) {
+	cv := e.loop.Vars()
+	e.rec.LoopStats(stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
+		Wander: cv.ClkWander, Poll: poll})
 }
 
 // afterStep returns the time the rest of a call must use: now, or the clock's reading
