@@ -66,12 +66,12 @@ type Counts struct {
 type Writer struct {
 	opts Options
 	cfg  atomic.Pointer[stats.Config]
-	// mu guards queue, the records waiting for the writer (at most QueueLen). A slice
-	// under a mutex rather than a channel: the engine's side is a lock and a copy, the
-	// writer takes the whole batch at once, and memory grows only with use.
+	// mu guards queue, the records waiting for the writer (at most QueueLen). Lists under
+	// a mutex rather than a channel: the engine's side is a lock and one copy of a small
+	// value, the writer takes the whole batch at once, and memory grows only with use.
 	mu    sync.Mutex
-	queue []record
-	spare []record
+	queue batch
+	spare batch
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -90,13 +90,26 @@ type Writer struct {
 	missing map[string]bool
 }
 
-// record is one queued line's values, or a configuration change (apply != nil).
+// timed is a record of the frequent kinds with the time it was made.
+type timed[T any] struct {
+	at time.Time
+	v  T
+}
+
+// batch is the queue: one list per frequent kind, so that each record is copied at its own
+// size, and one for the rest.
+type batch struct {
+	n      int
+	loops  []timed[stats.Loop]
+	peers  []timed[stats.Peer]
+	raws   []timed[stats.Raw]
+	others []record
+}
+
+// record is one queued line of the rarer kinds, or a configuration change (apply != nil).
 type record struct {
 	kind   stats.Kind
 	at     time.Time
-	loop   stats.Loop
-	peer   stats.Peer
-	raw    stats.Raw
 	sys    stats.Sys
 	timing stats.Timing
 	source string
@@ -142,7 +155,8 @@ func (w *Writer) Apply(cfg stats.Config) {
 	c := cfg
 	w.cfg.Store(&c)
 	w.mu.Lock()
-	w.queue = append(w.queue, record{apply: &c})
+	w.queue.others = append(w.queue.others, record{apply: &c})
+	w.queue.n++
 	w.mu.Unlock()
 }
 
@@ -171,23 +185,17 @@ func (w *Writer) Enabled(k stats.Kind) bool { return w.cfg.Load().Enabled(k) }
 
 // LoopStats records a clock update (classic record_loop_stats).
 func (w *Writer) LoopStats(r stats.Loop) {
-	if w.Enabled(stats.LoopStats) {
-		w.put(record{kind: stats.LoopStats, loop: r})
-	}
+	push(w, stats.LoopStats, func(b *batch) *[]timed[stats.Loop] { return &b.loops }, r)
 }
 
 // PeerStats records a new clock filter sample of an association (record_peer_stats).
 func (w *Writer) PeerStats(r stats.Peer) {
-	if w.Enabled(stats.PeerStats) {
-		w.put(record{kind: stats.PeerStats, peer: r})
-	}
+	push(w, stats.PeerStats, func(b *batch) *[]timed[stats.Peer] { return &b.peers }, r)
 }
 
 // RawStats records a packet an association received (record_raw_stats).
 func (w *Writer) RawStats(r stats.Raw) {
-	if w.Enabled(stats.RawStats) {
-		w.put(record{kind: stats.RawStats, raw: r})
-	}
+	push(w, stats.RawStats, func(b *batch) *[]timed[stats.Raw] { return &b.raws }, r)
 }
 
 // SysStats records the server counters of the last period (record_sys_stats).
@@ -224,12 +232,31 @@ func (w *Writer) TimingStats(r stats.Timing) {
 func (w *Writer) put(r record) {
 	r.at = w.opts.Now()
 	w.mu.Lock()
-	if len(w.queue) >= QueueLen {
+	if w.queue.n >= QueueLen {
 		w.mu.Unlock()
 		w.dropped[r.kind].Add(1)
 		return
 	}
-	w.queue = append(w.queue, r)
+	w.queue.others = append(w.queue.others, r)
+	w.queue.n++
+	w.mu.Unlock()
+}
+
+// push queues a record of a frequent kind on its own list.
+func push[T any](w *Writer, k stats.Kind, list func(*batch) *[]timed[T], v T) {
+	if !w.Enabled(k) {
+		return
+	}
+	at := w.opts.Now()
+	w.mu.Lock()
+	if w.queue.n >= QueueLen {
+		w.mu.Unlock()
+		w.dropped[k].Add(1)
+		return
+	}
+	l := list(&w.queue)
+	*l = append(*l, timed[T]{at: at, v: v})
+	w.queue.n++
 	w.mu.Unlock()
 }
 
@@ -275,17 +302,34 @@ func (w *Writer) Flush() {
 func (w *Writer) drain() {
 	w.reportDrops()
 	w.mu.Lock()
-	batch := w.queue
-	w.queue, w.spare = w.spare[:0], nil
+	b := w.queue
+	w.queue, w.spare = w.spare, batch{}
 	w.mu.Unlock()
-	for i := range batch {
-		w.handle(&batch[i])
+	for i := range b.others {
+		w.handle(&b.others[i])
 	}
-	clear(batch) // drop the references (apply configurations) the records hold
+	for _, r := range b.loops {
+		if f := w.file(stats.LoopStats, r.at); f != nil {
+			f.pending = stats.AppendLoop(f.pending, r.at, r.v)
+			f.lines++
+		}
+	}
+	for _, r := range b.peers {
+		if f := w.file(stats.PeerStats, r.at); f != nil {
+			f.pending = stats.AppendPeer(f.pending, r.at, r.v)
+			f.lines++
+		}
+	}
+	for _, r := range b.raws {
+		if f := w.file(stats.RawStats, r.at); f != nil {
+			f.pending = stats.AppendRaw(f.pending, r.at, r.v)
+			f.lines++
+		}
+	}
+	clear(b.others) // drop the references (configurations, texts) the records hold
+	b = batch{loops: b.loops[:0], peers: b.peers[:0], raws: b.raws[:0], others: b.others[:0]}
 	w.mu.Lock()
-	if w.spare == nil {
-		w.spare = batch[:0]
-	}
+	w.spare = b
 	w.mu.Unlock()
 	for _, f := range w.files {
 		if f != nil {
@@ -295,8 +339,8 @@ func (w *Writer) drain() {
 }
 
 func (w *Writer) handle(r *record) {
-	cfg := w.cfg.Load()
 	if r.apply != nil {
+		cfg := w.cfg.Load()
 		for k, f := range w.files {
 			if f != nil && (!cfg.Enabled(stats.Kind(k)) || f.gen != cfg.Gens[k] || f.dir != cfg.Dir) {
 				f.flush()
@@ -306,19 +350,34 @@ func (w *Writer) handle(r *record) {
 		}
 		return
 	}
-	if !cfg.Enabled(r.kind) {
-		return // disabled by a reload while the record waited
+	if f := w.file(r.kind, r.at); f != nil {
+		f.pending = format(f.pending, r)
+		f.lines++
 	}
-	f := w.files[r.kind]
-	if f == nil || f.gen != cfg.Gens[r.kind] || f.dir != cfg.Dir {
+}
+
+// file returns the file set k with the generation of at open, ready for a line; nil when
+// the set is disabled (by a reload while the record waited) or its file cannot be opened
+// (the line is then counted as lost).
+func (w *Writer) file(k stats.Kind, at time.Time) *file {
+	cfg := w.cfg.Load()
+	if !cfg.Enabled(k) {
+		return nil
+	}
+	f := w.files[k]
+	if f == nil || f.gen != cfg.Gens[k] || f.dir != cfg.Dir {
 		if f != nil {
 			f.flush()
 			f.close()
 		}
-		f = &file{kind: r.kind, gen: cfg.Gens[r.kind], dir: cfg.Dir, w: w}
-		w.files[r.kind] = f
+		f = &file{kind: k, gen: cfg.Gens[k], dir: cfg.Dir, w: w}
+		w.files[k] = f
 	}
-	f.add(r)
+	if !f.ready(at) {
+		w.failed[k].Add(1)
+		return nil
+	}
+	return f
 }
 
 // reportDrops logs, once per episode, that records were dropped for a full queue.
@@ -334,12 +393,6 @@ func (w *Writer) reportDrops() {
 
 func format(b []byte, r *record) []byte {
 	switch r.kind {
-	case stats.LoopStats:
-		return stats.AppendLoop(b, r.at, r.loop)
-	case stats.PeerStats:
-		return stats.AppendPeer(b, r.at, r.peer)
-	case stats.RawStats:
-		return stats.AppendRaw(b, r.at, r.raw)
 	case stats.SysStats:
 		return stats.AppendSys(b, r.at, r.sys)
 	case stats.TimingStats:
@@ -379,23 +432,18 @@ func (f *file) close() {
 	}
 }
 
-// add formats a record into the buffer of its generation, writing out the buffer of the
-// previous generation first when the record starts a new one.
-func (f *file) add(r *record) {
-	if f.f == nil || !f.cur.Contains(r.at) {
+// ready makes sure the generation holding at is open, writing out the buffer of the
+// previous generation first when at starts a new one. It reports whether a line can be
+// added.
+func (f *file) ready(at time.Time) bool {
+	if f.f == nil || !f.cur.Contains(at) {
 		f.flush()
-		if f.f == nil && r.at.Before(f.retry) {
-			f.w.failed[f.kind].Add(1)
-			return
+		if f.f == nil && at.Before(f.retry) {
+			return false
 		}
-		f.open(r.at)
+		f.open(at)
 	}
-	if f.f == nil {
-		f.w.failed[f.kind].Add(1)
-		return
-	}
-	f.pending = format(f.pending, r)
-	f.lines++
+	return f.f != nil
 }
 
 // flush writes the buffered lines; a failed write counts them as lost.
