@@ -54,7 +54,7 @@ func (d *Daemon) recordInput(in inbound, now time.Time) {
 			r.Dst = in.socket.Local.Addr()
 		}
 		if err := wire.DecodeHeader(in.data, &r.Packet); err == nil {
-			d.stats.RawStats(r)
+			d.stats.RawStats(now, r)
 		}
 	}
 	if d.stats.Enabled(stats.TimingStats) {
@@ -73,7 +73,7 @@ func (d *Daemon) recordOutput(local netip.Addr, s engine.Send, xmt ntptime.Time)
 	if xmt != 0 {
 		r.Packet.Xmt = xmt
 	}
-	d.stats.RawStats(r)
+	d.stats.RawStats(d.now(), r)
 }
 
 // runSysStats writes the sysstats line every hour: the server counters of the past hour.

@@ -72,16 +72,16 @@ type Options struct {
 // clock update (local_clock) and each system or peer event (report_event). The daemon's
 // statistics writer (internal/filegen) implements it; it must queue, never block.
 type Recorder interface {
-	PeerStats(stats.Peer)
-	LoopStats(stats.Loop)
+	PeerStats(at time.Time, p stats.Peer)
+	LoopStats(at time.Time, l stats.Loop)
 	ProtoStats(text string)
 }
 
 // noRecorder records nothing.
 type noRecorder struct{}
 
-func (noRecorder) PeerStats(stats.Peer) {}
-func (noRecorder) LoopStats(stats.Loop) {}
+func (noRecorder) PeerStats(time.Time, stats.Peer) {}
+func (noRecorder) LoopStats(time.Time, stats.Loop) {}
 func (noRecorder) ProtoStats(string)    {}
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
@@ -442,7 +442,7 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 			}
 		case peer.ActSample:
 			// ntpd clock_filter: record_peer_stats with the status word of the moment.
-			e.rec.PeerStats(stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
+			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
 				Offset: act.Sample.Offset, Delay: act.Sample.Delay, Disp: act.Sample.Disp, Jitter: act.Sample.Jitter})
 		case peer.ActSelect:
 			selectNow = true
@@ -656,14 +656,14 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		// synchronised). Once is enough to tell the operator.
 		e.warnOnce("discipline", err.Error()+"; the clock is not being adjusted")
 		// Classic's local_clock still records loopstats when its clock calls fail.
-		e.recordLoop(e.sys.Poll)
+		e.recordLoop(now, e.sys.Poll)
 		return true, false
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
 	if !r.Ignored {
 		// ntpd local_clock ends every update it acts on with record_loop_stats.
-		e.recordLoop(r.Poll)
+		e.recordLoop(now, r.Poll)
 	}
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
@@ -694,9 +694,9 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 
 // recordLoop writes the loopstats record of a clock update: the loop's variables as ntpq
 // shows them, and the poll the update left.
-func (e *Engine) recordLoop(poll int8) {
+func (e *Engine) recordLoop(now time.Time, poll int8) {
 	cv := e.loop.Vars()
-	e.rec.LoopStats(stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
+	e.rec.LoopStats(now, stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
 		Wander: cv.ClkWander, Poll: poll})
 }
 

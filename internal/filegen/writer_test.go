@@ -73,11 +73,11 @@ func TestRotationAtMidnight(t *testing.T) {
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
 	w, log := newWriter(t, config(t, dir, "statistics loopstats peerstats\nfilegen peerstats type none\n"), clk)
-	w.LoopStats(stats.Loop{Offset: 0.001, Poll: 6})
+	w.LoopStats(clk.Now(), stats.Loop{Offset: 0.001, Poll: 6})
 	flush(w)
 	clk.Set(clk.Now().Add(3 * time.Second))
-	w.LoopStats(stats.Loop{Offset: 0.002, Poll: 6})
-	w.PeerStats(stats.Peer{Status: 0x9614})
+	w.LoopStats(clk.Now(), stats.Loop{Offset: 0.002, Poll: 6})
+	w.PeerStats(clk.Now(), stats.Peer{Status: 0x9614})
 	w.Close()
 	if got, want := read(t, filepath.Join(dir, "loopstats.20261206")), "61380 86398.000 0.001000000 0.000 0.000000000 0.000000 6\n"; got != want {
 		t.Errorf("loopstats.20261206 = %q, want %q", got, want)
@@ -115,7 +115,7 @@ func TestMissingAndVanishedDirectory(t *testing.T) {
 	w, log := newWriter(t, config(t, dir, "statistics protostats loopstats\n"), clk)
 	for range 3 {
 		w.ProtoStats("0.0.0.0 c016 06 restart")
-		w.LoopStats(stats.Loop{})
+		w.LoopStats(clk.Now(), stats.Loop{})
 	}
 	flush(w)
 	if c := w.Counts(stats.ProtoStats); c.Failed != 3 || c.Written != 0 {
@@ -172,13 +172,13 @@ func TestApplyAndDisable(t *testing.T) {
 	dir := t.TempDir()
 	clk := &virtualClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
 	w, _ := newWriter(t, config(t, dir, "statistics loopstats\ndisable stats\n"), clk)
-	w.LoopStats(stats.Loop{})
+	w.LoopStats(clk.Now(), stats.Loop{})
 	flush(w)
 	if _, err := os.Stat(filepath.Join(dir, "loopstats")); err == nil {
 		t.Errorf("disable stats: loopstats written")
 	}
 	w.Apply(config(t, dir, "statistics loopstats\nfilegen loopstats file loops type month nolink\n"))
-	w.LoopStats(stats.Loop{})
+	w.LoopStats(clk.Now(), stats.Loop{})
 	w.ClockStats("127.127.20.0", "not enabled")
 	w.Close()
 	if _, err := os.Stat(filepath.Join(dir, "loops.202612")); err != nil {
