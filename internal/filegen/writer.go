@@ -6,8 +6,8 @@
 // ever), the base name hard-linked to the current generation.
 //
 // Recording never blocks the caller (the engine goroutine): a record is stamped with the
-// daemon's clock, as classic's get_systime stamps it, and queued; one writer goroutine
-// formats and writes it. A full queue drops the record and counts it; a failing write (full
+// daemon's clock (the time the caller already read, or read here), as classic's get_systime
+// stamps it, and queued; one writer goroutine formats and writes it once a second. A full queue drops the record and counts it; a failing write (full
 // disk, vanished directory, permissions) is logged once per file until it works again and
 // counted, and the daemon goes on.
 package filegen
