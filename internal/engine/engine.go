@@ -82,7 +82,7 @@ type noRecorder struct{}
 
 func (noRecorder) PeerStats(time.Time, stats.Peer) {}
 func (noRecorder) LoopStats(time.Time, stats.Loop) {}
-func (noRecorder) ProtoStats(string)    {}
+func (noRecorder) ProtoStats(string)               {}
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
 // Besides adjusting the clock it says what it did, so that the engine can do what classic
