@@ -247,12 +247,11 @@ func decodePeerVars(vars []Var, flavour int) peerVars {
 // af (0, 4 or 6) drops rows of the other address family (the row is then empty).
 func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, af int) string {
 	pv := decodePeerVars(vars, flavour)
-	srcadr, dstadr, haveSrchost, clockName, haveDstadr, haveRefid, refid, haveJitter, stratum, hpoll, ppoll, reach, delay, offset, jitter, disp, rec, reftime, flash, typ, stderrMalformed := pv.srcadr, pv.dstadr, pv.haveSrchost, pv.clockName, pv.haveDstadr, pv.haveRefid, pv.refid, pv.haveJitter, pv.stratum, pv.hpoll, pv.ppoll, pv.reach, pv.delay, pv.offset, pv.jitter, pv.disp, pv.rec, pv.reftime, pv.flash, pv.typ, pv.stderrMalformed
 	var b strings.Builder
-	for _, m := range stderrMalformed {
+	for _, m := range pv.stderrMalformed {
 		fmt.Fprintf(r.Err, "malformed %s\n", m)
 	}
-	p := min(ppoll, hpoll)
+	p := min(pv.ppoll, pv.hpoll)
 	var pollSec int64
 	if p >= 0 && p < 62 {
 		pollSec = 1 << p
@@ -260,35 +259,35 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 	c := tally[(status>>8)&7]
 	if r.NumHosts > 1 {
 		var local string
-		if flavour != peersO && haveDstadr {
-			local = trunc(r.nntohost(dstadr), r.MaxHostLen)
+		if flavour != peersO && pv.haveDstadr {
+			local = trunc(r.nntohost(pv.dstadr), r.MaxHostLen)
 		} else {
 			local = r.currentHost
 		}
 		fmt.Fprintf(&b, "%-*s ", r.MaxHostLen, local)
 	}
-	if af != 0 && (srcadr.Is4() && af != 4 || !srcadr.Is4() && af != 6) {
+	if af != 0 && (pv.srcadr.Is4() && af != 4 || !pv.srcadr.Is4() && af != 6) {
 		return b.String()
 	}
-	if !haveSrchost {
-		clockName = r.nntohost(srcadr)
+	if !pv.haveSrchost {
+		pv.clockName = r.nntohost(pv.srcadr)
 	}
-	if r.Wide && len(clockName) > 15 {
+	if r.Wide && len(pv.clockName) > 15 {
 		pad := 1 + 15 + 1
 		if r.NumHosts > 1 {
 			pad += r.MaxHostLen + 1
 		}
-		fmt.Fprintf(&b, "%c%s\n%*s", c, clockName, pad, "")
+		fmt.Fprintf(&b, "%c%s\n%*s", c, pv.clockName, pad, "")
 	} else {
-		fmt.Fprintf(&b, "%c%-15.15s ", c, clockName)
+		fmt.Fprintf(&b, "%c%-15.15s ", c, pv.clockName)
 	}
 	drlen := 0
-	if flash&0x0800 != 0 && flavour != peersO {
+	if pv.flash&0x0800 != 0 && flavour != peersO {
 		b.WriteString("(loop)")
 		drlen = 6
-	} else if haveRefid {
-		drlen = len(refid)
-		b.WriteString(makeASCII(refid))
+	} else if pv.haveRefid {
+		drlen = len(pv.refid)
+		b.WriteString(makeASCII(pv.refid))
 	}
 	if flavour == peersA {
 		for ; drlen < 9; drlen++ {
@@ -301,13 +300,13 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 		}
 	}
 	now := ntptime.FromTime(r.now())
-	jd := disp
-	if haveJitter {
-		jd = jitter
+	jd := pv.disp
+	if pv.haveJitter {
+		jd = pv.jitter
 	}
 	fmt.Fprintf(&b, " %2d %c %4.4s %4.4s  %3o  %7.7s %8.7s %7.7s\n",
-		stratum, typ, prettyInterval(when(now, rec, reftime)), prettyInterval(pollSec),
-		reach, msString(delay, 3, false), msString(offset, 3, true), msString(jd, 3, false))
+		pv.stratum, pv.typ, prettyInterval(when(now, pv.rec, pv.reftime)), prettyInterval(pollSec),
+		pv.reach, msString(pv.delay, 3, false), msString(pv.offset, 3, true), msString(jd, 3, false))
 	return b.String()
 }
 
