@@ -216,3 +216,28 @@ filegen clockstats file clockstats type day enable
 		t.Errorf("a climbing file name: %v, %q", warns, c.Gens[stats.PeerStats].File)
 	}
 }
+
+// TestFullDisk: writes that fail with ENOSPC (the file set is /dev/full) are logged once,
+// counted, and the writer goes on.
+func TestFullDisk(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/full", filepath.Join(dir, "loopstats")); err != nil {
+		t.Fatal(err)
+	}
+	clk := &virtualClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	w, log := newWriter(t, config(t, dir, "statistics loopstats\nfilegen loopstats type none\n"), clk)
+	for i := range 3 {
+		w.LoopStats(clk.Now(), stats.Loop{Poll: int8(i)})
+		flush(w)
+	}
+	w.Close()
+	if c := w.Counts(stats.LoopStats); c.Failed != 3 || c.Written != 0 {
+		t.Errorf("counts %+v, want 3 lost", c)
+	}
+	if n := strings.Count(log.String(), "no space left on device"); n != 1 {
+		t.Errorf("%d log lines about the full disk, want 1:\n%s", n, log)
+	}
+}
