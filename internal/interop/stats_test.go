@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -283,4 +285,47 @@ func TestStatsRotateAtVirtualMidnight(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	t.Logf("files: %v", names)
+}
+
+// TestStatsFilesBelongToDaemonUser: with `-u nobody` the statistics files are created after
+// the privilege drop, by nobody, with mode 0644 whatever the umask, as classic's are.
+func TestStatsFilesBelongToDaemonUser(t *testing.T) {
+	testnet.Reference(t, "chronyd")
+	ntpd := binary(t, "ntpd")
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	dir, err := os.MkdirTemp("", "gontp-stats-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	tn := testnet.New(t)
+	ch, gh := tn.Host("chrony"), tn.Host("gontp")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	conf := testnet.WriteFile(t, "ntp.conf", fmt.Sprintf("server %s iburst\nstatsdir %s\nstatistics protostats peerstats\n", ch.Addr(), dir))
+	gh.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		"sh", "-c", "umask 077; exec \"$0\" \"$@\"", ntpd, "-n", "-c", conf, "-u", "nobody", "--virtual-clock", "0.01,0")
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if len(readStatsQuiet(dir, "peerstats")) > 0 {
+			break
+		}
+	}
+	for _, name := range []string{"protostats", "peerstats"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if int(sys.Uid) != uid || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: owner %d mode %v, want nobody (%d) and 0644", name, sys.Uid, st.Mode().Perm(), uid)
+		}
+	}
 }
