@@ -75,6 +75,10 @@ type Recorder interface {
 	PeerStats(at time.Time, p stats.Peer)
 	LoopStats(at time.Time, l stats.Loop)
 	ProtoStats(text string)
+	// ClockStats records a reference clock driver's line (classic record_clock_stats, which
+	// the drivers call with each timecode): source is the clock's address as classic
+	// prints it ("127.127.20.0"), text the driver's words.
+	ClockStats(source, text string)
 }
 
 // noRecorder records nothing.
@@ -83,6 +87,7 @@ type noRecorder struct{}
 func (noRecorder) PeerStats(time.Time, stats.Peer) {}
 func (noRecorder) LoopStats(time.Time, stats.Loop) {}
 func (noRecorder) ProtoStats(string)               {}
+func (noRecorder) ClockStats(string, string)       {}
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
 // Besides adjusting the clock it says what it did, so that the engine can do what classic
