@@ -27,6 +27,7 @@ type recorded struct {
 func (r *recorded) PeerStats(_ time.Time, p stats.Peer) { r.peers = append(r.peers, p) }
 func (r *recorded) LoopStats(_ time.Time, l stats.Loop) { r.loops = append(r.loops, l) }
 func (r *recorded) ProtoStats(s string)                 { r.proto = append(r.proto, s) }
+func (r *recorded) ClockStats(_, _ string)              {}
 
 // TestStatsRecords: the engine records, where classic calls its record_*_stats, the restart
 // event at start, a peerstats record per clock filter sample (the refclock named by its
