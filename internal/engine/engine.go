@@ -318,6 +318,9 @@ func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address, no
 	}
 	e.assocs = append(e.assocs, as)
 	e.byAddr[pc.Addr] = as
+	// The association recorded its mobilize event in its status word; like classic's
+	// newpeer, say so ("198.18.0.2 8011 81 mobilize assoc 3125" in protostats).
+	e.logPeerEvent(as, peer.EvMobilize, fmt.Sprintf("assoc %d", as.id))
 	return as, nil
 }
 

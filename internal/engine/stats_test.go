@@ -29,8 +29,8 @@ func (r *recorded) LoopStats(_ time.Time, l stats.Loop) { r.loops = append(r.loo
 func (r *recorded) ProtoStats(s string)                 { r.proto = append(r.proto, s) }
 func (r *recorded) ClockStats(_, _ string)              {}
 
-// TestStatsRecords: the engine records, where classic calls its record_*_stats, the restart
-// event at start, a peerstats record per clock filter sample (the refclock named by its
+// TestStatsRecords: the engine records, where classic calls its record_*_stats, the
+// mobilize and restart events at start, a peerstats record per clock filter sample (the refclock named by its
 // 127.127.t.u address, with its status word), a loopstats record per clock update with the
 // loop's variables, and the peer and system events.
 func TestStatsRecords(t *testing.T) {
@@ -53,11 +53,10 @@ func TestStatsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
-	if len(rec.proto) == 0 || rec.proto[0] != "0.0.0.0 c016 06 restart" {
-		t.Errorf("protostats %q, want the restart event first", rec.proto)
-	}
-	if !strings.HasPrefix(strings.Join(rec.proto, "\n"), "0.0.0.0 c016 06 restart\n127.127.1.0 ") {
-		t.Errorf("protostats %q: the refclock's events named by its address", rec.proto)
+	// As classic: the association's mobilize event (its status word 8011), then restart.
+	if len(rec.proto) < 2 || !strings.HasPrefix(rec.proto[0], "127.127.1.0 8011 81 mobilize assoc ") ||
+		rec.proto[1] != "0.0.0.0 c016 06 restart" {
+		t.Errorf("protostats %q, want mobilize then restart", rec.proto)
 	}
 	if len(rec.peers) == 0 || rec.peers[0].Source.String() != "127.127.1.0" || rec.peers[0].Status == 0 {
 		t.Errorf("peerstats %+v", rec.peers)
