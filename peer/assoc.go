@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package peer is one NTP association, sans I/O
-// (DESIGN.md, "The association is an action machine"): the poll process with iburst and
+// (docs/architecture.md, "The association is an action machine"): the poll process with iburst and
 // burst, the reach register, the receive tests of RFC 5905 section 8 with classic ntpd's
 // flash bits, Kiss-o'-Death, the clock filter of section 10 and symmetric active/passive
 // mode. The selection of the system peer (section 11.2) is package system's.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package control is the mode-6 control server that classic ntpq, NTPsec's ntpq and the
 // monitoring tools built on them talk to (RFC 9327; compat.md sections 1-3). It answers
 // from the engine's published snapshot.Snapshot and from small data sources the daemon
@@ -262,6 +264,8 @@ type Server struct {
 	cfg Config
 	src Sources
 	c   counters
+	// setvars replaces cfg.SetVars once a reload set them (SetSetVars).
+	setvars atomic.Pointer[[]SetVar]
 	// sysDefault is the default system variable list with setvar defaults appended.
 	logged [16]atomic.Bool
 }

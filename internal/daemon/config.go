@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
@@ -48,8 +50,24 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
+	// start: a driver may hold a device, and a reload does not change reference clocks).
+	refclocks []refclockLine
+	// serverPos is the position of each line of engine.Servers, for messages.
+	serverPos []string
+	// tinker is the `tinker` configuration (clock.go applies it).
+	tinker ntpconf.TinkerValues
+	// monitor and flags are what the gate was made from: a reload keeps the running MRU
+	// list when they are unchanged.
+	monitor server.MonitorConfig
+	flags   ntpconf.SystemFlags
+	// problems are the errors found while applying the configuration, each with file:line:
+	// at start they are logged and the rest runs, as in classic; a reload refuses the file.
+	problems []string
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
+	// warned are the warnings start-up gave (a reload repeats them at debug level only).
+	warned map[string]bool
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
@@ -154,7 +172,8 @@ func Problems(err error) []string {
 }
 
 // loadConfig reads and applies the configuration file. Like classic ntpd it reports every bad
-// line and goes on with the rest; only an unreadable file stops the daemon.
+// line and goes on with the rest; only an unreadable file stops the daemon. --configtest
+// runs the same (CheckConfig), so that it reports exactly what start-up would.
 func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	cfg, perr := ParseConfigFile(opts.ConfigFile)
 	if cfg == nil {
@@ -163,38 +182,112 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	for _, p := range Problems(perr) {
 		log.Error(p)
 	}
+	warned := &newWarnings{Handler: log.Handler(), now: map[string]bool{}}
+	wlog := slog.New(warned)
 	for _, w := range cfg.Warnings() {
-		log.Warn(w.Error())
+		wlog.Warn(w.Error())
 	}
-	rc, err := applyConfig(cfg, opts.Family, log)
-	if rc != nil {
-		rc.parsed = cfg
+	rc := applyConfig(cfg, opts.Family, wlog)
+	openRefclocks(rc)
+	for _, p := range rc.problems {
+		log.Error(p)
 	}
-	return rc, err
+	rc.parsed = cfg
+	rc.warned = warned.now
+	return rc, nil
 }
 
+// CheckConfig is --configtest: it reads the configuration as start-up does and returns every
+// error (what a reload would refuse the file for) and every warning start-up would log, in
+// the daemon's words. A nil error means the file could be read at all.
+func CheckConfig(file string, family int) (errs, warnings []string, err error) {
+	cfg, perr := ParseConfigFile(file)
+	if cfg == nil {
+		return nil, nil, perr
+	}
+	errs = Problems(perr)
+	for _, w := range cfg.Warnings() {
+		warnings = append(warnings, w.Error())
+	}
+	log := slog.New(&collect{level: slog.LevelWarn, out: &warnings, errs: &errs})
+	rc := applyConfig(cfg, family, log)
+	openRefclocks(rc)
+	errs = append(errs, rc.problems...)
+	return errs, warnings, nil
+}
+
+// problemTap turns error records into rc.problems and passes the rest on.
+type problemTap struct {
+	slog.Handler
+	rc *runConfig
+}
+
+func (h *problemTap) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.Handler.Enabled(ctx, l)
+}
+
+func (h *problemTap) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.rc.problems = append(h.rc.problems, r.Message)
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// collect is a slog handler that keeps the messages of warnings and errors.
+type collect struct {
+	level slog.Level
+	out   *[]string
+	errs  *[]string
+}
+
+func (c *collect) Enabled(_ context.Context, l slog.Level) bool { return l >= c.level }
+func (c *collect) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		*c.errs = append(*c.errs, r.Message)
+	} else {
+		*c.out = append(*c.out, r.Message)
+	}
+	return nil
+}
+func (c *collect) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *collect) WithGroup(string) slog.Handler      { return c }
+
 // applyConfig turns a parsed configuration into the daemon's settings, warning about what it
-// cannot do yet.
+// cannot do yet. It changes nothing outside the runConfig it returns, so that a reload can
+// check a file whole before taking it; errors go to rc.problems.
 //
 // cmdFamily is ntpd's -4 or -6 (0 for neither): names then resolve only to that family.
-func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConfig, error) {
+func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfig {
 	rc := &runConfig{}
+	problem := func(format string, args ...any) { rc.problems = append(rc.problems, fmt.Sprintf(format, args...)) }
+	// Whatever is logged as an error on the way (a keys file that cannot be read, say) is a
+	// problem too: the caller logs it, and a reload refuses the file for it.
+	log = slog.New(&problemTap{Handler: log.Handler(), rc: rc})
 	for _, d := range cfg.Directives {
 		if !actedOn[d.Keyword] {
 			log.Warn(fmt.Sprintf("%s: %q is read but gontp does not act on it yet; it has no effect", d.Pos, d.Keyword))
 		}
 	}
+	warnFlags(cfg, log)
 	for _, v := range cfg.Setvars {
 		rc.setvars = append(rc.setvars, control.SetVar{Name: v.Name, Value: v.Value, Default: v.Default})
 	}
 	gate, warns, gerr := server.NewGate(gateConfig(cfg), restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
-	for _, p := range Problems(gerr) {
-		log.Error(p)
-	}
+	rc.problems = append(rc.problems, Problems(gerr)...)
 	for _, w := range warns {
 		log.Warn(w)
 	}
 	rc.gate = gate
+	rc.monitor = monitorConfig(cfg.DiscardParams(), cfg.MRUParams())
+	rc.flags = cfg.Flags()
+	rc.tinker = cfg.TinkerParams()
+	for _, o := range cfg.Tinker {
+		switch o.Name {
+		case "dispersion", "huffpuff", "tick":
+			log.Warn(fmt.Sprintf("%s: tinker %s is read but gontp's discipline does not use it", o.Pos, o.Name))
+		}
+	}
 	if avg := cfg.DiscardParams().Average; avg > 0 {
 		rc.minPoll = int8(avg)
 	}
@@ -213,7 +306,11 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 	}
 	if err := tos.Validate(); err != nil {
-		log.Error(fmt.Sprintf("tos: %v; using the defaults", err))
+		pos := ""
+		if len(cfg.Tos) > 0 {
+			pos = cfg.Tos[0].Pos.String() + ": "
+		}
+		problem("%stos: %v; using the defaults", pos, err)
 		tos = system.DefaultTos()
 	}
 	rc.engine.Tos = &tos
@@ -243,10 +340,12 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		fudges[*f.Refclock] = fu
 	}
 
+	seen := map[netip.AddrPort]string{}
 	for _, a := range cfg.Associations {
 		if a.Invalid {
 			continue
 		}
+		warnAssocOptions(a, log)
 		pc := peer.Config{
 			MinPoll: int8(a.EffectiveMinPoll()), MaxPoll: int8(a.EffectiveMaxPoll()),
 			Version: uint8(a.Version), KeyID: a.Key,
@@ -259,12 +358,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
-			drv, err := refclock.New(addr, fudges[*a.Refclock])
-			if err != nil {
-				log.Error(fmt.Sprintf("%s: %v", a.Pos, err))
-				continue
-			}
-			rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: addr, Driver: drv, Peer: pc})
+			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), addr: addr, fudge: fudges[*a.Refclock], peer: pc})
 			continue
 		}
 		switch a.Kind {
@@ -294,7 +388,17 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 				continue
 			}
 			pc.Addr = netip.AddrPortFrom(ad, 123)
+			// Classic skips a second line for the same address (newpeer finds the
+			// existing association; checked with 4.2.8p15) without a word; gontp says
+			// where. gontp keeps one association per address whatever the mode.
+			if first, dup := seen[pc.Addr]; dup {
+				log.Warn(fmt.Sprintf("%s: %s %s: duplicate association for %s (first at %s); this line is skipped",
+					a.Pos, a.Kind, a.Address, ad, first))
+				continue
+			}
+			seen[pc.Addr] = a.Pos.String()
 			rc.engine.Servers = append(rc.engine.Servers, pc)
+			rc.serverPos = append(rc.serverPos, a.Pos.String())
 			continue
 		}
 		rc.named = append(rc.named, namedServer{pos: a.Pos.String(), name: a.Address, family: a.Family, peer: pc})
@@ -307,12 +411,76 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 		rule, err := netio.ParseRule(r.Action, target)
 		if err != nil {
-			log.Error(fmt.Sprintf("%s: %v", r.Pos, err))
+			problem("%s: %v", r.Pos, err)
 			continue
 		}
 		rc.interfaces = append(rc.interfaces, rule)
 	}
-	return rc, nil
+	return rc
+}
+
+// refclockLine is a `server 127.127.t.u` line with its fudge.
+type refclockLine struct {
+	pos   string
+	addr  refclock.Address
+	fudge refclock.Fudge
+	peer  peer.Config
+}
+
+// openRefclocks makes the drivers of the reference clock lines into rc.engine.Refclocks; a
+// driver that cannot be made is a problem named with its line.
+func openRefclocks(rc *runConfig) {
+	for _, l := range rc.refclocks {
+		drv, err := refclock.New(l.addr, l.fudge)
+		if err != nil {
+			rc.problems = append(rc.problems, fmt.Sprintf("%s: %v", l.pos, err))
+			continue
+		}
+		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: l.addr, Driver: drv, Peer: l.peer})
+	}
+}
+
+// actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the
+// kernel loop) and monitor (the MRU list).
+var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true}
+
+// warnFlags names each enable or disable flag gontp reads but does not act on, with its
+// line. `enable mode7` is refused: gontp never answers mode-7 (ntpdc) requests, whatever the
+// configuration says (classic's mode 7 is a known amplifier and write path).
+func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
+	for _, list := range []struct {
+		verb string
+		opts []*ntpconf.Option
+	}{{"enable", cfg.Enable}, {"disable", cfg.Disable}} {
+		for _, o := range list.opts {
+			switch {
+			case actedFlags[o.Name]:
+			case o.Name == "mode7" && list.verb == "enable":
+				log.Warn(fmt.Sprintf("%s: enable mode7 is refused: gontp never answers mode-7 (ntpdc) requests; use ntpq (mode 6)", o.Pos))
+			case o.Name == "mode7":
+				// disable mode7 is what gontp does anyway.
+			default:
+				log.Warn(fmt.Sprintf("%s: %s %s is read but gontp does not act on it yet; it has no effect", o.Pos, list.verb, o.Name))
+			}
+		}
+	}
+}
+
+// warnAssocOptions names the options of a server, peer or pool line that gontp reads but
+// does not act on.
+func warnAssocOptions(a *ntpconf.Association, log *slog.Logger) {
+	for _, f := range a.Flags {
+		switch f {
+		case "xleave", "autokey", "xmtnonce":
+			log.Warn(fmt.Sprintf("%s: %s %s: option %s is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address, f))
+		}
+	}
+	if a.TTLMode != 0 && a.Refclock == nil {
+		log.Warn(fmt.Sprintf("%s: %s %s: option ttl is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address))
+	}
+	if a.Ident != "" {
+		log.Warn(fmt.Sprintf("%s: %s %s: option ident is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address))
+	}
 }
 
 // family is the address family a line uses: its own -4/-6, else ntpd's.

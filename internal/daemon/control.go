@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
@@ -21,7 +23,7 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate func() *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -53,13 +55,13 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 			return io
 		},
 		Monitor: func() control.MonitorStats {
-			m := gate.Monitor.Stats()
+			m := gate().Monitor.Stats()
 			return control.MonitorStats{Enabled: m.Enabled, Depth: uint64(m.Entries),
 				Deepest: uint64(m.Peak), MinDepth: uint64(m.MinDepth), MaxDepth: uint64(m.MaxDepth),
 				MaxAge: int64(m.MaxAge), MemKiB: uint64(m.MemKB), MaxMemKiB: uint64(m.MaxMemKB)}
 		},
 		MRU: func() iter.Seq[control.MRUEntry] {
-			entries := gate.Monitor.MRU(nil)
+			entries := gate().Monitor.MRU(nil)
 			return func(yield func(control.MRUEntry) bool) {
 				for _, e := range entries {
 					if !yield(control.MRUEntry{Addr: e.Addr, First: e.First, Last: e.Last,
@@ -71,7 +73,7 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 		},
 		Restrictions: func() []control.Restriction {
 			var out []control.Restriction
-			for _, e := range gate.List.Entries() {
+			for _, e := range gate().List.Entries() {
 				out = append(out, control.Restriction{Addr: e.Addr, Mask: e.Mask, Hits: e.Hits,
 					Flags: server.ReslistFlags(e.Flags, e.Match)})
 			}

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package daemon wires gontp together: it reads the configuration, opens the sockets, runs
 // the engine on real timers and serves time, as classic ntpd's main loop does. It is the only
 // place below cmd/ that reads the wall clock; everything under it takes time as an argument.
@@ -61,6 +63,14 @@ type Options struct {
 	LogFileFromCommandLine bool
 	// Reload receives one value per SIGHUP: reopen the log, reload the configuration.
 	Reload <-chan struct{}
+	// Reloaded, when set, is told after each reload whether the new configuration was
+	// applied (true) or refused (false); ObserveConfig, when set, is called once at start
+	// with a function that returns the configuration in effect (ConfigState). Tests use them.
+	Reloaded      func(applied bool)
+	ObserveConfig func(state func() ConfigState)
+	// UpdateInterval is ntpd's -U: how often the interfaces are rescanned; 0 means classic's
+	// default of 300 s, a negative value never.
+	UpdateInterval time.Duration
 	// Notifier is systemd's sd_notify socket (nil: not under systemd); Readiness is the
 	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
 	Notifier  *Notifier
@@ -79,13 +89,14 @@ type Daemon struct {
 	now   func() time.Time
 	clock *Clock
 	srv   *server.Server
-	gate  *server.Gate
+	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
+	gate  atomic.Pointer[server.Gate]
 	ctl   *control.Server
 	eng   *engine.Engine
 	socks *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
-	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
+	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.
@@ -99,10 +110,16 @@ type Daemon struct {
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
 	// lines are the configured server and peer lines and their associations, for reloads;
-	// confText is the rest of the configuration as last read (reload.go). The engine
-	// goroutine alone uses them once it runs.
+	// cur is the configuration in effect, applied the group texts of it that are in effect
+	// (a group that needs a restart keeps its old text), warned the warnings given for it
+	// (reload.go). The engine goroutine alone uses lines, cur and applied once it runs;
+	// warned belongs to the reload.
+	// cmdRules are the -I options as interface rules, after the configuration's.
+	cmdRules []netio.Rule
 	lines    map[lineKey]*lineState
-	confText string
+	cur      *runConfig
+	applied  map[string]string
+	warned   map[string]bool
 
 	// stats writes the statistics files (stats.go); metrics serves the `metrics`
 	// endpoint (metrics.go).
@@ -142,6 +159,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		// SIGTERM while the configuration was loading: stop before binding anything.
+		log.Info("ntpd exiting on signal")
+		return nil
+	}
 	applyLogging(opts, cfg.parsed, log)
 	clk, err := setupClock(opts.Clock, cfg.parsed, prec, log)
 	if err != nil {
@@ -164,7 +186,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		now:      now,
 		clock:    clk,
 		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
-		gate:     cfg.gate,
+		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
 		stopping: ctx.Done(),
@@ -175,6 +197,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
 	}
+	d.gate.Store(cfg.gate)
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
 		Loop:     clk.Discipline,
 		LeapFile: clk.LeapPending,
@@ -188,14 +211,14 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	d.eng = eng
-	rules := cfg.interfaces
 	for _, name := range opts.Interfaces {
 		r, err := netio.ParseRule("listen", name)
 		if err != nil {
 			return fmt.Errorf("-I %s: %w", name, err)
 		}
-		rules = append(rules, r)
+		d.cmdRules = append(d.cmdRules, r)
 	}
+	rules := append(append([]netio.Rule(nil), cfg.interfaces...), d.cmdRules...)
 	port := opts.Port
 	if port == 0 {
 		port = 123
@@ -244,10 +267,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	go d.runSysStats(ctx, d.srv)
 	for _, sock := range d.socks.Sockets() {
 		if !sock.Wildcard {
-			d.gate.List.AddInterface(sock.Local.Addr())
+			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, log)
 	d.ctlReady.Store(d.ctl)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
@@ -260,6 +283,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 
 	d.startLines(ctx, cfg)
+	if opts.ObserveConfig != nil {
+		opts.ObserveConfig(d.configState)
+	}
 	d.started(ctx)
 	// The engine runs on Run's own goroutine. Everything that depends on the thread's
 	// network namespace (the route lookups of SocketFor, the interface rescan) happens
@@ -287,14 +313,15 @@ func (d *Daemon) rescan() {
 		d.log.Info("new interface(s) found: waking up resolver")
 	}
 	// `restrict` matches the daemon's own addresses with classic's "interface" entries.
+	gate := d.gate.Load()
 	for _, s := range res.Added {
 		if !s.Wildcard {
-			d.gate.List.AddInterface(s.Local.Addr())
+			gate.List.AddInterface(s.Local.Addr())
 		}
 	}
 	for _, s := range res.Removed {
 		if !s.Wildcard {
-			d.gate.List.RemoveInterface(s.Local.Addr())
+			gate.List.RemoveInterface(s.Local.Addr())
 		}
 	}
 	d.eng.SetLocalAddrs(d.localAddrs())
@@ -309,7 +336,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	snap := d.eng.Snapshot()
 	rxTime := d.clock.RxTime(p.RxTime, p.Kernel)
 	rx := ntptime.FromTime(rxTime)
-	src := d.gate.Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
+	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
 	case server.ToControl:
@@ -345,8 +372,17 @@ func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 func (d *Daemon) runEngine(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	rescan := time.NewTicker(5 * time.Minute) // classic's interface update interval
-	defer rescan.Stop()
+	// -U: classic's interface update interval, 300 s unless given; never when negative.
+	var rescanC <-chan time.Time
+	switch every := d.opts.UpdateInterval; {
+	case every == 0:
+		every = 5 * time.Minute
+		fallthrough
+	case every > 0:
+		rescan := time.NewTicker(every)
+		defer rescan.Stop()
+		rescanC = rescan.C
+	}
 	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
 	defer tick.Stop()
 	for {
@@ -354,7 +390,7 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-rescan.C:
+		case <-rescanC:
 			d.rescan()
 		case <-tick.C:
 			d.clock.Tick(d.now())

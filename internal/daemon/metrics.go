@@ -18,7 +18,7 @@ func (d *Daemon) startMetrics(cfg *ntpconf.Config) {
 		Snapshot:      d.eng.Snapshot,
 		Now:           func() ntptime.Time { return ntptime.FromTime(d.now()) },
 		ServerStats:   d.srv.Stats,
-		MRUEntries:    func() int { return d.gate.Monitor.Stats().Entries },
+		MRUEntries:    func() int { return d.gate.Load().Monitor.Stats().Entries },
 		Stats:         func(k stats.Kind) filegen.Counts { return d.stats.Counts(k) },
 		EngineDropped: d.dropped.Load,
 		Version:       VersionString(),

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -7,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -150,10 +153,15 @@ type association struct {
 	// removed is set when the engine demobilises a preemptible association (ActTimeout);
 	// the association itself does not know.
 	removed bool
+	// pool is the ID of the pool prototype that spawned this association, 0 for none.
+	pool uint16
+	// kissed is the DENY or RSTR code the server last refused us with, "" once it
+	// answers again: the refusal is logged once per streak (noteKiss).
+	kissed string
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
-// concurrent use: one goroutine calls it (DESIGN.md), and observers read snapshot.Snapshot.
+// concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
 	log      *slog.Logger
 	rng      *rand.Rand
@@ -426,6 +434,7 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
+	e.noteKiss(as, &pkt, err)
 	if err != nil {
 		e.log.Debug("packet rejected", "from", src.String(), "error", err)
 	}
@@ -466,6 +475,26 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		e.selectClock(now)
 	}
 	return out
+}
+
+// noteKiss logs a DENY or RSTR Kiss-o'-Death at the default level, once until the server
+// answers normally again. Classic 4.2.8p15 drops such a kiss without a word (the
+// association stays at reach 0); an operator whose server refuses service needs to know
+// which one, so gontp says it.
+func (e *Engine) noteKiss(as *association, pkt *wire.Packet, err error) {
+	switch {
+	case errors.Is(err, peer.ErrKissDeny):
+		kc, _ := pkt.KissCode()
+		code := strings.TrimRight(string(kc[:]), "\x00")
+		if as.kissed != code {
+			as.kissed = code
+			e.log.Warn(fmt.Sprintf("kiss-o'-death %s from %s: the server refuses us service; the association stays (reach 0) and keeps polling, as classic ntpd does",
+				code, e.name(as)))
+		}
+	case err == nil && as.kissed != "":
+		e.log.Info(fmt.Sprintf("%s answers again after kiss-o'-death %s", e.name(as), as.kissed))
+		as.kissed = ""
+	}
 }
 
 // reap removes demobilised associations.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package server is gontp's time server: the receive path of classic ntpd 4.2.8p15
 // (ntp_proto.c receive() up to the association dispatch, and fast_xmit()) as one pure,
 // allocation-free function. Respond takes a datagram, its kernel receive timestamp and the
