@@ -201,6 +201,22 @@ func TestClassicOptionTable(t *testing.T) {
 	}
 }
 
+func TestTrustedKeysOption(t *testing.T) {
+	ids, err := trustedKeys([]string{"1", "65535"})
+	if err != nil || len(ids) != 2 || ids[1] != 65535 {
+		t.Fatalf("%v %v", ids, err)
+	}
+	for _, bad := range []string{"0", "65536", "x", "-1"} {
+		if _, err := trustedKeys([]string{bad}); err == nil || !strings.Contains(err.Error(), "-t "+bad) {
+			t.Errorf("-t %s: %v", bad, err)
+		}
+	}
+	p, err := command.Parse([]string{"-k", "/etc/ntp.keys", "-t", "3", "-t", "4", "-a"})
+	if err != nil || p.Last("keyfile") != "/etc/ntp.keys" || len(p.All("trustedkey")) != 2 || !p.Has("authreq") {
+		t.Fatalf("%+v %v", p, err)
+	}
+}
+
 // helpRows reads the option rows of a libopts --help: name -> the row's flag and argument
 // columns followed by the rule lines under it ("- prohibits ...", "- may appear ...").
 func helpRows(help string) map[string]string {

@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -25,11 +26,13 @@ import (
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/filegen"
+	"gontp/internal/keys"
 	"gontp/internal/metrics"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
+	"gontp/ntpconf"
 )
 
 // Options are the daemon's settings from the command line.
@@ -40,6 +43,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
+	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
+	KeyFile     string
+	TrustedKeys []uint32
 	// Family is ntpd's -4 (4) or -6 (6): host names in server, peer and pool lines then
 	// resolve to that family only. 0 means both.
 	Family int
@@ -109,6 +116,13 @@ type Daemon struct {
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
+	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
+	// handing it to netio per reply allocates nothing).
+	stampSeal netio.TxHook
+	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
+	// the associations' packets with them, authinfo and runtime configuration read them.
+	keys atomic.Pointer[keys.Set]
+
 	// lines are the configured server and peer lines and their associations, for reloads;
 	// cur is the configuration in effect, applied the group texts of it that are in effect
 	// (a group that needs a restart keeps its old text), warned the warnings given for it
@@ -120,6 +134,10 @@ type Daemon struct {
 	cur      *runConfig
 	applied  map[string]string
 	warned   map[string]bool
+	// ctx is Run's context, for the name resolutions that runtime configuration starts.
+	ctx context.Context
+	// startConfig is ntp.conf as read at start (saveconfig writes it).
+	startConfig *ntpconf.Config
 
 	// stats writes the statistics files (stats.go); metrics serves the `metrics`
 	// endpoint (metrics.go).
@@ -198,6 +216,16 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		d.resolver = net.DefaultResolver
 	}
 	d.gate.Store(cfg.gate)
+	d.stampSeal = func(b []byte, now time.Time) {
+		wire.PutXmt(b, ntptime.FromTime(now))
+		d.srv.Seal(b)
+	}
+	var engineKeys engine.Keys
+	if cfg.keys != nil {
+		d.keys.Store(cfg.keys)
+		d.srv.SetKeys(cfg.keys)
+		engineKeys = cfg.keys
+	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
 		Loop:     clk.Discipline,
 		LeapFile: clk.LeapPending,
@@ -206,6 +234,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
 		Stats:   d.stats,
+		Keys:    engineKeys,
 	})
 	if err != nil {
 		return err
@@ -270,7 +299,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.startConfig = cfg.parsed
+	writer := &configWriter{d: d, startFile: opts.ConfigFile, startAt: start}
+	if sd := cfg.parsed.Setting("saveconfigdir"); sd != nil {
+		writer.saveDir = sd.Value.Str
+	}
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
 	d.ctlReady.Store(d.ctl)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
@@ -359,12 +393,11 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
-	return n, stampXmt
+	// The transmit timestamp is written at the last moment before the send (RFC 5905
+	// section 8: T3 as close to the wire as possible), and an authenticated reply is
+	// signed after it.
+	return n, d.stampSeal
 }
-
-// stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905
-// section 8: T3 as close to the wire as possible).
-func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
 // association packets and the results of name lookups, rescans the interfaces, and sends
@@ -452,8 +485,14 @@ func (d *Daemon) send(s engine.Send) {
 		}
 		d.routes[s.To] = sock
 	}
-	var b [wire.HeaderLen]byte
-	s.Packet.Encode(b[:])
+	var b [wire.HeaderLen + wire.MaxMACLen]byte
+	n := s.Packet.Encode(b[:])
+	keySet := d.keys.Load()
+	if s.KeyID != 0 {
+		// Key ID now, digest after the stamp (the MAC covers the transmit timestamp).
+		binary.BigEndian.PutUint32(b[n:], s.KeyID)
+		n += wire.KeyIDLen + keySet.Size(s.KeyID)
+	}
 	// T1 is written at the last moment before the system call, as the server's T3 is; the
 	// engine built the packet earlier (tens of microseconds under load) and learns the
 	// timestamp that went out, which the reply must echo.
@@ -461,8 +500,11 @@ func (d *Daemon) send(s engine.Send) {
 	stamp := func(p []byte, now time.Time) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
+		if s.KeyID != 0 {
+			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
+		}
 	}
-	if err := sock.SendTo(b[:], s.To, stamp); err != nil {
+	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
 		return
 	}

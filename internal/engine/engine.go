@@ -68,6 +68,19 @@ type Options struct {
 	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
 	// records nothing. Its methods must not block.
 	Stats Recorder
+	// Keys checks the MACs of the associations' packets (nil: no key file; every MAC is
+	// then bad and associations with a key send nothing). SetKeys replaces it.
+	Keys Keys
+}
+
+// Keys are the symmetric keys of the key file with trustedkey applied (internal/keys.Set).
+type Keys interface {
+	// Trusted reports whether key id is in the key file and trusted.
+	Trusted(id uint32) bool
+	// TrustedFrom also requires src to be in the key's address list, if it has one.
+	TrustedFrom(id uint32, src netip.Addr) bool
+	// Verify reports, in constant time, whether digest is msg's MAC under key id.
+	Verify(id uint32, msg, digest []byte) bool
 }
 
 // Recorder takes the engine's statistics records where classic ntpd calls its
@@ -140,6 +153,9 @@ func noLoopUpdate(offset float64) (synchronised bool, err error) {
 type Send struct {
 	To     netip.AddrPort
 	Packet wire.Packet
+	// KeyID is the key the packet must be signed with after its transmit timestamp is
+	// written (0: no MAC). The engine only asks for trusted keys.
+	KeyID uint32
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -169,6 +185,7 @@ type Engine struct {
 	ntp      bool
 	loop     Loop // nil: the clock is never adjusted
 	leapFile func(time.Time) (bool, bool)
+	keys     Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection;
 	// leapArmed is what the kernel was last told.
 	leapVote, leapArmed [2]bool
@@ -229,6 +246,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		byAddr:   map[netip.AddrPort]*association{},
 		warned:   map[string]bool{},
 		resolve:  o.Resolve,
+		keys:     o.Keys,
 		rec:      o.Stats,
 	}
 	if e.rec == nil {
@@ -430,7 +448,10 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	}
 	auth := peer.AuthNone
 	if tr.HasMAC {
-		auth = peer.AuthBad // no keys are configured yet: every MAC is unverifiable
+		auth = e.authenticate(as.a, data, &tr, src)
+		if auth == authDrop {
+			return nil
+		}
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
@@ -445,6 +466,31 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	return out
 }
 
+// authDrop is authenticate's verdict for a packet dropped without a trace.
+const authDrop peer.AuthResult = 255
+
+// authenticate checks the MAC of a packet for association a, as classic receive() does. A
+// crypto-NAK (a server that could not verify our MAC, or an invalid one) is dropped
+// without a trace: classic 4.2.8p15 logs an invalid one and, observed on the real program,
+// leaves an association that receives valid ones with no flash bit, no badauth and no
+// event, so it just stays unreachable with `auth bad`. Any other MAC must verify with a
+// key trusted for the source, and with the association's own key when it has one.
+func (e *Engine) authenticate(a *peer.Assoc, data []byte, tr *wire.Trailer, src netip.AddrPort) peer.AuthResult {
+	if tr.IsNAK {
+		return authDrop
+	}
+	if e.keys == nil || tr.KeyID == 0 || a.KeyID() != 0 && tr.KeyID != a.KeyID() {
+		return peer.AuthBad
+	}
+	if !e.keys.TrustedFrom(tr.KeyID, src.Addr().Unmap()) || !e.keys.Verify(tr.KeyID, data[:tr.AuthLen], tr.Digest) {
+		return peer.AuthBad
+	}
+	return peer.AuthOK
+}
+
+// SetKeys replaces the key set (a reload of the key file). Nil means none.
+func (e *Engine) SetKeys(k Keys) { e.keys = k }
+
 // carryOut performs the actions of one association call.
 func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 	selectNow := false
@@ -454,9 +500,19 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		}
 		switch act.Kind {
 		case peer.ActSend:
-			if as.driver == nil {
-				out = append(out, Send{To: as.a.Addr(), Packet: act.Packet})
+			if as.driver != nil {
+				break
 			}
+			id := as.a.KeyID()
+			if id != 0 && (e.keys == nil || !e.keys.Trusted(id)) {
+				for _, ev := range as.a.NoKey(nil) {
+					if ev.Kind == peer.ActEvent {
+						e.logPeerEvent(as, ev.Event, ev.Detail)
+					}
+				}
+				break
+			}
+			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
 		case peer.ActSample:
 			// ntpd clock_filter: record_peer_stats with the status word of the moment.
 			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
