@@ -82,7 +82,8 @@ var actedOn = map[string]bool{
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
 	"keys": true, "trustedkey": true, "controlkey": true, "requestkey": true, "keysdir": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
-	"logfile": true, "logconfig": true, "nts": true,
+	"logfile": true, "logconfig": true,
+	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
