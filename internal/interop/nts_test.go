@@ -88,6 +88,7 @@ func chronydNTSServer(t *testing.T, h *testnet.Host, ca *testca.Files, extra str
 // gontp synchronises to it (ntpq -pn shows it as system peer), and chronyd counts NTS-KE
 // connections and authenticated NTP packets.
 func TestNTSGontpClientToChronyd(t *testing.T) {
+	t.Parallel() // tens of seconds of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd", "chronyc")
 	tn := testnet.New(t)
 	ch := tn.Host("chrony")
@@ -146,6 +147,7 @@ func authdataRow(out string, addr netip.Addr) []string {
 // cookies it holds (made with the old key, which gontp keeps), stays synchronised, gets no
 // NTS NAK and makes no new NTS-KE.
 func TestNTSChronydClientToGontp(t *testing.T) {
+	t.Parallel() // tens of seconds of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd", "chronyc")
 	tn := testnet.New(t)
 	gh := tn.Host("gontp")
@@ -329,6 +331,7 @@ func startTamperRelay(t *testing.T, h *testnet.Host, server netip.Addr) *tamperR
 // relay changes one octet of every reply. gontp refuses every reply, counts and logs each,
 // and takes no time: the association never becomes reachable.
 func TestNTSManInTheMiddle(t *testing.T) {
+	t.Parallel() // tens of seconds of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd", "chronyc")
 	tn := testnet.New(t)
 	ch := tn.Host("chrony")
@@ -420,6 +423,7 @@ func ntpsecNTSServerConf(t *testing.T, upstream netip.Addr, ca *testca.Files) st
 // TestNTSGontpClientToNTPsec: gontp's `server ADDR nts` against NTPsec 1.2.2's NTS server:
 // gontp synchronises to it, and NTPsec's ntsinfo counts the NTS requests.
 func TestNTSGontpClientToNTPsec(t *testing.T) {
+	t.Parallel() // tens of seconds of waiting on its own network: runs beside the others
 	testnet.Reference(t, "ntpsec-ntpd", "ntpsec-ntpq")
 	tn := testnet.New(t)
 	up := tn.Host("chrony")
@@ -450,6 +454,7 @@ func TestNTSGontpClientToNTPsec(t *testing.T) {
 // TestNTSNTPsecClientToGontp: NTPsec 1.2.2 with `server GONTP nts` makes its NTS-KE with gontp
 // and takes gontp as its system peer.
 func TestNTSNTPsecClientToGontp(t *testing.T) {
+	t.Parallel() // tens of seconds of waiting on its own network: runs beside the others
 	testnet.Reference(t, "ntpsec-ntpd")
 	tn := testnet.New(t)
 	gh := tn.Host("gontp")
@@ -498,6 +503,7 @@ func TestNTSNTPsecClientToGontp(t *testing.T) {
 // keys (the file removed), so the client's cookies are worthless: the server answers with
 // NTS NAKs, and the client makes a new NTS-KE and carries on, authenticated.
 func TestNTSNAKRekey(t *testing.T) {
+	t.Parallel() // tens of seconds of waiting on its own network: runs beside the others
 	tn := testnet.New(t)
 	sh := tn.Host("server")
 	ch := tn.Host("client")
