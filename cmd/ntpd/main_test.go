@@ -150,7 +150,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-w"}, 1, "option 'wait-sync' requires an argument"},
 		{[]string{"-c", "a", "-c", "b"}, 1, "option 'configfile' may not appear more than once"},
 		{[]string{"-D", "x"}, 1, `option 'set-debug-level': "x" is not a number`},
-		{[]string{"-n", "192.0.2.1"}, 1, "servers on the command line"},
+		{[]string{"-n", "-c", "/nonexistent/ntp.conf", "192.0.2.1"}, 1, "/nonexistent/ntp.conf"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

@@ -15,6 +15,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
 	"gontp/internal/control"
@@ -178,6 +179,9 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	if cfg == nil {
 		return nil, perr
 	}
+	if err := addCommandLineServers(cfg, opts.Servers); err != nil {
+		return nil, err
+	}
 	for _, p := range Problems(perr) {
 		log.Error(p)
 	}
@@ -194,6 +198,29 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	rc.parsed = cfg
 	rc.warned = warned.now
 	return rc, nil
+}
+
+// addCommandLineServers puts ntpd's server operands in front of the file's associations, as
+// classic's config_peers does: each one "server NAME iburst", version 4, nothing else. An
+// operand that is not a plain host name or address (one with blanks, quotes or '#', which
+// would be more than one word of a configuration line) is refused by name.
+func addCommandLineServers(cfg *ntpconf.Config, servers []string) error {
+	if len(servers) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"'#\\") {
+			return fmt.Errorf("command line: server %q is not a host name or address", s)
+		}
+		fmt.Fprintf(&b, "server %s iburst\n", s)
+	}
+	extra, err := ntpconf.ParseBytes("command line", []byte(b.String()))
+	if err != nil {
+		return fmt.Errorf("command line servers: %w", err)
+	}
+	cfg.Associations = append(extra.Associations, cfg.Associations...)
+	return nil
 }
 
 // CheckConfig is --configtest: it reads the configuration as start-up does and returns every

@@ -141,3 +141,28 @@ server 198.18.0.6 ident grp
 		t.Logf("log:\n%s", logs)
 	}
 }
+
+// TestCommandLineServers: ntpd's operands become "server NAME iburst" associations in front
+// of the file's, as classic's config_peers makes them; an operand that would be more than a
+// host name on a configuration line is refused by name.
+func TestCommandLineServers(t *testing.T) {
+	cfg, err := ntpconf.ParseBytes("ntp.conf", []byte("server 192.0.2.9 minpoll 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addCommandLineServers(cfg, []string{"pool.ntp.example", "2001:db8::1"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range cfg.Associations {
+		got = append(got, string(a.Kind)+" "+a.Address+" "+strings.Join(a.Flags, ","))
+	}
+	if want := "server pool.ntp.example iburst|server 2001:db8::1 iburst|server 192.0.2.9 "; strings.Join(got, "|") != want {
+		t.Errorf("associations %q, want %q", strings.Join(got, "|"), want)
+	}
+	for _, bad := range []string{"a b", "x#y", `"q"`, ""} {
+		if err := addCommandLineServers(cfg, []string{bad}); err == nil || !strings.Contains(err.Error(), "command line") {
+			t.Errorf("operand %q: error %v, want a refusal naming the command line", bad, err)
+		}
+	}
+}

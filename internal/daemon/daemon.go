@@ -76,6 +76,11 @@ type Options struct {
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
+	// Servers are ntpd's operands: each is served as a "server NAME iburst" line before the
+	// configuration file's own, as classic's config_peers does (with or without -q).
+	Servers []string
+	// Priority is ntpd's -N and -P (priority.go).
+	Priority Priority
 }
 
 // Daemon is a running gontp ntpd.
@@ -143,6 +148,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	prec, tick := measurePrecision(func() int64 { return time.Now().UnixNano() })
 	log.Info(fmt.Sprintf("proto: precision = %.3f usec (%d)", float64(tick)/1e3, prec))
+	setPriority(opts.Priority, log)
 
 	cfg, err := loadConfig(opts, log)
 	if err != nil {

@@ -240,6 +240,11 @@ func (d *Daemon) reload(ctx context.Context) {
 		refuse(problems)
 		return
 	}
+	// The command line's servers stay what they were at start, as in classic.
+	if err := addCommandLineServers(cfg, d.opts.Servers); err != nil {
+		refuse([]string{err.Error()})
+		return
+	}
 	// A warning that start-up or the last reload gave already goes to debug; a new one
 	// (a line just added that gontp does not act on, say) is logged as such.
 	warned := &newWarnings{Handler: d.log.Handler(), seen: d.warned, now: map[string]bool{}}
