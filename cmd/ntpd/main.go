@@ -135,14 +135,14 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		confFile = daemon.DefaultConfigFile
 	}
 	opts := daemon.Options{
-		Family:                 family,
-		ConfigFile:             confFile,
-		PIDFile:                p.Last("pidfile"),
-		Interfaces:             p.All("interface"),
-		NoVirtualIPs:           p.Has("novirtualips"),
-		User:                   p.Last("user"),
-		Jail:                   p.Last("jaildir"),
-		Servers:                p.Operands,
+		Family:       family,
+		ConfigFile:   confFile,
+		PIDFile:      p.Last("pidfile"),
+		Interfaces:   p.All("interface"),
+		NoVirtualIPs: p.Has("novirtualips"),
+		User:         p.Last("user"),
+		Jail:         p.Last("jaildir"),
+		Servers:      p.Operands,
 		Priority: daemon.Priority{
 			Raise:    p.Has("nice") || p.Has("priority"),
 			Value:    p.Int("priority"),
