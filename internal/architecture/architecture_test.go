@@ -28,6 +28,7 @@ var core = []string{
 	"gontp/internal/snapshot",
 	"gontp/internal/server",
 	"gontp/internal/control",
+	"gontp/internal/mode7",
 }
 
 // separated lists, for each package, the packages it must not depend on, directly or not: the
@@ -37,6 +38,7 @@ var core = []string{
 var separated = map[string][]string{
 	"gontp/internal/server":  {"gontp/internal/engine", "gontp/ntpconf"},
 	"gontp/internal/control": {"gontp/internal/engine", "gontp/ntpconf", "gontp/internal/server"},
+	"gontp/internal/mode7":   {"gontp/internal/engine", "gontp/ntpconf", "gontp/internal/server", "gontp/internal/control"},
 	// The system process is below the association: peer uses it, never the other way.
 	"gontp/system": {"gontp/peer"},
 }

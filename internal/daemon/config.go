@@ -468,11 +468,12 @@ func openRefclocks(rc *runConfig) {
 
 // actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the
 // kernel loop) and monitor (the MRU list).
-var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true}
+var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true, "mode7": true}
 
 // warnFlags names each enable or disable flag gontp reads but does not act on, with its
-// line. `enable mode7` is refused: gontp never answers mode-7 (ntpdc) requests, whatever the
-// configuration says (classic's mode 7 is a known amplifier and write path).
+// line. `enable mode7` is acted on for a read-only subset (internal/mode7: peer list and
+// details, system info and counters, kernel state); monlist and every write request stay
+// refused, and the log says so once.
 func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 	for _, list := range []struct {
 		verb string
@@ -480,11 +481,9 @@ func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 	}{{"enable", cfg.Enable}, {"disable", cfg.Disable}} {
 		for _, o := range list.opts {
 			switch {
-			case actedFlags[o.Name]:
 			case o.Name == "mode7" && list.verb == "enable":
-				log.Warn(fmt.Sprintf("%s: enable mode7 is refused: gontp never answers mode-7 (ntpdc) requests; use ntpq (mode 6)", o.Pos))
-			case o.Name == "mode7":
-				// disable mode7 is what gontp does anyway.
+				log.Info(fmt.Sprintf("%s: enable mode7: ntpdc's read-only requests are answered (peers, showpeer, sysinfo, sysstats, kerninfo); monlist and every write request are refused", o.Pos))
+			case actedFlags[o.Name]:
 			default:
 				log.Warn(fmt.Sprintf("%s: %s %s is read but gontp does not act on it yet; it has no effect", o.Pos, list.verb, o.Name))
 			}

@@ -104,7 +104,7 @@ func TestDuplicateAssociationWarnedAndSkipped(t *testing.T) {
 
 // TestUnusedFlagsAndOptionsWarned is issue 15 item 5: every enable/disable flag and every
 // association option gontp reads but does not act on is named with its line, and `enable
-// mode7` is refused.
+// mode7` says what it answers and what it refuses.
 func TestUnusedFlagsAndOptionsWarned(t *testing.T) {
 	_, logs := apply(t, `enable mode7 auth bclient calibrate stats
 disable auth
@@ -116,7 +116,7 @@ server 198.18.0.5 ttl 5
 server 198.18.0.6 ident grp
 `, 0)
 	for _, want := range []string{
-		"ntp.conf:1:8: enable mode7 is refused",
+		"ntp.conf:1:8: enable mode7: ntpdc's read-only requests are answered (peers, showpeer, sysinfo, sysstats, kerninfo); monlist and every write request are refused",
 		"ntp.conf:1:14: enable auth is read but gontp does not act on it",
 		"ntp.conf:1:19: enable bclient is read",
 		"ntp.conf:1:27: enable calibrate is read",

@@ -24,10 +24,12 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/mode7"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
+	"gontp/ntpconf"
 )
 
 // Options are the daemon's settings from the command line.
@@ -91,10 +93,14 @@ type Daemon struct {
 	clock *Clock
 	srv   *server.Server
 	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
-	gate  atomic.Pointer[server.Gate]
-	ctl   *control.Server
-	eng   *engine.Engine
-	socks *netio.Set
+	gate atomic.Pointer[server.Gate]
+	ctl  *control.Server
+	// mode7 answers ntpdc's read-only requests while the flags in effect (mode7Flags, swapped
+	// by a reload) say `enable mode7`.
+	mode7      *mode7.Server
+	mode7Flags atomic.Pointer[ntpconf.SystemFlags]
+	eng        *engine.Engine
+	socks      *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
 	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
@@ -256,6 +262,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		}
 	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.mode7Flags.Store(&cfg.flags)
+	d.mode7 = newMode7(eng.Snapshot, clk.Kernel, d.srv, func() map[string]bool { return *d.mode7Flags.Load() })
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -321,11 +329,20 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	rxTime := d.clock.RxTime(p.RxTime, p.Kernel)
 	rx := ntptime.FromTime(rxTime)
 	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
+	src.Mode7 = d.mode7Enabled()
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
 		d.ctl.Handle(p.Data, p.Source, controlRestrict(src.Restrict), p.RxTime, func(b []byte) {
+			if err := sock.SendTo(b, to, nil); err != nil {
+				d.log.Debug("send failed", "to", to.String(), "error", err)
+			}
+		})
+		return 0, nil
+	case server.ToPrivate:
+		sock, to := p.Socket, p.Source
+		d.mode7.Handle(p.Data, d.now(), func(b []byte) {
 			if err := sock.SendTo(b, to, nil); err != nil {
 				d.log.Debug("send failed", "to", to.String(), "error", err)
 			}
@@ -344,6 +361,12 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 		return n, nil
 	}
 	return n, stampXmt
+}
+
+// mode7Enabled reports whether `enable mode7` is in effect.
+func (d *Daemon) mode7Enabled() bool {
+	f := d.mode7Flags.Load()
+	return f != nil && d.mode7 != nil && (*f)["mode7"]
 }
 
 // stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905

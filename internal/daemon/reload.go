@@ -310,6 +310,7 @@ func (d *Daemon) applyReload(ctx context.Context, e *engine.Engine, rc *runConfi
 		d.log.Warn("reload: " + strings.Join(restart, "; ") + " changed: gontp cannot change that in a running daemon yet; it takes effect at the next restart, the rest of the file is applied")
 	}
 	d.cur = rc
+	d.mode7Flags.Store(&rc.flags)
 }
 
 // applyLines applies the server and peer lines: removed associations go first (so that an
