@@ -186,3 +186,65 @@ func TestMode7ErrorRepliesAgainstClassic(t *testing.T) {
 		}
 	}
 }
+
+// TestGontpNtpdcAgainstClassic: gontp's ntpdc and classic ntpdc 4.2.8p15 ask classic ntpd
+// 4.2.8p15 (enable mode7, synchronised to a chronyd) the same read-only commands. listpeers is
+// compared octet for octet; for the others, whose values move between two runs (counters,
+// offsets, dispersion growing each second), the two programs run one after the other up to
+// five times until the outputs are identical, and the shapes (labels, layout) must agree
+// every time. The same is then checked against gontp's ntpd.
+func TestGontpNtpdcAgainstClassic(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpdc", "classic-ntpd", "chronyd")
+	classic := filepath.Join(ref, "classic-ntpdc")
+	ours := binary(t, "ntpdc")
+	n := testnet.New(t)
+	ch, ph, gh, client := n.Host("chrony"), n.Host("classic"), n.Host("gontp"), n.Host("client")
+	testnet.Chronyd(t, ch, "local stratum 3\nallow\n")
+	conf := fmt.Sprintf("server %s iburst minpoll 4\nenable mode7\n", ch.Addr())
+	testnet.ClassicNTPD(t, ph, conf)
+	startGontp(t, gh, conf)
+	waitSynced(t, gh, 90*time.Second)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, _, _ := runIn(client, classic, "-n", "-c", "sysinfo", ph.Addr().String())
+		if strings.Contains(out, "system peer:          "+ch.Addr().String()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("classic ntpd did not synchronise:\n%s", out)
+		}
+		time.Sleep(time.Second)
+	}
+	ask := func(prog string, h *testnet.Host, args ...string) string {
+		so, se, err := runIn(client, prog, append(args, h.Addr().String())...)
+		for _, p := range []string{prog, "/opt/ntp-reference/classic/usr/bin/ntpdc"} {
+			se = strings.ReplaceAll(se, p+":", "ntpdc:")
+		}
+		return so + "--- stderr\n" + se + fmt.Sprint(err)
+	}
+	for _, h := range []*testnet.Host{ph, gh} {
+		for _, args := range [][]string{{"-n", "-c", "listpeers"}, {"-n", "-c", "peers"}, {"-n", "-c", "dmpeers"},
+			{"-n", "-c", "sysinfo"}, {"-n", "-c", "sysstats"}, {"-n", "-c", "kerninfo"}, {"-n", "-c", "loopinfo"},
+			{"-n", "-c", "iostats"}, {"-n", "-c", "memstats"}, {"-n", "-c", "timerstats"},
+			{"-n", "-c", "showpeer " + ch.Addr().String()}, {"-n", "-c", "showpeer 198.18.0.250"},
+			{"-n", "-p"}, {"-n", "-l"}, {"-n", "-c", "sysinfo", "-c", "kerninfo"}} {
+			same := false
+			var c, g string
+			for try := 0; try < 5 && !same; try++ {
+				c, g = ask(classic, h, args...), ask(ours, h, args...)
+				if shape(c) != shape(g) {
+					break
+				}
+				same = c == g
+			}
+			switch {
+			case shape(c) != shape(g):
+				t.Errorf("%s, ntpdc %v: different output:\nclassic:\n%s\ngontp:\n%s", h.Name(), args, c, g)
+			case !same && args[2] == "listpeers":
+				t.Errorf("%s, ntpdc %v: not identical:\nclassic:\n%s\ngontp:\n%s", h.Name(), args, c, g)
+			case !same:
+				t.Logf("%s, ntpdc %v: same shape, values moved between runs:\nclassic:\n%s\ngontp:\n%s", h.Name(), args, c, g)
+			}
+		}
+	}
+}

@@ -571,13 +571,15 @@ func (s *Server) sysInfo(r *reply, snap *snapshot.Snapshot, now time.Time) {
 	r.flush()
 }
 
-// sysStats is classic's sys_stats: one info_sys_stats item (44 octets).
+// sysStats is classic's sys_stats: one info_sys_stats item of 4.2.8p15 (52 octets). Its last
+// two counters (Lamport violations and timestamp roundings) are zero: gontp's time server
+// keeps neither.
 func (s *Server) sysStats(r *reply, now time.Time) {
-	r.itemSize = 44
+	r.itemSize = 52
 	st := s.src.Stats(now)
-	it := make([]byte, 0, 44)
+	it := make([]byte, 0, 52)
 	for _, v := range []uint64{st.Uptime, st.SinceReset, st.Denied, st.OldVersion, st.NewVersion, st.Declined,
-		st.BadLength, st.Processed, st.BadAuth, st.Received, st.Limited} {
+		st.BadLength, st.Processed, st.BadAuth, st.Received, st.Limited, 0, 0} {
 		it = binary.BigEndian.AppendUint32(it, uint32(v))
 	}
 	r.add(it)

@@ -148,7 +148,7 @@ func TestSysInfoStatsKernel(t *testing.T) {
 		t.Errorf("sysinfo % x", si)
 	}
 	st := ask(s, newRequest(implXntpd, ReqSysStats))[0][8:]
-	if len(st) != 44 || binary.BigEndian.Uint32(st[0:]) != 100 || binary.BigEndian.Uint32(st[36:]) != 7 {
+	if len(st) != 52 || binary.BigEndian.Uint32(st[0:]) != 100 || binary.BigEndian.Uint32(st[36:]) != 7 {
 		t.Errorf("sysstats % x", st)
 	}
 	k := ask(s, newRequest(implXntpd, ReqGetKernel))[0][8:]
