@@ -134,7 +134,15 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	if confFile == "" {
 		confFile = daemon.DefaultConfigFile
 	}
+	trusted, err := trustedKeys(p.All("trustedkey"))
+	if err != nil {
+		log.Error(err.Error())
+		ready.Fail(err)
+		return 1
+	}
 	opts := daemon.Options{
+		KeyFile:      p.Last("keyfile"),
+		TrustedKeys:  trusted,
 		Family:       family,
 		ConfigFile:   confFile,
 		PIDFile:      p.Last("pidfile"),
@@ -142,6 +150,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		NoVirtualIPs: p.Has("novirtualips"),
 		User:         p.Last("user"),
 		Jail:         p.Last("jaildir"),
+		StatsDir:     p.Last("statsdir"),
 		Servers:      p.Operands,
 		Priority: daemon.Priority{
 			Raise:    p.Has("nice") || p.Has("priority"),
@@ -257,4 +266,17 @@ func saveConfig(file, out string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "configuration saved to %s\n", out)
 	return 0
+}
+
+// trustedKeys reads -t values: key ids from 1 to 65535 (classic's -t takes one id each).
+func trustedKeys(vals []string) ([]uint32, error) {
+	var ids []uint32
+	for _, v := range vals {
+		id, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || id < 1 || id > 65535 {
+			return nil, fmt.Errorf("-t %s: a trusted key is a key id from 1 to 65535", v)
+		}
+		ids = append(ids, uint32(id))
+	}
+	return ids, nil
 }

@@ -77,9 +77,10 @@ var actedOn = map[string]bool{
 	"server": true, "peer": true, "pool": true, "fudge": true, "interface": true, "nic": true, "enable": true,
 	"disable": true, "tos": true, "includefile": true, "setvar": true,
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
-	"keys": true, "trustedkey": true, "controlkey": true,
+	"keys": true, "trustedkey": true, "controlkey": true, "requestkey": true, "keysdir": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
+	"statsdir": true, "statistics": true, "filegen": true, "metrics": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -102,39 +103,85 @@ func ParseConfigFile(name string) (*ntpconf.Config, error) {
 	return ntpconf.Parse(os.DirFS("/"), abs)
 }
 
-// loadKeys reads the `keys` file and applies `trustedkey` and `controlkey`. gontp uses the keys
-// to authenticate ntpq (mode 6) requests; authentication of NTP packets (`key` on server and
-// peer lines) is not implemented, and the association lines say so.
-func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
+// loadKeys reads the `keys` file and applies `trustedkey` and `controlkey` (libntp
+// authreadkeys and ntp_config.c config_auth). The keys authenticate NTP packets (`key N` on
+// server, peer and pool lines; clients that send a MAC) and ntpq's mode-6 writes. A file
+// with an error classic counts is rejected whole, as classic rejects it, so nil is returned
+// and every MAC fails.
+//
+// A key file that cannot be read or that classic would reject is logged as an error, which
+// makes a reload keep the running configuration (keys included); a key of a type classic
+// does not know is only dropped, with a warning.
+func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (set *keys.Set, controlKey uint32) {
+	ck := cfg.Setting("controlkey")
+	if ck != nil {
+		controlKey = uint32(ck.Value.Float())
+	}
 	st := cfg.Setting("keys")
 	if st == nil {
+		switch {
+		case ck != nil:
+			log.Warn(fmt.Sprintf("%s: controlkey needs a key file (`keys` or -k); no key is usable", ck.Pos))
+		case len(cfg.TrustedKeys) > 0:
+			log.Warn(fmt.Sprintf("%s: trustedkey needs a key file (`keys` or -k); no key is usable", cfg.TrustedKeys[0].Pos))
+		}
 		return nil, 0
 	}
 	name := st.Value.Str
 	f, err := os.Open(name)
 	if err != nil {
-		log.Error(fmt.Sprintf("%s: keys: %v", st.Pos, err))
+		log.Error(fmt.Sprintf("%s: authreadkeys: file '%s': %v", st.Pos, name, err))
 		return nil, 0
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		// The keys are shared secrets: anyone who reads them can forge packets and
+		// reconfigure the daemon through ntpq. Classic says nothing; gontp warns.
+		log.Warn(fmt.Sprintf("%s: key file %s is readable by every user (mode %04o); anyone on this host can forge authenticated packets: chmod o-r %s",
+			st.Pos, name, fi.Mode().Perm(), name))
+	}
 	set, errs := keys.Parse(name, f)
 	for _, e := range errs {
-		log.Error(e.Error())
+		if set == nil {
+			log.Error(e.Error())
+		} else {
+			log.Warn(e.Error())
+		}
+	}
+	if set == nil {
+		return nil, 0
 	}
 	for _, k := range cfg.TrustedKeys {
-		for id := k.First; id <= k.Last && id <= 65535; id++ {
+		if k.First < 1 || k.Last > keys.MaxKeyID || k.First > k.Last {
+			log.Error(fmt.Sprintf("%s: trustedkey %d..%d: key ids are 1 to %d", k.Pos, k.First, k.Last, keys.MaxKeyID))
+		}
+		for id := max(k.First, 1); id <= k.Last && id <= keys.MaxKeyID; id++ {
 			set.Trust(uint32(id))
 		}
 	}
-	var controlKey uint32
-	if ck := cfg.Setting("controlkey"); ck != nil {
-		controlKey = uint32(ck.Value.Float())
-		if !set.Trusted(controlKey) {
-			log.Warn(fmt.Sprintf("%s: controlkey %d is not a trusted key in %s; authenticated ntpq requests will fail", ck.Pos, controlKey, name))
-		}
+	if ck != nil && !set.Trusted(controlKey) {
+		log.Warn(fmt.Sprintf("%s: controlkey %d is not a trusted key of %s; authenticated ntpq requests will fail", ck.Pos, controlKey, name))
+	}
+	if rk := cfg.Setting("requestkey"); rk != nil {
+		log.Warn(fmt.Sprintf("%s: requestkey %d authenticates ntpdc (mode 7) writes, which gontp never accepts (mode 7 is not served); ntpq's :config uses controlkey", rk.Pos, int64(rk.Value.Float())))
+	}
+	if kd := cfg.Setting("keysdir"); kd != nil {
+		log.Warn(fmt.Sprintf("%s: keysdir only locates Autokey files (crypto), which gontp does not implement; the symmetric keys are read from %s", kd.Pos, name))
 	}
 	log.Info(fmt.Sprintf("%s: %d keys loaded", name, set.Len()))
 	return set, controlKey
+}
+
+// commandLineKeys applies ntpd's -k (the key file, instead of `keys`) and -t (more trusted
+// keys, added to those of `trustedkey`) to a parsed configuration.
+func commandLineKeys(cfg *ntpconf.Config, opts Options) {
+	pos := ntpconf.Pos{File: "command line"}
+	if opts.KeyFile != "" {
+		cfg.Settings = append(cfg.Settings, &ntpconf.Setting{Pos: pos, Keyword: "keys", Value: ntpconf.Value{Kind: ntpconf.ValueString, Str: opts.KeyFile}})
+	}
+	for _, id := range opts.TrustedKeys {
+		cfg.TrustedKeys = append(cfg.TrustedKeys, &ntpconf.KeyRange{Pos: pos, First: int64(id), Last: int64(id)})
+	}
 }
 
 // restrictResolver resolves host names in restrict lines at start, as classic does, in the
@@ -185,6 +232,7 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	for _, p := range Problems(perr) {
 		log.Error(p)
 	}
+	commandLineKeys(cfg, opts)
 	warned := &newWarnings{Handler: log.Handler(), now: map[string]bool{}}
 	wlog := slog.New(warned)
 	for _, w := range cfg.Warnings() {
@@ -320,6 +368,13 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
+	for _, o := range cfg.Disable {
+		if o.Name == "auth" {
+			// Classic's sys_authenticate only decides whether a peer nobody configured may
+			// mobilise an association without a MAC; gontp mobilises none for strangers.
+			log.Warn(fmt.Sprintf("%s: disable auth has no effect: gontp never mobilises associations for unconfigured peers, authenticated or not (classic would without a MAC)", o.Pos))
+		}
+	}
 
 	tv := cfg.TosParams()
 	tos := system.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
@@ -378,8 +433,8 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			IBurst: a.Has("iburst"), Burst: a.Has("burst"), Prefer: a.Has("prefer"),
 			NoSelect: a.Has("noselect"), True: a.Has("true"), Preempt: a.Has("preempt"),
 		}
-		if a.Key != 0 {
-			log.Warn(fmt.Sprintf("%s: %s %s key %d: gontp does not authenticate NTP packets yet (keys serve ntpq only); replies carrying a MAC will be refused",
+		if a.Key != 0 && !rc.keys.Trusted(uint32(a.Key)) {
+			log.Warn(fmt.Sprintf("%s: %s %s key %d: not a trusted key of the key file; nothing is sent to it (classic: \"no key\")",
 				a.Pos, a.Kind, a.Address, a.Key))
 		}
 		if a.Refclock != nil {

@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -24,6 +25,9 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/filegen"
+	"gontp/internal/keys"
+	"gontp/internal/metrics"
 	"gontp/internal/mode7"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
@@ -40,6 +44,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
+	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
+	KeyFile     string
+	TrustedKeys []uint32
 	// Family is ntpd's -4 (4) or -6 (6): host names in server, peer and pool lines then
 	// resolve to that family only. 0 means both.
 	Family int
@@ -78,6 +86,8 @@ type Options struct {
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
+	// StatsDir is ntpd's -s: the statistics directory, over `statsdir`.
+	StatsDir string
 	// Servers are ntpd's operands: each is served as a "server NAME iburst" line before the
 	// configuration file's own, as classic's config_peers does (with or without -q).
 	Servers []string
@@ -116,6 +126,13 @@ type Daemon struct {
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
+	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
+	// handing it to netio per reply allocates nothing).
+	stampSeal netio.TxHook
+	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
+	// the associations' packets with them, authinfo and runtime configuration read them.
+	keys atomic.Pointer[keys.Set]
+
 	// lines are the configured server and peer lines and their associations, for reloads;
 	// cur is the configuration in effect, applied the group texts of it that are in effect
 	// (a group that needs a restart keeps its old text), warned the warnings given for it
@@ -127,6 +144,17 @@ type Daemon struct {
 	cur      *runConfig
 	applied  map[string]string
 	warned   map[string]bool
+	// ctx is Run's context, for the name resolutions that runtime configuration starts.
+	ctx context.Context
+	// startConfig is ntp.conf as read at start (saveconfig writes it).
+	startConfig *ntpconf.Config
+
+	// stats writes the statistics files (stats.go); metrics serves the `metrics`
+	// endpoint (metrics.go).
+	stats   *filegen.Writer
+	metrics *metrics.Endpoint
+	// ctlReady is ctl once made, for the metrics endpoint's goroutines.
+	ctlReady atomic.Pointer[control.Server]
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -193,10 +221,22 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
+	d.stats = newStatsWriter(cfg.parsed, opts, now, start, log)
+	defer d.stats.Close()
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
 	}
 	d.gate.Store(cfg.gate)
+	d.stampSeal = func(b []byte, now time.Time) {
+		wire.PutXmt(b, ntptime.FromTime(now))
+		d.srv.Seal(b)
+	}
+	var engineKeys engine.Keys
+	if cfg.keys != nil {
+		d.keys.Store(cfg.keys)
+		d.srv.SetKeys(cfg.keys)
+		engineKeys = cfg.keys
+	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
 		Loop:     clk.Discipline,
 		LeapFile: clk.LeapPending,
@@ -204,6 +244,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Stats:   d.stats,
+		Keys:    engineKeys,
 	})
 	if err != nil {
 		return err
@@ -227,6 +269,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
+	d.startMetrics(cfg.parsed)
+	defer d.metrics.Close()
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -256,12 +301,22 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d), keeping only the capabilities to set the clock and bind port 123",
 			creds.Name, creds.UID, creds.GID))
 	}
+	// The files are opened from here on, by the final user (classic opens them at the
+	// first record, after dropping root).
+	d.stats.Start()
+	go d.runSysStats(ctx, d.srv)
 	for _, sock := range d.socks.Sockets() {
 		if !sock.Wildcard {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.startConfig = cfg.parsed
+	writer := &configWriter{d: d, startFile: opts.ConfigFile, startAt: start}
+	if sd := cfg.parsed.Setting("saveconfigdir"); sd != nil {
+		writer.saveDir = sd.Value.Str
+	}
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
+	d.ctlReady.Store(d.ctl)
 	d.mode7Flags.Store(&cfg.flags)
 	d.mode7 = newMode7(eng.Snapshot, clk.Kernel, d.srv, func() map[string]bool { return *d.mode7Flags.Load() })
 
@@ -360,7 +415,10 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
-	return n, stampXmt
+	// The transmit timestamp is written at the last moment before the send (RFC 5905
+	// section 8: T3 as close to the wire as possible), and an authenticated reply is
+	// signed after it.
+	return n, d.stampSeal
 }
 
 // mode7Enabled reports whether `enable mode7` is in effect.
@@ -368,10 +426,6 @@ func (d *Daemon) mode7Enabled() bool {
 	f := d.mode7Flags.Load()
 	return f != nil && d.mode7 != nil && (*f)["mode7"]
 }
-
-// stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905
-// section 8: T3 as close to the wire as possible).
-func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
 // association packets and the results of name lookups, rescans the interfaces, and sends
@@ -404,7 +458,9 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			now := d.now()
+			d.recordInput(in, now)
+			sends = d.eng.Receive(in.data, in.src, in.rx, now)
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
@@ -457,8 +513,14 @@ func (d *Daemon) send(s engine.Send) {
 		}
 		d.routes[s.To] = sock
 	}
-	var b [wire.HeaderLen]byte
-	s.Packet.Encode(b[:])
+	var b [wire.HeaderLen + wire.MaxMACLen]byte
+	n := s.Packet.Encode(b[:])
+	keySet := d.keys.Load()
+	if s.KeyID != 0 {
+		// Key ID now, digest after the stamp (the MAC covers the transmit timestamp).
+		binary.BigEndian.PutUint32(b[n:], s.KeyID)
+		n += wire.KeyIDLen + keySet.Size(s.KeyID)
+	}
 	// T1 is written at the last moment before the system call, as the server's T3 is; the
 	// engine built the packet earlier (tens of microseconds under load) and learns the
 	// timestamp that went out, which the reply must echo.
@@ -466,14 +528,18 @@ func (d *Daemon) send(s engine.Send) {
 	stamp := func(p []byte, now time.Time) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
+		if s.KeyID != 0 {
+			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
+		}
 	}
-	if err := sock.SendTo(b[:], s.To, stamp); err != nil {
+	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
 		return
 	}
 	if actual != 0 {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
+	d.recordOutput(sock.Local.Addr(), s, actual)
 }
 
 func writePIDFile(path string) error {

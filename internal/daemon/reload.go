@@ -46,10 +46,8 @@ import (
 // that a running daemon cannot change yet: a reload that changes them says so, naming
 // them, and they take effect at the next restart.
 //
-// Directive groups owned by work in progress elsewhere plug in here: authentication (keys,
-// trustedkey, controlkey, requestkey), statistics (statistics, filegen, statsdir) and
-// reference clocks (server 127.127.t.u, fudge) get an apply function when their owners make
-// them reloadable.
+// Directive groups owned by work in progress elsewhere plug in here: reference clocks
+// (server 127.127.t.u, fudge) get an apply function when their owners make them reloadable.
 type applier struct {
 	name   string
 	groups []string
@@ -84,8 +82,14 @@ var appliers = []applier{
 	}},
 	{name: "pool", groups: []string{"pool"}, apply: (*Daemon).applyPools},
 	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
-	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"}},
-	{name: "statistics, filegen, statsdir", groups: []string{"statistics", "filegen", "statsdir", "flag stats"}},
+	// The key file itself is read again at every reload (installKeys after the appliers), so
+	// that an edited ntp.keys takes effect; this applier only names the change.
+	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"},
+		apply: func(*Daemon, *engine.Engine, *runConfig, time.Time) {}},
+	{name: "statistics, filegen, statsdir, enable/disable stats", groups: []string{"statistics", "filegen", "statsdir", "flag stats"},
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) { d.ApplyStats(cur.parsed) }},
+	{name: "metrics", groups: []string{"metrics"},
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) { d.ApplyMetrics(cur.parsed) }},
 	{name: "tinker freq", groups: []string{"tinker freq"}},
 	{name: "enable/disable ntp", groups: []string{"flag ntp"}, apply: func(_ *Daemon, e *engine.Engine, cur *runConfig, now time.Time) {
 		e.SetNTP(cur.engine.NTP, now)
@@ -154,11 +158,15 @@ type lineState struct {
 	peer   peer.Config    // the line's options (Addr set once mobilised)
 	addr   netip.AddrPort // the association's address once mobilised
 	cancel func()         // stops the name resolution of a named line
+	// runtime marks a line added by ntpq's :config: it is not in ntp.conf, and a reload
+	// keeps it (classic has no reload; a runtime addition lasts until the restart there).
+	runtime bool
 }
 
 // startLines records the configured associations the engine made and starts resolving the
 // named ones. It runs before the engine goroutine starts, so it may touch d.lines.
 func (d *Daemon) startLines(ctx context.Context, cfg *runConfig) {
+	d.ctx = ctx
 	d.lines = map[lineKey]*lineState{}
 	for _, pc := range cfg.engine.Servers {
 		d.lines[literalKey(pc)] = &lineState{desc: pc.Addr.Addr().String(), peer: pc, addr: pc.Addr}
@@ -240,6 +248,7 @@ func (d *Daemon) reload(ctx context.Context) {
 		refuse(problems)
 		return
 	}
+	commandLineKeys(cfg, d.opts)
 	// The command line's servers stay what they were at start, as in classic.
 	if err := addCommandLineServers(cfg, d.opts.Servers); err != nil {
 		refuse([]string{err.Error()})
@@ -262,6 +271,9 @@ func (d *Daemon) reload(ctx context.Context) {
 	applyLogging(d.opts, cfg, d.log)
 	d.post(func(e *engine.Engine, now time.Time) []engine.Send {
 		d.applyReload(ctx, e, rc, now)
+		// The key file was read whole and checked with the rest (a file it rejects is a
+		// problem that refused the reload above): its keys take effect everywhere at once.
+		d.installKeys(e, rc)
 		// The leap-seconds file is re-read, so that an updated one (tzdata replaces it
 		// before it expires) takes effect without a restart.
 		if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
@@ -358,6 +370,8 @@ func (d *Daemon) applyLines(ctx context.Context, e *engine.Engine, rc *runConfig
 		st := d.lines[k]
 		w, ok := wanted[k]
 		switch {
+		case !ok && st.runtime:
+			// added by ntpq's :config, not by the file: kept
 		case !ok:
 			remove(k, st, "removed")
 		case w.pc.Mode != st.peer.Mode || (!st.addr.IsValid() && !sameOptions(w.pc, st.peer)):
