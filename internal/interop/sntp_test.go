@@ -136,7 +136,7 @@ func TestSntpAgainstClassic(t *testing.T) {
 		{args: []string{"-k", keyFile, "-a", "1", ch}},
 		{args: []string{"-k", keyFile, "-a", "3", ch}, wantCode: 1},
 		{args: []string{"--wait", ch, gn}, anyOrder: true},
-		{args: []string{ch, ch}},
+		{args: []string{gn, gn}},
 		{args: []string{"-c", ch, gn}},
 		{args: []string{"-t", "1", silent}},
 		{args: []string{"-t", "1", "-S", silent}, wantCode: 1},
