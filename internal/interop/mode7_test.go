@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -247,4 +248,85 @@ func TestGontpNtpdcAgainstClassic(t *testing.T) {
 			}
 		}
 	}
+}
+
+// collectdFiles runs collectd's ntpd plugin (mode 7, as collectd 5.12 reads ntpd) against
+// server for a few seconds and returns the value files it wrote (the csv plugin's names
+// without the date) and the first value of each.
+func collectdFiles(t *testing.T, h *testnet.Host, collectd string, server netip.Addr) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	conf := fmt.Sprintf(`Hostname "client"
+FQDNLookup false
+BaseDir "%[1]s"
+PIDFile "%[1]s/collectd.pid"
+PluginDir "/usr/lib/collectd"
+TypesDB "/usr/share/collectd/types.db"
+Interval 1
+LoadPlugin ntpd
+LoadPlugin csv
+<Plugin ntpd>
+  Host "%[2]s"
+  Port "123"
+  ReverseLookups false
+  IncludeUnitID true
+</Plugin>
+<Plugin csv>
+  DataDir "%[1]s/csv"
+</Plugin>
+`, dir, server)
+	confPath := filepath.Join(dir, "collectd.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := h.Start(t, collectd, "-f", "-C", confPath)
+	time.Sleep(4 * time.Second)
+	if err := p.Stop(); err != nil {
+		t.Logf("stopping collectd: %v", err)
+	}
+	files := map[string]string{}
+	matches, _ := filepath.Glob(filepath.Join(dir, "csv", "client", "ntpd", "*"))
+	for _, m := range matches {
+		b, _ := os.ReadFile(m)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		name := regexp.MustCompile(`-\d{4}-\d\d-\d\d$`).ReplaceAllString(filepath.Base(m), "")
+		if len(lines) > 1 {
+			files[name] = lines[1]
+		} else {
+			files[name] = ""
+		}
+	}
+	if len(files) == 0 {
+		t.Logf("collectd wrote nothing; its log:\n%s", p.Log())
+	}
+	return files
+}
+
+// TestCollectdNtpdPlugin: collectd's ntpd plugin, which reads ntpd over mode 7
+// (REQ_PEER_LIST_SUM, REQ_GET_KERNEL with implementation XNTPD), gets from gontp's ntpd (enable
+// mode7) the same value files as from classic ntpd 4.2.8p15: the loop's frequency and offset,
+// the error, and the peer's offset, dispersion and delay.
+func TestCollectdNtpdPlugin(t *testing.T) {
+	collectd := needProgram(t, "collectd")
+	testnet.Reference(t, "classic-ntpd", "chronyd")
+	n := testnet.New(t)
+	ch, ph, gh, client := n.Host("chrony"), n.Host("classic"), n.Host("gontp"), n.Host("client")
+	testnet.Chronyd(t, ch, "local stratum 3\nallow\n")
+	conf := fmt.Sprintf("server %s iburst minpoll 4\nenable mode7\n", ch.Addr())
+	testnet.ClassicNTPD(t, ph, conf)
+	startGontp(t, gh, conf)
+	waitSynced(t, gh, 90*time.Second)
+	classic, ours := collectdFiles(t, client, collectd, ph.Addr()), collectdFiles(t, client, collectd, gh.Addr())
+	for _, want := range []string{"frequency_offset-loop", "time_offset-loop", "time_offset-error",
+		"time_offset-" + ch.Addr().String(), "time_dispersion-" + ch.Addr().String(), "delay-" + ch.Addr().String()} {
+		if _, ok := ours[want]; !ok {
+			t.Errorf("collectd wrote no %s from gontp (files: %v)", want, ours)
+		}
+	}
+	for name := range classic {
+		if _, ok := ours[name]; !ok {
+			t.Errorf("collectd wrote %s from classic ntpd but not from gontp", name)
+		}
+	}
+	t.Logf("classic ntpd: %v\ngontp: %v", classic, ours)
 }
