@@ -325,3 +325,53 @@ func TestTvToStr(t *testing.T) {
 		}
 	}
 }
+
+// TestKoDFileGarbage: a KoD file that is not classic's format is reported as classic reports
+// it and ignored (the server is queried); a good one is rewritten unchanged.
+func TestKoDFileGarbage(t *testing.T) {
+	s := startServer(t, nil)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("garbage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runSntp(t, s, &virtualClock{}, "-K", bad, "127.0.0.1")
+	if code != 0 || !strings.Contains(out, "Syntax error in KoD db file "+bad+" in line 1 (missing space)\n") ||
+		!resultLine.MatchString(strings.Split(strings.TrimSpace(out), "\n")[2]) {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	notHex := filepath.Join(dir, "nothex")
+	if err := os.WriteFile(notHex, []byte("zz DENY 192.0.2.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ = runSntp(t, s, &virtualClock{}, "-K", notHex, "127.0.0.1")
+	if !strings.Contains(out, "An error occured while parsing the KoD db file "+notHex+"\n") {
+		t.Errorf("non-hex time stamp:\n%s", out)
+	}
+	good := filepath.Join(dir, "good")
+	content := "0000000069000000 DENY 192.0.2.1\n0000000069000001 RSTR 192.0.2.2\n"
+	if err := os.WriteFile(good, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ = runSntp(t, s, &virtualClock{}, "-K", good, "127.0.0.1"); !resultLine.MatchString(strings.Split(strings.TrimSpace(out), "\n")[1]) {
+		t.Errorf("good KoD file, other server:\n%s", out)
+	}
+	if b, _ := os.ReadFile(good); string(b) != content {
+		t.Errorf("KoD file rewritten as %q, want %q", b, content)
+	}
+}
+
+// TestLogFile: -l appends every message to the file in msyslog's format as well.
+func TestLogFile(t *testing.T) {
+	s := startServer(t, nil)
+	log := filepath.Join(t.TempDir(), "sntp.log")
+	if _, _, code := runSntp(t, s, &virtualClock{}, "-K", os.DevNull, "-l", log, "127.0.0.1"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	b, _ := os.ReadFile(log)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	re := regexp.MustCompile(`^[ 0-9]\d [A-Z][a-z]{2} \d\d:\d\d:\d\d sntp\[1\]: `)
+	if len(lines) != 2 || !re.MatchString(lines[0]) || !strings.HasSuffix(lines[0], version) || !strings.Contains(lines[1], " 127.0.0.1 s2 no-leap") {
+		t.Errorf("log file:\n%s", b)
+	}
+}
