@@ -99,6 +99,13 @@ var classicCodes = map[uint8]request{
 var answered = map[uint8]bool{ReqPeerList: true, ReqPeerListSum: true, ReqPeerInfo: true, ReqSysInfo: true,
 	ReqSysStats: true, ReqGetKernel: true}
 
+// payloadLimit is classic's MODE7_PAYLOAD_LIM, the data area of a request; maxPeerItems is
+// the most peers classic's ntpdc asks about in one request.
+const (
+	payloadLimit = 176
+	maxPeerItems = 4
+)
+
 // reqTailMin is classic's REQ_TAIL_MIN: the time stamp, key ID and a 16-octet digest that an
 // authenticated request carries after its items.
 const reqTailMin = 8 + 4 + 16
@@ -180,6 +187,13 @@ func (s *Server) Handle(req []byte, now time.Time, send func([]byte)) {
 		return
 	}
 	if proc.v4 != 0 && itemSize*nitems > len(req)-hdrLen {
+		r.ack(ErrFmt)
+		return
+	}
+	if !proc.auth && proc.v4 != 0 && (itemSize*nitems > payloadLimit || nitems > maxPeerItems) {
+		// More items than classic's ntpdc ever sends (four peers) or its request data area
+		// holds: classic would answer each, up to 128 packets for one datagram; gontp
+		// refuses, so that a request cannot buy more than four replies.
 		r.ack(ErrFmt)
 		return
 	}

@@ -156,3 +156,42 @@ func TestSysInfoStatsKernel(t *testing.T) {
 		t.Errorf("kerninfo % x", k)
 	}
 }
+
+// FuzzHandle: no request, however malformed, panics the server or gets more than a few
+// well-formed replies.
+func FuzzHandle(f *testing.F) {
+	for _, code := range []byte{0, 1, 2, 4, 5, 10, 20, 38, 42} {
+		f.Add(newRequest(implXntpd, code))
+	}
+	f.Add([]byte{0x17, 0, 3, 2, 0, 5, 0, 32})
+	s := fixture(3)
+	f.Fuzz(func(t *testing.T, req []byte) {
+		out := ask(s, req)
+		if len(out) > 4 {
+			t.Fatalf("%d replies to a %d-octet request", len(out), len(req))
+		}
+		for _, p := range out {
+			if len(p) < 8 || len(p) > 8+dataSize || p[0]&0x87 != 0x87 {
+				t.Fatalf("bad reply % x", p)
+			}
+		}
+	})
+}
+
+// TestPeerInfoItemLimit: more peers than classic's request data area holds is a format error.
+func TestPeerInfoItemLimit(t *testing.T) {
+	s := fixture(1)
+	req := make([]byte, 8+6*32)
+	copy(req, []byte{0x17, 0, implXntpd, ReqPeerInfo, 0, 6, 0, 32})
+	for i := 0; i < 6; i++ {
+		copy(req[8+32*i:], []byte{198, 18, 0, 2, 0, 123})
+	}
+	if out := ask(s, req); len(out) != 1 || out[0][4]>>4 != ErrFmt {
+		t.Errorf("6 items: % x", out)
+	}
+	req = req[:8+4*32]
+	req[5] = 4
+	if out := ask(s, req); len(out) != 4 || len(out[0]) != 8+280 {
+		t.Errorf("4 items: %d packets", len(out))
+	}
+}
