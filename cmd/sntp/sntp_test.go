@@ -7,6 +7,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"os"
@@ -373,5 +374,16 @@ func TestLogFile(t *testing.T) {
 	re := regexp.MustCompile(`^[ 0-9]\d [A-Z][a-z]{2} \d\d:\d\d:\d\d sntp\[1\]: `)
 	if len(lines) != 2 || !re.MatchString(lines[0]) || !strings.HasSuffix(lines[0], version) || !strings.Contains(lines[1], " 127.0.0.1 s2 no-leap") {
 		t.Errorf("log file:\n%s", b)
+	}
+}
+
+// TestDuplicateAddress: the same address twice is queried once, with classic's message.
+func TestDuplicateAddress(t *testing.T) {
+	s := startServer(t, nil)
+	out, _, code := runSntp(t, s, &virtualClock{}, "-K", os.DevNull, "127.0.0.1", "127.0.0.1")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	want := fmt.Sprintf("127.0.0.1:%d 127.0.0.1, duplicate address ignored.", s.port())
+	if code != 0 || len(lines) != 3 || lines[1] != want || !resultLine.MatchString(lines[2]) || s.requests() != 1 {
+		t.Errorf("exit %d, %d requests:\n%s", code, s.requests(), out)
 	}
 }

@@ -21,6 +21,7 @@ import (
 // iburst" line, and the daemon sets its (virtual, 0.2 s ahead) clock once from it and exits
 // 0 with classic's "ntpd: time set" line.
 func TestNtpdServerOperandsWithQuit(t *testing.T) {
+	t.Parallel() // a minute or more of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd")
 	ntpd := binary(t, "ntpd")
 	tn := testnet.New(t)
@@ -100,7 +101,7 @@ func TestNtpdPriorityAgainstClassic(t *testing.T) {
 		pid := p.Pid()
 		if classic {
 			// The wrapper runs env, which runs ntpd: the daemon is the newest ntpd process.
-			pid = newestNtpd(t, "/opt/ntp-reference/classic/usr/sbin/ntpd")
+			pid = newestNtpd(t, "/opt/ntp-reference/classic/usr/sbin/ntpd", p.Pid())
 		}
 		got := threadPolicies(t, pid)
 		if classic {
@@ -132,8 +133,9 @@ func TestNtpdPriorityAgainstClassic(t *testing.T) {
 	}
 }
 
-// newestNtpd returns the pid of the newest process running exe.
-func newestNtpd(t *testing.T, exe string) int {
+// newestNtpd returns the pid of the newest process running exe in the network namespace of
+// process near (another test's daemon in another namespace is never taken).
+func newestNtpd(t *testing.T, exe string, near int) int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -144,7 +146,8 @@ func newestNtpd(t *testing.T, exe string) int {
 			if err != nil {
 				continue
 			}
-			if l, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && l == exe && pid > best {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+			if err == nil && l == exe && pid > best && netns(pid) == netns(near) && netns(near) != "" {
 				best = pid
 			}
 		}
@@ -155,4 +158,10 @@ func newestNtpd(t *testing.T, exe string) int {
 	}
 	t.Fatalf("no %s process", exe)
 	return 0
+}
+
+// netns names the network namespace of process pid ("" when it cannot be read).
+func netns(pid int) string {
+	l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	return l
 }

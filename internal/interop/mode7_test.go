@@ -39,6 +39,7 @@ func shape(s string) string {
 // each daemon's own). monlist and a write request get classic's refusals from gontp; without
 // `enable mode7` gontp does not answer at all.
 func TestClassicNtpdcAgainstGontpMode7(t *testing.T) {
+	t.Parallel() // a minute or more of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpdc", "classic-ntpd", "chronyd")
 	ntpdc := filepath.Join(ref, "classic-ntpdc")
 	n := testnet.New(t)
@@ -195,6 +196,7 @@ func TestMode7ErrorRepliesAgainstClassic(t *testing.T) {
 // five times until the outputs are identical, and the shapes (labels, layout) must agree
 // every time. The same is then checked against gontp's ntpd.
 func TestGontpNtpdcAgainstClassic(t *testing.T) {
+	t.Parallel() // a minute or more of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpdc", "classic-ntpd", "chronyd")
 	classic := filepath.Join(ref, "classic-ntpdc")
 	ours := binary(t, "ntpdc")
@@ -307,6 +309,7 @@ LoadPlugin csv
 // mode7) the same value files as from classic ntpd 4.2.8p15: the loop's frequency and offset,
 // the error, and the peer's offset, dispersion and delay.
 func TestCollectdNtpdPlugin(t *testing.T) {
+	t.Parallel() // a minute or more of waiting on its own network: runs beside the others
 	collectd := needProgram(t, "collectd")
 	testnet.Reference(t, "classic-ntpd", "chronyd")
 	n := testnet.New(t)

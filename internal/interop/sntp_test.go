@@ -101,9 +101,10 @@ func sameSntpOutput(c, g string, anyOrder bool) bool {
 // TestSntpAgainstClassic runs classic sntp 4.2.8p15 and gontp's sntp with the same options
 // against the same servers (chronyd -x with a key file, and gontp's ntpd on its LOCAL clock):
 // output lines, messages and exit statuses must agree, including -S/-s failing without
-// CAP_SYS_TIME, authentication with a good and an unknown key, timeouts, duplicates, --wait
+// CAP_SYS_TIME, authentication with a good and an unknown key, timeouts, --wait
 // and command-line errors.
 func TestSntpAgainstClassic(t *testing.T) {
+	t.Parallel() // a minute or more of waiting on its own network: runs beside the others
 	classic := filepath.Join(testnet.Reference(t, "classic-sntp", "chronyd"), "classic-sntp")
 	ours := binary(t, "sntp")
 	n := testnet.New(t)
@@ -136,8 +137,11 @@ func TestSntpAgainstClassic(t *testing.T) {
 		{args: []string{"-k", keyFile, "-a", "1", ch}},
 		{args: []string{"-k", keyFile, "-a", "3", ch}, wantCode: 1},
 		{args: []string{"--wait", ch, gn}, anyOrder: true},
-		{args: []string{gn, gn}},
-		{args: []string{"-c", ch, gn}},
+		// Not compared: the same address twice. Classic resolves its operands in worker
+		// threads and stops at the first answer, so whether its "duplicate address ignored"
+		// line comes first depends on which thread wins; gontp's always does (cmd/sntp's
+		// tests check it).
+		{args: []string{"-c", ch}}, // one name: with two, which answers first is a race in classic
 		{args: []string{"-t", "1", silent}},
 		{args: []string{"-t", "1", "-S", silent}, wantCode: 1},
 		{args: nil, wantCode: 64},
