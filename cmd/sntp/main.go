@@ -105,13 +105,13 @@ type options struct {
 }
 
 func main() {
-	os.Exit(command1(os.Args, os.Stdout, os.Stderr, config{
+	os.Exit(runArgs(os.Args, os.Stdout, os.Stderr, config{
 		clock: adjtimex.Clock{}, resolver: net.DefaultResolver, progname: filepath.Base(os.Args[0]), pid: os.Getpid(),
 	}))
 }
 
-// command1 parses argv and runs sntp; it returns the exit status.
-func command1(argv []string, stdout, stderr io.Writer, cfg config) int {
+// runArgs parses argv and runs sntp; it returns the exit status.
+func runArgs(argv []string, stdout, stderr io.Writer, cfg config) int {
 	cfg.stdout, cfg.stderr = stdout, stderr
 	o, code, done := parse(argv, stdout, stderr)
 	if done {

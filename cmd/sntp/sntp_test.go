@@ -135,7 +135,7 @@ func (s *server) port() int { return s.conn.LocalAddr().(*net.UDPAddr).Port }
 func runSntp(t *testing.T, s *server, clk *virtualClock, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = command1(append([]string{"sntp"}, args...), &o, &e, config{
+	code = runArgs(append([]string{"sntp"}, args...), &o, &e, config{
 		clock: clk, resolver: net.DefaultResolver, progname: "sntp", pid: 1, serverPort: s.port(),
 	})
 	return o.String(), e.String(), code
@@ -292,13 +292,13 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--version"}, 0, version + "\n", ""},
 	} {
 		var o, e bytes.Buffer
-		code := command1(append([]string{"sntp"}, c.args...), &o, &e, config{clock: &virtualClock{}, progname: "sntp", serverPort: 1})
+		code := runArgs(append([]string{"sntp"}, c.args...), &o, &e, config{clock: &virtualClock{}, progname: "sntp", serverPort: 1})
 		if code != c.code || o.String() != c.out || e.String() != c.err {
 			t.Errorf("sntp %v: exit %d, stdout %q, stderr %q; want %d, %q, %q", c.args, code, o.String(), e.String(), c.code, c.out, c.err)
 		}
 	}
 	var o, e bytes.Buffer
-	if code := command1([]string{"sntp", "-b", "198.18.0.255"}, &o, &e, config{clock: &virtualClock{}, progname: "sntp"}); code != 1 || !strings.Contains(e.String(), "'broadcast'") {
+	if code := runArgs([]string{"sntp", "-b", "198.18.0.255"}, &o, &e, config{clock: &virtualClock{}, progname: "sntp"}); code != 1 || !strings.Contains(e.String(), "'broadcast'") {
 		t.Errorf("-b: exit %d, stderr %q: want a refusal naming the option", code, e.String())
 	}
 }
