@@ -30,6 +30,8 @@ var core = []string{
 	"gontp/internal/server",
 	"gontp/internal/control",
 	"gontp/internal/mode7",
+	"gontp/internal/nts",
+	"gontp/internal/siv",
 }
 
 // separated lists, for each package, the packages it must not depend on, directly or not: the
