@@ -28,6 +28,7 @@ import (
 	"gontp/internal/filegen"
 	"gontp/internal/keys"
 	"gontp/internal/metrics"
+	"gontp/internal/mode7"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -87,6 +88,11 @@ type Options struct {
 	Jail string
 	// StatsDir is ntpd's -s: the statistics directory, over `statsdir`.
 	StatsDir string
+	// Servers are ntpd's operands: each is served as a "server NAME iburst" line before the
+	// configuration file's own, as classic's config_peers does (with or without -q).
+	Servers []string
+	// Priority is ntpd's -N and -P (priority.go).
+	Priority Priority
 }
 
 // Daemon is a running gontp ntpd.
@@ -97,10 +103,14 @@ type Daemon struct {
 	clock *Clock
 	srv   *server.Server
 	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
-	gate  atomic.Pointer[server.Gate]
-	ctl   *control.Server
-	eng   *engine.Engine
-	socks *netio.Set
+	gate atomic.Pointer[server.Gate]
+	ctl  *control.Server
+	// mode7 answers ntpdc's read-only requests while the flags in effect (mode7Flags, swapped
+	// by a reload) say `enable mode7`.
+	mode7      *mode7.Server
+	mode7Flags atomic.Pointer[ntpconf.SystemFlags]
+	eng        *engine.Engine
+	socks      *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
 	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
@@ -174,6 +184,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	prec, tick := measurePrecision(func() int64 { return time.Now().UnixNano() })
 	log.Info(fmt.Sprintf("proto: precision = %.3f usec (%d)", float64(tick)/1e3, prec))
+	setPriority(opts.Priority, log)
 
 	cfg, err := loadConfig(opts, log)
 	if err != nil {
@@ -313,6 +324,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
 	d.ctlReady.Store(d.ctl)
+	d.mode7Flags.Store(&cfg.flags)
+	d.mode7 = newMode7(eng.Snapshot, clk.Kernel, d.srv, func() map[string]bool { return *d.mode7Flags.Load() })
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -378,11 +391,20 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	rxTime := d.clock.RxTime(p.RxTime, p.Kernel)
 	rx := ntptime.FromTime(rxTime)
 	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
+	src.Mode7 = d.mode7Enabled()
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
 		d.ctl.Handle(p.Data, p.Source, controlRestrict(src.Restrict), p.RxTime, func(b []byte) {
+			if err := sock.SendTo(b, to, nil); err != nil {
+				d.log.Debug("send failed", "to", to.String(), "error", err)
+			}
+		})
+		return 0, nil
+	case server.ToPrivate:
+		sock, to := p.Socket, p.Source
+		d.mode7.Handle(p.Data, d.now(), func(b []byte) {
 			if err := sock.SendTo(b, to, nil); err != nil {
 				d.log.Debug("send failed", "to", to.String(), "error", err)
 			}
@@ -407,6 +429,12 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	// section 8: T3 as close to the wire as possible), and an authenticated reply is
 	// signed after it.
 	return n, d.stampSeal
+}
+
+// mode7Enabled reports whether `enable mode7` is in effect.
+func (d *Daemon) mode7Enabled() bool {
+	f := d.mode7Flags.Load()
+	return f != nil && d.mode7 != nil && (*f)["mode7"]
 }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the

@@ -259,6 +259,11 @@ func (d *Daemon) reload(ctx context.Context) {
 		return
 	}
 	commandLineKeys(cfg, d.opts)
+	// The command line's servers stay what they were at start, as in classic.
+	if err := addCommandLineServers(cfg, d.opts.Servers); err != nil {
+		refuse([]string{err.Error()})
+		return
+	}
 	// A warning that start-up or the last reload gave already goes to debug; a new one
 	// (a line just added that gontp does not act on, say) is logged as such.
 	warned := &newWarnings{Handler: d.log.Handler(), seen: d.warned, now: map[string]bool{}}
@@ -327,6 +332,7 @@ func (d *Daemon) applyReload(ctx context.Context, e *engine.Engine, rc *runConfi
 		d.log.Warn("reload: " + strings.Join(restart, "; ") + " changed: gontp cannot change that in a running daemon yet; it takes effect at the next restart, the rest of the file is applied")
 	}
 	d.cur = rc
+	d.mode7Flags.Store(&rc.flags)
 }
 
 // applyLines applies the server and peer lines: removed associations go first (so that an

@@ -164,7 +164,8 @@ const (
 	// ToAssociation: the packet belongs to the association given in Source.AssocMode; hand
 	// it to the engine (which reports accepted packets through Processed).
 	ToAssociation
-	// DropPrivate: mode 7 (ntpdc); never answered, as classic with mode 7 disabled.
+	// DropPrivate: mode 7 (ntpdc) without `enable mode7`, or from a noquery source; not
+	// answered, as classic with mode 7 disabled.
 	DropPrivate
 	// DropRestricted: refused by a restrict flag, or an unauthenticated packet that would
 	// need an association (symmetric active with a bad MAC, broadcast or manycast server
@@ -185,6 +186,10 @@ const (
 	// DropNoSnapshot and DropOutShort: the caller passed no snapshot or too small a buffer.
 	DropNoSnapshot
 	DropOutShort
+	// ToPrivate: a mode-7 (ntpdc) request from a source without noquery while `enable mode7`
+	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
+	// nothing.
+	ToPrivate
 )
 
 var verdictNames = [...]string{
@@ -201,6 +206,7 @@ var verdictNames = [...]string{
 	DropDeclined:    "drop-declined",
 	DropEmpty:       "drop-empty",
 	DropNoSnapshot:  "drop-no-snapshot",
+	ToPrivate:       "to-private",
 	DropOutShort:    "drop-out-short",
 }
 
@@ -308,6 +314,10 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	mode := req[0] & 7
 	switch mode {
 	case wire.ModePrivate:
+		if src.Mode7 && rflags&RestrictNoQuery == 0 {
+			c.private.Add(1)
+			return 0, ToPrivate
+		}
 		c.restricted.Add(1)
 		c.private.Add(1)
 		return 0, DropPrivate
