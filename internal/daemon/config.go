@@ -50,6 +50,9 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// noAuth is `disable auth`: unauthenticated symmetric-active packets may mobilise
+	// passive associations (server.Config.NoAuth).
+	noAuth bool
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
 }
@@ -202,6 +205,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
+	rc.noAuth = !flags["auth"]
 
 	tv := cfg.TosParams()
 	tos := system.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,

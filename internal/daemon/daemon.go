@@ -116,6 +116,9 @@ type inbound struct {
 	rx     time.Time
 	src    netip.AddrPort
 	socket *netio.Socket
+	// passive: a symmetric-active packet from a stranger that mobilises a passive
+	// association (server.NewPassive).
+	passive bool
 }
 
 // Run starts the daemon and serves until ctx is cancelled. Errors that stop the daemon at
@@ -154,7 +157,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		opts:     opts,
 		now:      now,
 		clock:    clk,
-		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
+		srv:      server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: cfg.noAuth}, ntptime.FromTime(start)),
 		gate:     cfg.gate,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
@@ -300,8 +303,9 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 			}
 		})
 		return 0, nil
-	case server.ToAssociation:
-		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket}
+	case server.ToAssociation, server.NewPassive:
+		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket,
+			passive: verdict == server.NewPassive}
 		select {
 		case d.toEngine <- in:
 		default:
@@ -341,7 +345,11 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			if in.passive {
+				sends = d.eng.NewPassive(in.data, in.src, in.rx, d.now())
+			} else {
+				sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			}
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())

@@ -40,12 +40,18 @@ type Config struct {
 	// answers max(request poll, MinPoll), comparing the octets unsigned, so that a client
 	// polling faster than 2^MinPoll s is told to slow down. Zero means DefaultMinPoll.
 	MinPoll int8
+	// NoAuth is `disable auth` (classic sys_authenticate off): a symmetric-active packet
+	// from a stranger without a MAC may then mobilise a symmetric passive association
+	// (NewPassive) unless `nopeer` or `noepeer` applies. With classic's default `enable
+	// auth` only an authenticated packet may, and gontp has no keys for NTP packets yet.
+	NoAuth bool
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
 // concurrent use: the only state is atomic counters.
 type Server struct {
 	minPoll uint8
+	noAuth  bool
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
 	c       counters
@@ -57,7 +63,7 @@ func New(cfg Config, start ntptime.Time) *Server {
 	if mp == 0 {
 		mp = DefaultMinPoll
 	}
-	s := &Server{minPoll: uint8(mp), start: start}
+	s := &Server{minPoll: uint8(mp), start: start, noAuth: cfg.NoAuth}
 	s.resetAt.Store(uint64(start))
 	return s
 }
@@ -81,6 +87,12 @@ const (
 	// ToAssociation: the packet belongs to the association given in Source.AssocMode; hand
 	// it to the engine (which reports accepted packets through Processed).
 	ToAssociation
+	// NewPassive: a symmetric-active packet from a stranger that may mobilise a symmetric
+	// passive association (classic receive(), AM_NEWPASS: authenticated, or `disable auth`
+	// and neither `nopeer` nor `noepeer`); hand it to the engine, which mobilises the
+	// association and processes the packet with it. Respond wrote nothing: the new
+	// association sends its own packets.
+	NewPassive
 	// DropPrivate: mode 7 (ntpdc); never answered, as classic with mode 7 disabled.
 	DropPrivate
 	// DropRestricted: refused by a restrict flag, or an unauthenticated packet that would
@@ -110,6 +122,7 @@ var verdictNames = [...]string{
 	KissOfDeath:     "kiss-of-death",
 	ToControl:       "to-control",
 	ToAssociation:   "to-association",
+	NewPassive:      "new-passive",
 	DropPrivate:     "drop-private",
 	DropRestricted:  "drop-restricted",
 	DropRateLimited: "drop-rate-limited",
@@ -190,9 +203,11 @@ var matchAssoc = [7][6]uint8{
 //     ("Invalid-NAK error" in classic's log);
 //  13. the association match (Source.AssocMode): the association's own packets are handed
 //     on, refused ones declined;
-//  14. from a stranger, a client request is answered (mode 4); a symmetric-active packet gets
-//     a mode-2 answer without an association; symmetric passive is declined; broadcast and
-//     server packets are restricted.
+//  14. from a stranger, a client request is answered (mode 4); a symmetric-active packet
+//     mobilises a passive association where classic's would (NewPassive: `disable auth`,
+//     no `nopeer`, no `noepeer`), is declined under `noepeer`, and otherwise gets a mode-2
+//     answer without an association; symmetric passive is declined; broadcast and server
+//     packets are restricted.
 //
 // Authentication: gontp has no symmetric keys yet, so every MAC fails as an unknown key does
 // in classic: a client then gets a reply with a crypto-NAK (4 zero octets) and ss_badauth
@@ -341,16 +356,33 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		c.replies.Add(1)
 		return n, Replied
 	case amNewPass:
-		n := s.reply(req, &p, version, wire.ModeSymPassive, rx, &snap.Sys, out)
-		if authError || len(req) > wire.HeaderLen {
-			n += putNAK(out[n:])
-			c.cryptoNAKs.Add(1)
+		// Classic receive(), AM_NEWPASS. An association needs an authenticated packet
+		// unless `disable auth`; `nopeer` and `notrust` make authentication required
+		// anyway (AUTH(sys_authenticate | (restrict & (RES_NOPEER|RES_DONTTRUST)))). No
+		// key verifies yet, so only `disable auth` without a MAC mobilises.
+		authentic := false
+		required := !s.noAuth || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+		if required && !authentic || !required && authError {
+			// Not allowed to mobilise: a mode-2 answer without an association (classic
+			// keeps it "for broken Windows clients"). A bad MAC gets the answer with a
+			// crypto-NAK and counts as restricted.
+			n := s.reply(req, &p, version, wire.ModeSymPassive, rx, &snap.Sys, out)
+			if authError || len(req) > wire.HeaderLen {
+				n += putNAK(out[n:])
+				c.cryptoNAKs.Add(1)
+			}
+			if authError {
+				c.restricted.Add(1)
+			}
+			c.passiveReplies.Add(1)
+			return n, RepliedPassive
 		}
-		if authError {
-			c.restricted.Add(1)
+		if rflags&RestrictNoEPeer != 0 {
+			c.declined.Add(1)
+			return 0, DropDeclined
 		}
-		c.passiveReplies.Add(1)
-		return n, RepliedPassive
+		c.toAssoc.Add(1)
+		return 0, NewPassive
 	case amNoMatch, amErr:
 		c.declined.Add(1)
 		return 0, DropDeclined

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"gontp/internal/wire"
+	"gontp/peer"
+	"gontp/refclock"
+)
+
+// NewPassive mobilises a symmetric passive association for a symmetric-active packet from
+// a stranger that the server allowed to (server.NewPassive) and processes the packet with
+// it, as classic receive() does for AM_NEWPASS: newpeer(MODE_PASSIVE) with the packet's
+// version, its poll as minpoll and NTP_MAXDPOLL (17) as maxpoll, no key (gontp has no NTP
+// keys yet), not configured, so that the association is demobilised after Unreach polls
+// without a reply (peer.Poll). Its first packet goes out after NTP_MINPKT (2 s).
+//
+// As classic, a synchronised peer whose stratum is below `tos floor` or at or above `tos
+// ceiling` gets no association ("no help"); an unsynchronised one does, so that it can
+// synchronise to us. A packet from a source that already has an association (two packets
+// queued before the snapshot showed the first one's) is simply received.
+func (e *Engine) NewPassive(data []byte, src netip.AddrPort, rx time.Time, now time.Time) []Send {
+	if as := e.byAddr[src]; as != nil {
+		return e.Receive(data, src, rx, now)
+	}
+	var pkt wire.Packet
+	if _, err := wire.Decode(data, &pkt); err != nil || pkt.Mode != wire.ModeSymActive {
+		return nil
+	}
+	if pkt.Leap != wire.LeapAlarm && (pkt.Stratum < e.sys.Tos.Floor || pkt.Stratum >= e.sys.Tos.Ceiling) {
+		e.log.Debug("symmetric active peer declined: stratum out of range", "from", src.String(),
+			"stratum", pkt.Stratum)
+		return nil
+	}
+	minPoll := pkt.Poll
+	if minPoll < peer.MinPoll || minPoll > peer.MaxPoll {
+		// newpeer clamps the packet's poll into NTP_MINPOLL..NTP_MAXPOLL.
+		minPoll = min(max(minPoll, peer.MinPoll), peer.MaxPoll)
+	}
+	as, err := e.add(peer.Config{Addr: src, Mode: wire.ModeSymPassive, Version: pkt.Version,
+		MinPoll: minPoll, MaxPoll: peer.MaxPoll}, nil, refclock.Address{}, now)
+	if err != nil {
+		e.warnOnce("passive", fmt.Sprintf("cannot mobilise a symmetric passive association for %s: %v", src.Addr(), err))
+		return nil
+	}
+	e.log.Debug(fmt.Sprintf("%s mobilized: symmetric passive, peer version %d, poll %d", e.name(as), pkt.Version, minPoll))
+	return e.Receive(data, src, rx, now)
+}
