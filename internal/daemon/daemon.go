@@ -173,7 +173,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		Rand:     rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
-		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Resolve:   func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		LocalAddr: d.localAddrFor,
 	})
 	if err != nil {
 		return err
@@ -419,6 +420,28 @@ func (d *Daemon) send(s engine.Send) {
 	if actual != 0 {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
+}
+
+// localAddrFor is our address on the way to `to`: the local address of the socket the
+// engine's packets to it leave from (engine.Options.LocalAddr, for the orphan election).
+// It runs on the engine goroutine, which alone uses the route cache.
+func (d *Daemon) localAddrFor(to netip.AddrPort) (netip.Addr, bool) {
+	sock := d.routes[to]
+	if sock == nil {
+		if d.socks == nil {
+			return netip.Addr{}, false
+		}
+		var err error
+		if sock, err = d.socks.SocketFor(to); err != nil {
+			return netip.Addr{}, false
+		}
+		if d.routes == nil {
+			d.routes = map[netip.AddrPort]*netio.Socket{}
+		}
+		d.routes[to] = sock
+	}
+	a := sock.Local.Addr()
+	return a, a.IsValid() && !a.IsUnspecified()
 }
 
 func writePIDFile(path string) error {
