@@ -4,6 +4,8 @@ package interop
 
 import (
 	"fmt"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +91,141 @@ func TestSymmetricModesWithClassic(t *testing.T) {
 	if strings.Contains(logP.String(), "panic") {
 		t.Errorf("passive gontp log mentions a panic:\n%s", logP)
 	}
+}
+
+// classicSys returns classic's system stratum, refid and leap (ntpq rv).
+func classicSys(t *testing.T, h *testnet.Host, ref string) (stratum int, refid string, leap int) {
+	t.Helper()
+	out, err := h.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-c", "rv 0 stratum,refid,leap", "127.0.0.1")
+	if err != nil {
+		return -1, string(out), -1
+	}
+	for _, f := range strings.FieldsFunc(string(out), func(r rune) bool { return r == ',' || r == '\n' }) {
+		k, v, ok := strings.Cut(strings.TrimSpace(f), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "stratum":
+			stratum, _ = strconv.Atoi(v)
+		case "refid":
+			refid = v
+		case "leap":
+			leap, _ = strconv.Atoi(v)
+		}
+	}
+	return stratum, refid, leap
+}
+
+// TestOrphanMeshWithClassic is issue 19's orphan acceptance: two gontp daemons (in process,
+// virtual clocks) and one classic ntpd 4.2.8p15, each with `tos orphan 10 orphanwait 10`
+// and `peer` lines for the other two, and no server. Within 5 minutes all three must be
+// synchronised, exactly one of them (the lowest address, classic's rule) at stratum 10
+// with refid 127.0.0.1 and the others at 11 naming it. Gontp A also has a `server` line for
+// a chronyd that is not running at first; once it starts (`local stratum 8`), the mesh
+// must follow it: A at stratum 9, the other two at 10 (from A, or from chronyd through A).
+//
+// It runs twice: with gontp A at the lowest address (gontp is the parent, classic a
+// child) and with classic there (classic is the parent of both gontp daemons).
+func TestOrphanMeshWithClassic(t *testing.T) {
+	for _, classicFirst := range []bool{false, true} {
+		name := "gontp-parent"
+		if classicFirst {
+			name = "classic-parent"
+		}
+		t.Run(name, func(t *testing.T) { orphanMesh(t, classicFirst) })
+	}
+}
+
+func orphanMesh(t *testing.T, classicFirst bool) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+	tn := testnet.New(t)
+	var a, b, c *testnet.Host
+	if classicFirst {
+		c = tn.Host("classic")
+	}
+	a = tn.Host("gontp-a")
+	b = tn.Host("gontp-b")
+	if !classicFirst {
+		c = tn.Host("classic")
+	}
+	chrony := tn.Host("chrony")
+	const tos = "tos orphan 10 orphanwait 10\n"
+	peers := func(hs ...*testnet.Host) string {
+		var s string
+		for _, h := range hs {
+			s += fmt.Sprintf("peer %s minpoll 3 maxpoll 4\n", h.Addr())
+		}
+		return s
+	}
+	testnet.ClassicNTPD(t, c, tos+peers(a, b))
+	virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+	snapA, _ := runGontpInProcessClock(t, a, tos+peers(b, c)+fmt.Sprintf("server %s iburst minpoll 3 maxpoll 4\n", chrony.Addr()), nil, virtual)
+	snapB, _ := runGontpInProcessClock(t, b, tos+peers(a, c), nil, virtual)
+
+	type node struct {
+		name    string
+		stratum int
+		refid   string
+		leap    int
+	}
+	state := func() []node {
+		sa, sb := snapA(), snapB()
+		cs, cr, cl := classicSys(t, c, ref)
+		return []node{
+			{"gontp-a", int(sa.Sys.Stratum), refidString(sa.Sys.RefID), int(sa.Sys.Leap)},
+			{"gontp-b", int(sb.Sys.Stratum), refidString(sb.Sys.RefID), int(sb.Sys.Leap)},
+			{"classic", cs, cr, cl},
+		}
+	}
+	// Classic's rule: the lowest address is the orphan parent.
+	low := a.Addr()
+	for _, h := range []*testnet.Host{b, c} {
+		if h.Addr().Less(low) {
+			low = h.Addr()
+		}
+	}
+	parent := low.String()
+	wait := func(limit time.Duration, what string, ok func([]node) bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for {
+			n := state()
+			if ok(n) {
+				t.Logf("%s: %+v", what, n)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v: %+v", what, limit, n)
+			}
+			time.Sleep(3 * time.Second)
+		}
+	}
+	wait(5*time.Minute, "orphan mesh", func(ns []node) bool {
+		parents := 0
+		for _, n := range ns {
+			switch {
+			case n.leap != 0:
+				return false
+			case n.stratum == 10 && n.refid == "127.0.0.1":
+				parents++
+			case n.stratum == 11 && n.refid == parent:
+			default:
+				return false
+			}
+		}
+		return parents == 1
+	})
+
+	testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+	wait(5*time.Minute, "following chronyd", func(ns []node) bool {
+		return ns[0].stratum == 9 && ns[0].refid == chrony.Addr().String() &&
+			ns[1].stratum == 10 && ns[2].stratum == 10 && ns[1].leap == 0 && ns[2].leap == 0 &&
+			ns[1].refid == a.Addr().String() && ns[2].refid == a.Addr().String()
+	})
+}
+
+// refidString shows a refid as ntpq does for an address refid (dotted quad).
+func refidString(r uint32) string {
+	return fmt.Sprintf("%d.%d.%d.%d", r>>24, r>>16&0xff, r>>8&0xff, r&0xff)
 }
