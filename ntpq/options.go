@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gontp/internal/keys"
 )
 
 // Options is the parsed command line of classic ntpq 4.2.8p15 (compat.md 5.2), plus NTPsec's
@@ -213,14 +215,11 @@ func ReadKeyFile(path string, id uint32) (*Key, error) {
 		if err != nil || uint32(n) != id {
 			continue
 		}
-		typ := strings.ToLower(fs[1])
-		if typ == "m" {
-			typ = "md5"
+		k := keys.NewSet()
+		if err := k.Add(id, fs[1], nil); err != nil {
+			return nil, fmt.Errorf("ntpq: %s:%d: %w", path, line, err)
 		}
-		if typ != "md5" && typ != "sha1" {
-			return nil, fmt.Errorf("ntpq: %s:%d: key %d has type %s; md5 and sha1 are supported", path, line, id, fs[1])
-		}
-		return &Key{ID: id, Type: typ, Secret: keySecret(fs[2])}, nil
+		return &Key{ID: id, Type: strings.ToLower(k.Key(id).Type), Secret: keySecret(fs[2])}, nil
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("ntpq: %s: %w", path, err)

@@ -44,7 +44,7 @@ func readDoc(t *testing.T) string {
 // listed returns the packages named at the start of the section's bullet items: "- `peer`: ...".
 func bulletPackages(text string) []string {
 	var out []string
-	for _, m := range regexp.MustCompile("(?m)^- `([a-z0-9_/]+)`").FindAllStringSubmatch(text, -1) {
+	for _, m := range regexp.MustCompile("(?m)^- `([a-z0-9_/-]+)`").FindAllStringSubmatch(text, -1) {
 		out = append(out, m[1])
 	}
 	sort.Strings(out)

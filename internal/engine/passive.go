@@ -15,8 +15,8 @@ import (
 // NewPassive mobilises a symmetric passive association for a symmetric-active packet from
 // a stranger that the server allowed to (server.NewPassive) and processes the packet with
 // it, as classic receive() does for AM_NEWPASS: newpeer(MODE_PASSIVE) with the packet's
-// version, its poll as minpoll and NTP_MAXDPOLL (17) as maxpoll, no key (gontp has no NTP
-// keys yet), not configured, so that the association is demobilised after Unreach polls
+// version, its poll as minpoll and NTP_MAXDPOLL (17) as maxpoll, the packet's key if it
+// had a MAC, not configured, so that the association is demobilised after Unreach polls
 // without a reply (peer.Poll). Its first packet goes out after NTP_MINPKT (2 s).
 //
 // As classic, a synchronised peer whose stratum is below `tos floor` or at or above `tos
@@ -28,8 +28,15 @@ func (e *Engine) NewPassive(data []byte, src netip.AddrPort, rx time.Time, now t
 		return e.Receive(data, src, rx, now)
 	}
 	var pkt wire.Packet
-	if _, err := wire.Decode(data, &pkt); err != nil || pkt.Mode != wire.ModeSymActive {
+	tr, err := wire.Decode(data, &pkt)
+	if err != nil || pkt.Mode != wire.ModeSymActive {
 		return nil
+	}
+	// An authenticated packet (the server checked its MAC) makes an association with its
+	// key (classic newpeer(..., skeyid)), which then signs and checks every packet.
+	var keyID uint32
+	if tr.HasMAC {
+		keyID = tr.KeyID
 	}
 	if pkt.Leap != wire.LeapAlarm && (pkt.Stratum < e.sys.Tos.Floor || pkt.Stratum >= e.sys.Tos.Ceiling) {
 		e.log.Debug("symmetric active peer declined: stratum out of range", "from", src.String(),
@@ -42,7 +49,7 @@ func (e *Engine) NewPassive(data []byte, src netip.AddrPort, rx time.Time, now t
 		minPoll = min(max(minPoll, peer.MinPoll), peer.MaxPoll)
 	}
 	as, err := e.add(peer.Config{Addr: src, Mode: wire.ModeSymPassive, Version: pkt.Version,
-		MinPoll: minPoll, MaxPoll: peer.MaxPoll}, nil, refclock.Address{}, now)
+		MinPoll: minPoll, MaxPoll: peer.MaxPoll, KeyID: keyID}, nil, refclock.Address{}, now)
 	if err != nil {
 		e.warnOnce("passive", fmt.Sprintf("cannot mobilise a symmetric passive association for %s: %v", src.Addr(), err))
 		return nil

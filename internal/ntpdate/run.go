@@ -546,11 +546,7 @@ func (r *run) printServer(s *server) {
 	fmt.Fprintf(w, "delay %s, dispersion %s, offset %s\n\n", fptoa(s.delay, 5), ufptoa(s.dispersion, 5), lfptoa(s.offset, 6))
 }
 
-// prettyDate formats a timestamp like libntp's prettydate: hex, then the local date.
+// prettyDate formats a timestamp like libntp's prettydate, in local time.
 func prettyDate(t ntptime.Time, pivot time.Time) string {
-	if t == 0 {
-		return "(no time)"
-	}
-	tt := t.Time(pivot).Local()
-	return fmt.Sprintf("%08x.%08x  %s.%03d", t.Seconds(), t.Fraction(), tt.Format("Mon, Jan _2 2006 15:04:05"), tt.Nanosecond()/1e6)
+	return ntptime.PrettyDate(t, pivot, time.Local)
 }
