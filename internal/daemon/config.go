@@ -53,6 +53,8 @@ type runConfig struct {
 	// noAuth is `disable auth`: unauthenticated symmetric-active packets may mobilise
 	// passive associations (server.Config.NoAuth).
 	noAuth bool
+	// authSet says that an enable or disable line names auth (it then wins over -A).
+	authSet bool
 	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
 	// start: a driver may hold a device, and a reload does not change reference clocks).
 	refclocks []refclockLine
@@ -344,6 +346,9 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
 	rc.noAuth = !flags["auth"]
+	for _, o := range append(cfg.Enable[:len(cfg.Enable):len(cfg.Enable)], cfg.Disable...) {
+		rc.authSet = rc.authSet || o.Name == "auth"
+	}
 
 	tv := cfg.TosParams()
 	tos := system.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
@@ -488,6 +493,15 @@ func openRefclocks(rc *runConfig) {
 		}
 		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: l.addr, Driver: drv, Peer: l.peer})
 	}
+}
+
+// noAuth is whether authentication is not required for mobilising associations (classic
+// sys_authenticate off): `disable auth`, or -A when the file names neither.
+func (o Options) noAuth(rc *runConfig) bool {
+	if rc.authSet {
+		return rc.noAuth
+	}
+	return o.AuthNoReq
 }
 
 // actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the

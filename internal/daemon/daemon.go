@@ -41,6 +41,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// AuthNoReq is ntpd's -A (--authnoreq): `disable auth` unless the configuration file
+	// says `enable auth` or `disable auth` itself (classic applies the command line first,
+	// then the file). -a (--authreq) is the default.
+	AuthNoReq bool
 	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
 	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
 	KeyFile     string
@@ -195,7 +199,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		opts:     opts,
 		now:      now,
 		clock:    clk,
-		srv:      server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: cfg.noAuth}, ntptime.FromTime(start)),
+		srv:      server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg)}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),

@@ -472,7 +472,7 @@ func (d *Daemon) applyAccess(_ *engine.Engine, cur *runConfig, _ time.Time) {
 		}
 	}
 	d.gate.Store(g)
-	d.srv.SetNoAuth(cur.noAuth)
+	d.srv.SetNoAuth(d.opts.noAuth(cur))
 }
 
 // applyLogging applies `logfile` and `logconfig` to the daemon's LogOutput. -l on the

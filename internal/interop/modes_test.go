@@ -88,6 +88,30 @@ func TestSymmetricModesWithClassic(t *testing.T) {
 	if p, _ := findPeer(snapA(), classic.Addr()); !p.Vars.Configured {
 		t.Errorf("the peer line's association is not marked configured: %+v", p.Vars)
 	}
+	// Classic's ntpq shows the association type as classic's own would: `s` for the
+	// peer line, `S` for the passive association.
+	for _, tc := range []struct {
+		h    *testnet.Host
+		want string
+	}{{active, "s"}, {passive, "S"}} {
+		out, err := tc.h.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-pn", "127.0.0.1")
+		if err != nil {
+			t.Fatalf("classic ntpq -pn on %s: %v\n%s", tc.h, err, out)
+		}
+		found := false
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 10 && strings.TrimLeft(f[0], " x.-+#*o") == classic.Addr().String() {
+				found = true
+				if f[3] != tc.want {
+					t.Errorf("%s: ntpq type %q for classic, want %q:\n%s", tc.h, f[3], tc.want, out)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: ntpq -pn lists no row for classic:\n%s", tc.h, out)
+		}
+	}
 	if strings.Contains(logP.String(), "panic") {
 		t.Errorf("passive gontp log mentions a panic:\n%s", logP)
 	}
