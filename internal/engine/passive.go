@@ -38,7 +38,13 @@ func (e *Engine) NewPassive(data []byte, src netip.AddrPort, rx time.Time, now t
 	if tr.HasMAC {
 		keyID = tr.KeyID
 	}
-	if pkt.Leap != wire.LeapAlarm && (pkt.Stratum < e.sys.Tos.Floor || pkt.Stratum >= e.sys.Tos.Ceiling) {
+	// Classic's PKT_TO_STRATUM: stratum 0 (unspecified) counts as 16, so a packet that
+	// claims leap 0 at stratum 0 is out of range too.
+	stratum := pkt.Stratum
+	if stratum == wire.StratumUnspec || stratum > wire.StratumUnsynched {
+		stratum = wire.StratumUnsynched
+	}
+	if pkt.Leap != wire.LeapAlarm && (stratum < e.sys.Tos.Floor || stratum >= e.sys.Tos.Ceiling) {
 		e.log.Debug("symmetric active peer declined: stratum out of range", "from", src.String(),
 			"stratum", pkt.Stratum)
 		return nil

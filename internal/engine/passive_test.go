@@ -116,6 +116,12 @@ func TestNewPassiveStratumGate(t *testing.T) {
 	if _, ok := findAssoc(w.e.Snapshot().Peers, p.addr.Addr()); ok {
 		t.Error("a stratum-15 peer mobilised a passive association")
 	}
+	// Stratum 0 with leap 0 counts as stratum 16 (classic PKT_TO_STRATUM).
+	p.stratum = 0
+	w.e.NewPassive(p.packet(w.now), p.addr, w.now, w.now)
+	if _, ok := findAssoc(w.e.Snapshot().Peers, p.addr.Addr()); ok {
+		t.Error("a synchronised stratum-0 peer mobilised a passive association")
+	}
 }
 
 func findAssoc(ps []snapshot.Peer, a netip.Addr) (peer.Vars, bool) {

@@ -4,6 +4,8 @@ package interop
 
 import (
 	"fmt"
+	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -252,4 +254,58 @@ func orphanMesh(t *testing.T, classicFirst bool) {
 // refidString shows a refid as ntpq does for an address refid (dotted quad).
 func refidString(r uint32) string {
 	return fmt.Sprintf("%d.%d.%d.%d", r>>24, r>>16&0xff, r>>8&0xff, r&0xff)
+}
+
+// TestPassiveMobilisationMatchesClassic gives classic ntpd 4.2.8p15 and gontp the same
+// `disable auth` and restrict lines and sends both the same symmetric-active packet from
+// three sources: one with no restriction (a passive association is mobilised and sends its
+// own mode-2 packets), one under `nopeer` (an immediate mode-2 answer, no association) and
+// one under `noepeer` (nothing), and a packet claiming leap 0 at stratum 0 from a fourth
+// (refused as out of range, nothing). Classic is the oracle for the replies and for which
+// sources have an association (`ntpq -n -c lpeers`).
+func TestPassiveMobilisationMatchesClassic(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	restricts := "disable auth\nrestrict 198.18.0.61 nopeer\nrestrict 198.18.0.62 noepeer\n"
+	cli, classic, gontp := restrictServers(t, restricts)
+	addClientAddrs(t, cli, 60, 61, 62, 63)
+	assocs := func(server netip.Addr) string {
+		// lpeers: `peers` hides associations neither configured nor reachable yet.
+		out, err := cli.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-n", "-c", "lpeers", server.String())
+		if err != nil {
+			t.Fatalf("classic ntpq -n -c lpeers %s: %v\n%s", server, err, out)
+		}
+		t.Logf("ntpq -n -c lpeers %s:\n%s", server, out)
+		var got []string
+		for _, n := range []int{60, 61, 62, 63} {
+			if strings.Contains(string(out), fmt.Sprintf("198.18.0.%d ", n)) {
+				got = append(got, strconv.Itoa(n))
+			}
+		}
+		return strings.Join(got, ",")
+	}
+	// A synchronised stratum-2 peer's packet, whose transmit timestamp run sets; from .63
+	// the same with stratum 0, which classic counts as 16, out of range: no association.
+	active := pkt(4, 1, 0)
+	active[1] = 2
+	for _, n := range []int{60, 61, 62, 63} {
+		p := newProbe(t, cli, netip.MustParseAddrPort(fmt.Sprintf("198.18.0.%d:123", n)), classic, gontp)
+		req := active
+		if n == 63 {
+			req = pkt(4, 1, 0)
+		}
+		got := p.run(t, [][]byte{req}, 0, 4*time.Second)
+		if got[classic] != got[gontp] {
+			t.Errorf("source .%d: classic %q, gontp %q", n, got[classic], got[gontp])
+		}
+		t.Logf("source .%d: classic %q, gontp %q", n, got[classic], got[gontp])
+		if os.Getenv("MODES_DEBUG") != "" {
+			assocs(classic)
+			assocs(gontp)
+		}
+	}
+	ca, ga := assocs(classic), assocs(gontp)
+	t.Logf("sources with an association: classic [%s], gontp [%s]", ca, ga)
+	if ca != ga {
+		t.Errorf("sources with an association: classic [%s], gontp [%s]", ca, ga)
+	}
 }
