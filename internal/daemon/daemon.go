@@ -206,11 +206,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	start := now()
 	d := &Daemon{
-		log:      log,
-		opts:     opts,
-		now:      now,
-		clock:    clk,
-		srv:      server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg)}, ntptime.FromTime(start)),
+		log:   log,
+		opts:  opts,
+		now:   now,
+		clock: clk,
+		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
+			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),

@@ -45,6 +45,10 @@ type Config struct {
 	// (NewPassive) unless `nopeer` or `noepeer` applies. With classic's default `enable
 	// auth` only an authenticated packet may, and gontp has no keys for NTP packets yet.
 	NoAuth bool
+	// Floor and Ceiling are `tos floor` and `tos ceiling`: a synchronised symmetric-active
+	// peer outside [Floor, Ceiling) mobilises no passive association ("no help"). A zero
+	// Ceiling means classic's default, 15.
+	Floor, Ceiling uint8
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
@@ -52,6 +56,7 @@ type Config struct {
 type Server struct {
 	minPoll uint8
 	noAuth  atomic.Bool
+	strata  atomic.Uint32 // floor<<8 | ceiling (Config.Floor, Config.Ceiling)
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
 	keys    atomic.Pointer[keyRef]
@@ -140,6 +145,7 @@ func New(cfg Config, start ntptime.Time) *Server {
 	}
 	s := &Server{minPoll: uint8(mp), start: start}
 	s.noAuth.Store(cfg.NoAuth)
+	s.SetStratumRange(cfg.Floor, cfg.Ceiling)
 	s.resetAt.Store(uint64(start))
 	return s
 }
@@ -461,6 +467,16 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 			c.declined.Add(1)
 			return 0, DropDeclined
 		}
+		// "No help": a synchronised peer outside the stratum range, stratum 0 counting
+		// as 16 (classic PKT_TO_STRATUM); an unsynchronised one may synchronise to us.
+		st, rng := p.Stratum, s.strata.Load()
+		if st == wire.StratumUnspec || st > wire.StratumUnsynched {
+			st = wire.StratumUnsynched
+		}
+		if p.Leap != wire.LeapAlarm && (uint32(st) < rng>>8 || uint32(st) >= rng&0xff) {
+			c.declined.Add(1)
+			return 0, DropDeclined
+		}
 		c.toAssoc.Add(1)
 		return 0, NewPassive
 	case amNoMatch, amErr:
@@ -471,6 +487,17 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		return 0, DropRestricted
 	}
 }
+
+// SetStratumRange applies `tos floor` and `tos ceiling` (Config.Floor, Config.Ceiling).
+func (s *Server) SetStratumRange(floor, ceiling uint8) {
+	if ceiling == 0 {
+		ceiling = DefaultCeiling
+	}
+	s.strata.Store(uint32(floor)<<8 | uint32(ceiling))
+}
+
+// DefaultCeiling is classic's `tos ceiling` (sys_ceiling, 15).
+const DefaultCeiling = 15
 
 // SetNoAuth applies `enable/disable auth` from a reloaded configuration (Config.NoAuth).
 func (s *Server) SetNoAuth(noAuth bool) { s.noAuth.Store(noAuth) }

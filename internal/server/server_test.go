@@ -637,6 +637,8 @@ func FuzzRespond(f *testing.F) {
 	})
 }
 
+func stratum(b []byte, st uint8) []byte { b[1] = st; return b }
+
 // TestRespondNewPassive: classic receive()'s AM_NEWPASS with `disable auth`: an
 // unauthenticated symmetric-active packet from a stranger mobilises a passive association
 // unless `nopeer` (then a mode-2 answer without an association, as with `enable auth`) or
@@ -649,11 +651,14 @@ func TestRespondNewPassive(t *testing.T) {
 		verdict Verdict
 		stats   Stats
 	}{
-		{"plain", header(0, 4, 1, 6), Source{}, NewPassive, Stats{Received: 1, ThisVer: 1, ToAssoc: 1}},
+		{"plain", stratum(header(0, 4, 1, 6), 2), Source{}, NewPassive, Stats{Received: 1, ThisVer: 1, ToAssoc: 1}},
 		{"nopeer", header(0, 4, 1, 6), Source{Restrict: RestrictNoPeer}, RepliedPassive, Stats{Received: 1, ThisVer: 1, PassiveReplies: 1}},
 		{"noepeer", header(0, 4, 1, 6), Source{Restrict: RestrictNoEPeer}, DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1}},
 		{"bad-mac", cat(header(0, 4, 1, 6), mac(1, 16)), Source{}, RepliedPassive, Stats{Received: 1, ThisVer: 1, PassiveReplies: 1, Restricted: 1, CryptoNAKs: 1}},
-		{"v3", header(0, 3, 1, 6), Source{}, NewPassive, Stats{Received: 1, OldVer: 1, ToAssoc: 1}},
+		{"v3", stratum(header(0, 3, 1, 6), 2), Source{}, NewPassive, Stats{Received: 1, OldVer: 1, ToAssoc: 1}},
+		{"stratum-15", stratum(header(0, 4, 1, 6), 15), Source{}, DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1}},
+		{"stratum-0-synced", stratum(header(0, 4, 1, 6), 0), Source{}, DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1}},
+		{"stratum-0-unsynced", stratum(header(3, 4, 1, 6), 0), Source{}, NewPassive, Stats{Received: 1, ThisVer: 1, ToAssoc: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
