@@ -30,6 +30,7 @@ import (
 // Both gontp daemons must reach classic, select it and serve at stratum 10 with leap 0,
 // and classic must list both with its reach register's last three bits lit.
 func TestSymmetricModesWithClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
 	tn := testnet.New(t)
 	chrony := tn.Host("chrony")
@@ -153,12 +154,16 @@ func classicSys(t *testing.T, h *testnet.Host, ref string) (stratum int, refid s
 // It runs twice: with gontp A at the lowest address (gontp is the parent, classic a
 // child) and with classic there (classic is the parent of both gontp daemons).
 func TestOrphanMeshWithClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own networks: runs beside the others
 	for _, classicFirst := range []bool{false, true} {
 		name := "gontp-parent"
 		if classicFirst {
 			name = "classic-parent"
 		}
-		t.Run(name, func(t *testing.T) { orphanMesh(t, classicFirst) })
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each run has its own network
+			orphanMesh(t, classicFirst)
+		})
 	}
 }
 
