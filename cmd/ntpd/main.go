@@ -141,6 +141,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		return 1
 	}
 	opts := daemon.Options{
+		AuthNoReq:    p.Has("authnoreq"),
 		KeyFile:      p.Last("keyfile"),
 		TrustedKeys:  trusted,
 		Family:       family,
