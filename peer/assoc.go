@@ -75,6 +75,9 @@ type Config struct {
 	// whole number of seconds below minpoll. At startup ntpd spaces associations one
 	// second apart (the n-th polls after n s); the engine passes that here.
 	StartDelay time.Duration
+	// TTL is a broadcast association's IP TTL (IPv6 hop limit) for a multicast group
+	// (`broadcast ADDR ttl N`); 0 leaves the system's default.
+	TTL uint8
 }
 
 // Assoc is one association: the peer variables of RFC 5905 section 9 plus ntpd's poll and
@@ -90,6 +93,7 @@ type Assoc struct {
 	configured, preempt       bool
 	refclock                  uint8 // driver type for a reference clock (SetRefclock), else 0
 	refIBurst                 bool  // a reference clock's start-up burst (iburst) is running
+	ttl                       uint8 // Config.TTL
 
 	minpoll, maxpoll int8
 	hpoll, ppoll     int8
@@ -153,9 +157,9 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		return nil, fmt.Errorf("association: invalid address %v", cfg.Addr)
 	}
 	switch cfg.Mode {
-	case wire.ModeClient, wire.ModeSymActive, wire.ModeSymPassive:
+	case wire.ModeClient, wire.ModeSymActive, wire.ModeSymPassive, wire.ModeBroadcast:
 	default:
-		return nil, fmt.Errorf("association %v: host mode %d not supported (only client, symmetric active and symmetric passive)", cfg.Addr, cfg.Mode)
+		return nil, fmt.Errorf("association %v: host mode %d not supported (only client, symmetric active, symmetric passive and broadcast)", cfg.Addr, cfg.Mode)
 	}
 	if rng == nil {
 		return nil, fmt.Errorf("association %v: nil random source", cfg.Addr)
@@ -194,11 +198,12 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		trueFlg:    cfg.True,
 		configured: cfg.Configured,
 		preempt:    cfg.Preempt,
+		ttl:        cfg.TTL,
 		minpoll:    minp,
 		maxpoll:    maxp,
 		rng:        rng,
 	}
-	a.clear("INIT", now, sys)
+	a.clear(a.initIdent(), now, sys)
 	switch {
 	case cfg.StartDelay > 0:
 		a.nextdate = now.Add(cfg.StartDelay)
@@ -210,6 +215,22 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 	a.report(EvMobilize, "", nil)
 	return a, nil
 }
+
+// initIdent is the refid ntpq shows for a new or cleared association: "INIT", or for a
+// broadcast association (which never hears a reply) "BCST", "MCST" for a multicast group,
+// as classic shows them.
+func (a *Assoc) initIdent() string {
+	if a.hmode != wire.ModeBroadcast {
+		return "INIT"
+	}
+	if a.addr.Addr().IsMulticast() {
+		return "MCST"
+	}
+	return "BCST"
+}
+
+// TTL is the broadcast association's multicast TTL (Config.TTL).
+func (a *Assoc) TTL() uint8 { return a.ttl }
 
 func clampPoll(p int8) int8 {
 	if p < MinPoll {

@@ -125,8 +125,11 @@ type Daemon struct {
 	stopping <-chan struct{}
 	// routes caches the socket for each destination of the engine's packets; the engine
 	// goroutine alone uses it, and a rescan empties it.
-	routes   map[netip.AddrPort]*netio.Socket
-	resolver Resolver
+	routes map[netip.AddrPort]*netio.Socket
+	// castWarned is the last error logged for each broadcast destination (bcast.go),
+	// so that a destination no interface reaches is named once, not at every poll.
+	castWarned map[netip.Addr]string
+	resolver   Resolver
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
@@ -532,6 +535,10 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 // SocketFor costs tens of microseconds, so its answer is kept per destination until the
 // next interface rescan.
 func (d *Daemon) send(s engine.Send) {
+	if s.Cast {
+		d.sendCast(s)
+		return
+	}
 	sock := d.routes[s.To]
 	if sock == nil {
 		var err error
@@ -548,6 +555,19 @@ func (d *Daemon) send(s engine.Send) {
 	if d.ntsSend(sock, s) {
 		return
 	}
+	actual, ok := d.sendFrom(sock, s)
+	if !ok {
+		return
+	}
+	if actual != 0 {
+		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
+	}
+	d.recordOutput(sock.Local.Addr(), s, actual)
+}
+
+// sendFrom signs (after the stamp) and sends one association packet from sock, returning
+// the transmit timestamp that went out.
+func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool) {
 	var b [wire.HeaderLen + wire.MaxMACLen]byte
 	n := s.Packet.Encode(b[:])
 	keySet := d.keys.Load()
@@ -569,12 +589,27 @@ func (d *Daemon) send(s engine.Send) {
 	}
 	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
+		return 0, false
+	}
+	return actual, true
+}
+
+// sendCast sends a broadcast association's packet on every interface that reaches its
+// broadcast address or multicast group, each with its own transmit timestamp, as classic's
+// sendpkt does for a broadcast peer. Nothing answers, so the engine need not learn the
+// timestamps.
+func (d *Daemon) sendCast(s engine.Send) {
+	socks, err := d.socks.CastSockets(s.To.Addr(), int(s.TTL))
+	if err != nil {
+		d.castErr(s.To, err)
 		return
 	}
-	if actual != 0 {
-		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
+	delete(d.castWarned, s.To.Addr())
+	for _, sock := range socks {
+		if actual, ok := d.sendFrom(sock, s); ok {
+			d.recordOutput(sock.Local.Addr(), s, actual)
+		}
 	}
-	d.recordOutput(sock.Local.Addr(), s, actual)
 }
 
 // localAddrFor is our address on the way to `to`: the local address of the socket the

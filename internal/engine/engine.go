@@ -160,6 +160,11 @@ type Send struct {
 	// KeyID is the key the packet must be signed with after its transmit timestamp is
 	// written (0: no MAC). The engine only asks for trusted keys.
 	KeyID uint32
+	// Cast marks a broadcast association's packet: To is a broadcast address or a
+	// multicast group, sent on every interface that reaches it (netio CastSockets), with
+	// TTL for a group (0: the system's default).
+	Cast bool
+	TTL  uint8
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -528,7 +533,11 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				}
 				break
 			}
-			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
+			send := Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id}
+			if act.Packet.Mode == wire.ModeBroadcast {
+				send.Cast, send.TTL = true, as.a.TTL()
+			}
+			out = append(out, send)
 		case peer.ActSample:
 			// ntpd clock_filter: record_peer_stats with the status word of the moment.
 			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),

@@ -199,6 +199,7 @@ func (s *Set) add(a Address) {
 		s.log.Error(fmt.Sprintf("socket for %s on %s (#%d): %v; not listening there", ap, a.Name, index, err))
 		return
 	}
+	sock.Broadcast = a.Broadcast
 	s.sockets = append(s.sockets, sock)
 	s.logListen(sock)
 	switch {

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"gontp/internal/wire"
+	"gontp/ntpconf"
+	"gontp/peer"
+)
+
+// broadcastLine completes pc for a `broadcast ADDR [key N] [ttl N] [minpoll N] [version N]`
+// line as classic's config_peers does for MODE_BROADCAST, or warns with the line's
+// position and reports false when the line cannot make a broadcast association.
+//
+// The address must be a literal IPv4 broadcast address or an IPv4/IPv6 multicast group:
+// whether a given IPv4 address is an interface's broadcast address is decided when the
+// packets go out (netio CastSockets), as the interfaces may change. The association sends
+// every 2^minpoll s (64 s by default); maxpoll has no use in this mode. ttl is the
+// multicast TTL (hop limit), 1..255.
+func broadcastLine(a *ntpconf.Association, pc *peer.Config, log *slog.Logger) bool {
+	pc.Mode = wire.ModeBroadcast
+	ad, err := netip.ParseAddr(a.Address)
+	if err != nil {
+		log.Warn(fmt.Sprintf("%s: broadcast %s: not an IP address (a broadcast address or a multicast group); this line has no effect", a.Pos, a.Address))
+		return false
+	}
+	ad = ad.Unmap()
+	if ad.Is6() && !ad.IsMulticast() {
+		log.Warn(fmt.Sprintf("%s: broadcast %s: IPv6 has no broadcast; give a multicast group (ff02::101); this line has no effect", a.Pos, a.Address))
+		return false
+	}
+	if ad.IsUnspecified() || ad.IsLoopback() {
+		log.Warn(fmt.Sprintf("%s: broadcast %s: not a broadcast address or a multicast group; this line has no effect", a.Pos, a.Address))
+		return false
+	}
+	if a.TTLMode < 0 || a.TTLMode > 255 {
+		log.Warn(fmt.Sprintf("%s: broadcast %s: ttl %d outside 1..255; this line has no effect", a.Pos, a.Address, a.TTLMode))
+		return false
+	}
+	if a.TTLMode != 0 && !ad.IsMulticast() {
+		log.Warn(fmt.Sprintf("%s: broadcast %s: ttl applies only to a multicast group; it has no effect", a.Pos, a.Address))
+	}
+	for _, f := range []string{"iburst", "burst", "prefer", "noselect", "true", "preempt"} {
+		if a.Has(f) {
+			log.Warn(fmt.Sprintf("%s: broadcast %s: option %s has no effect on a broadcast server (classic ignores it too)", a.Pos, a.Address, f))
+		}
+	}
+	pc.IBurst, pc.Burst, pc.Prefer, pc.NoSelect, pc.True, pc.Preempt = false, false, false, false, false, false
+	pc.TTL = uint8(a.TTLMode)
+	return true
+}
+
+// castErr logs that a broadcast association's packet could not go out, once for each
+// destination and reason (the association keeps trying at every poll: an interface may
+// come up).
+func (d *Daemon) castErr(to netip.AddrPort, err error) {
+	if d.castWarned[to.Addr()] == err.Error() {
+		return
+	}
+	if d.castWarned == nil {
+		d.castWarned = map[netip.Addr]string{}
+	}
+	d.castWarned[to.Addr()] = err.Error()
+	d.log.Warn(fmt.Sprintf("broadcast %s: %v; nothing sent", to.Addr(), err))
+}
