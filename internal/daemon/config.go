@@ -90,6 +90,7 @@ var actedOn = map[string]bool{
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
 	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
+	"broadcast": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package interop
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"gontp/internal/daemon"
+	"gontp/internal/testnet"
+)
+
+// TestBroadcastServerToClassic is issue 19's broadcast acceptance, server side: gontp,
+// synchronised to a chronyd (`local stratum 8`) on its virtual clock, has `broadcast
+// 198.18.0.255 minpoll 4` (and, in the multicast case, `broadcast 224.0.1.1 minpoll 4`);
+// classic ntpd 4.2.8p15 on another host has `broadcastclient` (or `multicastclient
+// 224.0.1.1`) and `disable auth`, and no server line. Classic must mobilise a broadcast
+// client association for gontp (after its client-mode volley, which gontp answers as any
+// server), select it and serve at stratum 10.
+func TestBroadcastServerToClassic(t *testing.T) {
+	for _, tc := range []struct {
+		name, gontp, classic string
+	}{
+		{"broadcast", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		{"multicast", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			server := tn.Host("gontp")
+			client := tn.Host("classic")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			runGontpInProcessClock(t, server, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\n", chrony.Addr())+tc.gontp, nil, virtual)
+			testnet.ClassicNTPD(t, client, "disable auth\n"+tc.classic)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				stratum, refid, _ := classicSys(t, client, ref)
+				rows := classicPeers(t, client, ref)
+				if stratum == 10 && refid == server.Addr().String() {
+					t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, rows)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, rows)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
