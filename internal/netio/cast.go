@@ -58,7 +58,7 @@ func (s *Set) CastSockets(dst netip.Addr, ttl int) ([]*Socket, error) {
 	var out []*Socket
 	seen := map[int]bool{}
 	for _, sock := range s.sockets {
-		if sock.Wildcard || sock.Action() != Listen {
+		if sock.Wildcard || sock.castRx || sock.Action() != Listen {
 			continue
 		}
 		la := sock.Local.Addr()
@@ -154,6 +154,117 @@ func (s *Socket) enableMulticast(ttl int) error {
 	s.castOpts.mcastIf = true
 	if ttl > 0 {
 		s.castOpts.ttl = ttl
+	}
+	return nil
+}
+
+// ListenCast opens the receive sockets of a broadcast or multicast client (classic
+// `broadcastclient`, `multicastclient`): one bound to the broadcast address of every
+// listening IPv4 interface that has one ("Listen for broadcasts to 198.18.0.255 on
+// interface #3 eth0", as classic's socket_broadcast_bind), when broadcast is set, and
+// one bound to each group of groups, which joins the group on every multicast-capable
+// interface that is not loopback ("Listen normally on 6 multicast 224.0.1.1:123", as
+// classic). A socket bound to a unicast address never sees broadcasts or group traffic,
+// and the wildcard sockets drop what they receive. The sockets are read like the others
+// (Serve, ServeBatch) and kept across rescans; nothing is sent from them. A group that
+// cannot be joined is an error naming it; the sockets opened so far stay.
+func (s *Set) ListenCast(broadcast bool, groups []netip.Addr) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ifaces []*Socket
+	for _, sock := range s.sockets {
+		if !sock.Wildcard && !sock.castRx && sock.Action() == Listen && sock.Flags&FlagLoopback == 0 {
+			ifaces = append(ifaces, sock)
+		}
+	}
+	if broadcast {
+		seen := map[netip.Addr]bool{}
+		for _, in := range ifaces {
+			b := in.Broadcast
+			if !b.IsValid() || seen[b] {
+				continue
+			}
+			seen[b] = true
+			fd, err := bindUDP(netip.AddrPortFrom(b, s.cfg.Port), in.ifIndex, bindOptions{reuseAddr: true, dscp: -1})
+			if err != nil {
+				return fmt.Errorf("netio: broadcast socket for %s on %s: %w", b, in.Name, err)
+			}
+			if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, devName(in.Name)); err != nil {
+				unix.Close(fd)
+				return fmt.Errorf("netio: SO_BINDTODEVICE %s for broadcasts to %s: %w", in.Name, b, err)
+			}
+			if err := s.addCast(fd, in.Name, netip.AddrPortFrom(b, s.cfg.Port), in.ifIndex); err != nil {
+				return err
+			}
+			s.log.Info(fmt.Sprintf("Listen for broadcasts to %s on interface #%d %s", b, in.Index, in.Name))
+		}
+	}
+	for _, g := range groups {
+		g = g.Unmap()
+		if !g.IsMulticast() {
+			return fmt.Errorf("netio: multicastclient %s: not a multicast group", g)
+		}
+		fd, err := bindUDP(netip.AddrPortFrom(g, s.cfg.Port), 0, bindOptions{reuseAddr: true, dscp: -1})
+		if err != nil {
+			return fmt.Errorf("netio: socket for group %s: %w", g, err)
+		}
+		joined := 0
+		for _, in := range ifaces {
+			if in.Local.Addr().Is4() != g.Is4() || in.Flags&FlagMulticast == 0 {
+				continue
+			}
+			var jerr error
+			if g.Is4() {
+				jerr = unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP,
+					&unix.IPMreqn{Multiaddr: g.As4(), Ifindex: int32(in.ifIndex)})
+			} else {
+				jerr = unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, unix.IPV6_JOIN_GROUP,
+					&unix.IPv6Mreq{Multiaddr: g.As16(), Interface: uint32(in.ifIndex)})
+			}
+			if jerr == nil {
+				joined++
+			} else if jerr != unix.EADDRINUSE { // already joined through another address
+				unix.Close(fd)
+				return fmt.Errorf("netio: joining group %s on %s: %w", g, in.Name, jerr)
+			}
+		}
+		if joined == 0 {
+			unix.Close(fd)
+			return fmt.Errorf("netio: multicastclient %s: no multicast-capable interface to join it on", g)
+		}
+		if err := s.addCast(fd, "multicast", netip.AddrPortFrom(g, s.cfg.Port), 0); err != nil {
+			return err
+		}
+		s.log.Info(fmt.Sprintf("Listen normally on %d multicast %s", s.nextIndex-1, netip.AddrPortFrom(g, s.cfg.Port)))
+	}
+	return nil
+}
+
+// devName is the interface name of a socket's name, without an IPv4 label's ":1".
+func devName(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] == ':' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// addCast adds a broadcast or group receive socket. Called with mu held.
+func (s *Set) addCast(fd int, name string, local netip.AddrPort, ifIndex int) error {
+	index := s.nextIndex
+	s.nextIndex++
+	sock, err := newSocket(fd, nil, index, name, local, ifIndex, FlagUp, false, Listen, s.cfg.Now)
+	if err != nil {
+		return fmt.Errorf("netio: %s: %w", local, err)
+	}
+	sock.castRx = true
+	s.sockets = append(s.sockets, sock)
+	switch {
+	case s.handler != nil:
+		s.startReader(sock)
+	case s.batchHandler != nil:
+		s.startBatchReader(sock)
 	}
 	return nil
 }

@@ -67,6 +67,9 @@ type Socket struct {
 	ifIndex   int // interface index, 0 for wildcards
 	castMu    sync.Mutex
 	castOpts  castState // the broadcast/multicast send options set so far (cast.go)
+	// castRx marks a socket bound to a broadcast address or a multicast group
+	// (ListenCast): it only receives, and rescans keep it.
+	castRx bool
 
 	action atomic.Int32 // Listen or Drop
 	opened time.Time
