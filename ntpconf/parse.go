@@ -401,7 +401,11 @@ func (p *parser) command(depth int) {
 		pos := t.pos
 		p.cfg.BroadcastClient = &pos
 		p.record(t.text, t.pos)
-		p.trailing("broadcastclient", nil)
+		if n := p.peek(); n.kind != tkEOC && n.text == "novolley" {
+			p.next()
+			p.cfg.BroadcastNoVolley = true
+		}
+		p.trailing("broadcastclient", []string{"novolley"})
 	case "unpeer", "unconfig":
 		p.unpeer(t)
 	case "trap":

@@ -75,6 +75,14 @@ type Config struct {
 	// whole number of seconds below minpoll. At startup ntpd spaces associations one
 	// second apart (the n-th polls after n s); the engine passes that here.
 	StartDelay time.Duration
+	// BClient marks a broadcast client (ntpd MDF_BCLNT), mobilised by the engine for a
+	// broadcast from a stranger (bclient.go). With Mode wire.ModeClient it starts with
+	// classic's volley; with Mode HModeBClient (novolley) it listens at once and takes
+	// BDelay as the round-trip delay.
+	BClient bool
+	// BDelay is `broadcastdelay`, s: the delay of a novolley client, and the limit the
+	// delay measured after a volley must not exceed (classic's |sys_bdelay|).
+	BDelay float64
 	// TTL is a broadcast association's IP TTL (IPv6 hop limit) for a multicast group
 	// (`broadcast ADDR ttl N`); 0 leaves the system's default.
 	TTL uint8
@@ -91,9 +99,11 @@ type Assoc struct {
 	iburst, burstOn           bool
 	prefer, noselect, trueFlg bool
 	configured, preempt       bool
-	refclock                  uint8 // driver type for a reference clock (SetRefclock), else 0
-	refIBurst                 bool  // a reference clock's start-up burst (iburst) is running
-	ttl                       uint8 // Config.TTL
+	refclock                  uint8   // driver type for a reference clock (SetRefclock), else 0
+	refIBurst                 bool    // a reference clock's start-up burst (iburst) is running
+	ttl                       uint8   // Config.TTL
+	bclient, bcVol            bool    // Config.BClient; the volley's delay is still to measure
+	bdelay                    float64 // Config.BDelay, then the measured delay
 
 	minpoll, maxpoll int8
 	hpoll, ppoll     int8
@@ -158,6 +168,10 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 	}
 	switch cfg.Mode {
 	case wire.ModeClient, wire.ModeSymActive, wire.ModeSymPassive, wire.ModeBroadcast:
+	case HModeBClient:
+		if !cfg.BClient {
+			return nil, fmt.Errorf("association %v: broadcast client mode without BClient", cfg.Addr)
+		}
 	default:
 		return nil, fmt.Errorf("association %v: host mode %d not supported (only client, symmetric active, symmetric passive and broadcast)", cfg.Addr, cfg.Mode)
 	}
@@ -199,6 +213,9 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		configured: cfg.Configured,
 		preempt:    cfg.Preempt,
 		ttl:        cfg.TTL,
+		bclient:    cfg.BClient,
+		bcVol:      cfg.BClient && cfg.Mode == wire.ModeClient,
+		bdelay:     cfg.BDelay,
 		minpoll:    minp,
 		maxpoll:    maxp,
 		rng:        rng,

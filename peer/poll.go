@@ -93,7 +93,9 @@ func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 	if a.retry > 0 {
 		a.retry--
 	}
-	acts = a.xmit(now, sys, acts)
+	if a.hmode != HModeBClient { // a broadcast client only listens (ntpd transmit())
+		acts = a.xmit(now, sys, acts)
+	}
 	return a.pollUpdate(hpoll, now, acts)
 }
 

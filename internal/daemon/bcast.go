@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"gontp/internal/engine"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
 	"gontp/peer"
@@ -66,4 +67,44 @@ func (d *Daemon) castErr(to netip.AddrPort, err error) {
 	}
 	d.castWarned[to.Addr()] = err.Error()
 	d.log.Warn(fmt.Sprintf("broadcast %s: %v; nothing sent", to.Addr(), err))
+}
+
+// castListen is what a broadcast client receives on (netio ListenCast).
+type castListen struct {
+	broadcast bool         // `broadcastclient`
+	groups    []netip.Addr // `multicastclient` groups
+}
+
+// on reports whether the daemon is a broadcast client at all (classic sys_bclient).
+func (c castListen) on() bool { return c.broadcast || len(c.groups) > 0 }
+
+// bclientFromConfig reads `broadcastclient [novolley]`, `multicastclient [ADDR ...]` (no
+// address: classic's 224.0.1.1, INADDR_NTP) and `broadcastdelay S`.
+func bclientFromConfig(cfg *ntpconf.Config, rc *runConfig, log *slog.Logger) {
+	rc.cast.broadcast = cfg.BroadcastClient != nil
+	rc.engine.BClient.NoVolley = cfg.BroadcastNoVolley
+	for _, a := range cfg.MulticastClient {
+		g, err := netip.ParseAddr(a.Address)
+		if err != nil || !g.Unmap().IsMulticast() {
+			log.Warn(fmt.Sprintf("%s: multicastclient %s: not a multicast group address; ignored", a.Pos, a.Address))
+			continue
+		}
+		rc.cast.groups = append(rc.cast.groups, g.Unmap())
+	}
+	for _, d := range cfg.Directives {
+		if d.Keyword == "multicastclient" && len(cfg.MulticastClient) == 0 {
+			rc.cast.groups = append(rc.cast.groups, netip.MustParseAddr("224.0.1.1"))
+			break
+		}
+	}
+	for _, s := range cfg.Settings {
+		if s.Keyword != "broadcastdelay" {
+			continue
+		}
+		if s.Value.Dbl <= 0 || s.Value.Dbl >= 1 {
+			log.Warn(fmt.Sprintf("%s: broadcastdelay %g: not between 0 and 1 s; the default %g s stays", s.Pos, s.Value.Dbl, engine.DefaultBDelay))
+			continue
+		}
+		rc.engine.BClient.Delay = s.Value.Dbl
+	}
 }

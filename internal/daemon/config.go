@@ -35,7 +35,9 @@ const DefaultConfigFile = "/etc/ntp.conf"
 
 // runConfig is what the daemon takes from ntp.conf.
 type runConfig struct {
-	engine     engine.Config
+	engine engine.Config
+	// cast is the broadcast client's receive side (bcast.go).
+	cast       castListen
 	interfaces []netio.Rule
 	// named are the server and peer lines with host names, resolved after start.
 	named []namedServer
@@ -90,7 +92,7 @@ var actedOn = map[string]bool{
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
 	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
-	"broadcast": true,
+	"broadcast": true, "broadcastclient": true, "multicastclient": true, "broadcastdelay": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -517,6 +519,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	}
 
 	ntsFromConfig(cfg, &rc.nts, log)
+	bclientFromConfig(cfg, rc, log)
 
 	for _, r := range cfg.Interfaces {
 		target := r.Class

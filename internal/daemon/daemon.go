@@ -182,6 +182,9 @@ type inbound struct {
 	// passive: a symmetric-active packet from a stranger that mobilises a passive
 	// association (server.NewPassive).
 	passive bool
+	// bclient marks a broadcast from a stranger that may mobilise a broadcast client
+	// association (server.NewBClient).
+	bclient bool
 }
 
 // Run starts the daemon and serves until ctx is cancelled. Errors that stop the daemon at
@@ -227,7 +230,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		now:   now,
 		clock: clk,
 		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
-			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling}, ntptime.FromTime(start)),
+			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling, BClient: cfg.cast.on()}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
@@ -283,6 +286,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	if cfg.cast.on() {
+		// broadcastclient/multicastclient: bound before the privilege drop, as classic.
+		if err := d.socks.ListenCast(cfg.cast.broadcast, cfg.cast.groups); err != nil {
+			log.Error(err.Error())
+		}
+	}
 	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
 	d.startMetrics(cfg.parsed)
 	defer d.metrics.Close()
@@ -422,9 +431,9 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 			}
 		})
 		return 0, nil
-	case server.ToAssociation, server.NewPassive:
+	case server.ToAssociation, server.NewPassive, server.NewBClient:
 		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket,
-			passive: verdict == server.NewPassive}
+			passive: verdict == server.NewPassive, bclient: verdict == server.NewBClient}
 		select {
 		case d.toEngine <- in:
 		default:
@@ -483,6 +492,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case in := <-d.toEngine:
 			now := d.now()
 			d.recordInput(in, now)
+			if in.bclient {
+				// A stranger's broadcast (server.NewBClient).
+				sends = d.eng.NewBClient(in.data, in.src, in.rx, now)
+				d.srv.Processed()
+				break
+			}
 			if in.passive {
 				// A stranger's symmetric-active packet (server.NewPassive): never an
 				// NTS association's, which is configured.

@@ -39,6 +39,9 @@ type Config struct {
 	// Pools are the `pool` lines. Server lines whose names still have to be resolved are
 	// added later with AddServer.
 	Pools []Pool
+	// BClient is `broadcastclient`/`multicastclient` with `broadcastdelay`: how the
+	// associations NewBClient mobilises start.
+	BClient BClient
 }
 
 // Refclock is one configured reference clock.
@@ -194,6 +197,7 @@ type Engine struct {
 	rng         *rand.Rand
 	sys         system.State
 	ntp         bool
+	bclient     BClient
 	loop        Loop // nil: the clock is never adjusted
 	leapFile    func(time.Time) (bool, bool)
 	keys        Keys
@@ -253,6 +257,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		rng:       o.Rand,
 		sys:       system.DefaultState(),
 		ntp:       cfg.NTP,
+		bclient:   cfg.BClient,
 		loop:      o.Loop,
 		start:     o.Start,
 		lostPeer:  o.Start,

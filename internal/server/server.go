@@ -49,6 +49,10 @@ type Config struct {
 	// peer outside [Floor, Ceiling) mobilises no passive association ("no help"). A zero
 	// Ceiling means classic's default, 15.
 	Floor, Ceiling uint8
+	// BClient is `broadcastclient` or `multicastclient` (classic sys_bclient): a
+	// broadcast from a stranger may then mobilise a broadcast client association
+	// (NewBClient), authenticated unless NoAuth.
+	BClient bool
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
@@ -56,6 +60,7 @@ type Config struct {
 type Server struct {
 	minPoll uint8
 	noAuth  atomic.Bool
+	bclient atomic.Bool
 	strata  atomic.Uint32 // floor<<8 | ceiling (Config.Floor, Config.Ceiling)
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
@@ -153,6 +158,7 @@ func New(cfg Config, start ntptime.Time) *Server {
 	}
 	s := &Server{minPoll: uint8(mp), start: start}
 	s.noAuth.Store(cfg.NoAuth)
+	s.bclient.Store(cfg.BClient)
 	s.SetStratumRange(cfg.Floor, cfg.Ceiling)
 	s.resetAt.Store(uint64(start))
 	return s
@@ -205,6 +211,11 @@ const (
 	// DropNoSnapshot and DropOutShort: the caller passed no snapshot or too small a buffer.
 	DropNoSnapshot
 	DropOutShort
+	// NewBClient: a broadcast from a stranger that may mobilise a broadcast client
+	// association (classic receive(), AM_NEWBCL: `broadcastclient` or
+	// `multicastclient` given, and authenticated unless `disable auth`); hand it to the
+	// engine. Respond wrote nothing.
+	NewBClient
 	// ToPrivate: a mode-7 (ntpdc) request from a source without noquery while `enable mode7`
 	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
 	// nothing.
@@ -227,6 +238,7 @@ var verdictNames = [...]string{
 	DropEmpty:       "drop-empty",
 	DropNoSnapshot:  "drop-no-snapshot",
 	ToPrivate:       "to-private",
+	NewBClient:      "new-bclient",
 	DropOutShort:    "drop-out-short",
 }
 
@@ -501,7 +513,18 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	case amNoMatch, amErr:
 		c.declined.Add(1)
 		return 0, DropDeclined
-	default: // amManycast, amNewBcl: we are neither a manycast nor a broadcast client
+	case amNewBcl:
+		// Classic receive(), AM_NEWBCL: only a broadcast client takes broadcasts, and
+		// it needs them authenticated unless `disable auth` (`nopeer` and `notrust`
+		// make it required anyway); a bad MAC never mobilises anything.
+		required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+		if !s.bclient.Load() || authError || required && !authOK {
+			c.restricted.Add(1)
+			return 0, DropRestricted
+		}
+		c.toAssoc.Add(1)
+		return 0, NewBClient
+	default: // amManycast: we are not a manycast client
 		c.restricted.Add(1)
 		return 0, DropRestricted
 	}
@@ -520,6 +543,10 @@ const DefaultCeiling = 15
 
 // SetNoAuth applies `enable/disable auth` from a reloaded configuration (Config.NoAuth).
 func (s *Server) SetNoAuth(noAuth bool) { s.noAuth.Store(noAuth) }
+
+// SetBClient applies `broadcastclient`/`multicastclient` from a reloaded configuration
+// (Config.BClient).
+func (s *Server) SetBClient(on bool) { s.bclient.Store(on) }
 
 // trailer appends what follows a reply's header: room for the MAC of the request's key when
 // the request authenticated, else a crypto-NAK when it had a bad MAC or was longer than a

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"gontp/internal/wire"
+	"gontp/peer"
+	"gontp/refclock"
+)
+
+// DefaultBDelay is classic's `broadcastdelay` default, 4 ms (BDELAY_DEFAULT in magnitude;
+// classic keeps it negative, -50 ms shown until configured, and compares the volley's
+// measured delay with its magnitude).
+const DefaultBDelay = 0.004
+
+// BClient is the broadcast client configuration (`broadcastclient [novolley]`,
+// `multicastclient`, `broadcastdelay`).
+type BClient struct {
+	// NoVolley starts associations listening at once with Delay as the round-trip delay,
+	// instead of the client-mode volley that measures it.
+	NoVolley bool
+	// Delay is `broadcastdelay` in seconds (0: DefaultBDelay): a novolley client's delay,
+	// and the most a volley may measure before the association is given up.
+	Delay float64
+}
+
+// NewBClient mobilises a broadcast client association for a broadcast from a stranger that
+// the server allowed to (server.NewBClient) and hands it the packet, as classic receive()
+// does for AM_NEWBCL: newpeer with the packet's version and its poll as minpoll and
+// maxpoll, the packet's key if it had a MAC, not configured (it goes after Unreach polls
+// without a broadcast). With the volley (the default) the association starts in client
+// mode with iburst towards the sender, which answers as any server, and turns into a
+// broadcast client once that server is fit (peer.Assoc endVolley); the broadcast itself
+// is then not used, as in classic. With novolley it is a broadcast client at once and the
+// packet is its first sample.
+func (e *Engine) NewBClient(data []byte, src netip.AddrPort, rx time.Time, now time.Time) []Send {
+	if as := e.byAddr[src]; as != nil {
+		return e.Receive(data, src, rx, now)
+	}
+	var pkt wire.Packet
+	tr, err := wire.Decode(data, &pkt)
+	if err != nil || pkt.Mode != wire.ModeBroadcast {
+		return nil
+	}
+	var keyID uint32
+	if tr.HasMAC {
+		keyID = tr.KeyID
+	}
+	poll := min(max(pkt.Poll, peer.MinPoll), peer.MaxPoll)
+	delay := e.bclient.Delay
+	if delay == 0 {
+		delay = DefaultBDelay
+	}
+	pc := peer.Config{Addr: src, Mode: wire.ModeClient, Version: pkt.Version, MinPoll: poll, MaxPoll: poll,
+		KeyID: keyID, BClient: true, BDelay: delay, IBurst: true, StartDelay: time.Millisecond}
+	if e.bclient.NoVolley {
+		pc.Mode, pc.IBurst, pc.StartDelay = peer.HModeBClient, false, 0
+	}
+	as, err := e.add(pc, nil, refclock.Address{}, now)
+	if err != nil {
+		e.warnOnce("bclient", fmt.Sprintf("cannot mobilise a broadcast client association for %s: %v", src.Addr(), err))
+		return nil
+	}
+	if e.bclient.NoVolley {
+		e.log.Debug(fmt.Sprintf("%s mobilized: broadcast client, no volley, delay %.6f s", e.name(as), delay))
+		return e.Receive(data, src, rx, now)
+	}
+	e.log.Debug(fmt.Sprintf("%s mobilized: broadcast client, volley first (client mode)", e.name(as)))
+	e.publish(now)
+	return nil
+}
