@@ -12,10 +12,14 @@ import (
 	"gontp/refclock"
 )
 
-// DefaultBDelay is classic's `broadcastdelay` default, 4 ms (BDELAY_DEFAULT in magnitude;
-// classic keeps it negative, -50 ms shown until configured, and compares the volley's
-// measured delay with its magnitude).
+// DefaultBDelay is the `broadcastdelay` default of classic's documentation, 4 ms: the
+// delay a novolley client assumes.
 const DefaultBDelay = 0.004
+
+// DefaultVolleyLimit is the most a volley may measure when `broadcastdelay` is not given:
+// classic compares with |sys_bdelay|, which it keeps at -50 ms until configured (ntpq
+// shows bcastdelay=-50.000).
+const DefaultVolleyLimit = 0.050
 
 // BClient is the broadcast client configuration (`broadcastclient [novolley]`,
 // `multicastclient`, `broadcastdelay`).
@@ -23,8 +27,9 @@ type BClient struct {
 	// NoVolley starts associations listening at once with Delay as the round-trip delay,
 	// instead of the client-mode volley that measures it.
 	NoVolley bool
-	// Delay is `broadcastdelay` in seconds (0: DefaultBDelay): a novolley client's delay,
-	// and the most a volley may measure before the association is given up.
+	// Delay is `broadcastdelay` in seconds: a novolley client's delay (0: DefaultBDelay),
+	// and the most a volley may measure before the association is given up (0:
+	// DefaultVolleyLimit).
 	Delay float64
 }
 
@@ -52,8 +57,12 @@ func (e *Engine) NewBClient(data []byte, src netip.AddrPort, rx time.Time, now t
 	}
 	poll := min(max(pkt.Poll, peer.MinPoll), peer.MaxPoll)
 	delay := e.bclient.Delay
-	if delay == 0 {
+	switch {
+	case delay != 0:
+	case e.bclient.NoVolley:
 		delay = DefaultBDelay
+	default:
+		delay = DefaultVolleyLimit
 	}
 	pc := peer.Config{Addr: src, Mode: wire.ModeClient, Version: pkt.Version, MinPoll: poll, MaxPoll: poll,
 		KeyID: keyID, BClient: true, BDelay: delay, IBurst: true, StartDelay: time.Millisecond}

@@ -9,6 +9,7 @@ import (
 
 	"gontp/internal/daemon"
 	"gontp/internal/testnet"
+	"gontp/internal/wire"
 )
 
 // TestBroadcastServerToClassic is issue 19's broadcast acceptance, server side: gontp,
@@ -46,6 +47,55 @@ func TestBroadcastServerToClassic(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, rows)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
+
+// TestBroadcastClientGontp is the client side: a broadcast server (classic ntpd 4.2.8p15,
+// or gontp), synchronised to a chronyd at stratum 8, sends to the private network's
+// broadcast address or to the group 224.0.1.1 every 16 s; gontp with `broadcastclient`
+// (or `multicastclient 224.0.1.1`) and `disable auth`, and no server line, must mobilise
+// a broadcast client association for it after its volley, select it and serve at stratum
+// 10 (on its virtual clock), having used at least one broadcast (pmode 5) after the volley.
+func TestBroadcastClientGontp(t *testing.T) {
+	for _, tc := range []struct {
+		name, server, cast, client string
+	}{
+		{"classic-broadcast", "classic", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		{"classic-multicast", "classic", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+		{"gontp-broadcast", "gontp", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		{"gontp-multicast", "gontp", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+		{"gontp-novolley", "gontp", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient novolley\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			testnet.Reference(t, "classic-ntpd", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			server := tn.Host("server")
+			client := tn.Host("client")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			up := fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\n", chrony.Addr())
+			if tc.server == "classic" {
+				testnet.ClassicNTPD(t, server, up+tc.cast)
+			} else {
+				runGontpInProcessClock(t, server, up+tc.cast, nil, virtual)
+			}
+			snap, _ := runGontpInProcessClock(t, client, "disable auth\n"+tc.client, nil, virtual)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				s := snap()
+				p, ok := findPeer(s, server.Addr())
+				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && p.Vars.HMode == 6 && p.Vars.PMode == wire.ModeBroadcast && !p.Vars.Configured {
+					t.Logf("gontp: stratum %d, association %+v", s.Sys.Stratum, p.Vars)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v", s.Sys.Stratum, s.SysPeer, ok, p.Vars)
 				}
 				time.Sleep(2 * time.Second)
 			}
