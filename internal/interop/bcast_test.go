@@ -18,17 +18,27 @@ import (
 // classic ntpd 4.2.8p15 on another host has `broadcastclient` (or `multicastclient
 // 224.0.1.1`) and `disable auth`, and no server line. Classic must mobilise a broadcast
 // client association for gontp (after its client-mode volley, which gontp answers as any
-// server), select it and serve at stratum 10.
+// server), select it and serve at stratum 10. In the "key" case gontp signs its
+// broadcasts with key 2 (SHA1) and classic has the keys and `enable auth` instead of
+// `disable auth`.
 func TestBroadcastServerToClassic(t *testing.T) {
 	for _, tc := range []struct {
 		name, gontp, classic string
 	}{
 		{"broadcast", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
 		{"multicast", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+		{"key", fmt.Sprintf("broadcast %s key 2 minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // minutes of waiting on its own network
 			ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+			auth := "disable auth\n"
+			if tc.name == "key" {
+				// Authenticated: both sides have the keys, classic keeps `enable auth`.
+				keys := testnet.WriteFile(t, "ntp.keys", sharedKeys)
+				auth = fmt.Sprintf("keys %s\ntrustedkey 1 2 3 6\n", keys)
+				tc.gontp = auth + tc.gontp
+			}
 			tn := testnet.New(t)
 			chrony := tn.Host("chrony")
 			server := tn.Host("gontp")
@@ -36,7 +46,7 @@ func TestBroadcastServerToClassic(t *testing.T) {
 			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
 			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
 			runGontpInProcessClock(t, server, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\n", chrony.Addr())+tc.gontp, nil, virtual)
-			testnet.ClassicNTPD(t, client, "disable auth\n"+tc.classic)
+			testnet.ClassicNTPD(t, client, auth+tc.classic)
 			deadline := time.Now().Add(3 * time.Minute)
 			for {
 				stratum, refid, _ := classicSys(t, client, ref)

@@ -679,3 +679,31 @@ func TestRespondNewPassive(t *testing.T) {
 		t.Errorf("enable auth: verdict %v, want %v", v, RepliedPassive)
 	}
 }
+
+// TestRespondNewBClient: classic receive()'s AM_NEWBCL: a broadcast from a stranger goes to
+// the engine only on a broadcast client, and only authenticated unless `disable auth`
+// (`nopeer` makes it required anyway); a bad MAC never mobilises. Otherwise restricted.
+func TestRespondNewBClient(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     Config
+		req     []byte
+		src     Source
+		verdict Verdict
+	}{
+		{"not-a-client", Config{NoAuth: true}, header(0, 4, 5, 6), Source{}, DropRestricted},
+		{"disable-auth", Config{NoAuth: true, BClient: true}, header(0, 4, 5, 6), Source{}, NewBClient},
+		{"enable-auth", Config{BClient: true}, header(0, 4, 5, 6), Source{}, DropRestricted},
+		{"nopeer", Config{NoAuth: true, BClient: true}, header(0, 4, 5, 6), Source{Restrict: RestrictNoPeer}, DropRestricted},
+		{"bad-mac", Config{NoAuth: true, BClient: true}, cat(header(0, 4, 5, 6), mac(1, 16)), Source{}, DropRestricted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg, tStart)
+			n, v := s.Respond(tc.req, tRx, unsyncSnap(), tc.src, make([]byte, MaxReplyLen))
+			if v != tc.verdict || n != 0 {
+				t.Errorf("verdict = %v (%d octets), want %v and nothing sent", v, n, tc.verdict)
+			}
+		})
+	}
+}
