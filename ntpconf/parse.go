@@ -687,10 +687,16 @@ func (p *parser) refclock(kw token) {
 		case "prefer", "noselect":
 			a.Flags = append(a.Flags, t.text)
 		case "path", "ppspath":
-			if _, ok := p.strArg(t.text); !ok {
+			v, ok := p.strArg(t.text)
+			if !ok {
 				return
 			}
-			p.warn(t.pos, "refclock option %s is not supported by classic ntpd; the driver's default device is used", t.text)
+			if t.text == "path" {
+				a.Path = v.text
+			} else {
+				a.PPSPath = v.text
+			}
+			p.warn(t.pos, "refclock option %s is NTPsec's: classic ntpd has no such option (it opens the driver's default device); gontp's driver opens %s", t.text, v.text)
 		case "holdover":
 			p.warn(t.pos, "refclock option holdover is not supported by classic ntpd; ignored")
 		default:

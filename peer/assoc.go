@@ -81,6 +81,7 @@ type Assoc struct {
 	prefer, noselect, trueFlg bool
 	configured, preempt       bool
 	refclock                  uint8 // driver type for a reference clock (SetRefclock), else 0
+	pps                       bool  // a PPS source now (SetPPS)
 	refIBurst                 bool  // a reference clock's start-up burst (iburst) is running
 
 	minpoll, maxpoll int8

@@ -38,6 +38,11 @@ func (a *Assoc) SetRefclock(info RefclockInfo) {
 	a.pmode = wire.ModeServer
 }
 
+// SetPPS marks the association as a pulse-per-second source or not (ntpd FLAG_PPS, which
+// the PPS and NMEA drivers set while pulses arrive): the selection then keeps it out of the
+// cluster and may make it the system peer when the others agree within 0.4 s.
+func (a *Assoc) SetPPS(on bool) { a.pps = on }
+
 // RefclockPoll is the poll process of a reference clock (ntpd refclock_transmit): the reach
 // register shifts, a burst counts down, and the next poll is scheduled; the engine then reads
 // the driver and calls RefclockSample with what it got. No packet is sent.

@@ -75,6 +75,7 @@ func (a *Assoc) Candidate(now time.Time, sys *Sys) Candidate {
 		Prefer:   a.prefer,
 		True:     a.trueFlg,
 		Refclock: a.refclock,
+		PPS:      a.pps,
 	}
 }
 

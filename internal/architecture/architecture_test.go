@@ -24,6 +24,7 @@ var core = []string{
 	"gontp/internal/engine",
 	"gontp/internal/server",
 	"gontp/internal/control",
+	"gontp/refclock",
 }
 
 // forbiddenImport reports whether a core package may not import path: anything that reaches

@@ -224,9 +224,11 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		for _, o := range f.Options {
 			switch o.Name {
 			case "time1":
-				fu.Time1 = o.Value.Float()
+				fu.Time1, fu.Time1Set = o.Value.Float(), true
 			case "time2":
-				fu.Time2 = o.Value.Float()
+				fu.Time2, fu.Time2Set = o.Value.Float(), true
+			case "minjitter":
+				fu.MinJitter, fu.MinJitterSet = o.Value.Float(), true
 			case "stratum":
 				fu.Stratum, fu.StratumSet = int(o.Value.Float()), true
 			case "refid":
@@ -256,12 +258,13 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
-			drv, err := refclock.New(addr, fudges[*a.Refclock])
-			if err != nil {
+			if err := refclock.Supported(addr); err != nil {
 				log.Error(fmt.Sprintf("%s: %v", a.Pos, err))
 				continue
 			}
-			rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: addr, Driver: drv, Peer: pc})
+			clk := refclock.Config{Addr: addr, Mode: uint32(a.TTLMode), Fudge: fudges[*a.Refclock],
+				Path: a.Path, PPSPath: a.PPSPath}
+			rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Clock: clk, Peer: pc})
 			continue
 		}
 		switch a.Kind {

@@ -24,6 +24,7 @@ import (
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
+	"gontp/refclock"
 )
 
 // Options are the daemon's settings from the command line.
@@ -83,8 +84,13 @@ type Daemon struct {
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.
-	calls    chan engineCall
-	stopping <-chan struct{}
+	calls chan engineCall
+	// readings carries the reference clock drivers' readings to the engine goroutine.
+	readings chan refclock.Reading
+	// writeClockStats writes one line to the clockstats file; nil while no statistics
+	// writer is configured.
+	writeClockStats func(line string)
+	stopping        <-chan struct{}
 	// routes caches the socket for each destination of the engine's packets; the engine
 	// goroutine alone uses it, and a rescan empties it.
 	routes   map[netip.AddrPort]*netio.Socket
@@ -154,6 +160,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		gate:     cfg.gate,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
+		readings: make(chan refclock.Reading, 256),
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
@@ -166,7 +173,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		Rand:       rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
-		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Resolve:    func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		ClockStats: d.clockStats,
 	})
 	if err != nil {
 		return err
@@ -236,6 +244,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 
 	d.startLines(ctx, cfg)
+	d.startRefclocks(ctx, cfg.engine.Refclocks)
 	d.started(ctx)
 	// The engine runs on Run's own goroutine. Everything that depends on the thread's
 	// network namespace (the route lookups of SocketFor, the interface rescan) happens
@@ -341,6 +350,8 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
+		case r := <-d.readings:
+			d.eng.RefclockReading(r, d.now())
 		}
 		for _, s := range sends {
 			d.send(s)

@@ -9,7 +9,6 @@ import (
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 	"gontp/peer"
-	"gontp/refclock"
 )
 
 // Pool is one `pool` line: a prototype association that resolves Name and spawns client
@@ -227,7 +226,7 @@ func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) 
 	}
 	pc := peer.Config{Addr: src, Mode: wire.ModeClient, MinPoll: p.minpoll, MaxPoll: p.maxpoll,
 		Version: v, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Preempt: true}
-	if _, err := e.add(pc, nil, refclock.Address{}, now); err != nil {
+	if _, err := e.add(pc, nil, now); err != nil {
 		e.log.Error(fmt.Sprintf("pool %s: %v", p.name, err))
 		return true
 	}
