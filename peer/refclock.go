@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"math/bits"
 	"time"
 
 	"gontp/internal/ntptime"
@@ -62,6 +63,11 @@ func (a *Assoc) RefclockPoll(now time.Time, sys *Sys, acts []Action) []Action {
 	if a.burst == 0 {
 		oreach := a.reach
 		a.reach <<= 1
+		if a.reach&0x0f == 0 {
+			// Four polls without a sample: the filter takes a worthless one, so that the
+			// association's dispersion grows and the selection lets go of it.
+			acts = a.clockFilter(0, 0, MaxDisp, now, sys, acts)
+		}
 		a.outdate = now
 		if a.reach == 0 {
 			if oreach != 0 {
@@ -109,4 +115,30 @@ func (a *Assoc) RefclockSample(s RefclockSample, now time.Time, sys *Sys, acts [
 	a.reftime = ntptime.FromTime(now)
 	a.dst = a.reftime
 	return a.clockFilter(s.Offset, s.Delay, s.Jitter, now, sys, acts)
+}
+
+// refclockMaxDist is classic's MAXDISTANCE (1.5 s): below it the clock filter has settled.
+const refclockMaxDist = 1.5
+
+// RefclockCheckBurst is classic 4.2.8p15's refclock_checkburst, called when a reading
+// arrives with the number of samples the clock holds: until the reach register is full and
+// the filter has settled, the association polls as soon as it has as many samples as it
+// has had good polls (3 to 6), instead of waiting for its poll interval. A reference clock
+// delivering every second so reaches 377 in under half a minute. It reports whether the
+// poll was brought forward.
+func (a *Assoc) RefclockCheckBurst(samples int, now time.Time) bool {
+	if a.gone || (a.reach == 0xff && a.disp <= refclockMaxDist) {
+		return false
+	}
+	limit := now.Add(time.Second)
+	if !a.nextdate.After(limit) {
+		return false
+	}
+	needs := min(max(bits.OnesCount8(a.reach), 3), 6)
+	if samples < needs {
+		return false
+	}
+	a.hpoll = a.minpoll
+	a.nextdate = limit
+	return true
 }

@@ -88,6 +88,9 @@ func (p *Proc) Precision() int8 { return p.precision }
 // Description is the device description ntpq shows as device="...".
 func (p *Proc) Description() string { return p.id.description }
 
+// Pending is the number of samples held for the next poll.
+func (p *Proc) Pending() int { return len(p.filter) }
+
 // PPS reports whether the clock delivered pulse-per-second samples since its last poll
 // (classic FLAG_PPS): the selection then treats it as a PPS source.
 func (p *Proc) PPS() bool { return p.pps }
@@ -197,7 +200,7 @@ func (p *Proc) report(ev Event) {
 	case EvBadDate, EvBadTime:
 		p.baddata++
 	}
-	if p.lastEvent < 15 {
+	if ev != EvNominal && p.lastEvent < 15 {
 		p.lastEvent++
 	}
 	p.status = uint8(ev)

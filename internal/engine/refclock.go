@@ -24,6 +24,7 @@ func (e *Engine) RefclockReading(r refclock.Reading, now time.Time) {
 		e.clockStats(r.Addr, stats, now)
 	}
 	as.a.SetPPS(as.clock.PPS())
+	as.a.RefclockCheckBurst(as.clock.Pending(), now)
 	e.publish(now)
 }
 

@@ -78,12 +78,12 @@ func (s *shm) run(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
+		s.timer()
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		s.timer()
 	}
 }
 
@@ -107,11 +107,13 @@ func (s *shm) attach() error {
 		return errWrongSize
 	}
 	s.seg = seg
-	// shm_start: announce the precision and the median filter's stages to the writer and
-	// discard whatever the segment held.
+	// shm_start: announce the precision and the median filter's stages to the writer.
+	// Classic also clears the valid flag here and reads a second later, just before its
+	// first poll; gontp reads at once instead (a sample more than 5 s old is refused as
+	// stale anyway), so that its first poll, one second after start as classic's, finds
+	// the writer's sample as classic's does rather than racing the next read.
 	s.put32(shmPrecision, shmPrecisionD)
 	s.put32(shmNSamples, 3)
-	s.put32(shmValid, 0)
 	return nil
 }
 

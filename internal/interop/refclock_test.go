@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package interop
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"gontp/internal/testnet"
+)
+
+// shmFeed writes NTP SHM segments (refclock_shm.c struct shmTime, mode 1, the count/valid
+// handshake) once a second, 100 ms after the second, as gpsd does for a receiver without
+// PPS: the clock time is the receive time plus offset, so a reader measures offset. Every
+// unit gets the same values, so that two daemons reading their own unit see identical
+// input (two readers of one segment would steal each other's samples).
+type shmFeed struct {
+	segs   [][]byte
+	ids    []int
+	offset time.Duration
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	// corrupt, when set, makes every write a torn or bad one of that kind.
+	corrupt atomic.Value
+}
+
+func newSHMFeed(t *testing.T, offset time.Duration, units ...int) *shmFeed {
+	t.Helper()
+	f := &shmFeed{offset: offset, stop: make(chan struct{})}
+	f.corrupt.Store("")
+	for _, u := range units {
+		id, err := unix.SysvShmGet(0x4E545030+u, 96, unix.IPC_CREAT|0o666)
+		if err != nil {
+			t.Fatalf("shmget unit %d: %v (a segment of another size left over? ipcrm -M %#x)", u, err, 0x4E545030+u)
+		}
+		b, err := unix.SysvShmAttach(id, 0, 0)
+		if err != nil {
+			t.Fatalf("shmat unit %d: %v", u, err)
+		}
+		f.segs, f.ids = append(f.segs, b), append(f.ids, id)
+	}
+	f.wg.Add(1)
+	go f.run()
+	t.Cleanup(func() {
+		close(f.stop)
+		f.wg.Wait()
+		for i, b := range f.segs {
+			unix.SysvShmDetach(b)
+			unix.SysvShmCtl(f.ids[i], unix.IPC_RMID, nil)
+		}
+	})
+	return f
+}
+
+func (f *shmFeed) run() {
+	defer f.wg.Done()
+	for {
+		now := time.Now()
+		select {
+		case <-f.stop:
+			return
+		case <-time.After(now.Truncate(time.Second).Add(1100 * time.Millisecond).Sub(now)):
+		}
+		rx := time.Now()
+		ref := rx.Add(f.offset)
+		bad := f.corrupt.Load().(string)
+		for _, b := range f.segs {
+			i32 := func(o int) *int32 { return (*int32)(unsafe.Pointer(&b[o])) }
+			i64 := func(o int) *int64 { return (*int64)(unsafe.Pointer(&b[o])) }
+			atomic.StoreInt32(i32(48), 0)
+			atomic.AddInt32(i32(4), 1)
+			mode := int32(1)
+			if bad == "mode" {
+				mode = 7
+			}
+			atomic.StoreInt32(i32(0), mode)
+			atomic.StoreInt64(i64(8), ref.Unix())
+			atomic.StoreInt32(i32(16), int32(ref.Nanosecond()/1000))
+			r := rx
+			if bad == "stale" {
+				r = rx.Add(-time.Minute)
+			}
+			atomic.StoreInt64(i64(24), r.Unix())
+			atomic.StoreInt32(i32(32), int32(r.Nanosecond()/1000))
+			atomic.StoreInt32(i32(36), 0)
+			atomic.StoreInt32(i32(40), -20)
+			atomic.StoreInt32(i32(52), int32(ref.Nanosecond()))
+			atomic.StoreInt32(i32(56), int32(r.Nanosecond()))
+			atomic.AddInt32(i32(4), 1)
+			atomic.StoreInt32(i32(48), 1)
+		}
+	}
+}
+
+// peerLine returns the `ntpq -p` line of the named clock (without the tally code), its
+// tally code, and the whole output.
+func peerLine(t *testing.T, h *testnet.Host, ntpq, name string) (line string, tally byte, out string) {
+	t.Helper()
+	so, se, err := runIn(h, ntpq, "-p", "127.0.0.1")
+	if err != nil {
+		return "", 0, so + se
+	}
+	for _, l := range strings.Split(so, "\n") {
+		if len(l) > 1 && strings.HasPrefix(l[1:], name+" ") {
+			return l[1:], l[0], so
+		}
+	}
+	return "", 0, so
+}
+
+// waitReach waits until the clock's reach is 377 in `ntpq -p` and returns the line.
+func waitReach(t *testing.T, h *testnet.Host, ntpq, name string, timeout time.Duration, tallies string) (string, byte) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		line, tally, out := peerLine(t, h, ntpq, name)
+		if f := strings.Fields(line); len(f) == 10 && f[6] == "377" && strings.IndexByte(tallies, tally) >= 0 {
+			return line, tally
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s on %s: no reach 377 with tally in %q after %v:\n%s", name, h, tallies, timeout, out)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+var cvValue = regexp.MustCompile(`(poll|noreply|timecode)=("[^"]*"|[0-9]+)`)
+
+// maskCV replaces the values that depend on when each daemon happened to poll and read (its
+// poll and noreply counters and the time code's second) by their shape.
+func maskCV(s string) string {
+	return cvValue.ReplaceAllStringFunc(s, func(m string) string {
+		k, v, _ := strings.Cut(m, "=")
+		if k == "timecode" {
+			return k + "=" + regexp.MustCompile(`[0-9]`).ReplaceAllString(v, "9")
+		}
+		return k + "=N"
+	})
+}
+
+// TestRefclockSHMLikeClassic: classic ntpd 4.2.8p15 and gontp, each reading its own SHM
+// segment fed identically once a second (offset -250 ms, fudge time1 2 ms), both select the
+// clock ('*'), reach 377 and show the same refid, stratum, type and offset in `ntpq -p`;
+// classic ntpq's `cv` and `clocklist` and gontp's ntpq print the same bytes for both daemons
+// except the counters and time code second that depend on when each polled.
+func TestRefclockSHMLikeClassic(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	cntpq := ref + "/classic-ntpq"
+	n := testnet.New(t)
+	hc, hg := n.Host("classic"), n.Host("gontp")
+	newSHMFeed(t, -250*time.Millisecond, 40, 41)
+	conf := func(unit int) string {
+		return fmt.Sprintf("disable ntp\nserver 127.127.28.%d minpoll 4 maxpoll 4\nfudge 127.127.28.%d time1 0.002 refid GPS\n", unit, unit)
+	}
+	testnet.ClassicNTPD(t, hc, conf(41))
+	startGontp(t, hg, conf(40))
+	if !hg.WaitUDP(123, 15*time.Second) {
+		t.Fatal("gontp does not listen")
+	}
+	cl, ctally := waitReach(t, hc, cntpq, "SHM(41)", 2*time.Minute, "*")
+	gl, gtally := waitReach(t, hg, cntpq, "SHM(40)", 2*time.Minute, "*")
+	t.Logf("classic: %c%s\ngontp:   %c%s", ctally, cl, gtally, gl)
+	cf, gf := strings.Fields(cl), strings.Fields(gl)
+	// refid, stratum, type, poll, reach, delay, offset
+	for _, i := range []int{1, 2, 3, 5, 6, 7, 8} {
+		if cf[i] != gf[i] {
+			t.Errorf("ntpq -p column %d: classic %q, gontp %q", i, cf[i], gf[i])
+		}
+	}
+	if off, _ := strconv.ParseFloat(gf[8], 64); off > -247.5 || off < -248.5 {
+		t.Errorf("gontp offset %s ms, want -248 (the feed's -250 plus time1 2)", gf[8])
+	}
+	gntpq := binary(t, "ntpq")
+	for _, cmd := range []string{"cv", "clocklist"} {
+		c, _, err1 := runIn(hc, cntpq, "-c", cmd, "127.0.0.1")
+		g, _, err2 := runIn(hg, cntpq, "-c", cmd, "127.0.0.1")
+		gg, _, err3 := runIn(hg, gntpq, "-c", cmd, "127.0.0.1")
+		if err1 != nil || err2 != nil || err3 != nil {
+			t.Fatalf("ntpq -c %s: %v %v %v", cmd, err1, err2, err3)
+		}
+		t.Logf("classic ntpq -c %s, classic ntpd:\n%s", cmd, c)
+		if maskCV(c) != maskCV(g) {
+			t.Errorf("classic ntpq -c %s differs:\nclassic ntpd:\n%s\ngontp:\n%s", cmd, c, g)
+		}
+		if gg != g {
+			t.Errorf("gontp's ntpq -c %s differs from classic ntpq against gontp:\nclassic ntpq:\n%s\ngontp ntpq:\n%s", cmd, g, gg)
+		}
+	}
+}
