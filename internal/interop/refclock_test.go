@@ -4,6 +4,9 @@ package interop
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -195,4 +198,165 @@ func TestRefclockSHMLikeClassic(t *testing.T) {
 			t.Errorf("gontp's ntpq -c %s differs from classic ntpq against gontp:\nclassic ntpq:\n%s\ngontp ntpq:\n%s", cmd, g, gg)
 		}
 	}
+}
+
+// nmeaLine is an NMEA sentence with its checksum and CR LF.
+func nmeaLine(body string) string {
+	var c byte
+	for i := 0; i < len(body); i++ {
+		c ^= body[i]
+	}
+	return fmt.Sprintf("$%s*%02X\r\n", body, c)
+}
+
+// nmeaSecond is what a GPS receiver sends for second t: RMC and GGA with a 3D fix.
+func nmeaSecond(t time.Time) string {
+	u := t.UTC()
+	hms := u.Format("150405") + ".00"
+	return nmeaLine(fmt.Sprintf("GPRMC,%s,A,4807.038,N,01131.000,E,000.0,000.0,%s,,,A", hms, u.Format("020106"))) +
+		nmeaLine(fmt.Sprintf("GPGGA,%s,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,", hms))
+}
+
+// nmeaFeeder writes, 100 ms after each second, that second's sentences (plus extra(second)
+// when extra is set) to every writer: the offset it implies for a reader that stamps the
+// sentence on arrival is -100 ms.
+func nmeaFeeder(t *testing.T, extra func(time.Time) string, ws ...interface{ Write([]byte) (int, error) }) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			now := time.Now()
+			select {
+			case <-stop:
+				return
+			case <-time.After(now.Truncate(time.Second).Add(1100 * time.Millisecond).Sub(now)):
+			}
+			sec := time.Now().Truncate(time.Second)
+			s := nmeaSecond(sec)
+			if extra != nil {
+				s += extra(sec)
+			}
+			for _, w := range ws {
+				w.Write([]byte(s))
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); wg.Wait() })
+}
+
+// removeSHM deletes the SHM segments of units 0..7 (left over from an earlier run, they
+// would keep another owner or size).
+func removeSHM() {
+	for u := 0; u < 8; u++ {
+		if id, err := unix.SysvShmGet(0x4E545030+u, 0, 0); err == nil {
+			unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		}
+	}
+}
+
+// fifo makes a named pipe that gpsd (as root or as nobody) can read.
+func fifo(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := unix.Mkfifo(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o666)
+	return p
+}
+
+// openWriter opens the pipe for writing once gpsd has opened it for reading: gpsd refuses a
+// device that another process holds open when it opens it.
+func openWriter(t *testing.T, path string) *os.File {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0)
+		if err == nil {
+			t.Cleanup(func() { f.Close() })
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gpsd does not read %s: %v", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRefclockGpsd: a real gpsd (Debian's) reads live NMEA sentences for the current second
+// and writes the SHM segments; gontp's SHM clock (unit 0 from a root gpsd, unit 2 from a
+// gpsd running as nobody) and its GPSD_JSON client each become the system peer ('*') with the
+// offset the feed implies (-100 ms), and classic ntpd reading the other gpsd's identically
+// fed segment shows the same reach, refid, stratum and offset.
+//
+// gpsd never writes SHM for a pseudo-terminal (ntpshm_link_activate: "don't talk to NTP
+// when we're running inside the test harness", for every device of the pty major, not only
+// gpsfake's), so its devices here are named pipes, which it reads like a serial line and
+// does export. The GPSD_JSON phase uses the same pipe.
+func TestRefclockGpsd(t *testing.T) {
+	gpsd, err := exec.LookPath("gpsd")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("gpsd is not installed (scripts/install-test-deps installs it; CI=true, so this is a failure)")
+		}
+		t.Skip("gpsd is not installed (scripts/install-test-deps installs it)")
+	}
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	cntpq := ref + "/classic-ntpq"
+	n := testnet.New(t)
+	hr, hn := n.Host("rootgpsd"), n.Host("nobodygpsd")
+	removeSHM()
+	t.Cleanup(removeSHM)
+	// A directory gpsd can reach as nobody (t.TempDir's parents are private to root).
+	dir, err := os.MkdirTemp("", "gontp-gpsd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	pr, pn := fifo(t, dir, "gps-root"), fifo(t, dir, "gps-nobody")
+	// -N foreground, -n read the device without waiting for a client, -b never write to it.
+	hr.Start(t, gpsd, "-N", "-n", "-b", pr)
+	fr := openWriter(t, pr)
+	time.Sleep(time.Second) // the root gpsd makes the segments 0..7 first (2..7 world-writable)
+	hn.Start(t, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", gpsd, "-N", "-n", "-b", pn)
+	fn := openWriter(t, pn)
+	nmeaFeeder(t, nil, fr, fn)
+
+	const mp = " minpoll 4 maxpoll 4\n"
+	phase := func(t *testing.T, hg, hc *testnet.Host, gunit, cunit int) {
+		t.Helper()
+		g := startGontp(t, hg, fmt.Sprintf("disable ntp\nserver 127.127.28.%d%s", gunit, mp))
+		c := testnet.ClassicNTPD(t, hc, fmt.Sprintf("disable ntp\nserver 127.127.28.%d%s", cunit, mp))
+		defer g.Stop()
+		defer c.Stop()
+		gl, _ := waitReach(t, hg, cntpq, fmt.Sprintf("SHM(%d)", gunit), 2*time.Minute, "*")
+		cl, _ := waitReach(t, hc, cntpq, fmt.Sprintf("SHM(%d)", cunit), 2*time.Minute, "*")
+		t.Logf("gontp:   *%s\nclassic: *%s", gl, cl)
+		gf, cf := strings.Fields(gl), strings.Fields(cl)
+		for _, i := range []int{1, 2, 3, 5, 6} {
+			if cf[i] != gf[i] {
+				t.Errorf("ntpq -p column %d: classic %q, gontp %q", i, cf[i], gf[i])
+			}
+		}
+		goff, _ := strconv.ParseFloat(gf[8], 64)
+		coff, _ := strconv.ParseFloat(cf[8], 64)
+		if goff > -99 || goff < -110 || coff-goff > 2 || goff-coff > 2 {
+			t.Errorf("offsets: gontp %v ms, classic %v ms; want both about -100 (the feed's)", goff, coff)
+		}
+	}
+	t.Run("gontp unit 0, classic unit 2", func(t *testing.T) { phase(t, hr, hn, 0, 2) })
+	t.Run("gontp unit 2, classic unit 0", func(t *testing.T) { phase(t, hn, hr, 2, 0) })
+	t.Run("GPSD_JSON", func(t *testing.T) {
+		g := startGontp(t, hr, fmt.Sprintf("disable ntp\nrefclock gpsd unit 0 path %s%s", pr, mp))
+		defer g.Stop()
+		gl, _ := waitReach(t, hr, cntpq, "GPSD_JSON(0)", 2*time.Minute, "*")
+		t.Logf("gontp: *%s", gl)
+		gf := strings.Fields(gl)
+		if off, _ := strconv.ParseFloat(gf[8], 64); gf[1] != ".GPSD." || off > -99 || off < -110 {
+			t.Errorf("GPSD_JSON: refid %s offset %s ms, want .GPSD. and about -100", gf[1], gf[8])
+		}
+	})
 }
