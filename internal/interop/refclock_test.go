@@ -360,3 +360,79 @@ func TestRefclockGpsd(t *testing.T) {
 		}
 	})
 }
+
+// openPTY makes a pseudo-terminal pair and returns the master and the slave's path.
+func openPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("/dev/ptmx: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlockpt: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("ptsname: %v", err)
+	}
+	return m, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// cvValues parses `ntpq -c cv` output into its name=value pairs.
+func cvValues(out string) map[string]string {
+	m := map[string]string{}
+	for _, f := range strings.Split(strings.ReplaceAll(out, "\n", " "), ", ") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(f), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// TestRefclockNMEAOverPTY: gontp's NMEA driver reads a receiver's sentences from a pseudo-
+// terminal (NTPsec's `refclock nmea ... path`): fed RMC and GGA for each second 100 ms after
+// it, with a sentence with a wrong checksum and a ZDA from the wrong century every second
+// second, the clock becomes the system peer at -100 ms, the bad sentences are counted in
+// badformat and baddata, and none of them becomes a sample (the offset stays at -100 ms).
+func TestRefclockNMEAOverPTY(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpq")
+	cntpq := ref + "/classic-ntpq"
+	n := testnet.New(t)
+	h := n.Host("gps")
+	m, pts := openPTY(t)
+	g := startGontp(t, h, fmt.Sprintf("disable ntp\nrefclock nmea unit 0 path %s minpoll 4 maxpoll 4\n", pts))
+	defer g.Stop()
+	if !h.WaitUDP(123, 15*time.Second) {
+		t.Fatal("gontp does not listen")
+	}
+	time.Sleep(time.Second) // the driver has the line open: no backlog of old sentences
+	unix.SetNonblock(int(m.Fd()), true)
+	nmeaFeeder(t, func(sec time.Time) string {
+		if sec.Unix()%2 != 0 {
+			return ""
+		}
+		bad := nmeaLine("GPRMC," + sec.UTC().Format("150405") + ".00,A,4807.038,N,01131.000,E,000.0,000.0,010199,,,A")
+		bad = bad[:len(bad)-4] + "00\r\n" // checksum now wrong
+		zda := nmeaLine("GPZDA," + sec.UTC().Format("150405") + ".00," + sec.UTC().Format("02,01") + ",1926,00,00")
+		return bad + zda + "garbage\x01\xff\r\n"
+	}, m)
+	line, _ := waitReach(t, h, cntpq, "GPS_NMEA(0)", 2*time.Minute, "*")
+	t.Logf("*%s", line)
+	f := strings.Fields(line)
+	if off, _ := strconv.ParseFloat(f[8], 64); f[1] != ".GPS." || off > -99 || off < -110 {
+		t.Errorf("refid %s offset %s ms, want .GPS. and about -100 (the feed's)", f[1], f[8])
+	}
+	out, _, err := runIn(h, cntpq, "-c", "cv", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ntpq -c cv:\n%s", out)
+	v := cvValues(out)
+	bf, _ := strconv.Atoi(v["badformat"])
+	bd, _ := strconv.Atoi(v["baddata"])
+	if bf < 5 || bd < 5 || v["device"] != `"NMEA GPS Clock"` || !strings.HasPrefix(v["timecode"], `"$GP`) {
+		t.Errorf("cv: badformat %d baddata %d (want several of each), device %s, timecode %s", bf, bd, v["device"], v["timecode"])
+	}
+}
