@@ -5,6 +5,7 @@ package engine
 import (
 	"time"
 
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -37,8 +38,8 @@ func setRefclock(as *association) {
 }
 
 // clockVars is the clock's variables as observers see them.
-func clockVars(v refclock.Vars) *ClockVars {
-	return &ClockVars{
+func clockVars(v refclock.Vars) *snapshot.ClockVars {
+	return &snapshot.ClockVars{
 		Type: v.Type, Description: v.Description, Timecode: v.Timecode,
 		Polls: v.Polls, NoReply: v.NoReply, BadFormat: v.BadFormat, BadData: v.BadData,
 		Status: v.Status, Events: v.Events,

@@ -9,13 +9,14 @@ import (
 
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // shmEngine has one SHM clock (minpoll 4) fed a sample every second by feed.
 func shmEngine(t *testing.T) (*Engine, func(now time.Time)) {
 	t.Helper()
 	a := refclock.Address{Type: refclock.TypeSHM}
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	e, err := New(Config{
 		Refclocks: []Refclock{{Clock: refclock.Config{Addr: a}, Peer: peer.Config{MinPoll: 4, MaxPoll: 4}}},
 		Tos:       &tos,
