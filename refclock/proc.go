@@ -48,6 +48,9 @@ type Proc struct {
 	// (possibly stale) one and repeats.
 	lastPulse time.Time
 	pulses    bool // the system has been synchronised: pulses count (refclock_params)
+	// ppsGate is set when a sentence was related to a pulse since the last poll (NMEA's
+	// ppsapi_gate).
+	ppsGate bool
 }
 
 // NewProc makes the state of a configured clock. It fails for a driver type gontp does not
@@ -105,8 +108,12 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 	}
 	switch r.Kind {
 	case KindSample:
-		off := r.Ref.Sub(r.Rx).Seconds() + p.fudge(r.Fudge)
-		p.add(off, r.Rx)
+		rx, fudge := r.Rx, p.fudge(r.Fudge)
+		if p.cfg.Addr.Type == TypeNMEA {
+			rx, fudge = p.relatePulse(r.Ref, rx, fudge, synced)
+		}
+		off := r.Ref.Sub(rx).Seconds() + fudge
+		p.add(off, rx)
 		p.leap = r.Leap
 		if r.Precision != 0 {
 			p.precision = r.Precision
@@ -117,6 +124,10 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 		p.good++
 		p.ticks++
 	case KindPulse:
+		if p.cfg.Addr.Type == TypeNMEA {
+			p.lastPulse = r.Rx // related to the next sentence
+			return ""
+		}
 		return p.pulse(r.Rx, synced)
 	case KindReport:
 		p.report(r.Event)
@@ -189,6 +200,38 @@ func (p *Proc) pulse(rx time.Time, synced bool) string {
 	return ""
 }
 
+// ppsPrecision is the precision of a clock whose samples sit on pulse edges (classic
+// PPS_PRECISION, about 1 µs).
+const ppsPrecision = -20
+
+// relatePulse is refclock_nmea.c's refclock_ppsrelate: a sentence received at rx is moved
+// to the pulse edge before it when the edge is within ±0.45 s of where fudge time1 and time2
+// put it (and at most 1.5 s away), with fudge time1 (less the whole seconds between them)
+// in place of time2. When the system is synchronised and the reference time itself is that
+// close to the edge, the clock counts as a PPS source (FLAG_PPS).
+func (p *Proc) relatePulse(ref, rx time.Time, fudge float64, synced bool) (time.Time, float64) {
+	if p.lastPulse.IsZero() || !p.cfg.Fudge.Flags[0] {
+		return rx, fudge
+	}
+	ppFudge := p.cfg.Fudge.Time1
+	delta := rx.Sub(p.lastPulse).Seconds() + ppFudge - fudge
+	if math.Abs(delta) > 1.5 {
+		return rx, fudge
+	}
+	idelta := math.Floor(delta + 0.5)
+	ppFudge -= idelta
+	delta -= idelta
+	if math.Abs(delta) > 0.45 {
+		return rx, fudge
+	}
+	p.ppsGate = true
+	p.precision = ppsPrecision
+	if synced && math.Abs(ref.Sub(p.lastPulse).Seconds()+ppFudge) <= 0.45 {
+		p.pps = true
+	}
+	return p.lastPulse, ppFudge
+}
+
 // report notes a clock event (refclock_report): it counts the event in its counter and
 // makes it the current status.
 func (p *Proc) report(ev Event) {
@@ -242,6 +285,12 @@ func (p *Proc) Poll(now time.Time, synced bool) (s Sample, ok bool, stats string
 		p.ticks, p.good, p.notReady, p.bad, p.clash = 0, 0, 0, 0, 0
 		return s, ok, stats
 	case TypeNMEA:
+		// nmea_poll: without pulses related since the last poll, PPS is off again.
+		if !p.ppsGate {
+			p.pps = false
+			p.precision = p.id.precision
+		}
+		p.ppsGate = false
 		// nmea_poll counts a poll only when there was something to process.
 		if len(p.filter) == 0 {
 			p.pps = false

@@ -129,3 +129,27 @@ func TestPulse(t *testing.T) {
 		t.Fatalf("empty poll: ok %v pps %v vars %+v", ok, p.PPS(), p.Vars())
 	}
 }
+
+// TestNMEAWithPulse: with flag1 a sentence is moved to the pulse edge before it and takes
+// fudge time1; once the system is synchronised the clock is a PPS source; a poll without
+// related pulses turns that off again.
+func TestNMEAWithPulse(t *testing.T) {
+	a := Address{Type: TypeNMEA}
+	p, _ := NewProc(Config{Addr: a, Fudge: Fudge{Flags: [4]bool{true}, Time1: 0.000010, Time1Set: true}}, -20)
+	sec := t0.Add(10 * time.Second)
+	edge := sec.Add(-30 * time.Microsecond) // the system clock is 30 µs ahead
+	p.Add(Reading{Addr: a, Kind: KindPulse, Rx: edge}, true)
+	p.Add(Reading{Addr: a, Kind: KindSample, Ref: sec, Rx: sec.Add(180 * time.Millisecond), Fudge: FudgeTime2}, true)
+	if !p.PPS() || p.Precision() != -20 {
+		t.Fatalf("pps %v precision %d after a related sentence", p.PPS(), p.Precision())
+	}
+	s, ok, _ := p.Poll(sec.Add(time.Second), true)
+	if !ok || math.Abs(s.Offset-40e-6) > 1e-12 {
+		t.Fatalf("sample %+v %v, want the edge's 30 µs plus time1's 10", s, ok)
+	}
+	p.Add(Reading{Addr: a, Kind: KindSample, Ref: sec.Add(5 * time.Second), Rx: sec.Add(5*time.Second + 180*time.Millisecond), Fudge: FudgeTime2}, true)
+	p.Poll(sec.Add(6*time.Second), true) // the sentence had no pulse within 1.5 s
+	if _, _, _ = p.Poll(sec.Add(7*time.Second), true); p.PPS() || p.Precision() != -9 {
+		t.Fatalf("pps %v precision %d after polls without pulses", p.PPS(), p.Precision())
+	}
+}

@@ -89,9 +89,10 @@ type Daemon struct {
 	calls chan engineCall
 	// readings carries the reference clock drivers' readings to the engine goroutine.
 	readings chan refclock.Reading
-	// writeClockStats writes one line to the clockstats file; nil while no statistics
-	// writer is configured.
-	writeClockStats func(line string)
+	// writeClockStats writes a reference clock's line (source: its address) to the
+	// clockstats file, as classic's record_clock_stats; nil while no statistics writer is
+	// configured.
+	writeClockStats func(source, text string)
 	stopping        <-chan struct{}
 	// routes caches the socket for each destination of the engine's packets; the engine
 	// goroutine alone uses it, and a rescan empties it.

@@ -35,7 +35,7 @@ func (d *Daemon) startRefclocks(ctx context.Context, clocks []engine.Refclock) {
 // filegen are configured; until that writer is wired in, the line goes to the debug log.
 func (d *Daemon) clockStats(a refclock.Address, text string, now time.Time) {
 	if d.writeClockStats != nil {
-		d.writeClockStats(refclock.ClockStatsLine(now, a, text))
+		d.writeClockStats(a.String(), text)
 		return
 	}
 	d.log.Debug("clockstats " + refclock.ClockStatsLine(now, a, text))

@@ -80,6 +80,17 @@ func (n *nmea) report(ev refclock.Event, tc string) {
 }
 
 func (n *nmea) run(ctx context.Context) {
+	if n.cfg.Fudge.Flags[0] {
+		// flag1: the receiver's pulse-per-second from /dev/gpsppsN (refclock_nmea.c
+		// nmea_control); the core relates each sentence to the pulse before it.
+		dev := n.cfg.PPSPath
+		if dev == "" {
+			dev = fmt.Sprintf("/dev/gpspps%d", n.cfg.Addr.Unit)
+		}
+		p := newPPS(n.cfg, n.o, n.log, n.sink, openPPS)
+		p.device = dev
+		go p.run(ctx)
+	}
 	for ctx.Err() == nil {
 		f, err := n.open()
 		if err != nil {

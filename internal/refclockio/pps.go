@@ -74,6 +74,8 @@ type pps struct {
 	dev     ppsDevice
 	seq     uint32
 	haveSeq bool
+	// device overrides the device path (the NMEA driver's /dev/gpsppsN).
+	device string
 }
 
 func newPPS(cfg refclock.Config, o Options, lg *onceLog, sink Sink, open func(string) (ppsDevice, error)) *pps {
@@ -83,6 +85,8 @@ func newPPS(cfg refclock.Config, o Options, lg *onceLog, sink Sink, open func(st
 // path is the device: /dev/ppsN for unit N (classic's DEVICE "/dev/pps%d"), or ppspath/path.
 func (p *pps) path() string {
 	switch {
+	case p.device != "":
+		return p.device
 	case p.cfg.PPSPath != "":
 		return p.cfg.PPSPath
 	case p.cfg.Path != "":
