@@ -55,6 +55,10 @@ func (g *gpsd) report(ev refclock.Event) {
 }
 
 func (g *gpsd) run(ctx context.Context) {
+	if op := g.cfg.Mode & 3; op != 0 {
+		g.log.warn("mode", "mode %d (classic's STRICT or AUTO: serial time combined with gpsd's PPS) is not supported by gontp; the clock uses serial time only, as mode 0 (use unit %d for gpsd's PPS)",
+			op, int(g.cfg.Addr.Unit)%gpsdPPSUnit+gpsdPPSUnit)
+	}
 	var d net.Dialer
 	for ctx.Err() == nil {
 		c, err := d.DialContext(ctx, "tcp", g.addr)
