@@ -251,7 +251,9 @@ func (p *Proc) report(ev Event) {
 
 // Poll is the driver's poll routine at the association's poll (classic clock_poll via
 // refclock_transmit): it counts the poll, and when readings arrived since the last one it
-// runs the median filter and returns the sample for the clock filter (refclock_receive).
+// reports the clock nominal again (the status word then says clk_okay until the next bad
+// reading, as classic's does) and runs the median filter and returns the sample for the
+// clock filter (refclock_receive).
 // With none it reports what went wrong, as each classic driver does. synced is the system's
 // synchronisation (the PPS driver does not poll before some other source numbered the
 // seconds). stats is the clockstats line classic writes at the poll, "" for none.
@@ -297,6 +299,7 @@ func (p *Proc) Poll(now time.Time, synced bool) (s Sample, ok bool, stats string
 			p.report(EvTimeout)
 		} else {
 			p.polls++
+			p.report(EvNominal)
 			s, ok = p.receive()
 		}
 		return s, ok, p.timecode
@@ -310,6 +313,7 @@ func (p *Proc) Poll(now time.Time, synced bool) (s Sample, ok bool, stats string
 			p.report(EvTimeout)
 			return Sample{}, false, ""
 		}
+		p.report(EvNominal)
 		s, ok = p.receive()
 		return s, ok, ""
 	default:
@@ -319,6 +323,7 @@ func (p *Proc) Poll(now time.Time, synced bool) (s Sample, ok bool, stats string
 			p.report(EvTimeout)
 			return Sample{}, false, ""
 		}
+		p.report(EvNominal)
 		s, ok = p.receive()
 		return s, ok, p.timecode
 	}

@@ -436,3 +436,97 @@ func TestRefclockNMEAOverPTY(t *testing.T) {
 		t.Errorf("cv: badformat %d baddata %d (want several of each), device %s, timecode %s", bf, bd, v["device"], v["timecode"])
 	}
 }
+
+// privDev runs a command in a private mount namespace whose /dev is a tmpfs with the usual
+// nodes bound from the real /dev and gps0 -> the given device, so that classic ntpd's NMEA
+// driver, which opens /dev/gps0, reads the test's pseudo-terminal. Nothing outside the
+// namespace changes.
+const privDev = `#!/bin/sh
+set -e
+PTS=$1; shift
+exec unshare -m sh -c '
+mount --make-rprivate /
+mount -t tmpfs tmpfs /mnt
+for n in null zero random urandom ptmx tty; do touch /mnt/$n; mount --bind /dev/$n /mnt/$n; done
+mkdir /mnt/pts; mount --bind /dev/pts /mnt/pts
+ln -s "$0" /mnt/gps0
+mount --move /mnt /dev
+exec "$@"' "$PTS" "$@"
+`
+
+// TestRefclockNMEALikeClassic: classic ntpd 4.2.8p15 (on /dev/gps0, in a private mount
+// namespace) and gontp (on `path`), each on its own pseudo-terminal fed the same sentences,
+// a bad checksum every other second for the first 30 s included: both select the clock at
+// the same offset, and classic ntpq's `cv` and `clocklist` print the same bytes for both
+// (status word and event count included) except the counters and time code that depend on
+// when each started and polled.
+func TestRefclockNMEALikeClassic(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	cntpq := ref + "/classic-ntpq"
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is missing")
+	}
+	n := testnet.New(t)
+	hc, hg := n.Host("classic"), n.Host("gontp")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "privdev.sh")
+	if err := os.WriteFile(script, []byte(privDev), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mc, ptsc := openPTY(t)
+	mg, ptsg := openPTY(t)
+	conf := "disable ntp\nserver 127.127.20.0 minpoll 4 maxpoll 4\nfudge 127.127.20.0 time2 0.005\n"
+	cdir := t.TempDir()
+	os.WriteFile(filepath.Join(cdir, "ntp.conf"), []byte(conf), 0o644)
+	c := hc.Start(t, script, ptsc, ref+"/classic-ntpd", "-n", "-c", filepath.Join(cdir, "ntp.conf"),
+		"-l", filepath.Join(cdir, "ntpd.log"), "-p", filepath.Join(cdir, "ntpd.pid"))
+	defer c.Stop()
+	g := startGontp(t, hg, strings.Replace(conf, "server 127.127.20.0", "refclock nmea unit 0 path "+ptsg, 1))
+	defer g.Stop()
+	if !hc.WaitUDP(123, 15*time.Second) || !hg.WaitUDP(123, 15*time.Second) {
+		t.Fatal("the daemons do not listen")
+	}
+	time.Sleep(time.Second)
+	unix.SetNonblock(int(mc.Fd()), true)
+	unix.SetNonblock(int(mg.Fd()), true)
+	badUntil := time.Now().Add(30 * time.Second)
+	nmeaFeeder(t, func(sec time.Time) string {
+		if sec.Unix()%2 != 0 || sec.After(badUntil) {
+			return ""
+		}
+		bad := nmeaLine("GPGLL,4807.038,N,01131.000,E," + sec.UTC().Format("150405") + ",A")
+		return bad[:len(bad)-4] + "00\r\n"
+	}, mc, mg)
+	cl, _ := waitReach(t, hc, cntpq, "GPS_NMEA(0)", 2*time.Minute, "*")
+	gl, _ := waitReach(t, hg, cntpq, "GPS_NMEA(0)", 2*time.Minute, "*")
+	t.Logf("classic: *%s\ngontp:   *%s", cl, gl)
+	cf, gf := strings.Fields(cl), strings.Fields(gl)
+	for _, i := range []int{1, 2, 3, 5, 6} {
+		if cf[i] != gf[i] {
+			t.Errorf("ntpq -p column %d: classic %q, gontp %q", i, cf[i], gf[i])
+		}
+	}
+	goff, _ := strconv.ParseFloat(gf[8], 64)
+	coff, _ := strconv.ParseFloat(cf[8], 64)
+	if goff-coff > 2 || coff-goff > 2 || goff > -94 || goff < -110 {
+		t.Errorf("offsets: classic %v ms, gontp %v ms; want both about -95 (the feed's -100 plus time2 5)", coff, goff)
+	}
+	// The bad sentences stopped 30 s after the start; after the next poll both clocks are
+	// nominal again, with the bad replies counted.
+	time.Sleep(time.Until(badUntil.Add(20 * time.Second)))
+	counters := regexp.MustCompile(`(badformat|baddata)=[0-9]+`)
+	mask := func(s string) string {
+		return counters.ReplaceAllString(maskCV(s), "$1=N")
+	}
+	for _, cmd := range []string{"cv", "clocklist"} {
+		co, _, err1 := runIn(hc, cntpq, "-c", cmd, "127.0.0.1")
+		gout, _, err2 := runIn(hg, cntpq, "-c", cmd, "127.0.0.1")
+		if err1 != nil || err2 != nil {
+			t.Fatalf("ntpq -c %s: %v %v", cmd, err1, err2)
+		}
+		t.Logf("classic ntpq -c %s, classic ntpd:\n%s\ngontp:\n%s", cmd, co, gout)
+		if mask(co) != mask(gout) {
+			t.Errorf("classic ntpq -c %s differs:\nclassic ntpd:\n%s\ngontp:\n%s", cmd, co, gout)
+		}
+	}
+}
