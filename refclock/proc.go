@@ -51,6 +51,8 @@ type Proc struct {
 	// ppsGate is set when a sentence was related to a pulse since the last poll (NMEA's
 	// ppsapi_gate).
 	ppsGate bool
+	// heard is set once the driver delivered anything but a fault (GPSD_JSON: connected).
+	heard bool
 }
 
 // NewProc makes the state of a configured clock. It fails for a driver type gontp does not
@@ -106,6 +108,9 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 	if r.Timecode != "" {
 		p.timecode = r.Timecode
 	}
+	if !(r.Kind == KindReport && r.Event == EvFault) {
+		p.heard = true
+	}
 	switch r.Kind {
 	case KindSample:
 		rx, fudge := r.Rx, p.fudge(r.Fudge)
@@ -120,6 +125,9 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 		}
 		if r.PPS {
 			p.pps = true
+		}
+		if p.cfg.Addr.Type == TypeGPSDJSON {
+			p.report(EvNominal) // gpsd_receive: good data makes the clock nominal at once
 		}
 		p.good++
 		p.ticks++
@@ -320,7 +328,11 @@ func (p *Proc) Poll(now time.Time, synced bool) (s Sample, ok bool, stats string
 		p.polls++
 		if len(p.filter) == 0 {
 			p.pps = false
-			p.report(EvTimeout)
+			if p.cfg.Addr.Type == TypeGPSDJSON && !p.heard {
+				p.report(EvFault) // gpsd_poll: no connection to gpsd (yet)
+			} else {
+				p.report(EvTimeout)
+			}
 			return Sample{}, false, ""
 		}
 		p.report(EvNominal)

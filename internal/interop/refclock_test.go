@@ -144,7 +144,8 @@ func maskCV(s string) string {
 	return cvValue.ReplaceAllStringFunc(s, func(m string) string {
 		k, v, _ := strings.Cut(m, "=")
 		if k == "timecode" {
-			return k + "=" + regexp.MustCompile(`[0-9]`).ReplaceAllString(v, "9")
+			// digits, and the hex digits of GPSD_JSON's NTP timestamp
+			return k + "=" + regexp.MustCompile(`[0-9]|\b[0-9a-f]{8}\.[0-9a-f]{8}\b`).ReplaceAllString(v, "9")
 		}
 		return k + "=N"
 	})
@@ -293,8 +294,11 @@ func openWriter(t *testing.T, path string) *os.File {
 //
 // gpsd never writes SHM for a pseudo-terminal (ntpshm_link_activate: "don't talk to NTP
 // when we're running inside the test harness", for every device of the pty major, not only
-// gpsfake's), so its devices here are named pipes, which it reads like a serial line and
-// does export. The GPSD_JSON phase uses the same pipe.
+// gpsfake's), so its SHM devices here are named pipes, which it reads like a serial line and
+// does export. The GPSD_JSON clocks watch a pseudo-terminal the root gpsd also reads (classic's
+// driver refuses anything but a character device behind /dev/gps0, which a private mount
+// namespace links to the pty), and classic ntpq's `cv` must print the same for classic's
+// GPSD_JSON clock and gontp's but for the counters and time code.
 func TestRefclockGpsd(t *testing.T) {
 	gpsd, err := exec.LookPath("gpsd")
 	if err != nil {
@@ -320,10 +324,21 @@ func TestRefclockGpsd(t *testing.T) {
 	// -N foreground, -n read the device without waiting for a client, -b never write to it.
 	hr.Start(t, gpsd, "-N", "-n", "-b", pr)
 	fr := openWriter(t, pr)
+	// A third gpsd, for the GPSD_JSON clocks, reads a pseudo-terminal as /dev/gps0 (the
+	// driver's default device) in a private mount namespace: classic's driver wants a
+	// character device there and asks gpsd for it by that name.
+	script := filepath.Join(dir, "privdev.sh")
+	if err := os.WriteFile(script, []byte(privDev), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hj := n.Host("jsongpsd")
+	mp0, pts := openPTY(t)
+	unix.SetNonblock(int(mp0.Fd()), true)
+	hj.Start(t, script, pts, gpsd, "-N", "-n", "-b", "/dev/gps0")
 	time.Sleep(time.Second) // the root gpsd makes the segments 0..7 first (2..7 world-writable)
 	hn.Start(t, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", gpsd, "-N", "-n", "-b", pn)
 	fn := openWriter(t, pn)
-	nmeaFeeder(t, nil, fr, fn)
+	nmeaFeeder(t, nil, fr, fn, mp0)
 
 	const mp = " minpoll 4 maxpoll 4\n"
 	phase := func(t *testing.T, hg, hc *testnet.Host, gunit, cunit int) {
@@ -349,14 +364,41 @@ func TestRefclockGpsd(t *testing.T) {
 	}
 	t.Run("gontp unit 0, classic unit 2", func(t *testing.T) { phase(t, hr, hn, 0, 2) })
 	t.Run("gontp unit 2, classic unit 0", func(t *testing.T) { phase(t, hn, hr, 2, 0) })
+	var classicCV string
+	t.Run("GPSD_JSON classic", func(t *testing.T) {
+		cdir := t.TempDir()
+		os.WriteFile(filepath.Join(cdir, "ntp.conf"), []byte("disable ntp\nserver 127.127.46.0"+mp), 0o644)
+		c := hj.Start(t, script, pts, ref+"/classic-ntpd", "-n", "-c", filepath.Join(cdir, "ntp.conf"),
+			"-l", filepath.Join(cdir, "ntpd.log"), "-p", filepath.Join(cdir, "ntpd.pid"))
+		defer c.Stop()
+		t.Cleanup(func() {
+			if t.Failed() {
+				l, _ := os.ReadFile(filepath.Join(cdir, "ntpd.log"))
+				t.Logf("classic ntpd log:\n%s", l)
+			}
+		})
+		cl, _ := waitReach(t, hj, cntpq, "GPSD_JSON(0)", 2*time.Minute, "*")
+		t.Logf("classic: *%s", cl)
+		classicCV, _, _ = runIn(hj, cntpq, "-c", "cv", "127.0.0.1")
+	})
 	t.Run("GPSD_JSON", func(t *testing.T) {
-		g := startGontp(t, hr, fmt.Sprintf("disable ntp\nrefclock gpsd unit 0 path %s%s", pr, mp))
+		g := startGontp(t, hj, "disable ntp\nserver 127.127.46.0"+mp)
 		defer g.Stop()
-		gl, _ := waitReach(t, hr, cntpq, "GPSD_JSON(0)", 2*time.Minute, "*")
+		gl, _ := waitReach(t, hj, cntpq, "GPSD_JSON(0)", 2*time.Minute, "*")
 		t.Logf("gontp: *%s", gl)
 		gf := strings.Fields(gl)
 		if off, _ := strconv.ParseFloat(gf[8], 64); gf[1] != ".GPSD." || off > -99 || off < -110 {
 			t.Errorf("GPSD_JSON: refid %s offset %s ms, want .GPSD. and about -100", gf[1], gf[8])
+		}
+		g2, _, _ := runIn(hj, cntpq, "-c", "cv", "127.0.0.1")
+		t.Logf("classic ntpq -c cv, classic ntpd:\n%s\ngontp:\n%s", classicCV, g2)
+		// Classic connects to gpsd only a few seconds after start, so its first poll reports
+		// a fault (one event, no counter); gontp connects at once and usually has data by its
+		// first poll. The event count of the status word is therefore compared apart.
+		events := regexp.MustCompile(`status=00[0-9a-f]0 ([0-9]+ events?|no events)`)
+		mask := func(s string) string { return events.ReplaceAllString(maskCV(s), "status=00N0 N events") }
+		if mask(classicCV) != mask(g2) {
+			t.Errorf("classic ntpq -c cv differs:\nclassic ntpd:\n%s\ngontp:\n%s", classicCV, g2)
 		}
 	})
 }

@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
+	"gontp/internal/ntptime"
 	"gontp/refclock"
 )
 
@@ -33,8 +33,7 @@ type gpsd struct {
 	sink Sink
 	addr string
 
-	fix     bool   // the last TPV had a 2D or 3D fix
-	tpvTime string // the last TPV's time, the clock's time code
+	nofix bool // the last TPV said the receiver has no 2D or 3D fix (classic fl_nosync)
 }
 
 func newGPSD(cfg refclock.Config, o Options, lg *onceLog, sink Sink) *gpsd {
@@ -117,6 +116,17 @@ func (g *gpsd) session(ctx context.Context, c net.Conn) {
 	}
 }
 
+// prettyDate is libntp's gmprettydate, the time code classic's GPSD_JSON clock shows: the
+// NTP timestamp in hex and the UTC date to the millisecond ("eebfec24.00000000  Sun, Dec  6
+// 2026 14:13:56.000").
+func prettyDate(t time.Time) string {
+	ts := ntptime.FromTime(t)
+	u := t.UTC()
+	return fmt.Sprintf("%08x.%08x  %s, %s %2d %d %02d:%02d:%02d.%03d", ts.Seconds(), ts.Fraction(),
+		u.Format("Mon"), u.Format("Jan"), u.Day(), u.Year(), u.Hour(), u.Minute(), u.Second(),
+		int64(ts.Fraction())/4294967)
+}
+
 // message handles one line of gpsd's stream.
 func (g *gpsd) message(line []byte) {
 	var m gpsdMsg
@@ -134,12 +144,9 @@ func (g *gpsd) message(line []byte) {
 	case "ERROR":
 		g.log.warn("error", "gpsd: %s", m.Message)
 	case "TPV":
-		g.fix = m.Mode >= 2
-		if m.Time != "" {
-			g.tpvTime = m.Time
-		}
-		if !g.fix {
-			g.sink(refclock.Reading{Addr: g.cfg.Addr, Kind: refclock.KindReport, Event: refclock.EvBadReply, Timecode: g.tpvTime})
+		g.nofix = m.Mode < 2
+		if g.nofix {
+			g.sink(refclock.Reading{Addr: g.cfg.Addr, Kind: refclock.KindReport, Event: refclock.EvBadReply})
 		}
 	case "TOFF", "PPS":
 		if (m.Class == "PPS") != g.pps() {
@@ -157,16 +164,14 @@ func (g *gpsd) message(line []byte) {
 			g.report(refclock.EvBadDate)
 			return
 		}
-		if !g.fix && !g.pps() {
+		if g.nofix && !g.pps() {
 			return // serial time without a fix is not used
 		}
 		rd := refclock.Reading{Addr: g.cfg.Addr, Kind: refclock.KindSample, Ref: ref,
 			Rx: g.o.toDaemon(time.Unix(*m.ClockSec, *m.ClockNSec)), Fudge: refclock.FudgeTime2,
-			Timecode: isoTime(ref)}
+			Timecode: prettyDate(ref)}
 		if g.pps() {
 			rd.Fudge, rd.PPS = refclock.FudgeTime1, true
-		} else if g.tpvTime != "" {
-			rd.Timecode = strings.TrimSpace(g.tpvTime)
 		}
 		g.sink(rd)
 	}

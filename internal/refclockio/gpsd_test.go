@@ -20,14 +20,16 @@ func TestGPSDMessages(t *testing.T) {
 	lg := &onceLog{log: discard(), seen: map[string]bool{}}
 	g := newGPSD(refclock.Config{Addr: refclock.Address{Type: refclock.TypeGPSDJSON}, Path: "/dev/ttyS0"}, o, lg, sink)
 	toff := `{"class":"TOFF","device":"/dev/ttyS0","real_sec":1796560001,"real_nsec":0,"clock_sec":1796560001,"clock_nsec":100000000}`
+	g.message([]byte(`{"class":"TPV","device":"/dev/ttyS0","mode":1}`))
 	g.message([]byte(toff))
-	if len(got) != 0 {
-		t.Fatalf("TOFF before any fix: %+v", got)
+	if len(got) != 1 || got[0].Kind != refclock.KindReport {
+		t.Fatalf("TOFF without a fix: %+v", got)
 	}
+	got = nil
 	g.message([]byte(`{"class":"TPV","device":"/dev/ttyS0","mode":3,"time":"2026-12-06T12:26:41.000Z"}`))
 	g.message([]byte(toff))
 	if len(got) != 1 || got[0].Kind != refclock.KindSample || got[0].Ref.Sub(got[0].Rx) != -100*time.Millisecond ||
-		got[0].Fudge != refclock.FudgeTime2 || got[0].Timecode != "2026-12-06T12:26:41.000Z" {
+		got[0].Fudge != refclock.FudgeTime2 || got[0].Timecode != "eebfd301.00000000  Sun, Dec  6 2026 12:26:41.000" {
 		t.Fatalf("sample %+v", got)
 	}
 	got = nil
