@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 import "strconv"
@@ -244,13 +246,16 @@ var restrictFlagNames = map[string]RestrictFlags{
 // 4 or 6 with -4/-6); Source is "restrict source". Otherwise Address (and Mask when given,
 // or Prefix >= 0 for gontp's CIDR form "ADDR/LEN") name the entry.
 type Restrict struct {
-	Pos         Pos
-	Default     bool
-	Source      bool
-	Family      int
-	Address     string
-	Mask        string
-	Prefix      int // -1 unless the address was written ADDR/LEN
+	Pos     Pos
+	Default bool
+	Source  bool
+	Family  int
+	Address string
+	Mask    string
+	Prefix  int // -1 unless the address was written ADDR/LEN
+	// Written is the ADDR/LEN word as the file has it: saveconfig writes it back so, as
+	// classic does (it keeps the word as a host name).
+	Written     string
 	IPPeerLimit int // -1 (no limit) unless given
 	Flags       RestrictFlags
 	FlagNames   []string // as written (with "serverresponse fuzz" as one entry), for saveconfig

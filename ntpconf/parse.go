@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,17 +15,15 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// Limits that keep hostile input from exhausting the parser. Classic allows five levels
-// of includefile (MAXINCLUDELEVEL); the size limits are gontp's own and far above any
-// real configuration.
+// Limits of includefile. Classic allows five levels of includefile (MAXINCLUDELEVEL) and
+// says "getconfig: Maximum include file level exceeded." for a deeper one, which it skips
+// and goes on; MaxFiles is gontp's own bound on the number of files, far above any real
+// configuration. There is no size limit: classic reads a file of any size, and a daemon
+// that dropped a large file would run without its restrict lines, wide open.
 const (
 	MaxIncludeDepth = 5
-	MaxFileSize     = 4 << 20
 	MaxFiles        = 64
 )
-
-// ErrTooLarge is returned (wrapped in a PosError) for a file above MaxFileSize.
-var ErrTooLarge = errors.New("configuration file too large")
 
 // Parse reads the configuration file name from fsys, following includefile directives
 // through fsys too. Absolute include paths are taken relative to the root of fsys (pass
@@ -47,10 +46,6 @@ func Parse(fsys fs.FS, name string) (*Config, error) {
 func ParseBytes(name string, src []byte) (*Config, error) {
 	p := newParser(nil)
 	p.cfg.Files = append(p.cfg.Files, name)
-	if len(src) > MaxFileSize {
-		p.addErr(Pos{File: name, Line: 1, Col: 1}, KindSemantic, "%v: %d bytes, limit %d", ErrTooLarge, len(src), MaxFileSize)
-		return p.finish()
-	}
 	p.parseSource(name, src, 0)
 	return p.finish()
 }
@@ -134,14 +129,10 @@ func (p *parser) parseFile(name string, from Pos, depth int) {
 		}
 		return
 	}
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	src, err := io.ReadAll(f)
 	_ = f.Close()
 	if err != nil {
 		p.semantic(from, "reading %q: %v", name, err)
-		return
-	}
-	if len(src) > MaxFileSize {
-		p.semantic(Pos{File: name, Line: 1, Col: 1}, "%v: more than %d bytes", ErrTooLarge, MaxFileSize)
 		return
 	}
 	p.cfg.Files = append(p.cfg.Files, name)
@@ -911,6 +902,7 @@ func (p *parser) checkRestrictAddr(r *Restrict, t token) {
 		}
 		r.Address = pfx.Addr().String()
 		r.Prefix = pfx.Bits()
+		r.Written = s
 		p.warn(t.pos, "%s: classic ntpd 4.2.8p15 has no ADDR/LEN form and ignores this line; gontp applies it (classic form: restrict %s mask %s)", s, r.Address, prefixMask(pfx.Addr(), pfx.Bits()))
 		return
 	}
@@ -1619,7 +1611,10 @@ func (p *parser) include(kw token, depth int) {
 		p.syntax(end, "unexpected %s after includefile's file name", describe(end))
 	}
 	if depth+1 > MaxIncludeDepth {
-		p.semantic(kw.pos, "includefile %q: includes nested deeper than %d levels", t.text, MaxIncludeDepth)
+		// Classic skips the file with this message and applies the rest (a file that
+		// includes itself is read MaxIncludeDepth+1 times); gontp does the same, and
+		// says where.
+		p.warn(kw.pos, "includefile %q: getconfig: Maximum include file level exceeded (more than %d levels); this includefile is skipped", t.text, MaxIncludeDepth)
 		return
 	}
 	saveToks, saveI, saveCmd := p.toks, p.i, p.lineCmd

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 import (
@@ -299,12 +301,20 @@ func writeRestrict(b *bufio.Writer, r *Restrict) {
 	case r.Source:
 		b.WriteString("source")
 	default:
-		b.WriteString(r.Address)
-		if r.Prefix >= 0 {
+		switch {
+		case r.Written != "":
+			// Classic 4.2.8p15 writes the word as given ("restrict 192.0.2.0/24
+			// ippeerlimit -1 nomodify", checked with --saveconfigquit).
+			b.WriteString(r.Written)
+		case r.Prefix >= 0:
+			b.WriteString(r.Address)
 			if a, err := netip.ParseAddr(r.Address); err == nil {
 				b.WriteString(" mask " + prefixMask(a, r.Prefix))
 			}
-		} else if r.Mask != "" {
+		default:
+			b.WriteString(r.Address)
+		}
+		if r.Prefix < 0 && r.Mask != "" {
 			b.WriteString(" mask " + r.Mask)
 		}
 	}

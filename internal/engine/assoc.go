@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -198,4 +200,11 @@ func (e *Engine) sysStatus() uint16 {
 		}
 	}
 	return uint16(e.sys.Leap)<<14 | src<<8 | uint16(e.sysEventCount)<<4 | uint16(e.sysEvent&0xf)
+}
+
+// HasAssociation reports whether an association with addr exists (runtime configuration
+// checks a whole fragment before it adds anything).
+func (e *Engine) HasAssociation(addr netip.AddrPort) bool {
+	_, ok := e.byAddr[addr]
+	return ok
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -7,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +68,19 @@ type Options struct {
 	// ClockStats receives the clockstats lines of the reference clocks (what classic's
 	// record_clock_stats writes after the date and the address); nil drops them.
 	ClockStats func(addr refclock.Address, line string, now time.Time)
+	// Keys checks the MACs of the associations' packets (nil: no key file; every MAC is
+	// then bad and associations with a key send nothing). SetKeys replaces it.
+	Keys Keys
+}
+
+// Keys are the symmetric keys of the key file with trustedkey applied (internal/keys.Set).
+type Keys interface {
+	// Trusted reports whether key id is in the key file and trusted.
+	Trusted(id uint32) bool
+	// TrustedFrom also requires src to be in the key's address list, if it has one.
+	TrustedFrom(id uint32, src netip.Addr) bool
+	// Verify reports, in constant time, whether digest is msg's MAC under key id.
+	Verify(id uint32, msg, digest []byte) bool
 }
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
@@ -115,6 +131,9 @@ func noLoopUpdate(offset float64) (synchronised bool, err error) {
 type Send struct {
 	To     netip.AddrPort
 	Packet wire.Packet
+	// KeyID is the key the packet must be signed with after its transmit timestamp is
+	// written (0: no MAC). The engine only asks for trusted keys.
+	KeyID uint32
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -127,10 +146,15 @@ type association struct {
 	// removed is set when the engine demobilises a preemptible association (ActTimeout);
 	// the association itself does not know.
 	removed bool
+	// pool is the ID of the pool prototype that spawned this association, 0 for none.
+	pool uint16
+	// kissed is the DENY or RSTR code the server last refused us with, "" once it
+	// answers again: the refusal is logged once per streak (noteKiss).
+	kissed string
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
-// concurrent use: one goroutine calls it (DESIGN.md), and observers read snapshot.Snapshot.
+// concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
 	log      *slog.Logger
 	rng      *rand.Rand
@@ -138,6 +162,7 @@ type Engine struct {
 	ntp      bool
 	loop     Loop // nil: the clock is never adjusted
 	leapFile func(time.Time) (bool, bool)
+	keys     Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection;
 	// leapArmed is what the kernel was last told.
 	leapVote, leapArmed [2]bool
@@ -202,6 +227,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		resolve:    o.Resolve,
 		clockStats: o.ClockStats,
 		byClock:    map[refclock.Address]*association{},
+		keys:       o.Keys,
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
@@ -403,10 +429,14 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	}
 	auth := peer.AuthNone
 	if tr.HasMAC {
-		auth = peer.AuthBad // no keys are configured yet: every MAC is unverifiable
+		auth = e.authenticate(as.a, data, &tr, src)
+		if auth == authDrop {
+			return nil
+		}
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
+	e.noteKiss(as, &pkt, err)
 	if err != nil {
 		e.log.Debug("packet rejected", "from", src.String(), "error", err)
 	}
@@ -417,6 +447,31 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	return out
 }
 
+// authDrop is authenticate's verdict for a packet dropped without a trace.
+const authDrop peer.AuthResult = 255
+
+// authenticate checks the MAC of a packet for association a, as classic receive() does. A
+// crypto-NAK (a server that could not verify our MAC, or an invalid one) is dropped
+// without a trace: classic 4.2.8p15 logs an invalid one and, observed on the real program,
+// leaves an association that receives valid ones with no flash bit, no badauth and no
+// event, so it just stays unreachable with `auth bad`. Any other MAC must verify with a
+// key trusted for the source, and with the association's own key when it has one.
+func (e *Engine) authenticate(a *peer.Assoc, data []byte, tr *wire.Trailer, src netip.AddrPort) peer.AuthResult {
+	if tr.IsNAK {
+		return authDrop
+	}
+	if e.keys == nil || tr.KeyID == 0 || a.KeyID() != 0 && tr.KeyID != a.KeyID() {
+		return peer.AuthBad
+	}
+	if !e.keys.TrustedFrom(tr.KeyID, src.Addr().Unmap()) || !e.keys.Verify(tr.KeyID, data[:tr.AuthLen], tr.Digest) {
+		return peer.AuthBad
+	}
+	return peer.AuthOK
+}
+
+// SetKeys replaces the key set (a reload of the key file). Nil means none.
+func (e *Engine) SetKeys(k Keys) { e.keys = k }
+
 // carryOut performs the actions of one association call.
 func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 	selectNow := false
@@ -426,9 +481,19 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		}
 		switch act.Kind {
 		case peer.ActSend:
-			if as.clock == nil {
-				out = append(out, Send{To: as.a.Addr(), Packet: act.Packet})
+			if as.clock != nil {
+				break
 			}
+			id := as.a.KeyID()
+			if id != 0 && (e.keys == nil || !e.keys.Trusted(id)) {
+				for _, ev := range as.a.NoKey(nil) {
+					if ev.Kind == peer.ActEvent {
+						e.logPeerEvent(as, ev.Event, ev.Detail)
+					}
+				}
+				break
+			}
+			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
@@ -443,6 +508,26 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		e.selectClock(now)
 	}
 	return out
+}
+
+// noteKiss logs a DENY or RSTR Kiss-o'-Death at the default level, once until the server
+// answers normally again. Classic 4.2.8p15 drops such a kiss without a word (the
+// association stays at reach 0); an operator whose server refuses service needs to know
+// which one, so gontp says it.
+func (e *Engine) noteKiss(as *association, pkt *wire.Packet, err error) {
+	switch {
+	case errors.Is(err, peer.ErrKissDeny):
+		kc, _ := pkt.KissCode()
+		code := strings.TrimRight(string(kc[:]), "\x00")
+		if as.kissed != code {
+			as.kissed = code
+			e.log.Warn(fmt.Sprintf("kiss-o'-death %s from %s: the server refuses us service; the association stays (reach 0) and keeps polling, as classic ntpd does",
+				code, e.name(as)))
+		}
+	case err == nil && as.kissed != "":
+		e.log.Info(fmt.Sprintf("%s answers again after kiss-o'-death %s", e.name(as), as.kissed))
+		as.kissed = ""
+	}
 }
 
 // reap removes demobilised associations.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package interop
 
 import (
@@ -150,8 +152,8 @@ func findPeer(s *snapshot.Snapshot, a netip.Addr) (snapshot.Peer, bool) {
 //
 // The classic server is a reference server, not a daemon under test: it runs without
 // `disable ntp` so that it synchronises to the chronyd and answers with leap 0 (with
-// `disable ntp` classic never clears its leap alarm), as ../shared/DESIGN.md describes. It
-// cannot change the host clock: install-reference-ntp's wrapper runs it without
+// `disable ntp` classic never clears its leap alarm), as docs/architecture.md describes. It
+// cannot change the host clock: scripts/install-reference-ntp's wrapper runs it without
 // CAP_SYS_TIME, so its adjustments fail harmlessly. gontp and the judge run `disable ntp`.
 //
 // gontp's server line for the chronyd uses a host name (resolved by the daemon's Resolver),
