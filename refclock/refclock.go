@@ -143,17 +143,3 @@ type Sample struct {
 	// RefTime is when the last sample was taken (classic pp->lastref), local time.
 	RefTime time.Time
 }
-
-// ClockStatsLine is one line of the clockstats file as classic's record_clock_stats writes
-// it: the modified Julian day, the seconds of the day with three decimals, the clock's
-// address and the driver's text ("61015 49424.123 127.127.20.0 $GPRMC,...").
-func ClockStatsLine(now time.Time, a Address, text string) string {
-	u := now.UTC()
-	const mjdUnix = 40587 // MJD of 1970-01-01
-	day := u.Unix()/86400 + mjdUnix
-	if u.Unix() < 0 && u.Unix()%86400 != 0 {
-		day--
-	}
-	midnight := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)
-	return fmt.Sprintf("%d %.3f %s %s", day, u.Sub(midnight).Seconds(), a, text)
-}

@@ -29,14 +29,3 @@ func (d *Daemon) startRefclocks(ctx context.Context, clocks []engine.Refclock) {
 		}
 	}
 }
-
-// clockStats takes a clockstats line of a reference clock (engine.Options.ClockStats). The
-// statistics files are written by the stats writer once `statistics clockstats` and its
-// filegen are configured; until that writer is wired in, the line goes to the debug log.
-func (d *Daemon) clockStats(a refclock.Address, text string, now time.Time) {
-	if d.writeClockStats != nil {
-		d.writeClockStats(a.String(), text)
-		return
-	}
-	d.log.Debug("clockstats " + refclock.ClockStatsLine(now, a, text))
-}

@@ -16,6 +16,7 @@ import (
 	"gontp/clock"
 	"gontp/internal/ntptime"
 	"gontp/internal/snapshot"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -65,9 +66,9 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
-	// ClockStats receives the clockstats lines of the reference clocks (what classic's
-	// record_clock_stats writes after the date and the address); nil drops them.
-	ClockStats func(addr refclock.Address, line string, now time.Time)
+	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
+	// records nothing. Its methods must not block.
+	Stats Recorder
 	// Keys checks the MACs of the associations' packets (nil: no key file; every MAC is
 	// then bad and associations with a key send nothing). SetKeys replaces it.
 	Keys Keys
@@ -82,6 +83,28 @@ type Keys interface {
 	// Verify reports, in constant time, whether digest is msg's MAC under key id.
 	Verify(id uint32, msg, digest []byte) bool
 }
+
+// Recorder takes the engine's statistics records where classic ntpd calls its
+// record_*_stats functions (ntp_util.c): a peer's clock filter sample (clock_filter), each
+// clock update (local_clock) and each system or peer event (report_event). The daemon's
+// statistics writer (internal/filegen) implements it; it must queue, never block.
+type Recorder interface {
+	PeerStats(at time.Time, p stats.Peer)
+	LoopStats(at time.Time, l stats.Loop)
+	ProtoStats(text string)
+	// ClockStats records a reference clock driver's line (classic record_clock_stats, which
+	// the drivers call with each timecode): source is the clock's address as classic
+	// prints it ("127.127.20.0"), text the driver's words.
+	ClockStats(source, text string)
+}
+
+// noRecorder records nothing.
+type noRecorder struct{}
+
+func (noRecorder) PeerStats(time.Time, stats.Peer) {}
+func (noRecorder) LoopStats(time.Time, stats.Loop) {}
+func (noRecorder) ProtoStats(string)               {}
+func (noRecorder) ClockStats(string, string)       {}
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
 // Besides adjusting the clock it says what it did, so that the engine can do what classic
@@ -183,9 +206,8 @@ type Engine struct {
 	seq     uint64
 	nextID  uint16
 	resolve func(ResolveRequest)
-	// clockStats receives the reference clocks' clockstats lines (Options.ClockStats).
-	clockStats func(refclock.Address, string, time.Time)
-	byClock    map[refclock.Address]*association
+	// byClock finds a reference clock's association for its driver's readings.
+	byClock map[refclock.Address]*association
 	// survivors is the number of survivors of the last selection (ntpd sys_survivors),
 	// which decides whether pools look for more servers.
 	survivors int
@@ -204,6 +226,7 @@ type Engine struct {
 
 	acts []peer.Action
 	snap atomic.Pointer[snapshot.Snapshot]
+	rec  Recorder
 }
 
 // New makes the engine and its associations; nothing is sent until the first Timer call.
@@ -215,19 +238,22 @@ func New(cfg Config, o Options) (*Engine, error) {
 		return nil, errors.New("engine: Options.Rand is nil")
 	}
 	e := &Engine{
-		log:        o.Log,
-		rng:        o.Rand,
-		sys:        system.DefaultState(),
-		ntp:        cfg.NTP,
-		loop:       o.Loop,
-		start:      o.Start,
-		lostPeer:   o.Start,
-		byAddr:     map[netip.AddrPort]*association{},
-		warned:     map[string]bool{},
-		resolve:    o.Resolve,
-		clockStats: o.ClockStats,
-		byClock:    map[refclock.Address]*association{},
-		keys:       o.Keys,
+		log:      o.Log,
+		rng:      o.Rand,
+		sys:      system.DefaultState(),
+		ntp:      cfg.NTP,
+		loop:     o.Loop,
+		start:    o.Start,
+		lostPeer: o.Start,
+		byAddr:   map[netip.AddrPort]*association{},
+		warned:   map[string]bool{},
+		resolve:  o.Resolve,
+		keys:     o.Keys,
+		rec:      o.Stats,
+		byClock:  map[refclock.Address]*association{},
+	}
+	if e.rec == nil {
+		e.rec = noRecorder{}
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
@@ -325,6 +351,9 @@ func (e *Engine) add(pc peer.Config, proc *refclock.Proc, now time.Time) (*assoc
 	}
 	e.assocs = append(e.assocs, as)
 	e.byAddr[pc.Addr] = as
+	// The association recorded its mobilize event in its status word; like classic's
+	// newpeer, say so ("198.18.0.2 8011 81 mobilize assoc 3125" in protostats).
+	e.logPeerEvent(as, peer.EvMobilize, fmt.Sprintf("assoc %d", as.id))
 	return as, nil
 }
 
@@ -358,8 +387,8 @@ func (e *Engine) Timer(now time.Time) []Send {
 		if as.clock != nil {
 			e.acts = as.a.RefclockPoll(now, &e.sys, e.acts)
 			s, ok, stats := as.clock.Poll(now, e.sys.Leap != wire.LeapAlarm)
-			if stats != "" && e.clockStats != nil {
-				e.clockStats(as.clock.Addr(), stats, now)
+			if stats != "" {
+				e.rec.ClockStats(as.clock.Addr().String(), stats)
 			}
 			setRefclock(as)
 			if ok {
@@ -494,6 +523,10 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				break
 			}
 			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
+		case peer.ActSample:
+			// ntpd clock_filter: record_peer_stats with the status word of the moment.
+			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
+				Offset: act.Sample.Offset, Delay: act.Sample.Delay, Disp: act.Sample.Disp, Jitter: act.Sample.Jitter})
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
@@ -728,10 +761,16 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		// (observed: classic with `server` lines and failing clock calls answers
 		// synchronised). Once is enough to tell the operator.
 		e.warnOnce("discipline", err.Error()+"; the clock is not being adjusted")
+		// Classic's local_clock still records loopstats when its clock calls fail.
+		e.recordLoop(now, e.sys.Poll)
 		return true, false
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
+	if !r.Ignored {
+		// ntpd local_clock ends every update it acts on with record_loop_stats.
+		e.recordLoop(now, r.Poll)
+	}
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
 		// logs "time reset +0.123456 s" or "time slew ..." (ntp_loopfilter.c, mode_ntpdate).
@@ -757,6 +796,14 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		e.sysEventReport(code, r.Detail)
 	}
 	return r.Synchronised, false
+}
+
+// recordLoop writes the loopstats record of a clock update: the loop's variables as ntpq
+// shows them, and the poll the update left.
+func (e *Engine) recordLoop(now time.Time, poll int8) {
+	cv := e.loop.Vars()
+	e.rec.LoopStats(now, stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
+		Wander: cv.ClkWander, Poll: poll})
 }
 
 // afterStep returns the time the rest of a call must use: now, or the clock's reading

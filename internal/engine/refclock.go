@@ -21,8 +21,8 @@ func (e *Engine) RefclockReading(r refclock.Reading, now time.Time) {
 	if as == nil {
 		return
 	}
-	if stats := as.clock.Add(r, e.sys.Leap != wire.LeapAlarm); stats != "" && e.clockStats != nil {
-		e.clockStats(r.Addr, stats, now)
+	if stats := as.clock.Add(r, e.sys.Leap != wire.LeapAlarm); stats != "" {
+		e.rec.ClockStats(r.Addr.String(), stats)
 	}
 	as.a.SetPPS(as.clock.PPS())
 	as.a.RefclockCheckBurst(as.clock.Pending(), now)
