@@ -518,12 +518,16 @@ func TestRefclockNMEALikeClassic(t *testing.T) {
 	mc, ptsc := openPTY(t)
 	mg, ptsg := openPTY(t)
 	conf := "disable ntp\nserver 127.127.20.0 minpoll 4 maxpoll 4\nfudge 127.127.20.0 time2 0.005\n"
-	cdir := t.TempDir()
-	os.WriteFile(filepath.Join(cdir, "ntp.conf"), []byte(conf), 0o644)
+	// Both write clockstats (classic's NMEA driver records its last sentence at each poll).
+	cdir, gdir := t.TempDir(), t.TempDir()
+	stats := func(dir string) string {
+		return "statsdir " + dir + "/\nstatistics clockstats\nfilegen clockstats file clockstats type none enable\n"
+	}
+	os.WriteFile(filepath.Join(cdir, "ntp.conf"), []byte(conf+stats(cdir)), 0o644)
 	c := hc.Start(t, script, ptsc, ref+"/classic-ntpd", "-n", "-c", filepath.Join(cdir, "ntp.conf"),
 		"-l", filepath.Join(cdir, "ntpd.log"), "-p", filepath.Join(cdir, "ntpd.pid"))
 	defer c.Stop()
-	g := startGontp(t, hg, strings.Replace(conf, "server 127.127.20.0", "refclock nmea unit 0 path "+ptsg, 1))
+	g := startGontp(t, hg, strings.Replace(conf, "server 127.127.20.0", "refclock nmea unit 0 path "+ptsg, 1)+stats(gdir))
 	defer g.Stop()
 	if !hc.WaitUDP(123, 15*time.Second) || !hg.WaitUDP(123, 15*time.Second) {
 		t.Fatal("the daemons do not listen")
@@ -570,5 +574,21 @@ func TestRefclockNMEALikeClassic(t *testing.T) {
 		if mask(co) != mask(gout) {
 			t.Errorf("classic ntpq -c %s differs:\nclassic ntpd:\n%s\ngontp:\n%s", cmd, co, gout)
 		}
+	}
+	// clockstats: "MJD SECONDS 127.127.20.0 SENTENCE", one line per poll with data.
+	line := regexp.MustCompile(`^[0-9]{5} [0-9]{1,5}\.[0-9]{3} 127\.127\.20\.0( \$GP(RMC|GGA|GLL),| ?$)`)
+	for who, dir := range map[string]string{"classic": cdir, "gontp": gdir} {
+		b, err := os.ReadFile(filepath.Join(dir, "clockstats"))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if err != nil || len(lines) < 5 {
+			t.Errorf("%s clockstats: %v, %d lines:\n%s", who, err, len(lines), b)
+			continue
+		}
+		for _, l := range lines {
+			if !line.MatchString(l) {
+				t.Errorf("%s clockstats line %q", who, l)
+			}
+		}
+		t.Logf("%s clockstats, last line: %s", who, lines[len(lines)-1])
 	}
 }
