@@ -3,7 +3,12 @@
 package refclockio
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,4 +120,42 @@ func FuzzNMEASentence(f *testing.F) {
 			})
 		n.sentence(s, rx)
 	})
+}
+
+// TestNMEAMissingDevice: a serial device that does not exist is a fault reported at every
+// try (the association stays, its polls count as noreply) and logged once; the driver keeps
+// trying until the daemon stops.
+func TestNMEAMissingDevice(t *testing.T) {
+	var mu sync.Mutex
+	var got []refclock.Reading
+	var logged strings.Builder
+	lg := &onceLog{log: slog.New(slog.NewTextHandler(&syncWriter{w: &logged, mu: &mu}, nil)), name: "GPS_NMEA(0)", seen: map[string]bool{}}
+	n := newNMEA(refclock.Config{Addr: refclock.Address{Type: refclock.TypeNMEA}, Path: filepath.Join(t.TempDir(), "gps0")},
+		Options{Now: time.Now, Retry: 5 * time.Millisecond}, lg, func(r refclock.Reading) {
+			mu.Lock()
+			got = append(got, r)
+			mu.Unlock()
+		})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	n.run(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) < 3 || got[0].Kind != refclock.KindReport || got[0].Event != refclock.EvFault {
+		t.Fatalf("readings %+v, want repeated faults", got)
+	}
+	if c := strings.Count(logged.String(), "no such file"); c != 1 {
+		t.Fatalf("logged %d times:\n%s", c, logged.String())
+	}
+}
+
+type syncWriter struct {
+	w  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

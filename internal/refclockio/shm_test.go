@@ -4,8 +4,12 @@ package refclockio
 
 import (
 	"encoding/binary"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"gontp/refclock"
 )
@@ -90,5 +94,34 @@ func TestSHMPermissions(t *testing.T) {
 		if got := s.perm(); got != c.want {
 			t.Errorf("unit %d mode %d: %#o, want %#o", c.unit, c.mode, got, c.want)
 		}
+	}
+}
+
+// TestSHMWrongSizeSegment: a segment under the unit's key with another size than struct
+// shmTime (a writer built for another layout) is refused, named in the log once, and counted
+// as a bad read each second; no sample comes from it.
+func TestSHMWrongSizeSegment(t *testing.T) {
+	const unit = 213 // a key no time source uses
+	key := shmKeyBase + unit
+	if id, err := unix.SysvShmGet(key, 0, 0); err == nil {
+		t.Skipf("a segment with key %#x exists already (id %d)", key, id)
+	}
+	id, err := unix.SysvShmGet(key, 64, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+	if err != nil {
+		t.Skipf("System V shared memory is not available here: %v", err)
+	}
+	t.Cleanup(func() { unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+	var got []refclock.Reading
+	var logged strings.Builder
+	lg := &onceLog{log: slog.New(slog.NewTextHandler(&logged, nil)), name: "SHM(213)", seen: map[string]bool{}}
+	s := newSHM(refclock.Config{Addr: refclock.Address{Type: refclock.TypeSHM, Unit: unit}}, Options{Now: time.Now, Host: time.Now},
+		lg, func(r refclock.Reading) { got = append(got, r) })
+	s.timer()
+	s.timer()
+	if len(got) != 2 || got[0].Kind != refclock.KindTally || got[0].Tally != refclock.TallyBad || s.seg != nil {
+		t.Fatalf("readings %+v, attached %v", got, s.seg != nil)
+	}
+	if n := strings.Count(logged.String(), "another size"); n != 1 {
+		t.Fatalf("logged %d times, want once:\n%s", n, logged.String())
 	}
 }
