@@ -30,6 +30,7 @@ const umlKernel = "/usr/bin/linux.uml"
 // pps-ktimer's "second" is a kernel timer, not a second boundary, so its phase wanders and
 // the offsets it gives are large; the test checks the path, not accuracy.
 func TestRefclockPPSKernel(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	if os.Geteuid() != 0 {
 		skipOrFailUML(t, "booting a User-Mode Linux guest needs root")
 	}

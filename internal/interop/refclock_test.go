@@ -174,6 +174,7 @@ func maskCV(s string) string {
 // classic ntpq's `cv` and `clocklist` and gontp's ntpq print the same bytes for both daemons
 // except the counters and time code second that depend on when each polled.
 func TestRefclockSHMLikeClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
 	cntpq := ref + "/classic-ntpq"
 	n := testnet.New(t)
@@ -331,6 +332,7 @@ func openWriter(t *testing.T, path string) *os.File {
 // namespace links to the pty), and classic ntpq's `cv` must print the same for classic's
 // GPSD_JSON clock and gontp's but for the counters and time code.
 func TestRefclockGpsd(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	gpsd, err := exec.LookPath("gpsd")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -470,6 +472,7 @@ func cvValues(out string) map[string]string {
 // second, the clock becomes the system peer at -100 ms, the bad sentences are counted in
 // badformat and baddata, and none of them becomes a sample (the offset stays at -100 ms).
 func TestRefclockNMEAOverPTY(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpq")
 	cntpq := ref + "/classic-ntpq"
 	n := testnet.New(t)
@@ -534,6 +537,7 @@ exec "$@"' "$PTS" "$@"
 // (status word and event count included) except the counters and time code that depend on
 // when each started and polled.
 func TestRefclockNMEALikeClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
 	cntpq := ref + "/classic-ntpq"
 	if _, err := exec.LookPath("unshare"); err != nil {
