@@ -29,6 +29,9 @@ type RefclockSample struct {
 	Offset, Delay, Jitter float64
 	RootDisp              float64
 	Leap                  uint8
+	// RefTime is when the newest of the samples was received (classic pp->lastref, the
+	// association's reftime); zero means now.
+	RefTime time.Time
 }
 
 // SetRefclock makes the association a reference clock's: it is then driven by RefclockPoll
@@ -116,6 +119,9 @@ func (a *Assoc) RefclockSample(s RefclockSample, now time.Time, sys *system.Stat
 	a.timereceived, a.timelastrec = now, now
 	a.rootdisp = s.RootDisp
 	a.reftime = ntptime.FromTime(now)
+	if !s.RefTime.IsZero() {
+		a.reftime = ntptime.FromTime(s.RefTime)
+	}
 	a.dst = a.reftime
 	return a.clockFilter(s.Offset, s.Delay, s.Jitter, now, sys, acts)
 }

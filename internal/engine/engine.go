@@ -393,7 +393,7 @@ func (e *Engine) Timer(now time.Time) []Send {
 			setRefclock(as)
 			if ok {
 				e.acts = as.a.RefclockSample(peer.RefclockSample{Offset: s.Offset,
-					Jitter: s.Jitter, RootDisp: s.Disp, Leap: s.Leap}, now, &e.sys, e.acts)
+					Jitter: s.Jitter, RootDisp: s.Disp, Leap: s.Leap, RefTime: s.RefTime}, now, &e.sys, e.acts)
 			}
 		} else {
 			e.acts = as.a.Poll(now, &e.sys, e.acts)

@@ -201,6 +201,32 @@ func TestRefclockSHMLikeClassic(t *testing.T) {
 	if off, _ := strconv.ParseFloat(gf[8], 64); off > -247.5 || off < -248.5 {
 		t.Errorf("gontp offset %s ms, want -248 (the feed's -250 plus time1 2)", gf[8])
 	}
+	// The association's peer variables: everything that does not move with time or with
+	// when each daemon polled must be the same.
+	fixed := []string{"srcport", "dstadr", "dstport", "leap", "stratum", "precision",
+		"rootdelay", "rootdisp", "refid", "reach", "unreach", "hmode", "pmode", "hpoll", "ppoll",
+		"flash", "keyid", "delay"}
+	var graw string
+	rv := func(h *testnet.Host) map[string]string {
+		out, _, err := runIn(h, cntpq, "-c", "as", "-c", "rv &1", "127.0.0.1")
+		if err != nil {
+			t.Fatalf("ntpq rv: %v", err)
+		}
+		t.Logf("%s:\n%s", h, out)
+		graw = out
+		return cvValues(out[strings.Index(out, "associd="):])
+	}
+	crv, grv := rv(hc), rv(hg)
+	for _, k := range fixed {
+		if crv[k] != grv[k] {
+			t.Errorf("rv %s: classic %q, gontp %q", k, crv[k], grv[k])
+		}
+	}
+	// reftime is the newest sample's receive stamp (written 100 ms after the second), not
+	// the poll's time.
+	if !regexp.MustCompile(`reftime=[0-9a-f.]+ +[A-Z][a-z]{2}, [A-Z][a-z]{2} +[0-9]+ [0-9]{4} [0-9:]{8}\.10[0-9],`).MatchString(graw) {
+		t.Errorf("gontp reftime is not the sample's receive time (.10x s):\n%s", graw)
+	}
 	gntpq := binary(t, "ntpq")
 	for _, cmd := range []string{"cv", "clocklist"} {
 		c, _, err1 := runIn(hc, cntpq, "-c", cmd, "127.0.0.1")
