@@ -93,6 +93,10 @@ func (p *Proc) Precision() int8 { return p.precision }
 // Description is the device description ntpq shows as device="...".
 func (p *Proc) Description() string { return p.id.description }
 
+// StatsEveryPoll reports whether the driver writes a clockstats line at every poll, empty
+// or not (refclock_nmea.c records its last sentence, "" before the first).
+func (p *Proc) StatsEveryPoll() bool { return p.cfg.Addr.Type == TypeNMEA }
+
 // Pending is the number of samples held for the next poll.
 func (p *Proc) Pending() int { return len(p.filter) }
 

@@ -387,7 +387,7 @@ func (e *Engine) Timer(now time.Time) []Send {
 		if as.clock != nil {
 			e.acts = as.a.RefclockPoll(now, &e.sys, e.acts)
 			s, ok, stats := as.clock.Poll(now, e.sys.Leap != wire.LeapAlarm)
-			if stats != "" {
+			if stats != "" || as.clock.StatsEveryPoll() {
 				e.rec.ClockStats(as.clock.Addr().String(), stats)
 			}
 			setRefclock(as)
