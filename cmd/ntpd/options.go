@@ -9,7 +9,6 @@ import (
 // Missing-feature texts shared by several options.
 const (
 	noBroadcast = "broadcast client mode is not implemented"
-	noPriority  = "priority changes are not implemented yet"
 )
 
 // command is ntpd's command line: classic ntpd 4.2.8p15's option table (`ntpd --help`), with
@@ -50,9 +49,11 @@ var command = cli.Program{
 		{Short: 'L', Long: "novirtualips", Desc: "Do not listen on virtual interfaces (names with a colon)"},
 		{Short: 'n', Long: "nofork", Prohibits: []string{"wait-sync"}, Desc: "Stay in the foreground",
 			Detail: "Without it the daemon forks, the parent exits once the child has bound its sockets, and the child runs detached."},
-		{Short: 'N', Long: "nice", Desc: "Run at a raised scheduling priority", Missing: noPriority},
+		{Short: 'N', Long: "nice", Desc: "Run at a raised scheduling priority",
+			Detail: "As classic's: every thread of the daemon runs SCHED_FIFO at the highest priority (99); if that is refused, at nice -12; if that is refused too, the daemon says \"set_process_priority: No way found to improve our priority\" and goes on."},
 		{Short: 'p', Long: "pidfile", Arg: cli.String, ArgName: "file", Desc: "Write the daemon's process ID to this file"},
-		{Short: 'P', Long: "priority", Arg: cli.Number, ArgName: "priority", Desc: "Run at this scheduling priority", Missing: noPriority},
+		{Short: 'P', Long: "priority", Arg: cli.Number, ArgName: "priority", Desc: "Run at this scheduling priority",
+			Detail: "Like -N, at this SCHED_FIFO priority (1 to 99; a value outside is taken as the nearest end), as classic's."},
 		{Short: 'q', Long: "quit", Prohibits: []string{"saveconfigquit", "wait-sync"}, Desc: "Set the time once and exit",
 			Detail: "The daemon stays in the foreground, waits until its servers have been selected, steps or slews the clock once and exits, printing the offset as classic's does."},
 		{Short: 'r', Long: "propagationdelay", Arg: cli.String, ArgName: "delay", Desc: "Assume this broadcast propagation delay",

@@ -23,7 +23,7 @@ const (
 	RestrictIgnore Restrict = 1 << iota
 	// RestrictNoServe (`noserve`) drops time packets; mode 6 is still handed on.
 	RestrictNoServe
-	// RestrictNoQuery (`noquery`) drops mode 6 (and mode 7, which is never answered anyway).
+	// RestrictNoQuery (`noquery`) drops mode 6 (and mode 7, answered only after `enable mode7`).
 	RestrictNoQuery
 	// RestrictNoTrust (`notrust`) drops time packets that carry no MAC.
 	RestrictNoTrust
@@ -57,6 +57,9 @@ type Source struct {
 	// BogusPort says that the source port is 0, which classic ntpd counts as bad format and
 	// drops before anything else.
 	BogusPort bool
+	// Mode7 says that `enable mode7` is in effect: a mode-7 request is handed on (ToPrivate)
+	// instead of dropped.
+	Mode7 bool
 }
 
 // HostModeBroadcastClient is the host mode of a broadcast-client association (classic

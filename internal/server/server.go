@@ -49,8 +49,16 @@ type Server struct {
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
 	keys    atomic.Pointer[keyRef]
-	c       counters
+	// acceptNTS is set while the daemon's NTS responder runs: a request with an NTS
+	// authenticator then counts as authenticated for `notrust`, because the responder either
+	// answers it authenticated or refuses it (NTS NAK, drop); it never gets a plain reply.
+	acceptNTS atomic.Bool
+	c         counters
 }
+
+// AcceptNTS says whether NTS requests are verified after Respond (the daemon's NTS
+// responder runs), so that `restrict ... notrust` lets them through as authenticated.
+func (s *Server) AcceptNTS(on bool) { s.acceptNTS.Store(on) }
 
 // Keys checks the MACs of requests and signs replies (internal/keys.Set with ntp.conf's
 // trustedkey applied). Messages are the packet up to the key ID; digests follow the key ID.
@@ -156,7 +164,8 @@ const (
 	// ToAssociation: the packet belongs to the association given in Source.AssocMode; hand
 	// it to the engine (which reports accepted packets through Processed).
 	ToAssociation
-	// DropPrivate: mode 7 (ntpdc); never answered, as classic with mode 7 disabled.
+	// DropPrivate: mode 7 (ntpdc) without `enable mode7`, or from a noquery source; not
+	// answered, as classic with mode 7 disabled.
 	DropPrivate
 	// DropRestricted: refused by a restrict flag, or an unauthenticated packet that would
 	// need an association (symmetric active with a bad MAC, broadcast or manycast server
@@ -177,6 +186,10 @@ const (
 	// DropNoSnapshot and DropOutShort: the caller passed no snapshot or too small a buffer.
 	DropNoSnapshot
 	DropOutShort
+	// ToPrivate: a mode-7 (ntpdc) request from a source without noquery while `enable mode7`
+	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
+	// nothing.
+	ToPrivate
 )
 
 var verdictNames = [...]string{
@@ -193,6 +206,7 @@ var verdictNames = [...]string{
 	DropDeclined:    "drop-declined",
 	DropEmpty:       "drop-empty",
 	DropNoSnapshot:  "drop-no-snapshot",
+	ToPrivate:       "to-private",
 	DropOutShort:    "drop-out-short",
 }
 
@@ -258,7 +272,8 @@ var matchAssoc = [7][6]uint8{
 //     version 5;
 //  8. mode 0: a version-1 client request, else bad format;
 //  9. what follows the header: extension fields and/or a MAC (wire.Decode), else bad format;
-//  10. `notrust` without a MAC: restricted;
+//  10. `notrust` without a MAC (or, while the NTS responder runs, an NTS authenticator):
+//     restricted;
 //  11. rate limited: ss_limited, and a RATE KoD when due (never to modes 4 and 5);
 //  12. exactly 4 octets after the header are a crypto-NAK, which only the peer of an
 //     association may send (it goes to the engine, which drops it without a trace, as
@@ -299,6 +314,10 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	mode := req[0] & 7
 	switch mode {
 	case wire.ModePrivate:
+		if src.Mode7 && rflags&RestrictNoQuery == 0 {
+			c.private.Add(1)
+			return 0, ToPrivate
+		}
 		c.restricted.Add(1)
 		c.private.Add(1)
 		return 0, DropPrivate
@@ -349,7 +368,7 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		return 0, DropFormat
 	}
 	mode = p.Mode // a version-1 mode 0 is a client request
-	if rflags&RestrictNoTrust != 0 && !tr.HasMAC {
+	if rflags&RestrictNoTrust != 0 && !tr.HasMAC && !(s.acceptNTS.Load() && tr.HasNTSAuthenticator()) {
 		c.restricted.Add(1)
 		return 0, DropRestricted
 	}
