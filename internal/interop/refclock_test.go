@@ -326,22 +326,37 @@ func fifo(t *testing.T, dir, name string) string {
 	return p
 }
 
-// openWriter opens the pipe for writing once gpsd has opened it for reading: gpsd refuses a
-// device that another process holds open when it opens it.
-func openWriter(t *testing.T, path string) *os.File {
+// openWriter opens the pipe for writing once gpsd (process pid) has opened it for reading
+// and had time to make sure nobody else holds it: gpsd refuses a device that another process
+// has open when it checks, right after its own open.
+func openWriter(t *testing.T, pid int, path string) *os.File {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0)
-		if err == nil {
-			t.Cleanup(func() { f.Close() })
-			return f
-		}
+	deadline := time.Now().Add(20 * time.Second)
+	for !holds(pid, path) {
 		if time.Now().After(deadline) {
-			t.Fatalf("gpsd does not read %s: %v", path, err)
+			t.Fatalf("gpsd (pid %d) does not open %s", pid, path)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	time.Sleep(time.Second)
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatalf("opening %s for writing: %v", path, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// holds reports whether process pid has path open.
+func holds(pid int, path string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRefclockGpsd: a real gpsd (Debian's) reads live NMEA sentences for the current second
@@ -381,8 +396,8 @@ func TestRefclockGpsd(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	pr, pn := fifo(t, dir, "gps-root"), fifo(t, dir, "gps-nobody")
 	// -N foreground, -n read the device without waiting for a client, -b never write to it.
-	hr.Start(t, gpsd, "-N", "-n", "-b", pr)
-	fr := openWriter(t, pr)
+	gr := hr.Start(t, gpsd, "-N", "-n", "-b", pr)
+	fr := openWriter(t, gr.Pid(), pr)
 	// A third gpsd, for the GPSD_JSON clocks, reads a pseudo-terminal as /dev/gps0 (the
 	// driver's default device) in a private mount namespace: classic's driver wants a
 	// character device there and asks gpsd for it by that name.
@@ -395,8 +410,8 @@ func TestRefclockGpsd(t *testing.T) {
 	unix.SetNonblock(int(mp0.Fd()), true)
 	hj.Start(t, script, pts, gpsd, "-N", "-n", "-b", "/dev/gps0")
 	time.Sleep(time.Second) // the root gpsd makes the segments 0..7 first (2..7 world-writable)
-	hn.Start(t, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", gpsd, "-N", "-n", "-b", pn)
-	fn := openWriter(t, pn)
+	gn := hn.Start(t, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", gpsd, "-N", "-n", "-b", pn)
+	fn := openWriter(t, gn.Pid(), pn)
 	nmeaFeeder(t, nil, fr, fn, mp0)
 
 	const mp = " minpoll 4 maxpoll 4\n"
