@@ -80,6 +80,9 @@ type Options struct {
 	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
 	Notifier  *Notifier
 	Readiness *Readiness
+	// LeapCheckInterval is how often the leap-seconds file is looked at for changes on
+	// disk; 0 means LeapCheckInterval (5 minutes). Tests make it short.
+	LeapCheckInterval time.Duration
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
@@ -396,6 +399,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 	}
 	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
 	defer tick.Stop()
+	leapEvery := d.opts.LeapCheckInterval
+	if leapEvery <= 0 {
+		leapEvery = LeapCheckInterval
+	}
+	leapCheck := time.NewTicker(leapEvery) // the leap file changed on disk (WatchLeap)
+	defer leapCheck.Stop()
 	for {
 		var sends []engine.Send
 		select {
@@ -405,6 +414,8 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			d.rescan()
 		case <-tick.C:
 			d.clock.Tick(d.now())
+		case <-leapCheck.C:
+			d.clock.WatchLeap()
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
