@@ -2,7 +2,10 @@
 
 package ntpconf
 
-import "strconv"
+import (
+	"net/netip"
+	"strconv"
+)
 
 // Config is a parsed ntp.conf. Its lists keep what the file says, in file order and with
 // positions, like classic ntpd's configuration tree: WriteSaveconfig prints them back in
@@ -51,6 +54,9 @@ type Config struct {
 	Reset           []*Option // Name only
 	PollSkew        []*PollSkew
 	BroadcastClient *Pos // non-nil when broadcastclient was given
+	// Metrics are gontp's `metrics ADDRESS:PORT` lines: where the Prometheus/OpenMetrics
+	// endpoint listens (none: it is off).
+	Metrics []*Metrics
 
 	// Directives lists every directive read (keyword and position), in file order, so the
 	// daemon can warn by name about the ones it does not act on.
@@ -274,6 +280,12 @@ type Filegen struct {
 	Pos     Pos
 	Name    string
 	Options []*Option // file (Str), type (Str), and flags link/nolink/enable/disable (Name only)
+}
+
+// Metrics is gontp's "metrics ADDRESS:PORT" (an IP address, IPv6 in brackets).
+type Metrics struct {
+	Pos  Pos
+	Addr netip.AddrPort
 }
 
 // Setvar is "setvar NAME = VALUE [default]".

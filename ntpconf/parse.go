@@ -327,6 +327,10 @@ func (p *parser) command(depth int) {
 			p.next()
 			p.restrict(t, true)
 			return
+		case t.kind == tkString && !t.quoted && t.text == "metrics":
+			p.next()
+			p.metrics(t)
+			return
 		case t.kind == tkString && ntpsecOnly[t.text] != "":
 			p.syntax(t, "%q (NTPsec %s) is not supported by classic ntpd or gontp", t.text, ntpsecOnly[t.text])
 			return
@@ -1265,6 +1269,30 @@ func (p *parser) leapfile(kw token) {
 	}
 	p.commitSetting(s)
 	p.trailing("leapfile", []string{"checkhash", "ignorehash"})
+}
+
+// metrics is gontp's "metrics ADDRESS:PORT": the metrics endpoint listens there. Several
+// lines listen on several addresses; a repeated address is reported and used once.
+func (p *parser) metrics(kw token) {
+	t, ok := p.strArg("metrics")
+	if !ok {
+		return
+	}
+	ap, err := netip.ParseAddrPort(t.text)
+	if err != nil || ap.Port() == 0 {
+		p.syntax(t, "metrics needs ADDRESS:PORT with an IP address and a port (127.0.0.1:9975, [::1]:9975), found %q", t.text)
+		return
+	}
+	for _, m := range p.cfg.Metrics {
+		if m.Addr == ap {
+			p.warn(t.pos, "metrics %s: already given at %s; listening once", ap, m.Pos)
+			p.trailing("metrics", nil)
+			return
+		}
+	}
+	p.cfg.Metrics = append(p.cfg.Metrics, &Metrics{Pos: kw.pos, Addr: ap})
+	p.record("metrics", kw.pos)
+	p.trailing("metrics", nil)
 }
 
 func (p *parser) stringSetting(kw token) {

@@ -195,6 +195,10 @@ func (c *Config) WriteSaveconfig(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	writeNames(b, "reset", c.Reset)
+	// gontp's own directive, after everything classic writes.
+	for _, m := range c.Metrics {
+		fmt.Fprintf(b, "metrics %s\n", m.Addr)
+	}
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("ntpconf: writing saveconfig: %w", err)
 	}

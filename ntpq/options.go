@@ -34,6 +34,9 @@ type Options struct {
 	KeyFile     string
 	KeyID       uint32
 	Width       int
+	// JSON is --json (gontp's): machine output for peers, readvar, associations, sysinfo,
+	// sysstats and mrulist.
+	JSON bool
 }
 
 // Host is one host operand with the address family in force where it appeared (-4/-6 may
@@ -71,6 +74,8 @@ var Command = cli.Program{
 			Detail: "Cannot be given with -c or -p."},
 		{Short: 'n', Long: "numeric", Desc: "Print host addresses, not names"},
 		{Long: "old-rv", Desc: "Always print the status line with readvar"},
+		{Long: "json", Desc: "Print peers, readvar, associations, sysinfo, sysstats and mrulist as JSON (gontp)",
+			Detail: "One JSON document with numbers as numbers in base units: seconds, frequencies as ratios, timestamps as seconds since 1970, reach as a number. Classic ntpq has no such option; without it every output is classic's."},
 		{Short: 'p', Long: "peers", Desc: "Print the list of peers (the peers command)",
 			Detail: "Runs before the -c commands, as in classic's ntpq."},
 		{Short: 'r', Long: "refid", Arg: cli.Keyword, ArgName: "hash|ipv4", Desc: "Show stratum 2+ refids as hash or ipv4 (hash, ipv4)"},
@@ -142,6 +147,8 @@ func ParseArgs(args []string) (*Options, error) {
 			o.Numeric = true
 		case "old-rv":
 			o.OldRV = true
+		case "json":
+			o.JSON = true
 		case "peers":
 			peers = true
 		case "wide":
@@ -267,6 +274,7 @@ func Main(args []string, env Env) int {
 	in := bufio.NewReader(env.Stdin)
 	r := NewRunner(env.Stdout, env.Stderr)
 	r.Numeric, r.Wide, r.RefidHash, r.OldRV, r.Debug = o.Numeric, o.Wide, o.RefidHash, o.OldRV, o.Debug
+	r.JSON = o.JSON
 	r.Version = VersionString
 	r.Prog = env.Prog
 	r.Resolve, r.Now, r.Loc = reverseDNS, env.Now, env.Loc
@@ -324,16 +332,26 @@ func Main(args []string, env Env) int {
 		}
 	}
 	defer r.Close()
+	if o.JSON {
+		// JSON for scripts: the commands run as usual and one document is printed at the
+		// end; the exit status says whether every command gave its result.
+		defer func() {
+			if err := r.FlushJSON(env.Stdout); err != nil {
+				fmt.Fprintln(env.Stderr, "ntpq:", err)
+			}
+		}()
+	}
 	if len(o.Commands) > 0 && !o.Interactive {
 		for i, h := range o.Hosts {
 			if !r.OpenHost(h.Name, h.Family) {
+				r.jsonFailed = true
 				continue
 			}
-			if i > 0 {
+			if i > 0 && !o.JSON {
 				fmt.Fprintln(env.Stdout)
 			}
 			for j, c := range o.Commands {
-				if j > 0 {
+				if j > 0 && !o.JSON {
 					fmt.Fprintln(env.Stdout)
 				}
 				r.Run(c)
@@ -341,6 +359,9 @@ func Main(args []string, env Env) int {
 					return 0
 				}
 			}
+		}
+		if o.JSON && r.jsonFailed {
+			return 1
 		}
 		return 0
 	}

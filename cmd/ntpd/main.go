@@ -156,6 +156,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		NoVirtualIPs:           p.Has("novirtualips"),
 		User:                   p.Last("user"),
 		Jail:                   p.Last("jaildir"),
+		StatsDir:               p.Last("statsdir"),
 		CommandLine:            argv,
 		LogOutput:              out,
 		LogFileFromCommandLine: p.Has("logfile"),

@@ -63,7 +63,7 @@ var command = cli.Program{
 		{Long: "configtest", Desc: "Check the configuration and exit",
 			Detail: "Reports every problem with its file, line and column and exits non-zero when there is an error (warnings alone pass). Classic ntpd has no such option."},
 		{Short: 's', Long: "statsdir", Arg: cli.String, ArgName: "directory", Desc: "Write statistics files into this directory",
-			Missing: "statistics files are not written yet"},
+			Detail: "Overrides the statsdir line of the configuration."},
 		{Short: 't', Long: "trustedkey", Arg: cli.String, ArgName: "key", Multi: true, Desc: "Trust this key number",
 			Detail: "Added to the configuration's trustedkey list."},
 		{Short: 'u', Long: "user", Arg: cli.String, ArgName: "user[:group]", Desc: "Run as this user (and group) once the sockets are bound",

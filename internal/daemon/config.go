@@ -79,6 +79,7 @@ var actedOn = map[string]bool{
 	"keys": true, "trustedkey": true, "controlkey": true, "requestkey": true, "keysdir": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
+	"statsdir": true, "statistics": true, "filegen": true, "metrics": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its

@@ -6,9 +6,13 @@ import (
 	"bytes"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
+	"gontp/internal/filegen"
+	"gontp/internal/server"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
 )
@@ -139,5 +143,47 @@ server 198.18.0.6 ident grp
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logs)
+	}
+}
+
+// TestDebianDefaultConfigNoWarnings: Debian's default ntp.conf (ntp 4.2.8p15), with its
+// statistics lines and with statsdir uncommented, is taken without a warning: the statistics
+// directives are acted on (issue 18).
+func TestDebianDefaultConfigNoWarnings(t *testing.T) {
+	b, err := os.ReadFile("../../ntpconf/testdata/corpus/debian-default.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, conf := range []string{string(b), strings.Replace(string(b), "#statsdir", "statsdir", 1)} {
+		_, logs := apply(t, conf, 0)
+		sc, warns := filegen.FromConfig(mustParse(t, conf), "")
+		if strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") || len(warns) > 0 {
+			t.Errorf("warnings:\n%s%v", logs, warns)
+		}
+		if !sc.Enabled(stats.LoopStats) || !sc.Enabled(stats.PeerStats) || !sc.Enabled(stats.ClockStats) {
+			t.Errorf("statistics not enabled: %+v", sc)
+		}
+	}
+}
+
+func mustParse(t *testing.T, conf string) *ntpconf.Config {
+	cfg, err := ntpconf.ParseBytes("ntp.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestSysStatsLine: the hourly sysstats line carries the counters' growth since the last
+// line, in classic's order.
+func TestSysStatsLine(t *testing.T) {
+	prev := server.Stats{Uptime: 100, Received: 10, Processed: 4, ThisVer: 8, OldVer: 2, Restricted: 1, Limited: 1}
+	cur := server.Stats{Uptime: 3700, Received: 110, Processed: 14, ThisVer: 98, OldVer: 12, Restricted: 3,
+		BadFormat: 5, BadAuth: 6, Declined: 7, Limited: 9, KoDSent: 2}
+	got := sysStatsLine(prev, cur)
+	want := stats.Sys{Seconds: 3600, Received: 100, Processed: 10, NewVersion: 90, OldVersion: 10, Restricted: 2,
+		BadLength: 5, BadAuth: 6, Declined: 7, Limited: 8, KoDSent: 2}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 }

@@ -25,7 +25,9 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/filegen"
 	"gontp/internal/keys"
+	"gontp/internal/metrics"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
@@ -86,6 +88,8 @@ type Options struct {
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
+	// StatsDir is ntpd's -s: the statistics directory, over `statsdir`.
+	StatsDir string
 }
 
 // Daemon is a running gontp ntpd.
@@ -137,6 +141,13 @@ type Daemon struct {
 	ctx context.Context
 	// startConfig is ntp.conf as read at start (saveconfig writes it).
 	startConfig *ntpconf.Config
+
+	// stats writes the statistics files (stats.go); metrics serves the `metrics`
+	// endpoint (metrics.go).
+	stats   *filegen.Writer
+	metrics *metrics.Endpoint
+	// ctlReady is ctl once made, for the metrics endpoint's goroutines.
+	ctlReady atomic.Pointer[control.Server]
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -202,6 +213,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
+	d.stats = newStatsWriter(cfg.parsed, opts, now, start, log)
+	defer d.stats.Close()
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
 	}
@@ -223,6 +236,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Stats:   d.stats,
 		Keys:    engineKeys,
 	})
 	if err != nil {
@@ -247,6 +261,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
+	d.startMetrics(cfg.parsed)
+	defer d.metrics.Close()
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -276,6 +293,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d), keeping only the capabilities to set the clock and bind port 123",
 			creds.Name, creds.UID, creds.GID))
 	}
+	// The files are opened from here on, by the final user (classic opens them at the
+	// first record, after dropping root).
+	d.stats.Start()
+	go d.runSysStats(ctx, d.srv)
 	for _, sock := range d.socks.Sockets() {
 		if !sock.Wildcard {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
@@ -287,6 +308,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		writer.saveDir = sd.Value.Str
 	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
+	d.ctlReady.Store(d.ctl)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -419,7 +441,9 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			now := d.now()
+			d.recordInput(in, now)
+			sends = d.eng.Receive(in.data, in.src, in.rx, now)
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
@@ -498,6 +522,7 @@ func (d *Daemon) send(s engine.Send) {
 	if actual != 0 {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
+	d.recordOutput(sock.Local.Addr(), s, actual)
 }
 
 func writePIDFile(path string) error {

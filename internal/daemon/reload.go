@@ -46,9 +46,8 @@ import (
 // that a running daemon cannot change yet: a reload that changes them says so, naming
 // them, and they take effect at the next restart.
 //
-// Directive groups owned by work in progress elsewhere plug in here: statistics (statistics,
-// filegen, statsdir) and reference clocks (server 127.127.t.u, fudge) get an apply function
-// when their owners make them reloadable.
+// Directive groups owned by work in progress elsewhere plug in here: reference clocks
+// (server 127.127.t.u, fudge) get an apply function when their owners make them reloadable.
 type applier struct {
 	name   string
 	groups []string
@@ -87,7 +86,10 @@ var appliers = []applier{
 	// that an edited ntp.keys takes effect; this applier only names the change.
 	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"},
 		apply: func(*Daemon, *engine.Engine, *runConfig, time.Time) {}},
-	{name: "statistics, filegen, statsdir", groups: []string{"statistics", "filegen", "statsdir", "flag stats"}},
+	{name: "statistics, filegen, statsdir, enable/disable stats", groups: []string{"statistics", "filegen", "statsdir", "flag stats"},
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) { d.ApplyStats(cur.parsed) }},
+	{name: "metrics", groups: []string{"metrics"},
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) { d.ApplyMetrics(cur.parsed) }},
 	{name: "tinker freq", groups: []string{"tinker freq"}},
 	{name: "enable/disable ntp", groups: []string{"flag ntp"}, apply: func(_ *Daemon, e *engine.Engine, cur *runConfig, now time.Time) {
 		e.SetNTP(cur.engine.NTP, now)

@@ -16,6 +16,7 @@ import (
 	"gontp/clock"
 	"gontp/internal/ntptime"
 	"gontp/internal/snapshot"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -64,6 +65,9 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
+	// records nothing. Its methods must not block.
+	Stats Recorder
 	// Keys checks the MACs of the associations' packets (nil: no key file; every MAC is
 	// then bad and associations with a key send nothing). SetKeys replaces it.
 	Keys Keys
@@ -78,6 +82,28 @@ type Keys interface {
 	// Verify reports, in constant time, whether digest is msg's MAC under key id.
 	Verify(id uint32, msg, digest []byte) bool
 }
+
+// Recorder takes the engine's statistics records where classic ntpd calls its
+// record_*_stats functions (ntp_util.c): a peer's clock filter sample (clock_filter), each
+// clock update (local_clock) and each system or peer event (report_event). The daemon's
+// statistics writer (internal/filegen) implements it; it must queue, never block.
+type Recorder interface {
+	PeerStats(at time.Time, p stats.Peer)
+	LoopStats(at time.Time, l stats.Loop)
+	ProtoStats(text string)
+	// ClockStats records a reference clock driver's line (classic record_clock_stats, which
+	// the drivers call with each timecode): source is the clock's address as classic
+	// prints it ("127.127.20.0"), text the driver's words.
+	ClockStats(source, text string)
+}
+
+// noRecorder records nothing.
+type noRecorder struct{}
+
+func (noRecorder) PeerStats(time.Time, stats.Peer) {}
+func (noRecorder) LoopStats(time.Time, stats.Loop) {}
+func (noRecorder) ProtoStats(string)               {}
+func (noRecorder) ClockStats(string, string)       {}
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
 // Besides adjusting the clock it says what it did, so that the engine can do what classic
@@ -198,6 +224,7 @@ type Engine struct {
 
 	acts []peer.Action
 	snap atomic.Pointer[snapshot.Snapshot]
+	rec  Recorder
 }
 
 // New makes the engine and its associations; nothing is sent until the first Timer call.
@@ -220,6 +247,10 @@ func New(cfg Config, o Options) (*Engine, error) {
 		warned:   map[string]bool{},
 		resolve:  o.Resolve,
 		keys:     o.Keys,
+		rec:      o.Stats,
+	}
+	if e.rec == nil {
+		e.rec = noRecorder{}
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
@@ -313,6 +344,9 @@ func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address, no
 	}
 	e.assocs = append(e.assocs, as)
 	e.byAddr[pc.Addr] = as
+	// The association recorded its mobilize event in its status word; like classic's
+	// newpeer, say so ("198.18.0.2 8011 81 mobilize assoc 3125" in protostats).
+	e.logPeerEvent(as, peer.EvMobilize, fmt.Sprintf("assoc %d", as.id))
 	return as, nil
 }
 
@@ -479,6 +513,10 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				break
 			}
 			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
+		case peer.ActSample:
+			// ntpd clock_filter: record_peer_stats with the status word of the moment.
+			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
+				Offset: act.Sample.Offset, Delay: act.Sample.Delay, Disp: act.Sample.Disp, Jitter: act.Sample.Jitter})
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
@@ -710,10 +748,16 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		// (observed: classic with `server` lines and failing clock calls answers
 		// synchronised). Once is enough to tell the operator.
 		e.warnOnce("discipline", err.Error()+"; the clock is not being adjusted")
+		// Classic's local_clock still records loopstats when its clock calls fail.
+		e.recordLoop(now, e.sys.Poll)
 		return true, false
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
+	if !r.Ignored {
+		// ntpd local_clock ends every update it acts on with record_loop_stats.
+		e.recordLoop(now, r.Poll)
+	}
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
 		// logs "time reset +0.123456 s" or "time slew ..." (ntp_loopfilter.c, mode_ntpdate).
@@ -739,6 +783,14 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 		e.sysEventReport(code, r.Detail)
 	}
 	return r.Synchronised, false
+}
+
+// recordLoop writes the loopstats record of a clock update: the loop's variables as ntpq
+// shows them, and the poll the update left.
+func (e *Engine) recordLoop(now time.Time, poll int8) {
+	cv := e.loop.Vars()
+	e.rec.LoopStats(now, stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
+		Wander: cv.ClkWander, Poll: poll})
 }
 
 // afterStep returns the time the rest of a call must use: now, or the clock's reading

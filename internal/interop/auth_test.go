@@ -291,8 +291,8 @@ func TestRuntimeConfigLikeClassic(t *testing.T) {
 	}
 	// A directive gontp cannot change while running is refused whole (classic applies it);
 	// one a reload can change is applied.
-	if out := run(gh, gh.Addr().String(), append(key, ":config statsdir /tmp/")...); !strings.Contains(out, "statsdir cannot be changed while gontp runs yet") {
-		t.Errorf(":config statsdir: gontp replied %q", out)
+	if out := run(gh, gh.Addr().String(), append(key, ":config disable kernel")...); !strings.Contains(out, "enable/disable kernel cannot be changed while gontp runs yet") {
+		t.Errorf(":config disable kernel: gontp replied %q", out)
 	}
 	check("tos", both(own, append(key, ":config tos maxclock 7")...), "Config Succeeded")
 	cff := testnet.WriteFile(t, "fragment.conf", "server 198.18.0.20\n")

@@ -222,8 +222,11 @@ tinker panic 0 stepout 600
 		{name: "driftfile", conf: base + "driftfile " + filepath.Join(incDir, "ntp.drift") + "\n"},
 		{name: "disable ntp", conf: base + "disable ntp\n"},
 		{name: "setvar", conf: base + "setvar site = \"lab 7\" default\nsetvar rack = 12\n"},
-		{name: "restart-only directive", conf: base + "statistics loopstats\n",
-			log: "statistics, filegen, statsdir changed: gontp cannot change that in a running daemon yet"},
+		{name: "statistics", conf: base + "statsdir " + incDir + "\nstatistics loopstats peerstats\n",
+			log: "statistics, filegen, statsdir, enable/disable stats applied"},
+		{name: "metrics", conf: base + "metrics 127.0.0.1:19975\n", log: "reload: metrics applied"},
+		{name: "restart-only directive", conf: base + "disable kernel\n",
+			log: "enable/disable kernel changed: gontp cannot change that in a running daemon yet"},
 		{name: "enable mode7 added", conf: base + "enable mode7\n", log: "enable mode7 is refused"},
 		{name: "back to base", conf: base},
 	}
