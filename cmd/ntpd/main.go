@@ -104,7 +104,9 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	level.Set(daemon.LevelFor(debugLevel(p)))
 	ls := daemon.LogSettings{File: p.Last("logfile"), Ident: "ntpd", PID: os.Getpid(), Now: time.Now,
 		Level: level, SyslogPath: os.Getenv(syslogEnv)}
-	if !ready.Detached() {
+	// In the foreground the log also goes to the terminal, except when the output is the
+	// journal (ntp.service): the syslog lines reach the journal already.
+	if !ready.Detached() && !daemon.StreamIsJournal(os.Stderr, os.Getenv("JOURNAL_STREAM")) {
 		ls.Stdout, ls.Stderr = stdout, stderr
 	}
 	out, err := daemon.NewLogOutput(ls)
