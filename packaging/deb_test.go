@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -122,6 +123,10 @@ func TestDebianPackage(t *testing.T) {
 // "skip - WHY" line where the machine cannot boot a container; under CI=true that fails.
 func tutorial(t *testing.T, ctx context.Context, deb string) {
 	cmd := exec.CommandContext(ctx, "./deb-tutorial", "-d", deb)
+	// On a timeout the script gets SIGTERM, so that its trap powers the container off, stops
+	// chronyd by its PID and removes the namespaces; SIGKILL only if that hangs.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
