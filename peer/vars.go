@@ -101,7 +101,7 @@ func (a *Assoc) Status() uint16 {
 	if a.configured {
 		s |= StatusConf
 	}
-	if a.keyid != 0 {
+	if a.keyid != 0 || a.nts {
 		s |= StatusAuthEnb
 	}
 	if a.authentic {

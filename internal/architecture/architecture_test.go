@@ -29,6 +29,8 @@ var core = []string{
 	"gontp/internal/stats",
 	"gontp/internal/server",
 	"gontp/internal/control",
+	"gontp/internal/nts",
+	"gontp/internal/siv",
 }
 
 // separated lists, for each package, the packages it must not depend on, directly or not: the

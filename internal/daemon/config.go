@@ -66,6 +66,10 @@ type runConfig struct {
 	problems []string
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
+	// nts is Network Time Security: the server's settings and the NTS associations (nts.go);
+	// ntsInfo its counters for mode 6, set once NTS runs.
+	nts     ntsConf
+	ntsInfo func() control.NTSStats
 	// warned are the warnings start-up gave (a reload repeats them at debug level only).
 	warned map[string]bool
 }
@@ -79,7 +83,7 @@ var actedOn = map[string]bool{
 	"keys": true, "trustedkey": true, "controlkey": true, "requestkey": true, "keysdir": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
-	"statsdir": true, "statistics": true, "filegen": true, "metrics": true,
+	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -259,6 +263,7 @@ func CheckConfig(file string, family int) (errs, warnings []string, err error) {
 	log := slog.New(&collect{level: slog.LevelWarn, out: &warnings, errs: &errs})
 	rc := applyConfig(cfg, family, log)
 	openRefclocks(rc)
+	loadNTSFiles(rc.nts, log) // the certificate, key and authorities start-up reads
 	errs = append(errs, rc.problems...)
 	return errs, warnings, nil
 }
@@ -410,6 +415,23 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			log.Warn(fmt.Sprintf("%s: %s %s key %d: not a trusted key of the key file; nothing is sent to it (classic: \"no key\")",
 				a.Pos, a.Kind, a.Address, a.Key))
 		}
+		if a.Has("noval") && !a.Has("nts") {
+			log.Warn(fmt.Sprintf("%s: %s %s: noval applies only with nts; it has no effect", a.Pos, a.Kind, a.Address))
+		}
+		if a.Has("nts") && a.Refclock == nil {
+			// NTS-KE first, with the line's name; the association comes when it succeeds
+			// (nts.go). A pool line makes one association, with the pool name's NTS-KE
+			// server, as NTPsec does.
+			pc.Mode = wire.ModeClient
+			pc.NTS = true
+			if a.Kind == ntpconf.KindPeer {
+				log.Warn(fmt.Sprintf("%s: peer %s nts: NTS is client-server only (RFC 8915); this line has no effect", a.Pos, a.Address))
+				continue
+			}
+			rc.nts.clients = append(rc.nts.clients, ntsClientLine{pos: a.Pos.String(), name: a.Address,
+				family: family(a.Family, cmdFamily), noval: a.Has("noval"), peer: pc})
+			continue
+		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
 			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), addr: addr, fudge: fudges[*a.Refclock], peer: pc})
@@ -457,6 +479,8 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		}
 		rc.named = append(rc.named, namedServer{pos: a.Pos.String(), name: a.Address, family: a.Family, peer: pc})
 	}
+
+	ntsFromConfig(cfg, &rc.nts, log)
 
 	for _, r := range cfg.Interfaces {
 		target := r.Class

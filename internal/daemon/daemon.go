@@ -119,6 +119,8 @@ type Daemon struct {
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
+	// nts is Network Time Security (nts.go); nil when ntp.conf has no NTS.
+	nts *ntsState
 	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
 	// handing it to netio per reply allocates nothing).
 	stampSeal netio.TxHook
@@ -264,6 +266,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
 	d.startMetrics(cfg.parsed)
 	defer d.metrics.Close()
+	// NTS reads its certificate, key and master keys while still root, and binds TCP 4460.
+	d.startNTS(ctx, cfg.nts)
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -301,6 +305,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		if !sock.Wildcard {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
+	}
+	if d.nts != nil {
+		cfg.ntsInfo = d.ntsInfo
 	}
 	d.startConfig = cfg.parsed
 	writer := &configWriter{d: d, startFile: opts.ConfigFile, startAt: start}
@@ -396,6 +403,9 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
+	if verdict == server.Replied && d.nts != nil && d.nts.ring != nil && len(p.Data) > wire.HeaderLen {
+		return d.ntsReply(p.Data, reply, n)
+	}
 	// The transmit timestamp is written at the last moment before the send (RFC 5905
 	// section 8: T3 as close to the wire as possible), and an authenticated reply is
 	// signed after it.
@@ -443,7 +453,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case in := <-d.toEngine:
 			now := d.now()
 			d.recordInput(in, now)
-			sends = d.eng.Receive(in.data, in.src, in.rx, now)
+			switch d.ntsAccept(in) {
+			case ntsPlain:
+				sends = d.eng.Receive(in.data, in.src, in.rx, now)
+			case ntsVerified:
+				sends = d.eng.ReceiveNTS(in.data, in.src, in.rx, now)
+			}
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
@@ -495,6 +510,9 @@ func (d *Daemon) send(s engine.Send) {
 			d.routes = map[netip.AddrPort]*netio.Socket{}
 		}
 		d.routes[s.To] = sock
+	}
+	if d.ntsSend(sock, s) {
+		return
 	}
 	var b [wire.HeaderLen + wire.MaxMACLen]byte
 	n := s.Packet.Encode(b[:])

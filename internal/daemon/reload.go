@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,9 @@ var appliers = []applier{
 		e.SetNTP(cur.engine.NTP, now)
 	}},
 	{name: "enable/disable kernel", groups: []string{"flag kernel"}},
+	// NTS (nts.go): the NTS-KE server, its certificate, the master key file and the NTS
+	// associations are set up at start only.
+	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
@@ -117,6 +121,12 @@ func groupTexts(cfg *ntpconf.Config) map[string]string {
 			continue
 		}
 		key := f[0]
+		if (key == "server" || key == "pool") && slices.Contains(f[2:], "nts") {
+			// NTS associations (nts.go) come from an NTS-KE made at start: they belong
+			// to the nts group, which changes at a restart.
+			m["nts"] += l + "\n"
+			continue
+		}
 		switch key {
 		case "server":
 			if len(f) < 2 || !strings.HasPrefix(f[1], "127.127.") {

@@ -179,13 +179,15 @@ type association struct {
 // Engine owns the associations, the system variables and the discipline. It is not safe for
 // concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
-	log      *slog.Logger
-	rng      *rand.Rand
-	sys      system.State
-	ntp      bool
-	loop     Loop // nil: the clock is never adjusted
-	leapFile func(time.Time) (bool, bool)
-	keys     Keys
+	// ntsVerified is set by ReceiveNTS for the packet it hands to Receive.
+	ntsVerified bool
+	log         *slog.Logger
+	rng         *rand.Rand
+	sys         system.State
+	ntp         bool
+	loop        Loop // nil: the clock is never adjusted
+	leapFile    func(time.Time) (bool, bool)
+	keys        Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection;
 	// leapArmed is what the kernel was last told.
 	leapVote, leapArmed [2]bool
@@ -452,6 +454,9 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 		if auth == authDrop {
 			return nil
 		}
+	}
+	if e.ntsVerified {
+		auth = peer.AuthOK // ReceiveNTS: the daemon verified the NTS authenticator
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)

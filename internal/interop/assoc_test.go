@@ -161,6 +161,7 @@ func findPeer(s *snapshot.Snapshot, a netip.Addr) (snapshot.Peer, bool) {
 // the first already has an association), and a server line names a host that never
 // resolves, which must be retried in the background with a log line per attempt.
 func TestGontpPollsClassicAndChrony(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
 	tn := testnet.New(t)
 	chrony := tn.Host("chrony")
@@ -290,6 +291,7 @@ disable ntp
 // through the C library, so its host gets a private mount namespace (unshare -m) with a
 // hosts file bound over /etc/hosts there; gontp gets the same names from its Resolver.
 func TestPoolSpawnsLikeClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {

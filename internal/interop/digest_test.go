@@ -21,6 +21,7 @@ const legacyKeys = "7 MD4 md4secret\n8 RIPEMD160 rmdsecret\n9 SM3 sm3secret\n"
 // every association is reachable with `auth ok` (which needs the MACs to match byte for byte in
 // both directions) and selectable once the chain chronyd → classic → gontp is synchronised.
 func TestLegacyDigestsInterop(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
 	tn := testnet.New(t)
 	chrony := tn.Host("chrony")
