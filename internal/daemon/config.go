@@ -15,6 +15,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
 	"gontp/internal/control"
@@ -50,6 +51,11 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// noAuth is `disable auth`: unauthenticated symmetric-active packets may mobilise
+	// passive associations (server.Config.NoAuth).
+	noAuth bool
+	// authSet says that an enable or disable line names auth (it then wins over -A).
+	authSet bool
 	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
 	// start: a driver may hold a device, and a reload does not change reference clocks).
 	refclocks []refclockLine
@@ -229,6 +235,9 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	if cfg == nil {
 		return nil, perr
 	}
+	if err := addCommandLineServers(cfg, opts.Servers); err != nil {
+		return nil, err
+	}
 	for _, p := range Problems(perr) {
 		log.Error(p)
 	}
@@ -246,6 +255,29 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	rc.parsed = cfg
 	rc.warned = warned.now
 	return rc, nil
+}
+
+// addCommandLineServers puts ntpd's server operands in front of the file's associations, as
+// classic's config_peers does: each one "server NAME iburst", version 4, nothing else. An
+// operand that is not a plain host name or address (one with blanks, quotes or '#', which
+// would be more than one word of a configuration line) is refused by name.
+func addCommandLineServers(cfg *ntpconf.Config, servers []string) error {
+	if len(servers) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"'#\\") {
+			return fmt.Errorf("command line: server %q is not a host name or address", s)
+		}
+		fmt.Fprintf(&b, "server %s iburst\n", s)
+	}
+	extra, err := ntpconf.ParseBytes("command line", []byte(b.String()))
+	if err != nil {
+		return fmt.Errorf("command line servers: %w", err)
+	}
+	cfg.Associations = append(extra.Associations, cfg.Associations...)
+	return nil
 }
 
 // CheckConfig is --configtest: it reads the configuration as start-up does and returns every
@@ -346,12 +378,9 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
-	for _, o := range cfg.Disable {
-		if o.Name == "auth" {
-			// Classic's sys_authenticate only decides whether a peer nobody configured may
-			// mobilise an association without a MAC; gontp mobilises none for strangers.
-			log.Warn(fmt.Sprintf("%s: disable auth has no effect: gontp never mobilises associations for unconfigured peers, authenticated or not (classic would without a MAC)", o.Pos))
-		}
+	rc.noAuth = !flags["auth"]
+	for _, o := range append(cfg.Enable[:len(cfg.Enable):len(cfg.Enable)], cfg.Disable...) {
+		rc.authSet = rc.authSet || o.Name == "auth"
 	}
 
 	tv := cfg.TosParams()
@@ -518,13 +547,24 @@ func openRefclocks(rc *runConfig) {
 	}
 }
 
+// noAuth is whether authentication is not required for mobilising associations (classic
+// sys_authenticate off): `disable auth`, or -A when the file names neither.
+func (o Options) noAuth(rc *runConfig) bool {
+	if rc.authSet {
+		return rc.noAuth
+	}
+	return o.AuthNoReq
+}
+
 // actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the
-// kernel loop) and monitor (the MRU list).
-var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true}
+// kernel loop), monitor (the MRU list), mode7 (the read-only ntpdc subset) and auth (whether
+// an unauthenticated symmetric-active packet may mobilise a passive association).
+var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true, "mode7": true, "auth": true}
 
 // warnFlags names each enable or disable flag gontp reads but does not act on, with its
-// line. `enable mode7` is refused: gontp never answers mode-7 (ntpdc) requests, whatever the
-// configuration says (classic's mode 7 is a known amplifier and write path).
+// line. `enable mode7` is acted on for a read-only subset (internal/mode7: peer list and
+// details, system info and counters, kernel state); monlist and every write request stay
+// refused, and the log says so once.
 func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 	for _, list := range []struct {
 		verb string
@@ -532,11 +572,9 @@ func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 	}{{"enable", cfg.Enable}, {"disable", cfg.Disable}} {
 		for _, o := range list.opts {
 			switch {
-			case actedFlags[o.Name]:
 			case o.Name == "mode7" && list.verb == "enable":
-				log.Warn(fmt.Sprintf("%s: enable mode7 is refused: gontp never answers mode-7 (ntpdc) requests; use ntpq (mode 6)", o.Pos))
-			case o.Name == "mode7":
-				// disable mode7 is what gontp does anyway.
+				log.Info(fmt.Sprintf("%s: enable mode7: ntpdc's read-only requests are answered (peers, showpeer, sysinfo, sysstats, kerninfo); monlist and every write request are refused", o.Pos))
+			case actedFlags[o.Name]:
 			default:
 				log.Warn(fmt.Sprintf("%s: %s %s is read but gontp does not act on it yet; it has no effect", o.Pos, list.verb, o.Name))
 			}

@@ -209,6 +209,7 @@ func (d *Daemon) startNTS(ctx context.Context, nc ntsConf) {
 			ln.Close()
 		}()
 		go d.rotateNTSKeys(ctx)
+		d.srv.AcceptNTS(true)
 		d.log.Info(fmt.Sprintf("NTS-KE server listening on TCP %s, master keys in %s", ln.Addr(), nc.cookie))
 	}
 	for _, l := range nc.clients {

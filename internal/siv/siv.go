@@ -19,6 +19,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"gontp/internal/cmac"
 )
 
 // TagSize is the length of the synthetic IV that Seal puts in front of the ciphertext.
@@ -41,7 +42,7 @@ var (
 // SIV is one AES-SIV key: the first half keys S2V (CMAC), the second half the CTR encryption
 // (RFC 5297 section 2.2, K1 and K2).
 type SIV struct {
-	mac cmac
+	mac cmac.Stream
 	ctr cipher.Block
 	// scratch for CTR and S2V, kept here so that interface calls on the AES block do not
 	// make stack buffers escape.
@@ -73,7 +74,7 @@ func (s *SIV) Init(key []byte) error {
 	if err != nil {
 		return fmt.Errorf("siv: %w", err)
 	}
-	s.mac.init(b1)
+	s.mac.Init(b1)
 	s.ctr = b2
 	return nil
 }
@@ -162,34 +163,34 @@ func (s *SIV) open(dst, ciphertext []byte, ad [][]byte) ([]byte, error) {
 func (s *SIV) s2v(ad [][]byte, p []byte) {
 	m := &s.mac
 	// D = AES-CMAC(K, <zero>)
-	m.reset()
+	m.Reset()
 	var zero [TagSize]byte
-	m.write(zero[:])
-	m.sum(&s.d)
+	m.Write(zero[:])
+	m.Sum(&s.d)
 	for _, a := range ad {
-		dbl(&s.d)
-		m.reset()
-		m.write(a)
-		m.sum(&s.q)
+		cmac.Double(&s.d, &s.d)
+		m.Reset()
+		m.Write(a)
+		m.Sum(&s.q)
 		subtle.XORBytes(s.d[:], s.d[:], s.q[:])
 	}
-	m.reset()
+	m.Reset()
 	if len(p) >= TagSize {
 		// T = Sn xorend D: the last 16 octets of Sn are xored with D.
 		k := len(p) - TagSize
-		m.write(p[:k])
+		m.Write(p[:k])
 		subtle.XORBytes(s.q[:], p[k:], s.d[:])
-		m.write(s.q[:])
+		m.Write(s.q[:])
 	} else {
 		// T = dbl(D) xor pad(Sn)
-		dbl(&s.d)
+		cmac.Double(&s.d, &s.d)
 		s.q = [TagSize]byte{}
 		copy(s.q[:], p)
 		s.q[len(p)] = 0x80
 		subtle.XORBytes(s.q[:], s.q[:], s.d[:])
-		m.write(s.q[:])
+		m.Write(s.q[:])
 	}
-	m.sum(&s.t)
+	m.Sum(&s.t)
 }
 
 // xorCTR runs AES-CTR with K2 from the counter Q = V with bits 63 and 31 cleared (RFC 5297
@@ -209,17 +210,6 @@ func (s *SIV) xorCTR(dst, src []byte, v *[TagSize]byte) {
 			}
 		}
 	}
-}
-
-// dbl is the doubling in GF(2^128) with the polynomial x^128+x^7+x^2+x+1 (RFC 5297
-// section 2.3).
-func dbl(b *[TagSize]byte) {
-	carry := b[0] >> 7
-	for i := 0; i < TagSize-1; i++ {
-		b[i] = b[i]<<1 | b[i+1]>>7
-	}
-	// Constant time: 0x87 when the top bit was set, 0 otherwise.
-	b[TagSize-1] = b[TagSize-1]<<1 ^ byte(subtle.ConstantTimeSelect(int(carry), 0x87, 0))
 }
 
 func sliceForAppend(in []byte, n int) (head, tail []byte) {
