@@ -40,42 +40,12 @@ var classicOnly = []string{"addpeer", "addrefclock", "addserver", "addtrap", "au
 	"reslist", "restrict", "traps", "trustedkey", "unconfig", "unrestrict", "untrustedkey", "keyid",
 	"keytype", "passwd"}
 
-// Fixed-point printing as libntp's dolfptoa: ndec decimals rounded half up on the magnitude;
-// lfptoa always signed, fptoa and ufptoa signed only when negative.
-func formatFixed(v int64, ndec int, plus bool) string {
-	neg := v < 0
-	u := uint64(v)
-	if neg {
-		u = -u
-	}
-	ip := u >> 32
-	p := uint64(1)
-	for range ndec {
-		p *= 10
-	}
-	d := ((u&0xffffffff)*p + 1<<31) >> 32
-	if d >= p {
-		d -= p
-		ip++
-	}
-	sign := ""
-	switch {
-	case neg:
-		sign = "-"
-	case plus:
-		sign = "+"
-	}
-	if ndec == 0 {
-		return fmt.Sprintf("%s%d", sign, ip)
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, ip, ndec, d)
-}
-
+// Fixed-point printing as libntp's lfptoa, fptoa and ufptoa (ntptime.FormatFixed).
 func lfptoa(b []byte, ndec int) string {
-	return formatFixed(int64(binary.BigEndian.Uint64(b)), ndec, true)
+	return ntptime.FormatFixed(int64(binary.BigEndian.Uint64(b)), ndec, true)
 }
-func fptoa(v uint32, ndec int) string  { return formatFixed(int64(int32(v))<<16, ndec, false) }
-func ufptoa(v uint32, ndec int) string { return formatFixed(int64(v)<<16, ndec, false) }
+func fptoa(v uint32, ndec int) string  { return ntptime.FormatFixed(int64(int32(v))<<16, ndec, false) }
+func ufptoa(v uint32, ndec int) string { return ntptime.FormatFixed(int64(v)<<16, ndec, false) }
 func be32(b []byte) uint32             { return binary.BigEndian.Uint32(b) }
 
 var modeNames = []string{"unspec", "sym_active", "sym_passive", "client", "server", "broadcast", "control", "private", "bclient"}

@@ -51,6 +51,11 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// noAuth is `disable auth`: unauthenticated symmetric-active packets may mobilise
+	// passive associations (server.Config.NoAuth).
+	noAuth bool
+	// authSet says that an enable or disable line names auth (it then wins over -A).
+	authSet bool
 	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
 	// start: a driver may hold a device, and a reload does not change reference clocks).
 	refclocks []refclockLine
@@ -373,12 +378,9 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
-	for _, o := range cfg.Disable {
-		if o.Name == "auth" {
-			// Classic's sys_authenticate only decides whether a peer nobody configured may
-			// mobilise an association without a MAC; gontp mobilises none for strangers.
-			log.Warn(fmt.Sprintf("%s: disable auth has no effect: gontp never mobilises associations for unconfigured peers, authenticated or not (classic would without a MAC)", o.Pos))
-		}
+	rc.noAuth = !flags["auth"]
+	for _, o := range append(cfg.Enable[:len(cfg.Enable):len(cfg.Enable)], cfg.Disable...) {
+		rc.authSet = rc.authSet || o.Name == "auth"
 	}
 
 	tv := cfg.TosParams()
@@ -548,9 +550,19 @@ func openRefclocks(rc *runConfig) {
 	}
 }
 
+// noAuth is whether authentication is not required for mobilising associations (classic
+// sys_authenticate off): `disable auth`, or -A when the file names neither.
+func (o Options) noAuth(rc *runConfig) bool {
+	if rc.authSet {
+		return rc.noAuth
+	}
+	return o.AuthNoReq
+}
+
 // actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the
-// kernel loop) and monitor (the MRU list).
-var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true, "mode7": true}
+// kernel loop), monitor (the MRU list), mode7 (the read-only ntpdc subset) and auth (whether
+// an unauthenticated symmetric-active packet may mobilise a passive association).
+var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true, "mode7": true, "auth": true}
 
 // warnFlags names each enable or disable flag gontp reads but does not act on, with its
 // line. `enable mode7` is acted on for a read-only subset (internal/mode7: peer list and

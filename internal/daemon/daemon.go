@@ -45,6 +45,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// AuthNoReq is ntpd's -A (--authnoreq): `disable auth` unless the configuration file
+	// says `enable auth` or `disable auth` itself (classic applies the command line first,
+	// then the file). -a (--authreq) is the default.
+	AuthNoReq bool
 	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
 	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
 	KeyFile     string
@@ -84,6 +88,9 @@ type Options struct {
 	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
 	Notifier  *Notifier
 	Readiness *Readiness
+	// LeapCheckInterval is how often the leap-seconds file is looked at for changes on
+	// disk; 0 means LeapCheckInterval (5 minutes). Tests make it short.
+	LeapCheckInterval time.Duration
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
@@ -175,6 +182,9 @@ type inbound struct {
 	rx     time.Time
 	src    netip.AddrPort
 	socket *netio.Socket
+	// passive: a symmetric-active packet from a stranger that mobilises a passive
+	// association (server.NewPassive).
+	passive bool
 }
 
 // Run starts the daemon and serves until ctx is cancelled. Errors that stop the daemon at
@@ -215,11 +225,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	start := now()
 	d := &Daemon{
-		log:      log,
-		opts:     opts,
-		now:      now,
-		clock:    clk,
-		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
+		log:   log,
+		opts:  opts,
+		now:   now,
+		clock: clk,
+		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
+			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
@@ -249,9 +260,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		Rand:     rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
-		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
-		Stats:   d.stats,
-		Keys:    engineKeys,
+		Resolve:   func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Stats:     d.stats,
+		Keys:      engineKeys,
+		LocalAddr: d.localAddrFor,
 	})
 	if err != nil {
 		return err
@@ -415,8 +427,9 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 			}
 		})
 		return 0, nil
-	case server.ToAssociation:
-		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket}
+	case server.ToAssociation, server.NewPassive:
+		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket,
+			passive: verdict == server.NewPassive}
 		select {
 		case d.toEngine <- in:
 		default:
@@ -461,6 +474,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 	}
 	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
 	defer tick.Stop()
+	leapEvery := d.opts.LeapCheckInterval
+	if leapEvery <= 0 {
+		leapEvery = LeapCheckInterval
+	}
+	leapCheck := time.NewTicker(leapEvery) // the leap file changed on disk (WatchLeap)
+	defer leapCheck.Stop()
 	for {
 		var sends []engine.Send
 		select {
@@ -470,11 +489,20 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			d.rescan()
 		case <-tick.C:
 			d.clock.Tick(d.now())
+		case <-leapCheck.C:
+			d.clock.WatchLeap()
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
 			now := d.now()
 			d.recordInput(in, now)
+			if in.passive {
+				// A stranger's symmetric-active packet (server.NewPassive): never an
+				// NTS association's, which is configured.
+				sends = d.eng.NewPassive(in.data, in.src, in.rx, now)
+				d.srv.Processed()
+				break
+			}
 			switch d.ntsAccept(in) {
 			case ntsPlain:
 				sends = d.eng.Receive(in.data, in.src, in.rx, now)
@@ -565,6 +593,28 @@ func (d *Daemon) send(s engine.Send) {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
 	d.recordOutput(sock.Local.Addr(), s, actual)
+}
+
+// localAddrFor is our address on the way to `to`: the local address of the socket the
+// engine's packets to it leave from (engine.Options.LocalAddr, for the orphan election).
+// It runs on the engine goroutine, which alone uses the route cache.
+func (d *Daemon) localAddrFor(to netip.AddrPort) (netip.Addr, bool) {
+	sock := d.routes[to]
+	if sock == nil {
+		if d.socks == nil {
+			return netip.Addr{}, false
+		}
+		var err error
+		if sock, err = d.socks.SocketFor(to); err != nil {
+			return netip.Addr{}, false
+		}
+		if d.routes == nil {
+			d.routes = map[netip.AddrPort]*netio.Socket{}
+		}
+		d.routes[to] = sock
+	}
+	a := sock.Local.Addr()
+	return a, a.IsValid() && !a.IsUnspecified()
 }
 
 func writePIDFile(path string) error {

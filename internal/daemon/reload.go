@@ -288,6 +288,8 @@ func (d *Daemon) reload(ctx context.Context) {
 		// before it expires) takes effect without a restart.
 		if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
 			d.clock.loadLeap(lp, checkHash)
+		} else {
+			d.clock.leapWatch = leapWatch{} // no leapfile line any more: nothing to watch
 		}
 		d.reloaded(true)
 		return nil
@@ -466,7 +468,8 @@ func (d *Daemon) applyPools(e *engine.Engine, cur *runConfig, now time.Time) {
 	}
 }
 
-// applyAccess swaps in the new restrict list and, when `discard`, `mru` or `enable monitor`
+// applyAccess swaps in the new restrict list, `enable/disable auth` and `tos floor/ceiling`
+// (whether strangers' symmetric-active packets may mobilise passive associations) and, when `discard`, `mru` or `enable monitor`
 // changed, the new MRU monitor; otherwise the running monitor, with its list of clients,
 // stays. The new list gets the hidden entries of the local addresses before it is seen, so
 // that the daemon never answers itself in between.
@@ -489,6 +492,8 @@ func (d *Daemon) applyAccess(_ *engine.Engine, cur *runConfig, _ time.Time) {
 		}
 	}
 	d.gate.Store(g)
+	d.srv.SetNoAuth(d.opts.noAuth(cur))
+	d.srv.SetStratumRange(cur.engine.Tos.Floor, cur.engine.Tos.Ceiling)
 }
 
 // applyLogging applies `logfile` and `logconfig` to the daemon's LogOutput. -l on the

@@ -66,6 +66,10 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// LocalAddr returns our address on the way to a remote one (the socket the daemon
+	// would send from), for the orphan-parent election; nil or false means unknown, and
+	// then any orphan-stratum peer may be our parent.
+	LocalAddr func(to netip.AddrPort) (netip.Addr, bool)
 	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
 	// records nothing. Its methods must not block.
 	Stats Recorder
@@ -210,6 +214,8 @@ type Engine struct {
 	resolve func(ResolveRequest)
 	// byClock finds a reference clock's association for its driver's readings.
 	byClock map[refclock.Address]*association
+	// localAddr is Options.LocalAddr (orphan.go).
+	localAddr func(netip.AddrPort) (netip.Addr, bool)
 	// survivors is the number of survivors of the last selection (ntpd sys_survivors),
 	// which decides whether pools look for more servers.
 	survivors int
@@ -240,19 +246,20 @@ func New(cfg Config, o Options) (*Engine, error) {
 		return nil, errors.New("engine: Options.Rand is nil")
 	}
 	e := &Engine{
-		log:      o.Log,
-		rng:      o.Rand,
-		sys:      system.DefaultState(),
-		ntp:      cfg.NTP,
-		loop:     o.Loop,
-		start:    o.Start,
-		lostPeer: o.Start,
-		byAddr:   map[netip.AddrPort]*association{},
-		warned:   map[string]bool{},
-		resolve:  o.Resolve,
-		keys:     o.Keys,
-		rec:      o.Stats,
-		byClock:  map[refclock.Address]*association{},
+		log:       o.Log,
+		rng:       o.Rand,
+		sys:       system.DefaultState(),
+		ntp:       cfg.NTP,
+		loop:      o.Loop,
+		start:     o.Start,
+		lostPeer:  o.Start,
+		byAddr:    map[netip.AddrPort]*association{},
+		warned:    map[string]bool{},
+		resolve:   o.Resolve,
+		keys:      o.Keys,
+		rec:       o.Stats,
+		localAddr: o.LocalAddr,
+		byClock:   map[refclock.Address]*association{},
 	}
 	if e.rec == nil {
 		e.rec = noRecorder{}
@@ -372,6 +379,9 @@ func (e *Engine) Next() time.Time {
 			next = p.nextdate
 		}
 	}
+	if t := e.orphanDeadline(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
 	if next.IsZero() {
 		next = e.start.Add(time.Hour)
 	}
@@ -414,6 +424,7 @@ func (e *Engine) Timer(now time.Time) []Send {
 			out = e.pollPool(p, now, out)
 		}
 	}
+	e.orphan(now)
 	e.publish(now)
 	return out
 }
@@ -603,6 +614,7 @@ func (e *Engine) selectClock(now time.Time) {
 	project := e.loop != nil && e.ntp && e.err == nil
 	for i, as := range e.assocs {
 		c := as.a.Candidate(now, &e.sys)
+		e.orphanCandidate(as, &c)
 		if project && !c.Epoch.IsZero() {
 			// Align every survivor's offset to now: the discipline may have moved the
 			// clock a lot since an old filter stage was measured.

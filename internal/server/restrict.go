@@ -10,11 +10,11 @@ import "net/netip"
 // job (a later issue); Respond only acts on the result, at the point of classic ntpd's
 // receive() where each flag takes effect.
 //
-// Flags Respond deliberately does not have: `nopeer` and `noepeer` only stop an association
-// from being mobilised, which Respond never does; classic ntpd 4.2.8p15 still answers an
-// unknown symmetric-active peer with a mode-2 packet under either flag (observed, see
-// testdata/classic-observations.md). `nomodify`, `notrap`, `nomrulist` concern mode 6,
-// `ntpport` only affects matching, `flake` and `mssntp` are not supported.
+// Flags Respond deliberately does not have: `nomodify`, `notrap`, `nomrulist` concern mode 6,
+// `ntpport` only affects matching, `flake` and `mssntp` are not supported. `nopeer` and
+// `noepeer` only decide whether a symmetric-active packet from a stranger mobilises a
+// passive association (NewPassive); classic ntpd 4.2.8p15 still answers such a peer with a
+// mode-2 packet under `nopeer`.
 type Restrict uint32
 
 const (
@@ -38,6 +38,12 @@ const (
 	// kiss-o'-death instead of dropping it. The monitor decides whether a KoD is due (classic
 	// sends at most one per limit interval), so the caller sets it only then.
 	RestrictKoD
+	// RestrictNoPeer (`nopeer`): an unauthenticated symmetric-active packet from a stranger
+	// gets a mode-2 reply but mobilises no association (classic's AUTH(RES_NOPEER, ...)).
+	RestrictNoPeer
+	// RestrictNoEPeer (`noepeer`): no ephemeral symmetric passive association at all, even
+	// for an authenticated packet; the packet is declined.
+	RestrictNoEPeer
 )
 
 // Source is what the caller knows about a datagram's sender before Respond looks at it.
