@@ -42,7 +42,7 @@ type Model struct {
 	maxerr   int64
 	esterr   int64
 	tai      int32
-	reftime  time.Duration // when the PLL last took an offset (time_reftime)
+	reftime  int64 // the clock's whole seconds when the PLL last took an offset or was switched on (time_reftime)
 	state    int
 	steps    int
 }
@@ -137,7 +137,8 @@ func (m *Model) advance(e time.Duration) {
 			return
 		}
 		m.second()
-		idle := m.offset == 0 && m.adjust == 0 && m.pllLeft == 0 && m.ssLeft == 0 && m.status&(StaIns|StaDel) == 0
+		idle := m.offset == 0 && m.adjust == 0 && m.pllLeft == 0 && m.ssLeft == 0 && m.status&(StaIns|StaDel) == 0 &&
+			m.state == TimeOK
 		if idle && e-m.last > time.Second {
 			// Nothing but the frequency acts: jump the whole seconds.
 			n := (e - m.last) / time.Second
@@ -181,32 +182,51 @@ func (m *Model) unsyncCheck() {
 	}
 }
 
-// leapCheck inserts or deletes a second when the virtual clock crosses UTC midnight with
-// STA_INS or STA_DEL set (Linux ntp_leap_second / second_overflow).
+// leapCheck is the kernel's leap second state machine (Linux 6.1 kernel/time/ntp.c
+// second_overflow), run as the clock starts a new second: STA_INS arms TIME_INS, and the
+// second that would start at UTC midnight is inserted (the clock goes back to 23:59:59) in
+// TIME_OOP; STA_DEL arms TIME_DEL and 23:59:59 is skipped. TIME_WAIT follows and lasts until
+// STA_INS and STA_DEL are both cleared: the kernel never clears them itself, so a daemon that
+// leaves STA_INS set does not get a second leap the next midnight. Clearing the bit before
+// midnight disarms. Checked against the real kernel by internal/kerneltest.
 func (m *Model) leapCheck() {
-	if m.status&(StaIns|StaDel) == 0 {
-		if m.state != TimeOK {
-			m.state = TimeOK
-		}
-		return
-	}
-	v := m.origin.Add(m.next).Add(time.Duration(m.phase * 1e9))
-	prev := v.Add(-time.Second)
-	if v.Truncate(24 * time.Hour).Equal(prev.Truncate(24 * time.Hour)) {
+	// The clock's reading as it starts this second, to the whole second.
+	v := m.origin.Add(m.next).Add(time.Duration(math.Round(m.phase * 1e9))).Round(time.Second)
+	const day = 24 * time.Hour
+	switch m.state {
+	case TimeOK:
 		if m.status&StaIns != 0 {
 			m.state = TimeIns
-		} else {
+		} else if m.status&StaDel != 0 {
 			m.state = TimeDel
 		}
-		return
+	case TimeIns:
+		if m.status&StaIns == 0 {
+			m.state = TimeOK
+		} else if v.Truncate(day).Equal(v) {
+			m.phase--
+			m.state = TimeOOP
+		}
+	case TimeDel:
+		if m.status&StaDel == 0 {
+			m.state = TimeOK
+		} else if v.Add(time.Second).Truncate(day).Equal(v.Add(time.Second)) {
+			m.phase++
+			m.state = TimeWait
+		}
+	case TimeOOP:
+		m.state = TimeWait
+	case TimeWait:
+		if m.status&(StaIns|StaDel) == 0 {
+			m.state = TimeOK
+		}
 	}
-	if m.status&StaIns != 0 {
-		m.phase--
-	} else {
-		m.phase++
-	}
-	m.status &^= StaIns | StaDel
-	m.state = TimeWait
+}
+
+// seconds is the clock's reading in whole seconds (__ktime_get_real_seconds), which the kernel
+// PLL measures its update intervals in.
+func (m *Model) seconds(e time.Duration) int64 {
+	return m.origin.Add(e).Add(time.Duration(math.Round(m.phase * 1e9))).Unix()
 }
 
 // ErrInvalid is returned for adjtimex arguments Linux refuses with EINVAL.
@@ -240,12 +260,17 @@ func (m *Model) Adjtimex(tx *Timex) (int, error) {
 		m.status &^= StaNano
 	}
 	if tx.Modes&ModeStatus != 0 {
+		// Linux process_adj_status: switching the PLL off resets the leap state; switching it
+		// on restarts the PLL's interval.
+		if m.status&StaPLL != 0 && tx.Status&StaPLL == 0 {
+			m.state = TimeOK
+		}
+		if m.status&StaPLL == 0 && tx.Status&StaPLL != 0 {
+			m.reftime = m.seconds(e)
+		}
 		m.status = m.status&staReadOnly | tx.Status&^staReadOnly
 		if m.status&StaPLL == 0 {
 			m.offset, m.pllLeft = 0, 0
-		}
-		if m.status&(StaIns|StaDel) == 0 && (m.state == TimeIns || m.state == TimeDel) {
-			m.state = TimeOK
 		}
 	}
 	if tx.Modes&ModeSetOffset != 0 {
@@ -277,17 +302,22 @@ func (m *Model) Adjtimex(tx *Timex) (int, error) {
 			off = float64(tx.Offset) * 1e-9
 		}
 		off = max(min(off, MaxPhase), -MaxPhase)
-		secs := (e - m.reftime).Seconds()
+		// Linux ntp_update_offset: the interval is in the clock's whole seconds; the FLL
+		// (STA_FLL, or any interval over MAXSEC) acts on intervals of at least MINSEC and
+		// reports itself in STA_MODE; the PLL's interval is clamped to 2^(SHIFT_PLL+1+constant).
+		now := m.seconds(e)
+		secs := float64(now - m.reftime)
 		if m.status&StaFreqHold != 0 {
 			secs = 0
 		}
-		m.reftime = e
+		m.reftime = now
 		df := 0.0
-		if m.status&StaFLL != 0 || secs > 2048 {
-			if secs >= 256 {
-				df = off / secs / 4 // SHIFT_FLL
-			}
+		m.status &^= StaMode
+		if (m.status&StaFLL != 0 || secs > 2048) && secs >= 256 {
+			df = off / secs / 4 // SHIFT_FLL
+			m.status |= StaMode
 		}
+		secs = min(secs, math.Ldexp(1, shiftPLL+1+int(m.constant)))
 		df += off * secs / math.Ldexp(1, 2*(shiftPLL+2+int(m.constant)))
 		f := max(min(FromScaledPPM(m.freq)+df, MaxFreq), -MaxFreq)
 		m.freq = ScaledPPM(f)

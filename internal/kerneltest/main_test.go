@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package kerneltest
+
+import (
+	"os"
+	"testing"
+
+	"gontp/internal/uml"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	uml.Cleanup()
+	os.Exit(code)
+}
