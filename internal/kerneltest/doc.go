@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
+//go:build linux && amd64
+
 // Package kerneltest holds gontp's real-kernel tests (issue 13): each test boots User-Mode Linux
 // guests (internal/uml), a real Linux 6.1 kernel whose timekeeping, adjtimex and NTP PLL/FLL
 // code are the kernel's own, and runs gontp's ntpd on the guest's own kernel clock against a

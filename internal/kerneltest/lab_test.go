@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
+//go:build linux && amd64
+
 package kerneltest
 
 import (
@@ -42,7 +44,7 @@ type lab struct {
 
 // newLab makes the network and starts the reference server. chronyConf is added to the
 // server's configuration (e.g. a bindaddress for a delay relay).
-func newLab(t *testing.T, chronyConf string) *lab {
+func newLab(t testing.TB, chronyConf string) *lab {
 	t.Helper()
 	uml.Require(t)
 	testnet.Reference(t, "chronyd")
@@ -58,7 +60,7 @@ func ntpdConf(server string, extra ...string) string {
 }
 
 // write puts a file into dir.
-func write(t *testing.T, dir, name, content string) string {
+func write(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
+//go:build linux && amd64
+
 // Package uml boots User-Mode Linux guests for tests that need a real Linux kernel clock: UML is
 // the Linux kernel (Debian's user-mode-linux, 6.1) built as a host program, so its timekeeping,
 // adjtimex and NTP PLL/FLL code are the kernel's own, and a guest process's adjtimex reaches the
@@ -272,6 +274,9 @@ func (g *Guest) kill() {
 		<-g.done
 	}
 }
+
+// Done is closed when the guest's UML process has ended.
+func (g *Guest) Done() <-chan struct{} { return g.done }
 
 // Wait waits until the guest has powered off (or its timeout since boot has passed: then it is
 // killed) and fails the test unless the agent ran the whole plan.

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
+//go:build linux && amd64
+
 // Command agent is the init (PID 1) of a User-Mode Linux test guest. The host boots the guest
 // with the host's own / as a read-only hostfs root and this program as init=; the kernel command
 // line names the run directory (gontp_run=DIR), which the agent mounts over itself read-write

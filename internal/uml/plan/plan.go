@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
+//go:build linux && amd64
+
 // Package plan is what a User-Mode Linux test guest is told to do and what it reports, shared by
 // the host side (internal/uml) and the guest's init (internal/uml/agent). The host writes a Plan
 // as JSON into the run directory before the guest boots; the guest writes its samples and calls

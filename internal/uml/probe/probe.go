@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
+//go:build linux && amd64
+
 // Package probe ties a clock to the time-stamp counter: it reads CLOCK_REALTIME between two
 // RDTSC instructions. The TSC on the test machines is invariant (constant_tsc, nonstop_tsc) and a
 // User-Mode Linux guest's processes are ordinary host processes, so RDTSC in a guest and on the
