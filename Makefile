@@ -28,7 +28,7 @@ KERNELTEST := gontp/internal/kerneltest
 test: test-deps check
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(INTEROP)$$' -e '^$(PACKAGING)$$' -e '^$(KERNELTEST)$$')
 	$(GO) test -race -count=1 -timeout 20m $(INTEROP)
-	$(GO) test -race -count=1 -timeout 15m $(KERNELTEST)
+	$(GO) test -race -count=1 -parallel 8 -timeout 15m $(KERNELTEST)
 	$(GO) test -count=1 -timeout 25m $(PACKAGING)
 	$(MAKE) fuzz
 

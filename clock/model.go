@@ -19,7 +19,10 @@ import (
 // --virtual-clock, simulated time in tests and the simulator. Unlike Linux, the read-back
 // of the remaining offset includes the part of the current second's chunk not yet applied
 // and a new offset cancels it, so that a discipline's bookkeeping of what was applied is
-// exact; Linux finishes the current chunk (at most one second's worth).
+// exact; Linux finishes the current chunk (at most one second's worth). Its seconds start on
+// true time, a real kernel's on the clock's own reading: after a step by a fraction of a second
+// the two are that fraction apart. internal/kerneltest checks the model against Linux 6.1 and
+// states the bounds.
 //
 // Model is safe for concurrent use: the engine adjusts it while the server reads Now.
 type Model struct {
@@ -44,6 +47,7 @@ type Model struct {
 	tai      int32
 	reftime  int64 // the clock's whole seconds when the PLL last took an offset or was switched on (time_reftime)
 	state    int
+	nextLeap int64 // the clock's whole second at which the armed leap happens, 0 if none (ntp_next_leap_sec)
 	steps    int
 }
 
@@ -191,37 +195,42 @@ func (m *Model) unsyncCheck() {
 // midnight disarms. Checked against the real kernel by internal/kerneltest.
 func (m *Model) leapCheck() {
 	// The clock's reading as it starts this second, to the whole second.
-	v := m.origin.Add(m.next).Add(time.Duration(math.Round(m.phase * 1e9))).Round(time.Second)
-	const day = 24 * time.Hour
+	secs := m.origin.Add(m.next).Add(time.Duration(math.Round(m.phase * 1e9))).Round(time.Second).Unix()
+	const day = 86400
 	switch m.state {
 	case TimeOK:
 		if m.status&StaIns != 0 {
 			m.state = TimeIns
+			m.nextLeap = secs + day - mod(secs, day)
 		} else if m.status&StaDel != 0 {
 			m.state = TimeDel
+			m.nextLeap = secs + day - mod(secs+1, day)
 		}
 	case TimeIns:
 		if m.status&StaIns == 0 {
-			m.state = TimeOK
-		} else if v.Truncate(day).Equal(v) {
+			m.state, m.nextLeap = TimeOK, 0
+		} else if secs == m.nextLeap {
 			m.phase--
 			m.state = TimeOOP
 		}
 	case TimeDel:
 		if m.status&StaDel == 0 {
-			m.state = TimeOK
-		} else if v.Add(time.Second).Truncate(day).Equal(v.Add(time.Second)) {
+			m.state, m.nextLeap = TimeOK, 0
+		} else if secs == m.nextLeap {
 			m.phase++
-			m.state = TimeWait
+			m.state, m.nextLeap = TimeWait, 0
 		}
 	case TimeOOP:
-		m.state = TimeWait
+		m.state, m.nextLeap = TimeWait, 0
 	case TimeWait:
 		if m.status&(StaIns|StaDel) == 0 {
 			m.state = TimeOK
 		}
 	}
 }
+
+// mod is the non-negative remainder.
+func mod(a, b int64) int64 { return ((a % b) + b) % b }
 
 // seconds is the clock's reading in whole seconds (__ktime_get_real_seconds), which the kernel
 // PLL measures its update intervals in.
@@ -259,11 +268,23 @@ func (m *Model) Adjtimex(tx *Timex) (int, error) {
 	if tx.Modes&ModeMicro != 0 {
 		m.status &^= StaNano
 	}
+	if tx.Modes&ModeSetOffset != 0 {
+		// Linux does the step first (do_adjtimex), and a step clears the NTP state
+		// (timekeeping_inject_offset, ntp_clear): the adjtime slew and the PLL offset still
+		// to apply are dropped, the clock is unsynchronised with its maximum error at the
+		// limit, and an armed leap second will not happen (ntp_next_leap_sec).
+		m.phase += tx.SetOffset.Seconds()
+		m.steps++
+		m.adjust, m.ssLeft, m.offset, m.pllLeft = 0, 0, 0, 0
+		m.status |= StaUnsync
+		m.maxerr, m.esterr = phaseLimit, phaseLimit
+		m.nextLeap = 0
+	}
 	if tx.Modes&ModeStatus != 0 {
 		// Linux process_adj_status: switching the PLL off resets the leap state; switching it
 		// on restarts the PLL's interval.
 		if m.status&StaPLL != 0 && tx.Status&StaPLL == 0 {
-			m.state = TimeOK
+			m.state, m.nextLeap = TimeOK, 0
 		}
 		if m.status&StaPLL == 0 && tx.Status&StaPLL != 0 {
 			m.reftime = m.seconds(e)
@@ -272,10 +293,6 @@ func (m *Model) Adjtimex(tx *Timex) (int, error) {
 		if m.status&StaPLL == 0 {
 			m.offset, m.pllLeft = 0, 0
 		}
-	}
-	if tx.Modes&ModeSetOffset != 0 {
-		m.phase += tx.SetOffset.Seconds()
-		m.steps++
 	}
 	if tx.Modes&ModeFrequency != 0 {
 		m.freq = max(min(tx.Freq, ScaledPPM(MaxFreq)), -ScaledPPM(MaxFreq))

@@ -87,3 +87,10 @@ func (h *HostClock) Ns(tsc uint64) int64 {
 func (h *HostClock) Error(s plan.Sample) float64 {
 	return float64(s.Ns-h.Ns(s.TSC)) / 1e9
 }
+
+// GHz is the counter's rate, ticks per ns.
+func (h *HostClock) GHz() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ghz()
+}

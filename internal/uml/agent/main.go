@@ -137,6 +137,13 @@ func (a *agent) runPlan(p *plan.Plan) error {
 		return fmt.Errorf("timerfd_create: %w", err)
 	}
 	arm(tfd)
+	// Start on a whole second of this clock: steps At whole seconds plus a half then run in
+	// the middle of the kernel's second, away from the boundary where its NTP code runs (on
+	// the first tick after the clock crosses it, up to a tick later), and samples are taken an
+	// eighth of a second off the boundaries for the same reason.
+	var now unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &now)
+	time.Sleep(time.Duration((1e9-now.Nsec)%1e9) * time.Nanosecond)
 	a.start = time.Now()
 	if a.calls, err = os.Create(filepath.Join(a.dir, plan.CallsFile)); err != nil {
 		return err
@@ -183,6 +190,11 @@ func (a *agent) setClock(p *plan.Plan) error {
 	delta := p.Offset - (r.Ns - host)
 	if err := setOffset(delta); err != nil {
 		return err
+	}
+	// ADJ_NANO left the kernel in nanosecond mode; a booted kernel is in microseconds.
+	tx := unix.Timex{Modes: unix.ADJ_MICRO}
+	if _, err := unix.Adjtimex(&tx); err != nil {
+		return fmt.Errorf("adjtimex(ADJ_MICRO): %w", err)
 	}
 	a.logf("boot error %+.6f s; clock stepped by %+.6f s to %+.9f s from the host, tick %d",
 		float64(r.Ns-host)/1e9, float64(delta)/1e9, float64(p.Offset)/1e9, p.Tick)
@@ -233,6 +245,7 @@ func (a *agent) sample(f *os.File, tfd, ms int, stop <-chan struct{}) {
 	}
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
+	time.Sleep(time.Until(a.start.Add(125 * time.Millisecond)))
 	tk := time.NewTicker(time.Duration(ms) * time.Millisecond)
 	defer tk.Stop()
 	steps := 0
@@ -270,7 +283,8 @@ func (a *agent) step(i int, s *plan.Step) error {
 	switch {
 	case s.Adjtimex != nil:
 		in := *s.Adjtimex
-		tx := unix.Timex{Modes: in.Modes, Offset: in.Offset, Freq: in.Freq, Status: in.Status, Constant: in.Constant, Tick: in.Tick}
+		tx := unix.Timex{Modes: in.Modes, Offset: in.Offset, Freq: in.Freq, Status: in.Status, Constant: in.Constant, Tick: in.Tick,
+			Maxerror: in.MaxError, Esterror: in.EstError}
 		if in.Modes&unix.ADJ_SETOFFSET != 0 {
 			ns := in.SetOffset
 			sec, nsec := ns/1e9, ns%1e9

@@ -38,7 +38,9 @@ type Plan struct {
 }
 
 // Step is one action. Exactly one of its groups is set; At, when not zero, first waits until At
-// seconds after the plan's start (CLOCK_MONOTONIC, so steps of the clock do not move it).
+// seconds after the plan's start (CLOCK_MONOTONIC, so steps of the clock do not move it). The
+// plan starts when the guest's clock reads a whole second, so a step At n+0.5 runs in the middle
+// of a second of the kernel's clock; samples are taken from 0.125 s on.
 type Step struct {
 	At float64 `json:",omitempty"`
 
@@ -69,6 +71,8 @@ type Timex struct {
 	Constant  int64 `json:",omitempty"`
 	Tick      int64 `json:",omitempty"`
 	SetOffset int64 `json:",omitempty"`
+	MaxError  int64 `json:",omitempty"` // µs
+	EstError  int64 `json:",omitempty"` // µs
 }
 
 // Kernel is what adjtimex reported.
