@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package clock
 
 import (
@@ -115,10 +117,10 @@ type Result struct {
 	Step    float64
 	// Ignored: the offset was a spike (state SPIK) or is being waited out; nothing changed.
 	Ignored bool
-	// Poll is sys_poll after the update: the engine sets its peer.Sys.Poll from it.
+	// Poll is sys_poll after the update: the engine sets its system.State.Poll from it.
 	Poll int8
 	// Settling is classic's freq_cnt > 0: the clock filter should take the newest sample
-	// rather than the one of least delay (peer.Sys.Settling).
+	// rather than the one of least delay (system.State.Settling).
 	Settling bool
 	// Event and Detail name what classic would report as a system event for this update
 	// (protostats and syslog): "clock_step" "+0.300000 s", "spike_detect" "+0.500000 s",
@@ -318,12 +320,6 @@ func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
 	}
 	tf, tt := d.tline(from), d.tline(to)
 	return offset + d.correctionAt(tf) - d.correctionAt(tt) + d.freq*(tt-tf)
-}
-
-// Update is the engine's Discipline interface: Process without the details.
-func (d *Discipline) Update(offset, jitter float64, now time.Time) (bool, error) {
-	r, err := d.Process(offset, jitter, now)
-	return r.Synchronised, err
 }
 
 // Process takes one system offset (s, positive when the clock is behind) with the system

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package peer
 
 import (
@@ -18,7 +20,7 @@ const (
 	ActRearm
 	// ActSample: the clock filter produced a new sample (Sample); record it (peerstats).
 	ActSample
-	// ActSelect: run the selection (Select) now, as ntpd calls clock_select from the
+	// ActSelect: run the selection (system.Select) now, as ntpd calls clock_select from the
 	// clock filter.
 	ActSelect
 	// ActEvent: a peer event was recorded in the status word; log it (protostats, syslog).
@@ -54,7 +56,7 @@ type Action struct {
 
 // Sample is the output of the clock filter (RFC 5905 section 10): the association's new
 // offset, delay, dispersion and jitter, in seconds, and the time of the sample they come
-// from. This is the one contract between measurement and selection (DESIGN.md).
+// from. This is the one contract between measurement and selection (docs/architecture.md).
 type Sample struct {
 	Offset, Delay, Disp, Jitter float64
 	Epoch                       time.Time

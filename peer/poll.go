@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package peer
 
 import (
@@ -6,6 +8,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // Poll runs the poll process (RFC 5905 section 13, ntpd transmit()) when the timer set by
@@ -19,7 +22,7 @@ import (
 // (sys.Poll) and, with burst, arms a burst volley; after Unreach polls without a reply the
 // poll exponent is raised by one per poll up to maxpoll and an ephemeral association
 // (neither configured nor preemptible) is demobilised.
-func (a *Assoc) Poll(now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 	if a.gone {
 		return acts
 	}
@@ -99,7 +102,7 @@ func (a *Assoc) demobilize(why string, acts []Action) []Action {
 // receive time of it (RFC 5905 section 9.2), so that symmetric peers can compute offset and
 // delay from our packets too. The transmit timestamp is remembered (aorg) for the origin
 // test of the reply.
-func (a *Assoc) xmit(now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) xmit(now time.Time, sys *system.State, acts []Action) []Action {
 	stratum := sys.Stratum
 	if stratum >= wire.StratumUnsynched {
 		stratum = wire.StratumUnspec

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package daemon wires gontp together: it reads the configuration, opens the sockets, runs
 // the engine on real timers and serves time, as classic ntpd's main loop does. It is the only
 // place below cmd/ that reads the wall clock; everything under it takes time as an argument.
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"gontp/internal/snapshot"
 
 	"golang.org/x/sys/unix"
 
@@ -48,7 +52,7 @@ type Options struct {
 	// Observe, when set, is called once the engine runs, with a function that returns the
 	// engine's current snapshot (safe from any goroutine). In-process tests read the
 	// association table with it.
-	Observe func(snapshot func() *engine.Snapshot)
+	Observe func(snap func() *snapshot.Snapshot)
 
 	// LogOutput, when set, is the log destination behind log: `logfile` and `logconfig`
 	// act on it and SIGHUP reopens it. LogFileFromCommandLine (-l) keeps `logfile` from
@@ -79,7 +83,7 @@ type Daemon struct {
 	socks *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
-	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
+	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.
@@ -161,9 +165,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		d.resolver = net.DefaultResolver
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Discipline: clk.Discipline,
-		LeapFile:   clk.LeapPending,
-		Rand:       rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		Loop:     clk.Discipline,
+		LeapFile: clk.LeapPending,
+		Rand:     rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
@@ -290,7 +294,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
-		d.ctl.Handle(p.Data, p.Source, src.Restrict, p.RxTime, func(b []byte) {
+		d.ctl.Handle(p.Data, p.Source, controlRestrict(src.Restrict), p.RxTime, func(b []byte) {
 			if err := sock.SendTo(b, to, nil); err != nil {
 				d.log.Debug("send failed", "to", to.String(), "error", err)
 			}

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -5,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"gontp/clock"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // leapClock is a reference clock that reports a leap indicator.
@@ -21,10 +26,17 @@ func (c *leapClock) Stratum() uint8      { return 0 }
 func (c *leapClock) RefID() string       { return "TEST" }
 func (c *leapClock) Precision() int8     { return -20 }
 
-// armingDiscipline accepts every update and records what the kernel would be told.
+// armingDiscipline accepts every update and records what the kernel would be told. Like the
+// update-only disciplines of the simulator it leaves sys_poll at its start value.
 type armingDiscipline struct{ armed [][2]bool }
 
-func (d *armingDiscipline) Update(float64, float64, time.Time) (bool, error) { return true, nil }
+func (d *armingDiscipline) ProcessAt(float64, float64, time.Time, time.Time) (clock.Result, error) {
+	return clock.Result{Synchronised: true, Poll: system.StartPoll}, nil
+}
+func (d *armingDiscipline) Vars() clock.Vars                               { return clock.Vars{} }
+func (d *armingDiscipline) Project(offset float64, _, _ time.Time) float64 { return offset }
+func (d *armingDiscipline) SetPollLimits(int8, int8)                       {}
+func (d *armingDiscipline) Settling() bool                                 { return false }
 func (d *armingDiscipline) Leap(ins, del bool) error {
 	d.armed = append(d.armed, [2]bool{ins, del})
 	return nil
@@ -32,13 +44,13 @@ func (d *armingDiscipline) Leap(ins, del bool) error {
 
 func leapEngine(t *testing.T, clk *leapClock, d *armingDiscipline, file func(time.Time) (bool, bool)) *Engine {
 	t.Helper()
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},
 		NTP:       true,
 		Tos:       &tos,
-	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Discipline: d, LeapFile: file})
+	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Loop: d, LeapFile: file})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +63,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 	clk := &leapClock{leap: wire.LeapAddSecond}
 	d := &armingDiscipline{}
 	e := leapEngine(t, clk, d, nil)
-	run(e, time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond {
 		t.Fatalf("leap %d, want 1 (insert) voted from the system peer", got)
 	}
@@ -59,7 +71,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 		t.Fatalf("kernel armed %v, want insert", d.armed)
 	}
 	clk.leap = wire.LeapNone
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || d.armed[len(d.armed)-1] != [2]bool{false, false} {
 		t.Fatalf("after the announcement ended: leap %d, armed %v", got, d.armed)
 	}
@@ -70,7 +82,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 func TestLeapFileWins(t *testing.T) {
 	d := &armingDiscipline{}
 	e := leapEngine(t, &leapClock{}, d, func(time.Time) (bool, bool) { return false, true })
-	run(e, time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapDelSecond {
 		t.Fatalf("leap %d, want 2 (delete) from the leap file", got)
 	}

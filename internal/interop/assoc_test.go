@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package interop
 
 import (
@@ -17,8 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/daemon"
-	"gontp/internal/engine"
 	"gontp/internal/testnet"
 )
 
@@ -55,7 +58,7 @@ func (s *syncBuffer) String() string {
 // runGontpInProcess runs gontp's daemon inside h's network namespace in this test process,
 // so that the test reads the engine's snapshot directly. The daemon has `disable ntp` and no
 // clock discipline in it: nothing in it can adjust the clock.
-func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) (func() *engine.Snapshot, *syncBuffer) {
+func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) (func() *snapshot.Snapshot, *syncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	confPath := filepath.Join(dir, "ntp.conf")
@@ -65,12 +68,12 @@ func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) 
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	snapc := make(chan func() *engine.Snapshot, 1)
+	snapc := make(chan func() *snapshot.Snapshot, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- h.Do(func() error {
 			return daemon.Run(ctx, daemon.Options{ConfigFile: confPath, Port: 123, Resolver: dns,
-				Observe: func(f func() *engine.Snapshot) { snapc <- f }}, log)
+				Observe: func(f func() *snapshot.Snapshot) { snapc <- f }}, log)
 		})
 	}()
 	t.Cleanup(func() {
@@ -130,13 +133,13 @@ func classicPeers(t *testing.T, h *testnet.Host, ref string) []ntpqPeer {
 	return rows
 }
 
-func findPeer(s *engine.Snapshot, a netip.Addr) (engine.Peer, bool) {
+func findPeer(s *snapshot.Snapshot, a netip.Addr) (snapshot.Peer, bool) {
 	for _, p := range s.Peers {
 		if p.Hostname == "" && p.Vars.Addr.Addr() == a {
 			return p, true
 		}
 	}
-	return engine.Peer{}, false
+	return snapshot.Peer{}, false
 }
 
 // TestGontpPollsClassicAndChrony is issue 4's acceptance against the real daemons: gontp
@@ -149,8 +152,8 @@ func findPeer(s *engine.Snapshot, a netip.Addr) (engine.Peer, bool) {
 //
 // The classic server is a reference server, not a daemon under test: it runs without
 // `disable ntp` so that it synchronises to the chronyd and answers with leap 0 (with
-// `disable ntp` classic never clears its leap alarm), as ../shared/DESIGN.md describes. It
-// cannot change the host clock: install-reference-ntp's wrapper runs it without
+// `disable ntp` classic never clears its leap alarm), as docs/architecture.md describes. It
+// cannot change the host clock: scripts/install-reference-ntp's wrapper runs it without
 // CAP_SYS_TIME, so its adjustments fail harmlessly. gontp and the judge run `disable ntp`.
 //
 // gontp's server line for the chronyd uses a host name (resolved by the daemon's Resolver),
@@ -182,7 +185,7 @@ disable ntp
 
 	// Eight polls of 8 s fill the reach register; allow for start-up and the spacing.
 	deadline := time.Now().Add(3 * time.Minute)
-	var s *engine.Snapshot
+	var s *snapshot.Snapshot
 	for {
 		s = snap()
 		cp, ok1 := findPeer(s, chrony.Addr())

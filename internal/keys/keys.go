@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package keys reads ntpd's symmetric key file (ntp.keys(5): "keyid type key" lines) and
 // computes the legacy MACs that classic ntpd and ntpq put after a packet: the digest of the
 // secret followed by the message (RFC 5905 appendix A's MD5 scheme, generalised by ntpd to

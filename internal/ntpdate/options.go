@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpdate
 
 import (
 	"fmt"
+	"gontp/internal/cli"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -48,8 +51,45 @@ func (e *UsageError) Error() string {
 const ExitUsage = 2
 
 // Usage returns classic ntpdate's usage line (with its newline); prog is argv[0] as invoked.
-func Usage(prog string) string {
-	return "usage: " + prog + " [-46bBdqsuv] [-a key#] [-e delay] [-k file] [-p samples] [-o version#] [-t timeo] server ...\n"
+func Usage(prog string) string { return Command.Usage(prog) }
+
+// Command is ntpdate's command line: classic ntpdate 4.2.8p15's getopt letters
+// ("46a:bBde:k:o:p:qst:uv"), in the order of its usage line. It drives Parse, the usage line
+// and the manual page (make man).
+var Command = cli.Program{
+	Name:     "ntpdate",
+	Section:  8,
+	Summary:  "set the date and time by NTP (gontp)",
+	Operands: "server ...",
+	Style:    cli.Getopt,
+	Options: []cli.Option{
+		{Short: '4', Desc: "Resolve server names to IPv4 addresses only"},
+		{Short: '6', Desc: "Resolve server names to IPv6 addresses only"},
+		{Short: 'b', Desc: "Always step the clock (settimeofday), never slew it"},
+		{Short: 'B', Desc: "Always slew the clock (adjtime), even for offsets over 0.5 s"},
+		{Short: 'd', Desc: "Debug: print what is sent and received and do not adjust the clock",
+			Detail: "May be given more than once for more detail; implies -u."},
+		{Short: 'q', Desc: "Query only: print the offsets and do not adjust the clock",
+			Detail: "Sends one sample to each server unless -p says otherwise; implies -u."},
+		{Short: 's', Desc: "Log to syslog (facility daemon) instead of the terminal"},
+		{Short: 'u', Desc: "Send from an unprivileged port instead of port 123"},
+		{Short: 'v', Desc: "Verbose: log the version and the result"},
+		{Short: 'a', Arg: cli.String, ArgName: "key#", Desc: "Authenticate the requests with this key"},
+		{Short: 'e', Arg: cli.String, ArgName: "delay", Desc: "Authentication delay in seconds, from 0 to 1"},
+		{Short: 'k', Arg: cli.String, ArgName: "file", Desc: "Read the keys from this file",
+			Detail: "The default is /etc/ntp.keys."},
+		{Short: 'p', Arg: cli.String, ArgName: "samples", Desc: "Samples to take from each server, 1 to 8",
+			Detail: "The default is 4 (1 with -q)."},
+		{Short: 'o', Arg: cli.String, ArgName: "version#", Desc: "NTP version to send (default 4)"},
+		{Short: 't', Arg: cli.String, ArgName: "timeo", Desc: "Seconds to wait for each reply",
+			Detail: "Rounded to classic's 0.2 s ticks; at least 1 s, 2 s by default."},
+	},
+	Description: `ntpdate sets the system clock from one or more NTP servers, as classic ntpdate 4.2.8p15 does, with its options, messages and exit statuses: it takes samples from each server, selects the best, and steps the clock when the offset exceeds 0.5 seconds (slews it otherwise), unless -b or -B says which.
+
+Arguments are parsed as classic's getopt loop parses them: unknown letters are reported together with the usage line (exit status 2).`,
+	Sections: []cli.Section{
+		{Title: "See also", Text: "ntpd(8), ntpq(1)"},
+	},
 }
 
 const (
@@ -79,12 +119,13 @@ func Parse(prog string, args []string) (*Options, error) {
 		}
 		for j := 1; j < len(a); j++ {
 			c := a[j]
-			if !strings.ContainsRune("46bBdqsuvaekopt", rune(c)) {
+			opt := Command.Lookup(c)
+			if opt == nil {
 				msgs = append(msgs, fmt.Sprintf("%s: unknown option -%c", prog, c))
 				continue
 			}
 			var arg string
-			if strings.ContainsRune("aekopt", rune(c)) {
+			if opt.Arg != cli.None {
 				switch {
 				case j+1 < len(a):
 					arg = a[j+1:]

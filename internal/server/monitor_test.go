@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package server
 
 import (
@@ -13,6 +15,8 @@ import (
 var t0 = ntptime.Time(0xeeb58bc7_00000000)
 
 func at(d time.Duration) ntptime.Time { return t0.Add(d) }
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func newMon(cfg MonitorConfig) *Monitor {
 	return NewMonitor(cfg, MonitorOn, rand.New(rand.NewPCG(1, 2)))

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package server
 
 // Restrict is the set of access-control flags that apply to a packet's source address, in
