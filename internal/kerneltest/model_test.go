@@ -38,9 +38,19 @@ const (
 	// on the clock's reading: after a step by a fraction of a second (0.25 s here) the two
 	// are that fraction apart, which adds that fraction × the rate, and one more chunk to the
 	// offset's bound.
-	boundPhase = 30e-6 // s
-	boundLag   = 0.25  // s
-	maxBracket = 40e-6 // s
+	//
+	// Under heavy load of the host, the guest's clock was once seen to jump against the host's
+	// by 1.8 ms between two samples with no call in between, and stay there (one run in six on
+	// the shared 2-core machine; the kernel's NTP state showed nothing). A change of the
+	// difference by more than glitch between two samples a quarter second apart, with no call
+	// between, cannot come from the NTP code (its corrections here move the clock by at most
+	// 0.2 ms a second): it is logged and compared from then on relative to the jump; more than
+	// maxGlitches fail the test.
+	boundPhase  = 30e-6 // s
+	glitch      = 500e-6
+	maxGlitches = 2
+	boundLag    = 0.25  // s
+	maxBracket  = 40e-6 // s
 	// boundFreq: the frequency correction (the kernel's integer arithmetic in 2^-16 ppm).
 	boundFreq = 0.001 // ppm
 	// The PLL offset still to apply may differ by one second's chunk plus boundOffsetAbs:
@@ -181,6 +191,9 @@ func TestModelMatchesKernel(t *testing.T) {
 	stepped := 0.0 // the sum of the steps, s
 	shift := 0.0   // how far apart the model's and the kernel's seconds are, s
 	var prev *plan.Sample
+	var prevDiff, rebase float64
+	glitches := 0
+	callSince := false
 	var log strings.Builder
 	lastCall := -10.0
 	chunkOf := func(k plan.Kernel) float64 { return math.Abs(kernelOffset(k)) / math.Ldexp(1, 2+int(k.Constant)) }
@@ -202,6 +215,7 @@ func TestModelMatchesKernel(t *testing.T) {
 			}
 			fmt.Fprintf(&log, "  t=%7.3f call %+v\n", ev.c.Mono, *in)
 			lastCall = ev.c.Mono
+			callSince = true
 			continue
 		}
 		s := ev.s
@@ -228,7 +242,15 @@ func TestModelMatchesKernel(t *testing.T) {
 		if float64(s.Width)/h.GHz() > maxBracket*1e9 {
 			wide++
 		} else {
-			d := math.Abs(kerr - merr)
+			if diff := kerr - merr - rebase; prev != nil && !callSince && math.Abs(diff-prevDiff) > glitch {
+				glitches++
+				t.Logf("t=%.2f s: the guest clock jumped %+.1f µs against the host's between two samples with no call between; compared from here on relative to the jump",
+					s.Mono, (diff-prevDiff)*1e6)
+				rebase += diff - prevDiff
+			}
+			prevDiff = kerr - merr - rebase
+			callSince = false
+			d := math.Abs(kerr - merr - rebase)
 			maxPhase = math.Max(maxPhase, d)
 			if x := d - (boundPhase + (boundLag+shift)*rate + carry); x > worstPhase {
 				worstPhase, worstPhaseAt = x, s.Mono
@@ -273,6 +295,9 @@ func TestModelMatchesKernel(t *testing.T) {
 	}
 	if compared < len(samples)*3/4 || wide > compared/4 {
 		t.Errorf("only %d of %d samples compared, %d of them too wide: the guest's samples are not usable", compared, len(samples), wide)
+	}
+	if glitches > maxGlitches {
+		t.Errorf("the guest clock jumped %d times against the host's for no reason the NTP code gives, more than %d", glitches, maxGlitches)
 	}
 	if worstPhase > 0 {
 		t.Errorf("the model's clock error is %.1f µs beyond its bound from the kernel's at t=%.1f s", worstPhase*1e6, worstPhaseAt)
