@@ -6,10 +6,9 @@ package kerneltest
 
 import (
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"runtime"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -22,180 +21,195 @@ import (
 // relay is a UDP relay that delays each datagram by delay + N(0, jitter) (clipped at 0) in each
 // direction, independently per packet, standing in for netem (the test machines' kernels have no
 // sch_netem). Each client gets its own upstream socket. Delays count from the kernel's receive
-// timestamp (SO_TIMESTAMPNS), and the sender sleeps to 2 ms before each due time, then spins:
-// Go's timers alone overshoot by up to a millisecond.
+// timestamp (SO_TIMESTAMPNS). One locked OS thread does everything with plain non-blocking
+// sockets outside Go's network poller, at a real-time priority: ppoll until shortly before the
+// next due time, then a spin. Goroutine hand-offs and Go's timers would add hundreds of µs of their own jitter on a
+// loaded machine.
 type relay struct {
-	front         *net.UDPConn
-	upstream      netip.AddrPort
+	front         int
+	upstream      unix.SockaddrInet4
 	delay, jitter time.Duration
+	host          *testnet.Host
 
-	mu      sync.Mutex
-	clients map[netip.AddrPort]*net.UDPConn
-	queue   chan packet
+	clients map[netip.AddrPort]int // client -> its upstream socket
+	back    map[int]unix.SockaddrInet4
+	queue   []packet
+	stop    atomic.Bool
 	done    chan struct{}
-	wg      sync.WaitGroup
 }
 
 type packet struct {
-	due  time.Time
+	due  int64 // CLOCK_REALTIME ns
 	data []byte
-	conn *net.UDPConn   // send on this socket
-	to   netip.AddrPort // to this address (zero: the socket is connected)
+	fd   int
+	to   *unix.SockaddrInet4 // nil: fd is connected
 }
 
 // startRelay listens on listen inside host's namespace and forwards to upstream (in the same
 // namespace). It is stopped in t.Cleanup.
 func startRelay(t testing.TB, host *testnet.Host, listen, upstream netip.AddrPort, delay, jitter time.Duration) *relay {
 	t.Helper()
-	r := &relay{upstream: upstream, delay: delay, jitter: jitter, clients: map[netip.AddrPort]*net.UDPConn{},
-		queue: make(chan packet, 1024), done: make(chan struct{})}
+	r := &relay{upstream: unix.SockaddrInet4{Port: int(upstream.Port()), Addr: upstream.Addr().As4()},
+		delay: delay, jitter: jitter, host: host, clients: map[netip.AddrPort]int{}, back: map[int]unix.SockaddrInet4{},
+		done: make(chan struct{})}
 	err := host.Do(func() error {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(listen))
+		fd, err := udpSocket()
 		if err != nil {
 			return err
 		}
-		r.front = c
-		return timestamps(c)
+		r.front = fd
+		return unix.Bind(fd, &unix.SockaddrInet4{Port: int(listen.Port()), Addr: listen.Addr().As4()})
 	})
 	if err != nil {
 		t.Fatalf("relay: %v", err)
 	}
-	r.wg.Add(2)
-	go r.receive(host, r.front, nil)
-	go r.send()
-	t.Cleanup(r.stop)
+	go r.run()
+	t.Cleanup(func() {
+		r.stop.Store(true)
+		<-r.done
+		unix.Close(r.front)
+		for _, fd := range r.clients {
+			unix.Close(fd)
+		}
+	})
 	return r
 }
 
-func timestamps(c *net.UDPConn) error {
-	raw, err := c.SyscallConn()
+func udpSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	var serr error
-	err = raw.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func realtime() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &ts)
+	return ts.Nano()
+}
+
+func (r *relay) draw() int64 {
+	d := float64(r.delay) + rand.NormFloat64()*float64(r.jitter)
+	return int64(max(d, 0))
+}
+
+// recv reads one datagram and its kernel receive timestamp.
+func recv(fd int, buf, oob []byte) (int, unix.Sockaddr, int64, error) {
+	n, oobn, _, from, err := unix.Recvmsg(fd, buf, oob, 0)
 	if err != nil {
-		return err
+		return 0, nil, 0, err
 	}
-	return serr
-}
-
-func (r *relay) stop() {
-	close(r.done)
-	r.front.Close()
-	r.mu.Lock()
-	for _, c := range r.clients {
-		c.Close()
-	}
-	r.mu.Unlock()
-	r.wg.Wait()
-}
-
-func (r *relay) draw() time.Duration {
-	d := r.delay + time.Duration(rand.NormFloat64()*float64(r.jitter))
-	return max(d, 0)
-}
-
-// receive reads from c: the front socket (client == nil: forward upstream) or a client's upstream
-// socket (forward back to client).
-func (r *relay) receive(host *testnet.Host, c *net.UDPConn, client *netip.AddrPort) {
-	defer r.wg.Done()
-	buf := make([]byte, 2048)
-	oob := make([]byte, 128)
-	for {
-		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			return
-		}
-		rx := time.Now()
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
-					ts := *(*unix.Timespec)(unsafePointer(&m.Data[0]))
-					rx = time.Unix(ts.Unix())
-				}
+	ts := realtime()
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+				ts = (*unix.Timespec)(unsafe.Pointer(&m.Data[0])).Nano()
 			}
 		}
-		p := packet{due: rx.Add(r.draw()), data: append([]byte(nil), buf[:n]...)}
-		if client != nil {
-			p.conn, p.to = r.front, *client
-		} else {
-			up := r.upstreamFor(host, from)
-			if up == nil {
+	}
+	return n, from, ts, nil
+}
+
+func (r *relay) run() {
+	defer close(r.done)
+	runtime.LockOSThread()
+	// A real-time priority keeps the busy machine's other work from delaying the relay by
+	// milliseconds; it spins at most 100 µs a packet and sleeps in ppoll otherwise. Without
+	// the privilege it runs at normal priority.
+	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 10}, 0)
+	buf := make([]byte, 2048)
+	oob := make([]byte, 256)
+	for !r.stop.Load() {
+		fds := []unix.PollFd{{Fd: int32(r.front), Events: unix.POLLIN}}
+		for fd := range r.back {
+			fds = append(fds, unix.PollFd{Fd: int32(fd), Events: unix.POLLIN})
+		}
+		wait := int64(50 * time.Millisecond)
+		if i := r.next(); i >= 0 {
+			wait = min(wait, max(r.queue[i].due-realtime()-100_000, 0))
+		}
+		ts := unix.NsecToTimespec(wait)
+		if _, err := unix.Ppoll(fds, &ts, nil); err != nil && err != unix.EINTR {
+			return
+		}
+		for _, pf := range fds {
+			if pf.Revents&unix.POLLIN == 0 {
 				continue
 			}
-			p.conn = up
+			fd := int(pf.Fd)
+			for {
+				n, from, rx, err := recv(fd, buf, oob)
+				if err != nil {
+					break
+				}
+				p := packet{due: rx + r.draw(), data: append([]byte(nil), buf[:n]...)}
+				if fd == r.front {
+					sa, ok := from.(*unix.SockaddrInet4)
+					if !ok {
+						continue
+					}
+					if p.fd = r.upstreamFor(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))); p.fd < 0 {
+						continue
+					}
+				} else {
+					to := r.back[fd]
+					p.fd, p.to = r.front, &to
+				}
+				r.queue = append(r.queue, p)
+			}
 		}
-		select {
-		case r.queue <- p:
-		case <-r.done:
-			return
+		// Send what is due within 100 µs, spinning to its due time.
+		for i := r.next(); i >= 0 && r.queue[i].due-realtime() <= 100_000; i = r.next() {
+			p := r.queue[i]
+			for realtime() < p.due {
+			}
+			if p.to != nil {
+				_ = unix.Sendto(p.fd, p.data, 0, p.to)
+			} else {
+				_, _ = unix.Write(p.fd, p.data)
+			}
+			r.queue = append(r.queue[:i], r.queue[i+1:]...)
 		}
 	}
 }
 
-func (r *relay) upstreamFor(host *testnet.Host, client netip.AddrPort) *net.UDPConn {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if c := r.clients[client]; c != nil {
-		return c
+// next is the index of the earliest due packet, -1 if none.
+func (r *relay) next() int {
+	i := -1
+	for j := range r.queue {
+		if i < 0 || r.queue[j].due < r.queue[i].due {
+			i = j
+		}
 	}
-	var c *net.UDPConn
-	err := host.Do(func() error {
+	return i
+}
+
+// upstreamFor returns the client's upstream socket (connected to the upstream), making it in
+// the relay's namespace on first use.
+func (r *relay) upstreamFor(client netip.AddrPort) int {
+	if fd, ok := r.clients[client]; ok {
+		return fd
+	}
+	fd := -1
+	err := r.host.Do(func() error {
 		var err error
-		c, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(r.upstream))
-		if err != nil {
+		if fd, err = udpSocket(); err != nil {
 			return err
 		}
-		return timestamps(c)
+		return unix.Connect(fd, &r.upstream)
 	})
 	if err != nil {
-		return nil
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1
 	}
-	r.clients[client] = c
-	r.wg.Add(1)
-	go r.receive(host, c, &client)
-	return c
+	r.clients[client] = fd
+	r.back[fd] = unix.SockaddrInet4{Port: int(client.Port()), Addr: client.Addr().As4()}
+	return fd
 }
-
-// send delivers queued packets at their due times, earliest first.
-func (r *relay) send() {
-	defer r.wg.Done()
-	runtime.LockOSThread()
-	var pending []packet
-	for {
-		// The earliest due packet.
-		i := -1
-		for j := range pending {
-			if i < 0 || pending[j].due.Before(pending[i].due) {
-				i = j
-			}
-		}
-		var wake <-chan time.Time
-		if i >= 0 {
-			if d := time.Until(pending[i].due) - 2*time.Millisecond; d > 0 {
-				wake = time.After(d)
-			} else {
-				for time.Now().Before(pending[i].due) {
-				}
-				p := pending[i]
-				pending = append(pending[:i], pending[i+1:]...)
-				if p.to.IsValid() {
-					p.conn.WriteToUDPAddrPort(p.data, p.to)
-				} else {
-					p.conn.Write(p.data)
-				}
-				continue
-			}
-		}
-		select {
-		case p := <-r.queue:
-			pending = append(pending, p)
-		case <-wake:
-		case <-r.done:
-			return
-		}
-	}
-}
-
-func unsafePointer(b *byte) unsafe.Pointer { return unsafe.Pointer(b) }
