@@ -112,7 +112,7 @@ func TestLeapInsert(t *testing.T) {
 	leapHost := midnight.Add(-d) // host time at which the guest's clock reaches midnight
 	var before, after []float64
 	sawIns, sawOOP := false, false
-	var insAt time.Time
+	var insAt, lastArmed, disarmed time.Time // guest times
 	for _, s := range g.Samples() {
 		ht := time.Unix(0, h.Ns(s.TSC))
 		e := h.Error(s) - d.Seconds()
@@ -121,6 +121,13 @@ func TestLeapInsert(t *testing.T) {
 			before = append(before, e)
 		case ht.After(leapHost.Add(3*time.Second)) && ht.Before(leapHost.Add(20*time.Second)):
 			after = append(after, e)
+		}
+		if ht.Before(leapHost) {
+			if s.Kernel.Status&staIns != 0 {
+				lastArmed, disarmed = time.Unix(0, s.Ns).UTC(), time.Time{}
+			} else if !lastArmed.IsZero() && disarmed.IsZero() {
+				disarmed = time.Unix(0, s.Ns).UTC()
+			}
 		}
 		if s.Kernel.State == timeIns && ht.Before(leapHost) {
 			if !sawIns {
@@ -145,6 +152,10 @@ func TestLeapInsert(t *testing.T) {
 	}
 	if !sawOOP {
 		t.Errorf("adjtimex did not report TIME_OOP during the inserted second")
+	}
+	if !disarmed.IsZero() {
+		t.Errorf("STA_INS was set until guest time %s and cleared by %s, before midnight: the daemon disarmed the kernel",
+			lastArmed.Format("15:04:05.000"), disarmed.Format("15:04:05.000"))
 	}
 	jump := median(after) - median(before)
 	if math.Abs(jump+1) > 2e-3 {
