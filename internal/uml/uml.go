@@ -49,9 +49,9 @@ func inCI() bool { return os.Getenv("CI") == "true" }
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if inCI() {
-		t.Fatalf(format+" (CI=true, so this is a failure; scripts/install-test-deps installs it)", args...)
+		t.Fatalf(format+" (CI=true, so this is a failure)", args...)
 	}
-	t.Skipf(format+" (scripts/install-test-deps installs it)", args...)
+	t.Skipf(format, args...)
 }
 
 // Require skips the test (fails it when CI=true) unless guests can be booted here: root, the UML
@@ -62,7 +62,7 @@ func Require(t testing.TB) {
 		skipOrFail(t, "uml: booting User-Mode Linux guests on a private network needs root")
 	}
 	if _, err := os.Stat(Kernel); err != nil {
-		skipOrFail(t, "uml: %s is missing (Debian package user-mode-linux)", Kernel)
+		skipOrFail(t, "uml: %s is missing (Debian package user-mode-linux; scripts/install-test-deps installs it)", Kernel)
 	}
 	if _, err := exec.LookPath("go"); err != nil {
 		skipOrFail(t, "uml: the go command is needed to build the guest's programs")
