@@ -6,7 +6,6 @@ package kerneltest
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"gontp/internal/uml"
@@ -121,9 +120,6 @@ func TestQuit(t *testing.T) {
 	}
 	if steps := after[len(after)-1].s.Steps; steps != 1 {
 		t.Errorf("ntpd -q set the clock %d times, want once\n%s", steps, log)
-	}
-	if !strings.Contains(log, "step") && !strings.Contains(log, "offset") {
-		t.Logf("ntpd -q printed:\n%s", log)
 	}
 }
 
