@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gontp/internal/keys"
 )
 
 // Options is the parsed command line of classic ntpq 4.2.8p15 (compat.md 5.2), plus NTPsec's
@@ -32,6 +34,9 @@ type Options struct {
 	KeyFile     string
 	KeyID       uint32
 	Width       int
+	// JSON is --json (gontp's): machine output for peers, readvar, associations, sysinfo,
+	// sysstats and mrulist.
+	JSON bool
 }
 
 // Host is one host operand with the address family in force where it appeared (-4/-6 may
@@ -69,6 +74,8 @@ var Command = cli.Program{
 			Detail: "Cannot be given with -c or -p."},
 		{Short: 'n', Long: "numeric", Desc: "Print host addresses, not names"},
 		{Long: "old-rv", Desc: "Always print the status line with readvar"},
+		{Long: "json", Desc: "Print peers, readvar, associations, sysinfo, sysstats and mrulist as JSON (gontp)",
+			Detail: "One JSON document with numbers as numbers in base units: seconds, frequencies as ratios, timestamps as seconds since 1970, reach as a number. Classic ntpq has no such option; without it every output is classic's."},
 		{Short: 'p', Long: "peers", Desc: "Print the list of peers (the peers command)",
 			Detail: "Runs before the -c commands, as in classic's ntpq."},
 		{Short: 'r', Long: "refid", Arg: cli.Keyword, ArgName: "hash|ipv4", Desc: "Show stratum 2+ refids as hash or ipv4 (hash, ipv4)"},
@@ -140,6 +147,8 @@ func ParseArgs(args []string) (*Options, error) {
 			o.Numeric = true
 		case "old-rv":
 			o.OldRV = true
+		case "json":
+			o.JSON = true
 		case "peers":
 			peers = true
 		case "wide":
@@ -213,14 +222,11 @@ func ReadKeyFile(path string, id uint32) (*Key, error) {
 		if err != nil || uint32(n) != id {
 			continue
 		}
-		typ := strings.ToLower(fs[1])
-		if typ == "m" {
-			typ = "md5"
+		k := keys.NewSet()
+		if err := k.Add(id, fs[1], nil); err != nil {
+			return nil, fmt.Errorf("ntpq: %s:%d: %w", path, line, err)
 		}
-		if typ != "md5" && typ != "sha1" {
-			return nil, fmt.Errorf("ntpq: %s:%d: key %d has type %s; md5 and sha1 are supported", path, line, id, fs[1])
-		}
-		return &Key{ID: id, Type: typ, Secret: keySecret(fs[2])}, nil
+		return &Key{ID: id, Type: strings.ToLower(k.Key(id).Type), Secret: keySecret(fs[2])}, nil
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("ntpq: %s: %w", path, err)
@@ -268,6 +274,7 @@ func Main(args []string, env Env) int {
 	in := bufio.NewReader(env.Stdin)
 	r := NewRunner(env.Stdout, env.Stderr)
 	r.Numeric, r.Wide, r.RefidHash, r.OldRV, r.Debug = o.Numeric, o.Wide, o.RefidHash, o.OldRV, o.Debug
+	r.JSON = o.JSON
 	r.Version = VersionString
 	r.Prog = env.Prog
 	r.Resolve, r.Now, r.Loc = reverseDNS, env.Now, env.Loc
@@ -325,16 +332,26 @@ func Main(args []string, env Env) int {
 		}
 	}
 	defer r.Close()
+	if o.JSON {
+		// JSON for scripts: the commands run as usual and one document is printed at the
+		// end; the exit status says whether every command gave its result.
+		defer func() {
+			if err := r.FlushJSON(env.Stdout); err != nil {
+				fmt.Fprintln(env.Stderr, "ntpq:", err)
+			}
+		}()
+	}
 	if len(o.Commands) > 0 && !o.Interactive {
 		for i, h := range o.Hosts {
 			if !r.OpenHost(h.Name, h.Family) {
+				r.jsonFailed = true
 				continue
 			}
-			if i > 0 {
+			if i > 0 && !o.JSON {
 				fmt.Fprintln(env.Stdout)
 			}
 			for j, c := range o.Commands {
-				if j > 0 {
+				if j > 0 && !o.JSON {
 					fmt.Fprintln(env.Stdout)
 				}
 				r.Run(c)
@@ -342,6 +359,9 @@ func Main(args []string, env Env) int {
 					return 0
 				}
 			}
+		}
+		if o.JSON && r.jsonFailed {
+			return 1
 		}
 		return 0
 	}

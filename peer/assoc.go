@@ -317,3 +317,15 @@ func (a *Assoc) report(ev Event, detail string, acts []Action) []Action {
 func (a *Assoc) Report(ev Event, detail string, acts []Action) []Action {
 	return a.report(ev, detail, acts)
 }
+
+// KeyID is the symmetric key the association sends its packets with (`key N`), 0 for none.
+func (a *Assoc) KeyID() uint32 { return a.keyid }
+
+// NoKey records that a packet could not be sent because the association's key is not a
+// trusted key of the key file (classic peer_xmit: flash TEST5, badauth, event "no key"),
+// so that ntpq shows why the association never reaches its server.
+func (a *Assoc) NoKey(acts []Action) []Action {
+	a.flash |= FlashAuth
+	a.badauth++
+	return a.report(EvBadAuth, "no key", acts)
+}

@@ -57,7 +57,13 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		confFile = daemon.DefaultConfigFile
 	}
 	if p.Has("configtest") {
-		return configTest(confFile, stdout, stderr)
+		family := 0
+		if p.Has("ipv4") {
+			family = 4
+		} else if p.Has("ipv6") {
+			family = 6
+		}
+		return configTest(confFile, family, stdout, stderr)
 	}
 	if p.Has("saveconfigquit") {
 		return saveConfig(confFile, p.Last("saveconfigquit"), stderr)
@@ -134,7 +140,15 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	if confFile == "" {
 		confFile = daemon.DefaultConfigFile
 	}
+	trusted, err := trustedKeys(p.All("trustedkey"))
+	if err != nil {
+		log.Error(err.Error())
+		ready.Fail(err)
+		return 1
+	}
 	opts := daemon.Options{
+		KeyFile:                p.Last("keyfile"),
+		TrustedKeys:            trusted,
 		Family:                 family,
 		ConfigFile:             confFile,
 		PIDFile:                p.Last("pidfile"),
@@ -142,6 +156,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		NoVirtualIPs:           p.Has("novirtualips"),
 		User:                   p.Last("user"),
 		Jail:                   p.Last("jaildir"),
+		StatsDir:               p.Last("statsdir"),
 		CommandLine:            argv,
 		LogOutput:              out,
 		LogFileFromCommandLine: p.Has("logfile"),
@@ -156,6 +171,14 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 			SlewOnly:     p.Has("slew"),
 			DriftFile:    p.Last("driftfile"),
 		},
+	}
+	if p.Has("updateinterval") {
+		// -U N: rescan the interfaces every N s; classic's 0 turns the rescans off.
+		n, _ := strconv.Atoi(p.Last("updateinterval")) // a number: checked by the parser
+		opts.UpdateInterval = time.Duration(n) * time.Second
+		if n <= 0 {
+			opts.UpdateInterval = -1
+		}
 	}
 	err = daemon.Run(ctx, opts, log)
 	var once *daemon.OnceDone
@@ -188,21 +211,22 @@ func optName(o *cli.Option) string {
 	return "--" + o.Long
 }
 
-// configTest reports every problem of the configuration and exits non-zero when there is an
-// error (warnings alone pass). This is gontp's addition; classic ntpd has no such check.
-func configTest(file string, stdout, stderr io.Writer) int {
-	cfg, err := daemon.ParseConfigFile(file)
-	if cfg == nil {
+// configTest reports every problem of the configuration, exactly as start-up would log it
+// (daemon.CheckConfig runs the same checks), and exits non-zero when there is an error, the
+// kind that makes a SIGHUP reload keep the running configuration (warnings alone pass).
+// This is gontp's addition; classic ntpd has no such check.
+func configTest(file string, family int, stdout, stderr io.Writer) int {
+	problems, warnings, err := daemon.CheckConfig(file, family)
+	if err != nil {
 		fmt.Fprintf(stderr, "ntpd: %v\n", err)
 		return 1
 	}
-	problems := daemon.Problems(err)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}
 	n := len(problems)
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(stderr, "warning: "+w.Error())
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	if n > 0 {
 		fmt.Fprintf(stderr, "%s: %d problem(s)\n", file, n)
@@ -242,4 +266,17 @@ func saveConfig(file, out string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "configuration saved to %s\n", out)
 	return 0
+}
+
+// trustedKeys reads -t values: key ids from 1 to 65535 (classic's -t takes one id each).
+func trustedKeys(vals []string) ([]uint32, error) {
+	var ids []uint32
+	for _, v := range vals {
+		id, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || id < 1 || id > 65535 {
+			return nil, fmt.Errorf("-t %s: a trusted key is a key id from 1 to 65535", v)
+		}
+		ids = append(ids, uint32(id))
+	}
+	return ids, nil
 }

@@ -101,6 +101,35 @@ func TestConfigtest(t *testing.T) {
 	}
 }
 
+// TestConfigtestSaysWhatStartupDoes is issue 15 B3/B4: --configtest reports what start-up
+// would, with file:line: the duplicate association and the include recursion as warnings
+// (start-up skips them and runs, as classic does), and a file over 4 MiB is read whole.
+func TestConfigtestSaysWhatStartupDoes(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntp.conf")
+	self := filepath.Join(dir, "self.conf")
+	os.WriteFile(self, []byte("includefile "+self+"\n"), 0o644)
+	pad := strings.Repeat("# padding past the old size limit of four MiB, which dropped the whole file\n", 5<<20/75)
+	os.WriteFile(conf, []byte("server 198.18.0.2 iburst\nserver 198.18.0.2 maxpoll 8\nincludefile "+self+"\nenable mode7\n"+pad+"restrict default ignore\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"ntpd", "--configtest", "-c", conf}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d, want 0 (warnings only):\n%s", code, errb.String())
+	}
+	msg := errb.String()
+	for _, want := range []string{
+		"warning: " + conf + ":2:1: server 198.18.0.2: duplicate association for 198.18.0.2 (first at " + conf + ":1:1); this line is skipped",
+		"warning: " + self + ":1:1: warning: includefile \"" + self + "\": getconfig: Maximum include file level exceeded",
+		"warning: " + conf + ":4:8: enable mode7 is refused",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("configtest output lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "too large") || !strings.Contains(out.String(), "configuration OK") {
+		t.Errorf("stdout %q stderr:\n%s", out.String(), msg)
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -169,6 +198,22 @@ func TestClassicOptionTable(t *testing.T) {
 	}
 	if p, _ := command.Parse([]string{"-d", "-d"}); debugLevel(p) != 2 {
 		t.Errorf("-d -d: debug level %d, want 2", debugLevel(p))
+	}
+}
+
+func TestTrustedKeysOption(t *testing.T) {
+	ids, err := trustedKeys([]string{"1", "65535"})
+	if err != nil || len(ids) != 2 || ids[1] != 65535 {
+		t.Fatalf("%v %v", ids, err)
+	}
+	for _, bad := range []string{"0", "65536", "x", "-1"} {
+		if _, err := trustedKeys([]string{bad}); err == nil || !strings.Contains(err.Error(), "-t "+bad) {
+			t.Errorf("-t %s: %v", bad, err)
+		}
+	}
+	p, err := command.Parse([]string{"-k", "/etc/ntp.keys", "-t", "3", "-t", "4", "-a"})
+	if err != nil || p.Last("keyfile") != "/etc/ntp.keys" || len(p.All("trustedkey")) != 2 || !p.Has("authreq") {
+		t.Fatalf("%+v %v", p, err)
 	}
 }
 

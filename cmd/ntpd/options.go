@@ -8,7 +8,6 @@ import (
 
 // Missing-feature texts shared by several options.
 const (
-	noAuth      = "symmetric-key authentication is not implemented yet"
 	noBroadcast = "broadcast client mode is not implemented"
 	noPriority  = "priority changes are not implemented yet"
 )
@@ -27,9 +26,9 @@ var command = cli.Program{
 		{Short: '4', Long: "ipv4", Prohibits: []string{"ipv6"}, Desc: "Resolve host names to IPv4 addresses only"},
 		{Short: '6', Long: "ipv6", Prohibits: []string{"ipv4"}, Desc: "Resolve host names to IPv6 addresses only"},
 		{Short: 'a', Long: "authreq", Prohibits: []string{"authnoreq"}, Desc: "Require authentication of every association",
-			Missing: noAuth, Refused: true},
+			Detail: "What gontp always does: no association is mobilised for a peer that is not configured."},
 		{Short: 'A', Long: "authnoreq", Prohibits: []string{"authreq"}, Desc: "Do not require authentication",
-			Missing: noAuth, Refused: true},
+			Missing: "gontp never mobilises associations for unconfigured peers, authenticated or not"},
 		{Short: 'b', Long: "bcastsync", Desc: "Synchronise to broadcast servers", Missing: noBroadcast, Refused: true},
 		{Short: 'c', Long: "configfile", Arg: cli.String, ArgName: "file", Desc: "Read the configuration from this file",
 			Detail: "The default is /etc/ntp.conf."},
@@ -46,7 +45,7 @@ var command = cli.Program{
 		{Short: 'I', Long: "interface", Arg: cli.String, ArgName: "iface", Multi: true, Desc: "Listen on this interface name or address",
 			Detail: "Like the configuration's \"interface listen\" line."},
 		{Short: 'k', Long: "keyfile", Arg: cli.String, ArgName: "file", Desc: "Read the symmetric keys from this file",
-			Missing: noAuth, Refused: true},
+			Detail: "Instead of the configuration's keys line; see ntp.keys(5)."},
 		{Short: 'l', Long: "logfile", Arg: cli.String, ArgName: "file", Desc: "Write the log to this file instead of syslog"},
 		{Short: 'L', Long: "novirtualips", Desc: "Do not listen on virtual interfaces (names with a colon)"},
 		{Short: 'n', Long: "nofork", Prohibits: []string{"wait-sync"}, Desc: "Stay in the foreground",
@@ -64,13 +63,13 @@ var command = cli.Program{
 		{Long: "configtest", Desc: "Check the configuration and exit",
 			Detail: "Reports every problem with its file, line and column and exits non-zero when there is an error (warnings alone pass). Classic ntpd has no such option."},
 		{Short: 's', Long: "statsdir", Arg: cli.String, ArgName: "directory", Desc: "Write statistics files into this directory",
-			Missing: "statistics files are not written yet"},
+			Detail: "Overrides the statsdir line of the configuration."},
 		{Short: 't', Long: "trustedkey", Arg: cli.String, ArgName: "key", Multi: true, Desc: "Trust this key number",
-			Missing: noAuth, Refused: true},
+			Detail: "Added to the configuration's trustedkey list."},
 		{Short: 'u', Long: "user", Arg: cli.String, ArgName: "user[:group]", Desc: "Run as this user (and group) once the sockets are bound",
 			Detail: "Names or numbers. The daemon keeps only the capabilities to set the clock and to bind port 123."},
 		{Short: 'U', Long: "updateinterval", Arg: cli.Number, ArgName: "seconds", Desc: "Scan for new or vanished interfaces this often",
-			Missing: "the interfaces are scanned every 300 seconds whatever the value"},
+			Detail: "300 seconds without it; 0 turns the scans off, as in classic."},
 		{Long: "var", Arg: cli.String, ArgName: "name=value", Multi: true, Desc: "Serve this system variable (writable)",
 			Missing: "command-line variables are not served yet; use setvar in ntp.conf"},
 		{Long: "dvar", Arg: cli.String, ArgName: "name=value", Multi: true, Desc: "Serve this system variable (writable, default list)",
@@ -97,7 +96,7 @@ An option that gontp cannot honour yet is refused with a message naming it when 
 		}},
 		{Title: "Signals", Items: []cli.Entry{
 			{Tag: "SIGTERM, SIGINT, SIGQUIT", Text: "Stop cleanly; the drift file is written when the frequency has been measured and moved."},
-			{Tag: "SIGHUP", Text: "Reopen the log file and read the configuration again; what can change without a restart takes effect, and a warning names what cannot. Classic ntpd has no reload."},
+			{Tag: "SIGHUP", Text: "Reopen the log file and read the configuration again, all or nothing: a file with any error changes nothing (each error is logged with file:line:col); otherwise the changes take effect at once, edited server lines keeping their measurements, and one warning names what needs a restart. Classic ntpd has no reload."},
 			{Tag: "SIGUSR1, SIGUSR2", Text: "Raise or lower the debug level by one, as classic's debug builds do."},
 		}},
 		{Title: "Exit status", Text: `0 after a clean stop, a successful -q or --configtest. 255 when the first offset exceeds the panic threshold without -g. Otherwise non-zero, with a message naming the cause, when an option or the configuration is rejected or a socket cannot be opened.`},

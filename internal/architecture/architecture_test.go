@@ -26,6 +26,7 @@ var core = []string{
 	"gontp/ntpconf",
 	"gontp/internal/engine",
 	"gontp/internal/snapshot",
+	"gontp/internal/stats",
 	"gontp/internal/server",
 	"gontp/internal/control",
 }

@@ -279,6 +279,14 @@ func (s *Set) Rescan() (RescanResult, error) {
 	return res, nil
 }
 
+// SetRules replaces the `interface`/`nic` rules (a configuration reload); the next Rescan
+// opens and closes sockets by them.
+func (s *Set) SetRules(rules []Rule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Rules = rules
+}
+
 // Sockets returns the open sockets in index order.
 func (s *Set) Sockets() []*Socket {
 	s.mu.Lock()
