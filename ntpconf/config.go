@@ -57,6 +57,8 @@ type Config struct {
 	// Metrics are gontp's `metrics ADDRESS:PORT` lines: where the Prometheus/OpenMetrics
 	// endpoint listens (none: it is off).
 	Metrics []*Metrics
+	// NTS holds the `nts` lines (NTPsec syntax, ntpconf/nts.go) in file order.
+	NTS []*NTSOption
 
 	// Directives lists every directive read (keyword and position), in file order, so the
 	// daemon can warn by name about the ones it does not act on.

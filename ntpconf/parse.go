@@ -307,7 +307,6 @@ var directiveNames = []string{
 
 // ntpsecOnly are NTPsec directives that neither classic ntpd nor gontp implement.
 var ntpsecOnly = map[string]string{
-	"nts":   "Network Time Security",
 	"limit": "rate limits (classic uses discard)",
 }
 
@@ -326,6 +325,10 @@ func (p *parser) command(depth int) {
 		case t.kind == tkString && !t.quoted && t.text == "unrestrict":
 			p.next()
 			p.restrict(t, true)
+			return
+		case t.kind == tkString && !t.quoted && t.text == "nts":
+			p.next()
+			p.nts(t)
 			return
 		case t.kind == tkString && !t.quoted && t.text == "metrics":
 			p.next()
@@ -431,7 +434,7 @@ func isDirective(w string) bool {
 // ---- associations ----
 
 var assocIntOptions = []string{"minpoll", "maxpoll", "key", "version", "ttl", "mode"}
-var assocFlagOptions = []string{"iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "xmtnonce"}
+var assocFlagOptions = []string{"iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "xmtnonce", "nts", "noval"}
 
 func assocOptionNames() []string {
 	return append(append(append([]string{}, assocIntOptions...), assocFlagOptions...), "ident")
@@ -530,6 +533,13 @@ func (p *parser) association(kw token) {
 		t := p.peek()
 		if t.kind == tkEOC {
 			break
+		}
+		if t.kind == tkString && !t.quoted && (t.text == "nts" || t.text == "noval") {
+			// NTPsec's NTS options (ntpconf/nts.go); not classic keywords, so they lex
+			// as strings.
+			p.next()
+			a.Flags = append(a.Flags, t.text)
+			continue
 		}
 		if t.kind != tkKeyword {
 			p.commitAssoc(a, drop)

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -46,11 +45,6 @@ func run(argv []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ntpd: option %s: %s\n", optName(o), o.Missing)
 			return 1
 		}
-	}
-	if len(p.Operands) > 0 {
-		fmt.Fprintf(stderr, "ntpd: servers on the command line (%s) are not supported by gontp yet; put them in ntp.conf\n",
-			strings.Join(p.Operands, " "))
-		return 1
 	}
 	confFile := p.Last("configfile")
 	if confFile == "" {
@@ -147,16 +141,23 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		return 1
 	}
 	opts := daemon.Options{
-		KeyFile:                p.Last("keyfile"),
-		TrustedKeys:            trusted,
-		Family:                 family,
-		ConfigFile:             confFile,
-		PIDFile:                p.Last("pidfile"),
-		Interfaces:             p.All("interface"),
-		NoVirtualIPs:           p.Has("novirtualips"),
-		User:                   p.Last("user"),
-		Jail:                   p.Last("jaildir"),
-		StatsDir:               p.Last("statsdir"),
+		AuthNoReq:    p.Has("authnoreq"),
+		KeyFile:      p.Last("keyfile"),
+		TrustedKeys:  trusted,
+		Family:       family,
+		ConfigFile:   confFile,
+		PIDFile:      p.Last("pidfile"),
+		Interfaces:   p.All("interface"),
+		NoVirtualIPs: p.Has("novirtualips"),
+		User:         p.Last("user"),
+		Jail:         p.Last("jaildir"),
+		StatsDir:     p.Last("statsdir"),
+		Servers:      p.Operands,
+		Priority: daemon.Priority{
+			Raise:    p.Has("nice") || p.Has("priority"),
+			Value:    p.Int("priority"),
+			Override: p.Has("priority"),
+		},
 		CommandLine:            argv,
 		LogOutput:              out,
 		LogFileFromCommandLine: p.Has("logfile"),

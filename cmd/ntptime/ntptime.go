@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -109,87 +108,56 @@ type options struct {
 	raw  bool // -r
 }
 
-// parse reads the command line as classic's ntp_getopt does (POSIX getopt: clustered flags,
-// attached or separate arguments, "--" ends the options) and converts arguments with C's atoi
-// and atof, which read the longest numeric prefix and give 0 for none. It returns the messages
-// classic prints for an unknown option or a missing argument; any such error, a status outside
-// 0..255 (-s) or a left-over argument means the usage text and exit status 2.
+// parse reads the command line as classic's ntp_getopt does (cli.Getopt) and converts values
+// with C's atoi and atof, printing classic's messages for an unknown option or a missing
+// value. Any such error, a status outside 0..255 (-s), d or h (in classic's option string but
+// handled by no case) or a left-over argument means the usage text and exit status 2.
 func parse(prog string, args []string, stderr io.Writer) (options, bool) {
 	var o options
 	bad := false
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			c := a[j]
-			k := strings.IndexByte(optstring, c)
-			if k < 0 || c == ':' {
-				fmt.Fprintf(stderr, "%s: unknown option -%c\n", prog, c)
-				bad = true
-				continue
-			}
-			var arg string
-			if k+1 < len(optstring) && optstring[k+1] == ':' {
-				switch {
-				case j+1 < len(a):
-					arg = a[j+1:]
-				case i+1 < len(args):
-					i++
-					arg = args[i]
-				default:
-					fmt.Fprintf(stderr, "%s: option requires argument -%c\n", prog, c)
-					bad = true
-					j = len(a)
-					continue
-				}
-				j = len(a)
-			}
-			switch c {
-			case 'M':
-				o.tx.Modes |= modMicro
-			case 'N':
-				o.tx.Modes |= modNano
-			case 'T':
-				o.tx.Modes = modTAI // classic assigns here, dropping earlier modes
-				o.tx.Constant = int64(atoi(arg))
-			case 'c':
-				o.cost = true
-			case 'e':
-				o.tx.Modes |= modEstError
-				o.tx.Esterror = int64(atoi(arg))
-			case 'f':
-				o.tx.Modes |= modFrequency
-				o.tx.Freq = int64(atof(arg) * scaleFreq)
-			case 'm':
-				o.tx.Modes |= modMaxError
-				o.tx.Maxerror = int64(atoi(arg))
-			case 'o':
-				o.tx.Modes |= modOffset
-				o.tx.Offset = int64(atoi(arg))
-			case 'r':
-				o.raw = true
-			case 's':
-				o.tx.Modes |= modStatus
-				o.tx.Status = int32(atoi(arg))
-				if o.tx.Status < 0 || o.tx.Status >= 0x100 {
-					bad = true
-				}
-			case 't':
-				o.tx.Modes |= modTimeConst
-				o.tx.Constant = int64(atoi(arg))
-			default: // 'd' and 'h' are in classic's option string but have no case: usage
+	operands, msgs := command.Getopt(prog, args, func(opt *cli.Option, arg string) string {
+		switch opt.Short {
+		case 'M':
+			o.tx.Modes |= modMicro
+		case 'N':
+			o.tx.Modes |= modNano
+		case 'T':
+			o.tx.Modes = modTAI // classic assigns here, dropping earlier modes
+			o.tx.Constant = int64(cli.Atoi(arg))
+		case 'c':
+			o.cost = true
+		case 'e':
+			o.tx.Modes |= modEstError
+			o.tx.Esterror = int64(cli.Atoi(arg))
+		case 'f':
+			o.tx.Modes |= modFrequency
+			o.tx.Freq = int64(cli.Atof(arg) * scaleFreq)
+		case 'm':
+			o.tx.Modes |= modMaxError
+			o.tx.Maxerror = int64(cli.Atoi(arg))
+		case 'o':
+			o.tx.Modes |= modOffset
+			o.tx.Offset = int64(cli.Atoi(arg))
+		case 'r':
+			o.raw = true
+		case 's':
+			o.tx.Modes |= modStatus
+			o.tx.Status = int32(cli.Atoi(arg))
+			if o.tx.Status < 0 || o.tx.Status >= 0x100 {
 				bad = true
 			}
+		case 't':
+			o.tx.Modes |= modTimeConst
+			o.tx.Constant = int64(cli.Atoi(arg))
+		default:
+			bad = true
 		}
+		return ""
+	})
+	for _, m := range msgs {
+		fmt.Fprintln(stderr, m)
 	}
-	if bad || i != len(args) {
+	if bad || len(msgs) > 0 || len(operands) > 0 {
 		fmt.Fprintf(stderr, "usage: %s [-%s]\n"+usageText, prog, optstring, maxTC)
 		return o, false
 	}
@@ -361,29 +329,4 @@ func cError(err error) string {
 		}
 	}
 	return err.Error()
-}
-
-// atoi is C's atoi: leading blanks, an optional sign, then digits; 0 when there are none.
-func atoi(s string) int {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	end := 0
-	if end < len(s) && (s[end] == '+' || s[end] == '-') {
-		end++
-	}
-	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
-		end++
-	}
-	n, _ := strconv.Atoi(s[:end])
-	return n
-}
-
-// atof is C's atof for the decimal forms ntptime's -f takes: the longest prefix that parses.
-func atof(s string) float64 {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	for end := len(s); end > 0; end-- {
-		if f, err := strconv.ParseFloat(s[:end], 64); err == nil {
-			return f
-		}
-	}
-	return 0
 }

@@ -65,6 +65,10 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// LocalAddr returns our address on the way to a remote one (the socket the daemon
+	// would send from), for the orphan-parent election; nil or false means unknown, and
+	// then any orphan-stratum peer may be our parent.
+	LocalAddr func(to netip.AddrPort) (netip.Addr, bool)
 	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
 	// records nothing. Its methods must not block.
 	Stats Recorder
@@ -179,13 +183,15 @@ type association struct {
 // Engine owns the associations, the system variables and the discipline. It is not safe for
 // concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
-	log      *slog.Logger
-	rng      *rand.Rand
-	sys      system.State
-	ntp      bool
-	loop     Loop // nil: the clock is never adjusted
-	leapFile func(time.Time) (bool, bool)
-	keys     Keys
+	// ntsVerified is set by ReceiveNTS for the packet it hands to Receive.
+	ntsVerified bool
+	log         *slog.Logger
+	rng         *rand.Rand
+	sys         system.State
+	ntp         bool
+	loop        Loop // nil: the clock is never adjusted
+	leapFile    func(time.Time) (bool, bool)
+	keys        Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection;
 	// leapArmed is what the kernel was last told.
 	leapVote, leapArmed [2]bool
@@ -206,6 +212,8 @@ type Engine struct {
 	seq     uint64
 	nextID  uint16
 	resolve func(ResolveRequest)
+	// localAddr is Options.LocalAddr (orphan.go).
+	localAddr func(netip.AddrPort) (netip.Addr, bool)
 	// survivors is the number of survivors of the last selection (ntpd sys_survivors),
 	// which decides whether pools look for more servers.
 	survivors int
@@ -236,18 +244,19 @@ func New(cfg Config, o Options) (*Engine, error) {
 		return nil, errors.New("engine: Options.Rand is nil")
 	}
 	e := &Engine{
-		log:      o.Log,
-		rng:      o.Rand,
-		sys:      system.DefaultState(),
-		ntp:      cfg.NTP,
-		loop:     o.Loop,
-		start:    o.Start,
-		lostPeer: o.Start,
-		byAddr:   map[netip.AddrPort]*association{},
-		warned:   map[string]bool{},
-		resolve:  o.Resolve,
-		keys:     o.Keys,
-		rec:      o.Stats,
+		log:       o.Log,
+		rng:       o.Rand,
+		sys:       system.DefaultState(),
+		ntp:       cfg.NTP,
+		loop:      o.Loop,
+		start:     o.Start,
+		lostPeer:  o.Start,
+		byAddr:    map[netip.AddrPort]*association{},
+		warned:    map[string]bool{},
+		resolve:   o.Resolve,
+		keys:      o.Keys,
+		rec:       o.Stats,
+		localAddr: o.LocalAddr,
 	}
 	if e.rec == nil {
 		e.rec = noRecorder{}
@@ -363,6 +372,9 @@ func (e *Engine) Next() time.Time {
 			next = p.nextdate
 		}
 	}
+	if t := e.orphanDeadline(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
 	if next.IsZero() {
 		next = e.start.Add(time.Hour)
 	}
@@ -402,6 +414,7 @@ func (e *Engine) Timer(now time.Time) []Send {
 			out = e.pollPool(p, now, out)
 		}
 	}
+	e.orphan(now)
 	e.publish(now)
 	return out
 }
@@ -452,6 +465,9 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 		if auth == authDrop {
 			return nil
 		}
+	}
+	if e.ntsVerified {
+		auth = peer.AuthOK // ReceiveNTS: the daemon verified the NTS authenticator
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
@@ -585,6 +601,7 @@ func (e *Engine) selectClock(now time.Time) {
 	project := e.loop != nil && e.ntp && e.err == nil
 	for i, as := range e.assocs {
 		c := as.a.Candidate(now, &e.sys)
+		e.orphanCandidate(as, &c)
 		if project && !c.Epoch.IsZero() {
 			// Align every survivor's offset to now: the discipline may have moved the
 			// clock a lot since an old filter stage was measured.

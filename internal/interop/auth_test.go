@@ -105,6 +105,7 @@ func associations(t *testing.T, h *testnet.Host, ref, server string) map[string]
 // Every daemon runs in its own namespace; none can set the host clock (gontp runs on its
 // virtual clock, the reference wrappers drop CAP_SYS_TIME, chronyd has -x).
 func TestAuthenticationInterop(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
 	ntpd := binary(t, "ntpd")
 	tn := testnet.New(t)

@@ -80,6 +80,7 @@ func ntpqRV(t *testing.T, h *testnet.Host, ntpq string) string {
 // with reach 0; gontp used to demobilise the server for good, silently. gontp now keeps it
 // like classic, and says so once in the default log with the server's address.
 func TestKissDenyKeepsAssociationAsClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
 	for _, code := range []string{"DENY", "RSTR"} {
 		t.Run(code, func(t *testing.T) {

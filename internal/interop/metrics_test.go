@@ -78,6 +78,7 @@ func httpGet(h *testnet.Host, url string) ([]byte, error) {
 // with a configuration of the test's own, scrapes it; every listed metric arrives, the
 // target is up, and `promtool check metrics` finds nothing to complain about.
 func TestMetricsScrapedByPrometheus(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd")
 	prom, promtool := needProgram(t, "prometheus"), needProgram(t, "promtool")
 	ntpd := binary(t, "ntpd")

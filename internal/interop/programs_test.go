@@ -100,6 +100,7 @@ var traceLine = regexp.MustCompile(`^(\S+): stratum (\d+), offset (-?\d+\.\d{6})
 // The lines must agree: host, stratum and refid exactly, offset and distance to the
 // microsecond they are printed in (the two programs read at slightly different times).
 func TestNtptraceAgainstClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	classic := filepath.Join(testnet.Reference(t, "classic-ntptrace", "classic-ntpq"), "classic-ntptrace")
 	ours := binary(t, "ntptrace")
 	n := testnet.New(t)

@@ -64,6 +64,7 @@ func readStats(t *testing.T, dir, name string) []string {
 // documentation accepts, field by field; the base name is a hard link to today's
 // generation (file.YYYYMMDD) in both.
 func TestStatsFilesMatchClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd", "classic-ntpd")
 	ntpd := binary(t, "ntpd")
 	tn := testnet.New(t)
@@ -158,6 +159,7 @@ const ntpvizPath = "/var/cache/gontp-test/ntpviz/root/usr/bin/ntpviz"
 // while synchronised to three chronyd servers in the private network, and renders its plots
 // (gnuplot PNG images and the index page) without an error.
 func TestNtpvizPlotsGontpStats(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd")
 	if _, err := os.Stat(ntpvizPath); err != nil {
 		msg := fmt.Sprintf("ntpviz is not installed (scripts/install-test-deps unpacks it): %v", err)
@@ -236,6 +238,7 @@ func readStatsQuiet(dir, name string) []string {
 // lines of the old day into NAME.YYYYMMDD of that day and those after midnight into the next
 // day's file, and moves the NAME link to the new generation, as classic's filegen does.
 func TestStatsRotateAtVirtualMidnight(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd")
 	ntpd := binary(t, "ntpd")
 	tn := testnet.New(t)

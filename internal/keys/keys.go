@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 
 	"gontp/internal/cmac"
+	"gontp/internal/digest"
 )
 
 // MaxKeyID is the largest key id a key file may hold (NTP_MAXKEY); ids above it were
@@ -435,6 +436,9 @@ const (
 	dSHAKE128
 	dSHAKE256
 	dMD5SHA1
+	dMD4
+	dRIPEMD160
+	dSM3
 	dCMAC
 )
 
@@ -487,6 +491,15 @@ func (id digestID) sum(d, b []byte) []byte {
 		// what goes in a packet is the MD5 digest and the first four octets of the SHA-1).
 		m, s := md5.Sum(b), sha1.Sum(b)
 		return append(append(d, m[:]...), s[:]...)
+	case dMD4:
+		s := digest.MD4(b)
+		return append(d, s[:]...)
+	case dRIPEMD160:
+		s := digest.RIPEMD160(b)
+		return append(d, s[:]...)
+	case dSM3:
+		s := digest.SM3(b)
+		return append(d, s[:]...)
 	}
 	panic("keys: unknown digest")
 }
@@ -517,12 +530,16 @@ var algorithms = map[string]*algorithm{
 	"SHAKE128":   {name: "SHAKE128", size: 16, id: dSHAKE128},
 	"SHAKE256":   {name: "SHAKE256", size: 32, id: dSHAKE256},
 	"MD5-SHA1":   {name: "MD5-SHA1", size: 36, id: dMD5SHA1},
+	"MD4":        {name: "MD4", size: 16, id: dMD4},
+	"RIPEMD160":  {name: "RIPEMD160", size: 20, id: dRIPEMD160},
+	"SM3":        {name: "SM3", size: 32, id: dSM3},
 	"AES128CMAC": {name: "AES128CMAC", size: cmac.Size, cmac: true, id: dCMAC},
 }
 
 // unsupported are the types classic 4.2.8p15 accepts through OpenSSL that gontp cannot
-// compute with the Go standard library.
-var unsupported = map[string]bool{"MD4": true, "RIPEMD160": true, "SM3": true}
+// compute: none since internal/digest computes MD4, RIPEMD160 and SM3; kept so that a type
+// dropped in future is named as such rather than as unknown.
+var unsupported = map[string]bool{}
 
 // lookupType finds a digest type as classic's keytype_from_text does: the upper-cased name
 // is looked up, and a name that is unknown but starts with 'M' or 'm' means MD5. It

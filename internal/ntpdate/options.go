@@ -105,95 +105,60 @@ const (
 // option processing stops at the first server name or at "--". prog is used in messages.
 func Parse(prog string, args []string) (*Options, error) {
 	o := &Options{KeyFile: "/etc/ntp.keys", Version: 4, TimeoutTicks: defTimeoutTicks}
-	var msgs []string
 	samplesSet := false
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			c := a[j]
-			opt := Command.Lookup(c)
-			if opt == nil {
-				msgs = append(msgs, fmt.Sprintf("%s: unknown option -%c", prog, c))
-				continue
+	operands, msgs := Command.Getopt(prog, args, func(opt *cli.Option, arg string) string {
+		switch opt.Short {
+		case '4':
+			o.Family = 4
+		case '6':
+			o.Family = 6
+		case 'b':
+			o.AlwaysStep, o.NeverStep = true, false
+		case 'B':
+			o.NeverStep, o.AlwaysStep = true, false
+		case 'd':
+			o.Debug++
+		case 'q':
+			o.Query = true
+		case 's':
+			o.Syslog = true
+		case 'u':
+			o.Unprivileged = true
+		case 'v':
+			o.Verbose = true
+		case 'a':
+			o.AuthKey, o.AuthKeySet = arg, true
+		case 'k':
+			o.KeyFile = arg
+		case 'o':
+			o.Version = cli.Atoi(arg)
+		case 'p':
+			o.Samples = cli.Atoi(arg)
+			samplesSet = true
+			if o.Samples <= 0 || o.Samples > maxSamples {
+				return fmt.Sprintf("%s: number of samples (%d) is invalid", prog, o.Samples)
 			}
-			var arg string
-			if opt.Arg != cli.None {
-				switch {
-				case j+1 < len(a):
-					arg = a[j+1:]
-				case i+1 < len(args):
-					i++
-					arg = args[i]
-				default:
-					msgs = append(msgs, fmt.Sprintf("%s: option requires argument -%c", prog, c))
-					j = len(a)
-					continue
-				}
-				j = len(a)
+		case 'e':
+			v, ok := atolfp(arg)
+			if !ok || v < 0 || v >= 1<<32 {
+				return fmt.Sprintf("%s: encryption delay %s is unlikely", prog, arg)
 			}
-			switch c {
-			case '4':
-				o.Family = 4
-			case '6':
-				o.Family = 6
-			case 'b':
-				o.AlwaysStep, o.NeverStep = true, false
-			case 'B':
-				o.NeverStep, o.AlwaysStep = true, false
-			case 'd':
-				o.Debug++
-			case 'q':
-				o.Query = true
-			case 's':
-				o.Syslog = true
-			case 'u':
-				o.Unprivileged = true
-			case 'v':
-				o.Verbose = true
-			case 'a':
-				o.AuthKey, o.AuthKeySet = arg, true
-			case 'k':
-				o.KeyFile = arg
-			case 'o':
-				o.Version = atoi(arg)
-			case 'p':
-				o.Samples = atoi(arg)
-				samplesSet = true
-				if o.Samples <= 0 || o.Samples > maxSamples {
-					msgs = append(msgs, fmt.Sprintf("%s: number of samples (%d) is invalid", prog, o.Samples))
-				}
-			case 'e':
-				v, ok := atolfp(arg)
-				if !ok || v < 0 || v >= 1<<32 {
-					msgs = append(msgs, fmt.Sprintf("%s: encryption delay %s is unlikely", prog, arg))
-					break
-				}
-				o.AuthDelay = v.seconds()
-			case 't':
-				v, ok := atolfp(arg)
-				if !ok {
-					msgs = append(msgs, fmt.Sprintf("%s: timeout %s is undecodeable", prog, arg))
-					break
-				}
-				if v < 0 {
-					// Classic accepts a negative timeout and then waits forever; refuse it.
-					msgs = append(msgs, fmt.Sprintf("%s: timeout %s is negative", prog, arg))
-					break
-				}
-				ticks := (int64(toSfp(v))*timerHz + 0x8000) >> 16
-				o.TimeoutTicks = int(max(ticks, minTimeoutTicks))
+			o.AuthDelay = v.seconds()
+		case 't':
+			v, ok := atolfp(arg)
+			if !ok {
+				return fmt.Sprintf("%s: timeout %s is undecodeable", prog, arg)
 			}
+			if v < 0 {
+				// Classic accepts a negative timeout and then waits forever; refuse it.
+				return fmt.Sprintf("%s: timeout %s is negative", prog, arg)
+			}
+			ticks := (int64(toSfp(v))*timerHz + 0x8000) >> 16
+			o.TimeoutTicks = int(max(ticks, minTimeoutTicks))
 		}
-	}
-	o.Servers = append(o.Servers, args[i:]...)
+		return ""
+	})
+	o.Servers = append(o.Servers, operands...)
 	if len(msgs) > 0 || (len(args) == 0) {
 		return nil, &UsageError{Prog: prog, Messages: msgs}
 	}
@@ -207,28 +172,6 @@ func Parse(prog string, args []string) (*Options, error) {
 		o.Unprivileged = true
 	}
 	return o, nil
-}
-
-// atoi is C's atoi: leading blanks, an optional sign, then digits up to the first non-digit;
-// no digits gives 0. Values are clamped to the int32 range instead of overflowing.
-func atoi(s string) int {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	n := int64(0)
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = min(n*10+int64(c-'0'), 1<<31)
-	}
-	if neg {
-		n = -n
-	}
-	return int(max(min(n, 1<<31-1), -1<<31))
 }
 
 // atolfp parses a decimal number of seconds ("[-+]digits[.digits]", blanks around it allowed)
