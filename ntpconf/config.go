@@ -156,10 +156,13 @@ type Association struct {
 	// TTLMode is "ttl" for network associations and "mode" for refclocks: classic keeps
 	// both in one field.
 	TTLMode int64
-	Version int // 4 unless given
-	Key     uint32
-	Ident   string
-	Flags   []string // iburst, burst, prefer, noselect, true, preempt, xleave, autokey, xmtnonce, in file order
+	// Path and PPSPath are NTPsec's refclock path and ppspath: the device gontp's driver
+	// opens instead of classic's default for the unit ("" for the default).
+	Path, PPSPath string
+	Version       int // 4 unless given
+	Key           uint32
+	Ident         string
+	Flags         []string // iburst, burst, prefer, noselect, true, preempt, xleave, autokey, xmtnonce, in file order
 	// Invalid is set when classic ntpd would refuse the association when applying it
 	// (e.g. 127.0.0.2); the daemon must not use it.
 	Invalid bool

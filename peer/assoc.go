@@ -100,6 +100,7 @@ type Assoc struct {
 	prefer, noselect, trueFlg bool
 	configured, preempt       bool
 	refclock                  uint8   // driver type for a reference clock (SetRefclock), else 0
+	pps                       bool    // a PPS source now (SetPPS)
 	refIBurst                 bool    // a reference clock's start-up burst (iburst) is running
 	ttl                       uint8   // Config.TTL
 	bclient, bcVol            bool    // Config.BClient; the volley's delay is still to measure

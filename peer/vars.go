@@ -85,6 +85,7 @@ func (a *Assoc) Candidate(now time.Time, sys *system.State) system.Candidate {
 		True:      a.trueFlg,
 		Refclock:  a.refclock,
 		AddrRefID: a.addrRefID,
+		PPS:       a.pps,
 	}
 }
 

@@ -98,7 +98,10 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	level.Set(daemon.LevelFor(debugLevel(p)))
 	ls := daemon.LogSettings{File: p.Last("logfile"), Ident: "ntpd", PID: os.Getpid(), Now: time.Now,
 		Level: level, SyslogPath: os.Getenv(syslogEnv)}
-	if !ready.Detached() {
+	// In the foreground the log also goes to the terminal, except when the output is the
+	// journal (ntp.service): the syslog lines reach the journal already.
+	journal := !ready.Detached() && daemon.StreamIsJournal(os.Stderr, os.Getenv("JOURNAL_STREAM"))
+	if !ready.Detached() && !journal {
 		ls.Stdout, ls.Stderr = stdout, stderr
 	}
 	out, err := daemon.NewLogOutput(ls)
@@ -109,6 +112,17 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	}
 	defer out.Close()
 	log := slog.New(out.Handler())
+	// fatal logs the error that stops the daemon. On the journal it also goes to standard
+	// error: journald attributes a syslog line to the service by the sender's cgroup, which
+	// it cannot read once the process has exited, so the last line of a daemon that stops at
+	// once would be missing from `systemctl status ntp` and `journalctl -u ntp`.
+	fatal := func(err error) {
+		log.Error(err.Error())
+		if journal {
+			fmt.Fprintf(stderr, "ntpd: %v\n", err)
+		}
+		ready.Fail(err)
+	}
 	for _, o := range p.Given() {
 		if o.Missing != "" && !o.Refused {
 			log.Warn(fmt.Sprintf("option %s has no effect: %s", optName(o), o.Missing))
@@ -116,8 +130,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	}
 	notifier, err := daemon.NewNotifier(nil)
 	if err != nil {
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 1
 	}
 	defer notifier.Close()
@@ -136,8 +149,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	}
 	trusted, err := trustedKeys(p.All("trustedkey"))
 	if err != nil {
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 1
 	}
 	opts := daemon.Options{
@@ -191,12 +203,10 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		return 0
 	case errors.Is(err, clock.ErrPanic):
 		// classic: "... set clock manually within 1000 s.", then exit 255 ("panic_stop").
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 255
 	default:
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 1
 	}
 }

@@ -29,6 +29,7 @@ var core = []string{
 	"gontp/internal/stats",
 	"gontp/internal/server",
 	"gontp/internal/control",
+	"gontp/refclock",
 	"gontp/internal/mode7",
 	"gontp/internal/nts",
 	"gontp/internal/siv",

@@ -415,9 +415,11 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		for _, o := range f.Options {
 			switch o.Name {
 			case "time1":
-				fu.Time1 = o.Value.Float()
+				fu.Time1, fu.Time1Set = o.Value.Float(), true
 			case "time2":
-				fu.Time2 = o.Value.Float()
+				fu.Time2, fu.Time2Set = o.Value.Float(), true
+			case "minjitter":
+				fu.MinJitter, fu.MinJitterSet = o.Value.Float(), true
 			case "stratum":
 				fu.Stratum, fu.StratumSet = int(o.Value.Float()), true
 			case "refid":
@@ -466,7 +468,9 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
-			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), addr: addr, fudge: fudges[*a.Refclock], peer: pc})
+			clk := refclock.Config{Addr: addr, Mode: uint32(a.TTLMode), Fudge: fudges[*a.Refclock],
+				Path: a.Path, PPSPath: a.PPSPath}
+			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), clock: clk, peer: pc})
 			continue
 		}
 		switch a.Kind {
@@ -539,21 +543,20 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 // refclockLine is a `server 127.127.t.u` line with its fudge.
 type refclockLine struct {
 	pos   string
-	addr  refclock.Address
-	fudge refclock.Fudge
+	clock refclock.Config
 	peer  peer.Config
 }
 
-// openRefclocks makes the drivers of the reference clock lines into rc.engine.Refclocks; a
-// driver that cannot be made is a problem named with its line.
+// openRefclocks puts the reference clock lines into rc.engine.Refclocks; a clock gontp has no
+// driver for is a problem named with its line. The drivers themselves (devices, segments,
+// sockets) are started by the running daemon only (startRefclocks), never by a check.
 func openRefclocks(rc *runConfig) {
 	for _, l := range rc.refclocks {
-		drv, err := refclock.New(l.addr, l.fudge)
-		if err != nil {
+		if err := refclock.Supported(l.clock.Addr); err != nil {
 			rc.problems = append(rc.problems, fmt.Sprintf("%s: %v", l.pos, err))
 			continue
 		}
-		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: l.addr, Driver: drv, Peer: l.peer})
+		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Clock: l.clock, Peer: l.peer})
 	}
 }
 

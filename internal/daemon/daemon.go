@@ -34,6 +34,7 @@ import (
 	"gontp/internal/server"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
+	"gontp/refclock"
 )
 
 // Options are the daemon's settings from the command line.
@@ -87,6 +88,9 @@ type Options struct {
 	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
 	Notifier  *Notifier
 	Readiness *Readiness
+	// LeapCheckInterval is how often the leap-seconds file is looked at for changes on
+	// disk; 0 means LeapCheckInterval (5 minutes). Tests make it short.
+	LeapCheckInterval time.Duration
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
@@ -121,7 +125,9 @@ type Daemon struct {
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.
-	calls    chan engineCall
+	calls chan engineCall
+	// readings carries the reference clock drivers' readings to the engine goroutine.
+	readings chan refclock.Reading
 	stopping <-chan struct{}
 	// routes caches the socket for each destination of the engine's packets; the engine
 	// goroutine alone uses it, and a rescan empties it.
@@ -234,6 +240,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
+		readings: make(chan refclock.Reading, 256),
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
@@ -358,6 +365,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 
 	d.startLines(ctx, cfg)
+	d.startRefclocks(ctx, cfg.engine.Refclocks)
 	if opts.ObserveConfig != nil {
 		opts.ObserveConfig(d.configState)
 	}
@@ -478,6 +486,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 	}
 	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
 	defer tick.Stop()
+	leapEvery := d.opts.LeapCheckInterval
+	if leapEvery <= 0 {
+		leapEvery = LeapCheckInterval
+	}
+	leapCheck := time.NewTicker(leapEvery) // the leap file changed on disk (WatchLeap)
+	defer leapCheck.Stop()
 	for {
 		var sends []engine.Send
 		select {
@@ -487,6 +501,8 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			d.rescan()
 		case <-tick.C:
 			d.clock.Tick(d.now())
+		case <-leapCheck.C:
+			d.clock.WatchLeap()
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
@@ -514,6 +530,8 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
+		case r := <-d.readings:
+			d.eng.RefclockReading(r, d.now())
 		}
 		for _, s := range sends {
 			d.send(s)

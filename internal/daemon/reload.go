@@ -288,6 +288,8 @@ func (d *Daemon) reload(ctx context.Context) {
 		// before it expires) takes effect without a restart.
 		if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
 			d.clock.loadLeap(lp, checkHash)
+		} else {
+			d.clock.leapWatch = leapWatch{} // no leapfile line any more: nothing to watch
 		}
 		d.reloaded(true)
 		return nil

@@ -9,7 +9,6 @@ import (
 
 	"gontp/internal/wire"
 	"gontp/peer"
-	"gontp/refclock"
 )
 
 // DefaultBDelay is the `broadcastdelay` default of classic's documentation, 4 ms: the
@@ -69,7 +68,7 @@ func (e *Engine) NewBClient(data []byte, src netip.AddrPort, rx time.Time, now t
 	if e.bclient.NoVolley {
 		pc.Mode, pc.IBurst, pc.StartDelay = peer.HModeBClient, false, 0
 	}
-	as, err := e.add(pc, nil, refclock.Address{}, now)
+	as, err := e.add(pc, nil, now)
 	if err != nil {
 		e.warnOnce("bclient", fmt.Sprintf("cannot mobilise a broadcast client association for %s: %v", src.Addr(), err))
 		return nil

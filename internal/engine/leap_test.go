@@ -15,16 +15,19 @@ import (
 	"gontp/system"
 )
 
-// leapClock is a reference clock that reports a leap indicator.
-type leapClock struct{ leap uint8 }
-
-func (c *leapClock) Poll(now time.Time) (refclock.Sample, bool, error) {
-	return refclock.Sample{Time: now, Disp: 0.001, Leap: c.leap}, true, nil
+// leapClock is a reference clock (an NMEA receiver) that reports a leap indicator.
+type leapClock struct {
+	leap uint8
+	e    *Engine
 }
-func (c *leapClock) Description() string { return "test clock" }
-func (c *leapClock) Stratum() uint8      { return 0 }
-func (c *leapClock) RefID() string       { return "TEST" }
-func (c *leapClock) Precision() int8     { return -20 }
+
+var leapAddr = refclock.Address{Type: refclock.TypeNMEA}
+
+// feed hands the engine the receiver's sentence for now, as the driver would.
+func (c *leapClock) feed(now time.Time) {
+	c.e.RefclockReading(refclock.Reading{Addr: leapAddr, Kind: refclock.KindSample, Ref: now, Rx: now,
+		Leap: c.leap}, now)
+}
 
 // armingDiscipline accepts every update and records what the kernel would be told. Like the
 // update-only disciplines of the simulator it leaves sys_poll at its start value.
@@ -47,13 +50,14 @@ func leapEngine(t *testing.T, clk *leapClock, d *armingDiscipline, file func(tim
 	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
-		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},
+		Refclocks: []Refclock{{Clock: refclock.Config{Addr: leapAddr}, Peer: peer.Config{IBurst: true, Prefer: true}}},
 		NTP:       true,
 		Tos:       &tos,
 	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Loop: d, LeapFile: file})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.e = e
 	return e
 }
 
@@ -63,7 +67,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 	clk := &leapClock{leap: wire.LeapAddSecond}
 	d := &armingDiscipline{}
 	e := leapEngine(t, clk, d, nil)
-	run(e, time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	runFed(e, time.Minute, clk.feed, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond {
 		t.Fatalf("leap %d, want 1 (insert) voted from the system peer", got)
 	}
@@ -71,7 +75,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 		t.Fatalf("kernel armed %v, want insert", d.armed)
 	}
 	clk.leap = wire.LeapNone
-	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	runFed(e, 10*time.Minute, clk.feed, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || d.armed[len(d.armed)-1] != [2]bool{false, false} {
 		t.Fatalf("after the announcement ended: leap %d, armed %v", got, d.armed)
 	}
@@ -81,8 +85,9 @@ func TestLeapVotedFromSources(t *testing.T) {
 // say nothing (classic: the leap file overrides the vote).
 func TestLeapFileWins(t *testing.T) {
 	d := &armingDiscipline{}
-	e := leapEngine(t, &leapClock{}, d, func(time.Time) (bool, bool) { return false, true })
-	run(e, time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	clk := &leapClock{}
+	e := leapEngine(t, clk, d, func(time.Time) (bool, bool) { return false, true })
+	runFed(e, time.Minute, clk.feed, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapDelSecond {
 		t.Fatalf("leap %d, want 2 (delete) from the leap file", got)
 	}

@@ -63,7 +63,7 @@ func (e *Engine) orphan(now time.Time) {
 // stratum (classic: peer->dstadr->addr_refid), which the parent election compares with the
 // peer's: a peer whose address is above ours is never our parent.
 func (e *Engine) orphanCandidate(as *association, c *system.Candidate) {
-	if c.Stratum != e.sys.Tos.Orphan || as.driver != nil || e.localAddr == nil {
+	if c.Stratum != e.sys.Tos.Orphan || as.clock != nil || e.localAddr == nil {
 		return
 	}
 	if la, ok := e.localAddr(as.a.Addr()); ok {

@@ -9,7 +9,6 @@ import (
 
 	"gontp/internal/wire"
 	"gontp/peer"
-	"gontp/refclock"
 )
 
 // NewPassive mobilises a symmetric passive association for a symmetric-active packet from
@@ -55,7 +54,7 @@ func (e *Engine) NewPassive(data []byte, src netip.AddrPort, rx time.Time, now t
 		minPoll = min(max(minPoll, peer.MinPoll), peer.MaxPoll)
 	}
 	as, err := e.add(peer.Config{Addr: src, Mode: wire.ModeSymPassive, Version: pkt.Version,
-		MinPoll: minPoll, MaxPoll: peer.MaxPoll, KeyID: keyID}, nil, refclock.Address{}, now)
+		MinPoll: minPoll, MaxPoll: peer.MaxPoll, KeyID: keyID}, nil, now)
 	if err != nil {
 		e.warnOnce("passive", fmt.Sprintf("cannot mobilise a symmetric passive association for %s: %v", src.Addr(), err))
 		return nil

@@ -3,7 +3,6 @@
 package ntpdate
 
 import (
-
 	"gontp/internal/ntptime"
 )
 
