@@ -54,9 +54,6 @@ type Config struct {
 	Reset           []*Option // Name only
 	PollSkew        []*PollSkew
 	BroadcastClient *Pos // non-nil when broadcastclient was given
-	// BroadcastNoVolley is `broadcastclient novolley`: no client-mode volley to measure
-	// the delay; `broadcastdelay` is used instead.
-	BroadcastNoVolley bool
 	// Metrics are gontp's `metrics ADDRESS:PORT` lines: where the Prometheus/OpenMetrics
 	// endpoint listens (none: it is off).
 	Metrics []*Metrics

@@ -401,11 +401,7 @@ func (p *parser) command(depth int) {
 		pos := t.pos
 		p.cfg.BroadcastClient = &pos
 		p.record(t.text, t.pos)
-		if n := p.peek(); n.kind != tkEOC && n.text == "novolley" {
-			p.next()
-			p.cfg.BroadcastNoVolley = true
-		}
-		p.trailing("broadcastclient", []string{"novolley"})
+		p.trailing("broadcastclient", nil)
 	case "unpeer", "unconfig":
 		p.unpeer(t)
 	case "trap":

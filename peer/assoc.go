@@ -77,10 +77,11 @@ type Config struct {
 	StartDelay time.Duration
 	// BClient marks a broadcast client (ntpd MDF_BCLNT), mobilised by the engine for a
 	// broadcast from a stranger (bclient.go). With Mode wire.ModeClient it starts with
-	// classic's volley; with Mode HModeBClient (novolley) it listens at once and takes
-	// BDelay as the round-trip delay.
+	// classic's volley; with Mode HModeBClient it listens at once and takes BDelay as the
+	// round-trip delay (ntpd's novolley; classic 4.2.8p15's configuration cannot ask for it,
+	// and the engine always starts with the volley).
 	BClient bool
-	// BDelay is `broadcastdelay`, s: the delay of a novolley client, and the limit the
+	// BDelay is `broadcastdelay`, s: the delay without a volley, and the limit the
 	// delay measured after a volley must not exceed (classic's |sys_bdelay|).
 	BDelay float64
 	// TTL is a broadcast association's IP TTL (IPv6 hop limit) for a multicast group

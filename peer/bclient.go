@@ -31,7 +31,7 @@ func (a *Assoc) endVolley(now time.Time, sys *system.State) {
 //   - the header tests, then the offset is t3 - t4 plus half the delay. After a volley the
 //     first broadcast measures that delay as twice the difference between the volley's
 //     offset and the broadcast's; above BDelay the association goes ("initial delay
-//     exceeds limit"), as classic's bug-3031 check. A novolley client uses BDelay;
+//     exceeds limit"), as classic's bug-3031 check. Without a volley the delay is BDelay;
 //   - the poll timer is set to fire 2 s before the next broadcast is due, so that each
 //     broadcast lights the reach bit its poll shifted in.
 func (a *Assoc) receiveBroadcast(pkt *wire.Packet, rx Rx, now time.Time, sys *system.State, acts []Action) ([]Action, error) {

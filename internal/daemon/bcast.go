@@ -78,11 +78,11 @@ type castListen struct {
 // on reports whether the daemon is a broadcast client at all (classic sys_bclient).
 func (c castListen) on() bool { return c.broadcast || len(c.groups) > 0 }
 
-// bclientFromConfig reads `broadcastclient [novolley]`, `multicastclient [ADDR ...]` (no
+// bclientFromConfig reads `broadcastclient` (classic 4.2.8p15 has no novolley: it is a
+// syntax error there and here), `multicastclient [ADDR ...]` (no
 // address: classic's 224.0.1.1, INADDR_NTP) and `broadcastdelay S`.
 func bclientFromConfig(cfg *ntpconf.Config, rc *runConfig, log *slog.Logger) {
 	rc.cast.broadcast = cfg.BroadcastClient != nil
-	rc.engine.BClient.NoVolley = cfg.BroadcastNoVolley
 	for _, a := range cfg.MulticastClient {
 		g, err := netip.ParseAddr(a.Address)
 		if err != nil || !g.Unmap().IsMulticast() {
@@ -102,7 +102,7 @@ func bclientFromConfig(cfg *ntpconf.Config, rc *runConfig, log *slog.Logger) {
 			continue
 		}
 		if s.Value.Dbl <= 0 || s.Value.Dbl >= 1 {
-			log.Warn(fmt.Sprintf("%s: broadcastdelay %g: not between 0 and 1 s; the default %g s stays", s.Pos, s.Value.Dbl, engine.DefaultBDelay))
+			log.Warn(fmt.Sprintf("%s: broadcastdelay %g: not between 0 and 1 s; classic's limit %g s stays", s.Pos, s.Value.Dbl, engine.DefaultVolleyLimit))
 			continue
 		}
 		rc.engine.BClient.Delay = s.Value.Dbl

@@ -78,7 +78,6 @@ func TestBroadcastClientGontp(t *testing.T) {
 		{"classic-multicast", "classic", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
 		{"gontp-broadcast", "gontp", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
 		{"gontp-multicast", "gontp", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
-		{"gontp-novolley", "gontp", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient novolley\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // minutes of waiting on its own network
