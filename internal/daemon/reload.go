@@ -99,6 +99,9 @@ var appliers = []applier{
 	// NTS (nts.go): the NTS-KE server, its certificate, the master key file and the NTS
 	// associations are set up at start only.
 	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
+	// The broadcast client's sockets are bound at start, before the privilege drop
+	// (bcast.go); `broadcast` lines are association lines and reload as such.
+	{name: "broadcastclient, multicastclient, broadcastdelay", groups: []string{"broadcastclient", "multicastclient", "broadcastdelay"}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
