@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 
 	"gontp/internal/engine"
 	"gontp/internal/wire"
@@ -73,6 +74,19 @@ func (d *Daemon) castErr(to netip.AddrPort, err error) {
 type castListen struct {
 	broadcast bool         // `broadcastclient`
 	groups    []netip.Addr // `multicastclient` groups
+	manycast  []netip.Addr // `manycastserver` groups
+}
+
+// allGroups are the groups to join: the multicast client's and the manycast server's,
+// each once.
+func (c castListen) allGroups() []netip.Addr {
+	var out []netip.Addr
+	for _, g := range append(append([]netip.Addr(nil), c.groups...), c.manycast...) {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // on reports whether the daemon is a broadcast client at all (classic sys_bclient).
@@ -90,6 +104,14 @@ func bclientFromConfig(cfg *ntpconf.Config, rc *runConfig, log *slog.Logger) {
 			continue
 		}
 		rc.cast.groups = append(rc.cast.groups, g.Unmap())
+	}
+	for _, a := range cfg.ManycastServer {
+		g, err := netip.ParseAddr(a.Address)
+		if err != nil || !g.Unmap().IsMulticast() {
+			log.Warn(fmt.Sprintf("%s: manycastserver %s: not a multicast group address; ignored (classic answers manycast requests only on groups)", a.Pos, a.Address))
+			continue
+		}
+		rc.cast.manycast = append(rc.cast.manycast, g.Unmap())
 	}
 	for _, d := range cfg.Directives {
 		if d.Keyword == "multicastclient" && len(cfg.MulticastClient) == 0 {

@@ -93,6 +93,7 @@ var actedOn = map[string]bool{
 	"logfile": true, "logconfig": true,
 	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
 	"broadcast": true, "broadcastclient": true, "multicastclient": true, "broadcastdelay": true,
+	"manycastserver": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its

@@ -236,7 +236,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		now:   now,
 		clock: clk,
 		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
-			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling, BClient: cfg.cast.on()}, ntptime.FromTime(start)),
+			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling, BClient: cfg.cast.on(),
+			ManycastServer: len(cfg.cast.manycast) > 0}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
@@ -293,9 +294,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
-	if cfg.cast.on() {
-		// broadcastclient/multicastclient: bound before the privilege drop, as classic.
-		if err := d.socks.ListenCast(cfg.cast.broadcast, cfg.cast.groups); err != nil {
+	if cfg.cast.on() || len(cfg.cast.manycast) > 0 {
+		// broadcastclient/multicastclient/manycastserver: bound before the privilege
+		// drop, as classic.
+		if err := d.socks.ListenCast(cfg.cast.broadcast, cfg.cast.allGroups()); err != nil {
 			log.Error(err.Error())
 		}
 	}
@@ -421,7 +423,24 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	rx := ntptime.FromTime(rxTime)
 	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
 	src.Mode7 = d.mode7Enabled()
+	var mcastSock *netio.Socket
+	if p.Socket.Local.Addr().IsMulticast() {
+		// A manycast client's request to a group we joined (manycastserver): the
+		// answer goes from our unicast address towards it.
+		if sock, err := d.socks.SocketFor(p.Source); err == nil {
+			mcastSock = sock
+			src.Manycast, src.ManycastLocal = true, sock.Local.Addr()
+		}
+	}
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
+	if mcastSock != nil {
+		if n > 0 && verdict.StampXmt() {
+			if err := mcastSock.SendTo(reply[:n], p.Source, d.stampSeal); err != nil {
+				d.log.Debug("send failed", "to", p.Source.String(), "error", err)
+			}
+		}
+		return 0, nil
+	}
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source

@@ -101,7 +101,7 @@ var appliers = []applier{
 	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
 	// The broadcast client's sockets are bound at start, before the privilege drop
 	// (bcast.go); `broadcast` lines are association lines and reload as such.
-	{name: "broadcastclient, multicastclient, broadcastdelay", groups: []string{"broadcastclient", "multicastclient", "broadcastdelay"}},
+	{name: "broadcastclient, multicastclient, broadcastdelay, manycastserver", groups: []string{"broadcastclient", "multicastclient", "broadcastdelay", "manycastserver"}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of

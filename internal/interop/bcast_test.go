@@ -111,3 +111,34 @@ func TestBroadcastClientGontp(t *testing.T) {
 		})
 	}
 }
+
+// TestManycastServerToClassic is half of issue 19's manycast acceptance: gontp, synchronised
+// to a chronyd at stratum 8 on its virtual clock, has `manycastserver 224.0.1.1`; classic
+// ntpd 4.2.8p15 with `manycastclient 224.0.1.1` and `disable auth` must find it (its
+// solicitation to the group is answered from gontp's unicast address), mobilise an
+// association for it and synchronise to it at stratum 10.
+func TestManycastServerToClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+	tn := testnet.New(t)
+	chrony := tn.Host("chrony")
+	server := tn.Host("gontp")
+	client := tn.Host("classic")
+	testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+	virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+	runGontpInProcessClock(t, server, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nmanycastserver 224.0.1.1\n", chrony.Addr()), nil, virtual)
+	testnet.ClassicNTPD(t, client, "disable auth\nmanycastclient 224.0.1.1 minpoll 3\n")
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		stratum, refid, _ := classicSys(t, client, ref)
+		rows := classicPeers(t, client, ref)
+		if stratum == 10 && refid == server.Addr().String() {
+			t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, rows)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, rows)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}

@@ -53,6 +53,9 @@ type Config struct {
 	// broadcast from a stranger may then mobilise a broadcast client association
 	// (NewBClient), authenticated unless NoAuth.
 	BClient bool
+	// ManycastServer is `manycastserver`: client requests to its groups are answered
+	// (Source.Manycast), by classic's rules.
+	ManycastServer bool
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
@@ -61,6 +64,7 @@ type Server struct {
 	minPoll uint8
 	noAuth  atomic.Bool
 	bclient atomic.Bool
+	mcast   atomic.Bool
 	strata  atomic.Uint32 // floor<<8 | ceiling (Config.Floor, Config.Ceiling)
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
@@ -159,6 +163,7 @@ func New(cfg Config, start ntptime.Time) *Server {
 	s := &Server{minPoll: uint8(mp), start: start}
 	s.noAuth.Store(cfg.NoAuth)
 	s.bclient.Store(cfg.BClient)
+	s.mcast.Store(cfg.ManycastServer)
 	s.SetStratumRange(cfg.Floor, cfg.Ceiling)
 	s.resetAt.Store(uint64(start))
 	return s
@@ -470,6 +475,11 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	authError := tr.HasMAC && !authOK
 	switch action {
 	case amFXmit:
+		if src.Manycast {
+			if v := s.manycastRefusal(&p, &snap.Sys, src, rflags, authOK, authError); v != 0 {
+				return 0, v
+			}
+		}
 		n := s.reply(req, &p, version, wire.ModeServer, rx, &snap.Sys, out)
 		n += s.trailer(out[n:], len(req), authOK, authError, keyID)
 		if authError {
@@ -543,6 +553,40 @@ const DefaultCeiling = 15
 
 // SetNoAuth applies `enable/disable auth` from a reloaded configuration (Config.NoAuth).
 func (s *Server) SetNoAuth(noAuth bool) { s.noAuth.Store(noAuth) }
+
+// manycastRefusal decides on a manycast client's request that arrived on a group socket
+// (classic receive(), AM_FXMIT with INT_MCASTOPEN), counting a refusal: only with
+// `manycastserver` (else restricted); only while synchronised at a stratum below the
+// client's (stratum 0 counting as 16), not at exactly one above it (classic's sys_cohort
+// off), and not to a client already synchronised to us (its refid is our address) — all
+// declined; and only authenticated unless `disable auth` (`nopeer`, `notrust` make it
+// required), else restricted. Without an answer a manycast client never learns we exist.
+func (s *Server) manycastRefusal(p *wire.Packet, sys *snapshot.SysVars, src Source, rflags Restrict, authOK, authError bool) Verdict {
+	c := &s.c
+	if !s.mcast.Load() {
+		c.restricted.Add(1)
+		return DropRestricted
+	}
+	his := p.Stratum
+	if his == wire.StratumUnspec || his > wire.StratumUnsynched {
+		his = wire.StratumUnsynched
+	}
+	ours := sys.Stratum
+	mine := src.ManycastLocal.Is4() && p.RefID == binary.BigEndian.Uint32(src.ManycastLocal.AsSlice())
+	if sys.Leap == wire.LeapAlarm || ours >= his || ours == his+1 || mine {
+		c.declined.Add(1)
+		return DropDeclined
+	}
+	required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+	if authError || required && !authOK {
+		c.restricted.Add(1)
+		return DropRestricted
+	}
+	return 0
+}
+
+// SetManycastServer applies `manycastserver` from a reloaded configuration.
+func (s *Server) SetManycastServer(on bool) { s.mcast.Store(on) }
 
 // SetBClient applies `broadcastclient`/`multicastclient` from a reloaded configuration
 // (Config.BClient).
