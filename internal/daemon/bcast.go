@@ -130,3 +130,32 @@ func bclientFromConfig(cfg *ntpconf.Config, rc *runConfig, log *slog.Logger) {
 		rc.engine.BClient.Delay = s.Value.Dbl
 	}
 }
+
+// manycastLine makes the engine's pool prototype for a `manycastclient GROUP [key N] [ttl N]
+// [minpoll N] [maxpoll N] [version N] [iburst] ...` line, or warns with its position.
+func manycastLine(a *ntpconf.Association, pc peer.Config, log *slog.Logger) (engine.Pool, bool) {
+	g, err := netip.ParseAddr(a.Address)
+	if err != nil || !g.Unmap().IsMulticast() {
+		log.Warn(fmt.Sprintf("%s: manycastclient %s: not a multicast group address; this line has no effect", a.Pos, a.Address))
+		return engine.Pool{}, false
+	}
+	if a.TTLMode < 0 || a.TTLMode > 255 {
+		log.Warn(fmt.Sprintf("%s: manycastclient %s: ttl %d outside 1..255; this line has no effect", a.Pos, a.Address, a.TTLMode))
+		return engine.Pool{}, false
+	}
+	if a.Key != 0 {
+		log.Warn(fmt.Sprintf("%s: manycastclient %s: key %d: the solicitations go unsigned and the servers found get no key; use `disable auth` or restrict the group", a.Pos, a.Address, a.Key))
+	}
+	pc.Prefer, pc.Burst, pc.True, pc.Preempt, pc.KeyID = false, false, false, false, 0
+	return engine.Pool{Name: g.Unmap().String(), Group: g.Unmap(), MaxTTL: uint8(a.TTLMode), Peer: pc}, true
+}
+
+// manycastClient reports whether a manycastclient line is in force (server.Config).
+func (rc *runConfig) manycastClient() bool {
+	for _, p := range rc.engine.Pools {
+		if p.Group.IsValid() {
+			return true
+		}
+	}
+	return false
+}

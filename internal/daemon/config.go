@@ -490,6 +490,13 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			pc.Prefer, pc.Burst, pc.True, pc.Preempt = false, false, false, false
 			rc.engine.Pools = append(rc.engine.Pools, engine.Pool{Name: a.Address, Family: family(a.Family, cmdFamily), Peer: pc})
 			continue
+		case ntpconf.KindManycastClient:
+			// A manycast client (manycast.go in the engine): a pool prototype that
+			// solicits the group.
+			if pl, ok := manycastLine(a, pc, log); ok {
+				rc.engine.Pools = append(rc.engine.Pools, pl)
+			}
+			continue
 		case ntpconf.KindBroadcast:
 			// A broadcast server (ntpd MODE_BROADCAST): mode-5 packets every 2^minpoll s
 			// to an interface's broadcast address or a multicast group (bcast.go).
@@ -605,7 +612,7 @@ func warnAssocOptions(a *ntpconf.Association, log *slog.Logger) {
 			log.Warn(fmt.Sprintf("%s: %s %s: option %s is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address, f))
 		}
 	}
-	if a.TTLMode != 0 && a.Refclock == nil && a.Kind != ntpconf.KindBroadcast {
+	if a.TTLMode != 0 && a.Refclock == nil && a.Kind != ntpconf.KindBroadcast && a.Kind != ntpconf.KindManycastClient {
 		log.Warn(fmt.Sprintf("%s: %s %s: option ttl is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address))
 	}
 	if a.Ident != "" {

@@ -237,7 +237,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		clock: clk,
 		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
 			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling, BClient: cfg.cast.on(),
-			ManycastServer: len(cfg.cast.manycast) > 0}, ntptime.FromTime(start)),
+			ManycastServer: len(cfg.cast.manycast) > 0, ManycastClient: cfg.manycastClient()}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
@@ -458,7 +458,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 			}
 		})
 		return 0, nil
-	case server.ToAssociation, server.NewPassive, server.NewBClient:
+	case server.ToAssociation, server.NewPassive, server.NewBClient, server.ToManycast:
 		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket,
 			passive: verdict == server.NewPassive, bclient: verdict == server.NewBClient}
 		select {
@@ -657,10 +657,17 @@ func (d *Daemon) sendCast(s engine.Send) {
 		return
 	}
 	delete(d.castWarned, s.To.Addr())
+	var last ntptime.Time
 	for _, sock := range socks {
 		if actual, ok := d.sendFrom(sock, s); ok {
 			d.recordOutput(sock.Local.Addr(), s, actual)
+			last = actual
 		}
+	}
+	if last != 0 && s.Packet.Mode == wire.ModeClient {
+		// A manycast solicitation: the replies echo the stamp that went out (the last
+		// interface's, when several reach the group).
+		d.eng.Transmitted(s.To, s.Packet.Xmt, last)
 	}
 }
 

@@ -454,7 +454,7 @@ func (e *Engine) Transmitted(to netip.AddrPort, planned, actual ntptime.Time) {
 		as.a.Transmitted(planned, actual)
 	}
 	for _, p := range e.pools {
-		if p.solicit == to && p.aorg == planned {
+		if (p.solicit == to || p.group == to) && p.aorg == planned {
 			p.aorg = actual
 		}
 	}

@@ -142,3 +142,42 @@ func TestManycastServerToClassic(t *testing.T) {
 		time.Sleep(2 * time.Second)
 	}
 }
+
+// TestManycastClientGontp is the other half: a manycast server (classic ntpd 4.2.8p15 or
+// gontp with `manycastserver 224.0.1.1`), synchronised to a chronyd at stratum 8; gontp
+// with `manycastclient 224.0.1.1 minpoll 3` and `disable auth` must find it, mobilise a
+// client association for it and serve at stratum 10.
+func TestManycastClientGontp(t *testing.T) {
+	for _, impl := range []string{"classic", "gontp"} {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			testnet.Reference(t, "classic-ntpd", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			server := tn.Host("server")
+			client := tn.Host("client")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			conf := fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nmanycastserver 224.0.1.1\n", chrony.Addr())
+			if impl == "classic" {
+				testnet.ClassicNTPD(t, server, "disable auth\n"+conf)
+			} else {
+				runGontpInProcessClock(t, server, conf, nil, virtual)
+			}
+			snap, _ := runGontpInProcessClock(t, client, "disable auth\nmanycastclient 224.0.1.1 minpoll 3\n", nil, virtual)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				s := snap()
+				p, ok := findPeer(s, server.Addr())
+				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && !p.Vars.Configured && p.Vars.Preempt {
+					t.Logf("gontp: stratum %d, found %s (reach %o)", s.Sys.Stratum, p.Vars.Addr, p.Vars.Reach)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v", s.Sys.Stratum, s.SysPeer, ok, p.Vars)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}

@@ -56,6 +56,9 @@ type Config struct {
 	// ManycastServer is `manycastserver`: client requests to its groups are answered
 	// (Source.Manycast), by classic's rules.
 	ManycastServer bool
+	// ManycastClient is a `manycastclient` line: a server reply from a stranger may
+	// answer its solicitation (ToManycast).
+	ManycastClient bool
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
@@ -65,6 +68,7 @@ type Server struct {
 	noAuth  atomic.Bool
 	bclient atomic.Bool
 	mcast   atomic.Bool
+	acast   atomic.Bool
 	strata  atomic.Uint32 // floor<<8 | ceiling (Config.Floor, Config.Ceiling)
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
@@ -164,6 +168,7 @@ func New(cfg Config, start ntptime.Time) *Server {
 	s.noAuth.Store(cfg.NoAuth)
 	s.bclient.Store(cfg.BClient)
 	s.mcast.Store(cfg.ManycastServer)
+	s.acast.Store(cfg.ManycastClient)
 	s.SetStratumRange(cfg.Floor, cfg.Ceiling)
 	s.resetAt.Store(uint64(start))
 	return s
@@ -221,6 +226,10 @@ const (
 	// `multicastclient` given, and authenticated unless `disable auth`); hand it to the
 	// engine. Respond wrote nothing.
 	NewBClient
+	// ToManycast: a server reply from a stranger that may answer a manycast client's
+	// solicitation (classic AM_MANYCAST: a `manycastclient` line, authenticated unless
+	// `disable auth`); the engine checks its origin timestamp. Respond wrote nothing.
+	ToManycast
 	// ToPrivate: a mode-7 (ntpdc) request from a source without noquery while `enable mode7`
 	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
 	// nothing.
@@ -244,6 +253,7 @@ var verdictNames = [...]string{
 	DropNoSnapshot:  "drop-no-snapshot",
 	ToPrivate:       "to-private",
 	NewBClient:      "new-bclient",
+	ToManycast:      "to-manycast",
 	DropOutShort:    "drop-out-short",
 }
 
@@ -534,7 +544,15 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		}
 		c.toAssoc.Add(1)
 		return 0, NewBClient
-	default: // amManycast: we are not a manycast client
+	case amManycast:
+		required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+		if !s.acast.Load() || authError || required && !authOK {
+			c.restricted.Add(1)
+			return 0, DropRestricted
+		}
+		c.toAssoc.Add(1)
+		return 0, ToManycast
+	default:
 		c.restricted.Add(1)
 		return 0, DropRestricted
 	}
