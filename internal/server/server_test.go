@@ -4,6 +4,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"gontp/internal/snapshot"
@@ -705,5 +706,52 @@ func TestRespondNewBClient(t *testing.T) {
 				t.Errorf("verdict = %v (%d octets), want %v and nothing sent", v, n, tc.verdict)
 			}
 		})
+	}
+}
+
+// TestRespondManycast: classic receive()'s AM_FXMIT on a group socket and AM_MANYCAST: a
+// manycast request is answered only with `manycastserver`, while synchronised at a lower
+// stratum, and not by a client synchronised to us; a server reply from a stranger reaches
+// the engine only with a manycast client and authenticated unless `disable auth`.
+func TestRespondManycast(t *testing.T) {
+	local := netip.MustParseAddr("198.18.0.3")
+	mc := Source{Manycast: true, ManycastLocal: local}
+	synced := unsyncSnap()
+	synced.Sys.Leap, synced.Sys.Stratum = wire.LeapNone, 9
+	cases := []struct {
+		name    string
+		cfg     Config
+		req     []byte
+		snap    *snapshot.Snapshot
+		verdict Verdict
+	}{
+		{"answered", Config{ManycastServer: true, NoAuth: true}, header(0, 4, 3, 6), synced, Replied},
+		{"not-a-server", Config{NoAuth: true}, header(0, 4, 3, 6), synced, DropRestricted},
+		{"unsynchronised", Config{ManycastServer: true, NoAuth: true}, header(0, 4, 3, 6), unsyncSnap(), DropDeclined},
+		{"client-better", Config{ManycastServer: true, NoAuth: true}, stratum(header(0, 4, 3, 6), 3), synced, DropDeclined},
+		{"enable-auth", Config{ManycastServer: true}, header(0, 4, 3, 6), synced, DropRestricted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg, tStart)
+			_, v := s.Respond(tc.req, tRx, tc.snap, mc, make([]byte, MaxReplyLen))
+			if v != tc.verdict {
+				t.Errorf("verdict = %v, want %v", v, tc.verdict)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		verdict Verdict
+	}{
+		{"reply-to-client", Config{ManycastClient: true, NoAuth: true}, ToManycast},
+		{"reply-no-client", Config{NoAuth: true}, DropRestricted},
+		{"reply-enable-auth", Config{ManycastClient: true}, DropRestricted},
+	} {
+		s := New(tc.cfg, tStart)
+		if _, v := s.Respond(stratum(header(0, 4, 4, 6), 2), tRx, unsyncSnap(), Source{}, make([]byte, MaxReplyLen)); v != tc.verdict {
+			t.Errorf("%s: verdict = %v, want %v", tc.name, v, tc.verdict)
+		}
 	}
 }
