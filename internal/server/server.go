@@ -606,6 +606,10 @@ func (s *Server) manycastRefusal(p *wire.Packet, sys *snapshot.SysVars, src Sour
 // SetManycastServer applies `manycastserver` from a reloaded configuration.
 func (s *Server) SetManycastServer(on bool) { s.mcast.Store(on) }
 
+// SetManycastClient applies a reloaded configuration's `manycastclient` lines
+// (Config.ManycastClient).
+func (s *Server) SetManycastClient(on bool) { s.acast.Store(on) }
+
 // SetBClient applies `broadcastclient`/`multicastclient` from a reloaded configuration
 // (Config.BClient).
 func (s *Server) SetBClient(on bool) { s.bclient.Store(on) }
