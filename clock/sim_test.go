@@ -83,7 +83,7 @@ func (w *world) run(t *testing.T, end, dt time.Duration, up func(time.Duration) 
 }
 
 // freqError is the residual frequency error of the disciplined clock, s/s.
-func (w *world) freqError() float64 { return w.m.Natural() + w.d.freq }
+func (w *world) freqError() float64 { return w.m.Natural() + w.d.led.freq }
 
 func TestSimLAN(t *testing.T) {
 	for _, kernel := range []bool{true, false} {
@@ -256,7 +256,7 @@ func TestSlewOnlyX(t *testing.T) {
 	p := DefaultParams()
 	p.StepFwd, p.StepBack = 600, 600
 	w := newWorld(t, 5, 0, 10e-6, 4, p)
-	if w.d.kernel {
+	if w.d.led.pll {
 		t.Fatal("-x must turn the kernel loop off")
 	}
 	w.run(t, 2*time.Hour, time.Second, nil, nil)

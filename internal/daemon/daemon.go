@@ -162,7 +162,6 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
 		Discipline: clk.Discipline,
-		LeapFile:   clk.LeapPending,
 		Rand:       rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.

@@ -21,6 +21,7 @@ type scripted struct {
 	calls   int
 	limits  [2]int8
 	updates int // Update calls (must stay 0: a Processor is driven through Process)
+	root    [2]float64
 }
 
 func (s *scripted) Update(float64, float64, time.Time) (bool, error) { s.updates++; return false, nil }
@@ -33,6 +34,10 @@ func (s *scripted) Vars() clock.Vars {
 }
 func (s *scripted) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = [2]int8{minPoll, maxPoll} }
+func (s *scripted) SetRootDistance(delay, disp float64)             { s.root = [2]float64{delay, disp} }
+func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {
+	return clock.LeapState{}, nil
+}
 
 func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Engine {
 	t.Helper()
@@ -70,6 +75,11 @@ func TestProcessorDrivesSystemVariables(t *testing.T) {
 	}
 	if p.limits != [2]int8{4, 7} {
 		t.Errorf("poll limits %v, want the system peer's [4 7]", p.limits)
+	}
+	// The discipline gets the root delay and dispersion the system then shows (the
+	// kernel's maximum error is made of them).
+	if p.root[1] < minDisp || p.root != [2]float64{s.Sys.RootDelay, s.Sys.RootDisp} {
+		t.Errorf("root distance given to the discipline %v, system %v %v", p.root, s.Sys.RootDelay, s.Sys.RootDisp)
 	}
 	if s.Frequency != 12.5 || s.ClkJitter != 0.0002 || s.ClkWander != 0.01 || s.Offset != 0.001 ||
 		s.ClockState != uint8(clock.SYNC) {

@@ -52,10 +52,6 @@ type Options struct {
 	// noDiscipline). A Discipline that is also a Processor (*clock.Discipline) is driven
 	// through Process, which lets the engine follow the loop's poll, steps and events.
 	Discipline Discipline
-	// LeapFile says whether the leap-seconds file announces a leap second for the end of the
-	// current day (leap.Table.Pending); nil means there is no leap file. It overrides the
-	// servers' vote, as classic's leap file does.
-	LeapFile func(now time.Time) (insert, del bool)
 	// Resolve starts the resolution of a pool's name. It must not block and must not call
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
@@ -67,12 +63,6 @@ type Options struct {
 // clock is now considered synchronised to it.
 type Discipline interface {
 	Update(offset, jitter float64, now time.Time) (synchronised bool, err error)
-}
-
-// leapArmer is a discipline that can tell the kernel to insert or delete a second at the end
-// of the day (*clock.Discipline: STA_INS/STA_DEL).
-type leapArmer interface {
-	Leap(insert, del bool) error
 }
 
 // Processor is the full clock discipline (*clock.Discipline): besides adjusting the clock it
@@ -91,6 +81,12 @@ type Processor interface {
 	// SetPollLimits bounds sys_poll by the system peer's minpoll and maxpoll (classic
 	// clock_update clamps sys_poll to them before calling local_clock).
 	SetPollLimits(minPoll, maxPoll int8)
+	// SetRootDistance gives the root delay and dispersion of the update about to be
+	// processed (the kernel's maximum error is rootdelay/2 + rootdisp).
+	SetRootDistance(rootDelay, rootDisp float64)
+	// Leap hands the survivors' leap vote to the discipline's leap owner, which decides
+	// what is scheduled, arms the kernel during the last day and says what to serve.
+	Leap(now time.Time, voteIns, voteDel bool) (clock.LeapState, error)
 }
 
 // noDiscipline is the engine's discipline when Options gives none (the engine's own
@@ -139,10 +135,8 @@ type Engine struct {
 	ntp        bool
 	discipline Discipline
 	proc       Processor // discipline as a Processor, nil if it is not one
-	leapFile   func(time.Time) (bool, bool)
-	// leapVote is the survivors' majority vote on a leap second at the last selection;
-	// leapArmed is what the kernel was last told.
-	leapVote, leapArmed [2]bool
+	// leapVote is the survivors' majority vote on a leap second at the last selection.
+	leapVote [2]bool
 	// err is the panic that ended the discipline (classic exits there); once set, the
 	// discipline is never called again.
 	err error
@@ -209,6 +203,11 @@ func New(cfg Config, o Options) (*Engine, error) {
 		e.discipline = noDiscipline{}
 	}
 	e.proc, _ = e.discipline.(Processor)
+	if e.proc != nil {
+		// tinker allan is the discipline's setting; the clock filter ranks its stages
+		// by it too (classic's allan_xpt, used by clock_filter and the loop alike).
+		e.sys.Allan = e.proc.Vars().Allan
+	}
 	// Until the first update says otherwise, the clock filter settles as the discipline
 	// does: without a drift file the loop starts measuring the frequency (classic's
 	// freq_cnt > 0), and the filter must hand on its newest samples, or a first sample of
@@ -223,7 +222,6 @@ func New(cfg Config, o Options) (*Engine, error) {
 	case ok:
 		e.sys.Settling = st.Settling()
 	}
-	e.leapFile = o.LeapFile
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
 		if err := cfg.Tos.Validate(); err != nil {
@@ -527,13 +525,19 @@ func (e *Engine) selectClock(now time.Time) {
 func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	v := sp.a.Vars(now)
 	e.sysEpoch = v.Epoch
+	// Classic clock_update sets the root delay and dispersion before local_clock, which
+	// hands them to the kernel as its maximum error.
+	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
+	// never below mindisp.
+	rootDelay := v.Delay + v.RootDelay
+	rootDisp := max(v.RootDisp+v.Disp+e.jitter+PHI*now.Sub(v.Update).Seconds()+math.Abs(e.offset), minDisp)
 	synced := false
 	switch {
 	case !e.ntp || e.err != nil:
 		// `disable ntp`, or the daemon is exiting after a panic: measure, never adjust.
 	case e.proc != nil:
 		var stepped bool
-		synced, stepped = e.process(v, now)
+		synced, stepped = e.process(v, rootDelay, rootDisp, now)
 		if stepped || e.err != nil {
 			return
 		}
@@ -553,11 +557,7 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 		e.sys.RefID = peer.RefID(v.Addr.Addr())
 	}
 	e.sys.RefTime = ntptime.FromTime(now)
-	e.sys.RootDelay = v.Delay + v.RootDelay
-	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
-	// never below mindisp.
-	rd := v.RootDisp + v.Disp + e.jitter + PHI*now.Sub(v.Update).Seconds() + math.Abs(e.offset)
-	e.sys.RootDisp = max(rd, minDisp)
+	e.sys.RootDelay, e.sys.RootDisp = rootDelay, rootDisp
 	if synced {
 		if e.sys.Leap == wire.LeapAlarm {
 			e.sysEventReport(sysEvClockSync, "")
@@ -566,41 +566,18 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	}
 }
 
-// leap decides the leap indicator the server sends and arms the kernel for it: the leap
-// file when it announces a leap second for the end of the day, otherwise the survivors'
-// vote (ntpd: the leap file wins over the servers). Servers announce a leap during its last
-// day, and so does the file's Pending, so the indicator is set during the last day only.
+// leap is the leap indicator the server sends after a synchronising update: the
+// discipline's leap owner decides it (with the kernel's arming) from the leap file and the
+// survivors' vote (clock.Discipline.Leap); a discipline without one serves no warning.
 func (e *Engine) leap(now time.Time) uint8 {
-	want := e.leapVote
-	if e.leapFile != nil {
-		if ins, del := e.leapFile(now); ins || del {
-			want = [2]bool{ins, del}
-		}
+	if e.proc == nil || !e.ntp {
+		return wire.LeapNone
 	}
-	if want != e.leapArmed {
-		if a, ok := e.discipline.(leapArmer); ok && e.ntp {
-			if err := a.Leap(want[0], want[1]); err != nil {
-				e.warnOnce("leap", fmt.Sprintf("cannot arm the kernel for the leap second: %v", err))
-			} else {
-				switch {
-				case want[0]:
-					e.log.Info("leap second insertion armed for the end of the day")
-				case want[1]:
-					e.log.Info("leap second deletion armed for the end of the day")
-				default:
-					e.log.Info("leap second disarmed")
-				}
-			}
-		}
-		e.leapArmed = want
+	st, err := e.proc.Leap(now, e.leapVote[0], e.leapVote[1])
+	if err != nil {
+		e.warnOnce("leap", fmt.Sprintf("cannot arm the kernel for the leap second: %v", err))
 	}
-	switch {
-	case want[0]:
-		return wire.LeapAddSecond
-	case want[1]:
-		return wire.LeapDelSecond
-	}
-	return wire.LeapNone
+	return st.LeapIndicator()
 }
 
 // process hands the system offset to a Processor as classic clock_update hands it to
@@ -608,8 +585,9 @@ func (e *Engine) leap(now time.Time) uint8 {
 // unsynchronised (ntpd clear_all, refid STEP); a panic is reported as panic_stop and kept
 // for Err, and the discipline is not called again. It reports whether the clock is now
 // synchronised to the system peer and whether it was stepped.
-func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
+func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
 	e.proc.SetPollLimits(v.MinPoll, v.MaxPoll)
+	e.proc.SetRootDistance(rootDelay, rootDisp)
 	// The estimator places the offset at the system peer's sample time. While the
 	// frequency is unknown (settling) the other survivors' offsets cannot be aligned:
 	// Project knows the corrections but not the oscillator's error, so an offset measured
