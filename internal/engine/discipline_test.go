@@ -34,7 +34,7 @@ func (s *scripted) Vars() clock.Vars {
 }
 func (s *scripted) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = [2]int8{minPoll, maxPoll} }
-func (s *scripted) SetRootDistance(delay, disp float64)             { s.root = [2]float64{delay, disp} }
+func (s *scripted) SetRootDistance(delay, disp float64)            { s.root = [2]float64{delay, disp} }
 func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {
 	return clock.LeapState{}, nil
 }
