@@ -117,6 +117,9 @@ type Result struct {
 	Ignored bool
 	// Poll is sys_poll after the update: the engine sets its peer.Sys.Poll from it.
 	Poll int8
+	// FastPoll, when not 0, is the poll exponent the associations should poll at (at
+	// most) while the discipline measures the start-up frequency (Discipline.FastPoll).
+	FastPoll int8
 	// Settling is classic's freq_cnt > 0: the clock filter should take the newest sample
 	// rather than the one of least delay (peer.Sys.Settling).
 	Settling bool
@@ -143,6 +146,19 @@ type Vars struct {
 	Updated   bool    // at least one update was processed
 	Allan     int8    // Allan intercept, log2 s (tinker allan): the clock filter uses it too
 }
+
+// Start-up training: from the first update until the frequency is known within
+// trainSigma from at least trainSamples samples (and never beyond classic's start-up
+// clamp), the discipline asks for polls every 2^trainPoll s and runs the kernel PLL with
+// time constant 0, so that the start-up error is gone in tens of seconds instead of the
+// minutes a 64 s poll and a 32 s PLL take (gontp's choice; classic waits out the stepout
+// in state FREQ). 2^3 s is classic's and chrony's default rate limit for a client
+// (`discard average 3`, `ratelimit interval 3`), so servers do not kiss it off.
+const (
+	trainPoll    = MinTC
+	trainSamples = 8
+	trainSigma   = 0.05e-6
+)
 
 // freqSigma is the least error assumed for a sample while the frequency is first
 // measured, s.
@@ -181,6 +197,7 @@ type Discipline struct {
 	forceStep  bool
 	poll       int8
 	tcCounter  int
+	atPoll     int // updates since sys_poll last changed
 	// clamp is classic's start-up clamp (freq_cnt > 0): from start until an update in
 	// FSET or SYNC comes within clockFloor, or until the stepout has passed in SYNC, the
 	// start-up transient is still being corrected, so Settling reports true (the clock
@@ -374,7 +391,37 @@ func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result,
 func (d *Discipline) result(r Result) Result {
 	r.Poll = d.poll
 	r.Settling = d.Settling()
+	r.FastPoll = d.FastPoll()
 	return r
+}
+
+// training reports that the start-up frequency is still being measured: during the
+// start-up clamp, until trainSamples samples give the frequency within trainSigma.
+func (d *Discipline) training() bool {
+	if !d.Settling() || d.p.Once {
+		return false
+	}
+	return d.est.n() < trainSamples || d.est.slopeError() > trainSigma
+}
+
+// FastPoll is the poll exponent the engine should poll its sources at while the start-up
+// frequency is measured (trainPoll, bounded by the configured maxpoll), 0 otherwise.
+func (d *Discipline) FastPoll() int8 {
+	if !d.training() {
+		return 0
+	}
+	return min(trainPoll, d.p.MaxPoll)
+}
+
+// constant is the kernel PLL's time constant: sys_poll-3 (classic hands the kernel
+// sys_poll in nanosecond mode, where Linux adds nothing and ntpd's own loop would use
+// 2^sys_poll; with STA_FREQHOLD only the phase is amortised, 1/2^(2+constant) a second),
+// 0 while training.
+func (d *Discipline) constant() int {
+	if d.training() {
+		return 0
+	}
+	return int(max(d.poll-3, 0))
 }
 
 // SetTAI gives the discipline TAI-UTC (s). With the kernel loop in use it is written to the
@@ -495,11 +542,11 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	if d.est.n() < 2 {
 		phase = offset
 	}
-	if err := d.led.command(freq, phase, int(max(d.poll-3, 0)), true,
-		d.rootDelay/2+d.rootDisp, d.jitter); err != nil {
+	tc := d.constant()
+	if err := d.led.command(freq, phase, tc, true, d.rootDelay/2+d.rootDisp, d.jitter); err != nil {
 		return d.result(Result{}), err
 	}
-	d.led.record(t, shiftPLL+int(max(d.poll-3, 0)))
+	d.led.record(t, shiftPLL+tc)
 	df := freq - oldFreq
 	if d.updated {
 		d.wander = math.Sqrt(d.wander*d.wander + (df*df-d.wander*d.wander)/clockAvg)
@@ -535,20 +582,25 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 // sys_poll, others down by twice that; crossing ±CLOCK_LIMIT moves the poll one step. One
 // condition is gontp's (chrony's polltarget): the poll only rises while the estimator's
 // window holds pollSamples samples, so an oscillator that wanders faster than the runs test
-// lets the window grow keeps the poll short enough to follow it.
+// lets the window grow keeps the poll short enough to follow it; and pollSamples updates
+// must have been made at the present poll, so that the samples of the fast start-up polls
+// do not raise it at once (a longer poll averages fewer samples and finds a vanished
+// server later).
 func (d *Discipline) pollAdjust(offset float64) {
 	if d.clamp {
 		// Classic: "Don't fiddle with the poll during the startup clamp period."
 		d.tcCounter = 0
 		return
 	}
-	if math.Abs(offset) < clockPGate*d.jitter && d.est.n() >= pollSamples {
+	d.atPoll++
+	if math.Abs(offset) < clockPGate*d.jitter && d.est.n() >= pollSamples && d.atPoll >= pollSamples {
 		d.tcCounter += int(d.poll)
 		if d.tcCounter > clockLimit {
 			d.tcCounter = clockLimit
 			if d.poll < d.p.MaxPoll {
 				d.tcCounter = 0
 				d.poll++
+				d.atPoll = 0
 			}
 		}
 		return
@@ -559,6 +611,7 @@ func (d *Discipline) pollAdjust(offset float64) {
 		if d.poll > d.p.MinPoll {
 			d.tcCounter = 0
 			d.poll--
+			d.atPoll = 0
 		}
 	}
 }

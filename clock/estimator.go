@@ -18,9 +18,11 @@ const (
 	pollSamples = 12
 )
 
-// nsetSigma is the uncertainty of the frequency before any measurement: a crystal
-// oscillator's error is within ±100 ppm or so.
-const nsetSigma = 100e-6
+// nsetSigma is the uncertainty of the frequency before any measurement: the kernel's
+// whole range (±500 ppm). A tighter prior pulled the first estimates towards 0: with
+// ±100 ppm, three iburst samples 2 s apart, weighted as start-up samples (freqSigma),
+// took a +100 ppm oscillator for +89 ppm.
+const nsetSigma = MaxFreq
 
 // driftSigma is the uncertainty given to a drift file's frequency, s/s. The file is
 // usually right within a part per million, but it was written at another temperature,
@@ -121,6 +123,34 @@ func (e *estimator) shift(step float64) {
 	for i := range e.samples {
 		e.samples[i].u -= step
 	}
+}
+
+// slopeError is the frequency's standard error as the residuals show it, s/s: the
+// scatter of the samples about the line over the spread of their times. Unlike the
+// fit's own error it does not depend on the weights assumed for the samples (the
+// start-up weights them all as freqSigma, far above a LAN's real noise). +Inf with
+// fewer than three samples.
+func (e *estimator) slopeError() float64 {
+	n := len(e.samples)
+	if n < 3 {
+		return math.Inf(1)
+	}
+	a, b, _ := e.fit(e.samples)
+	tm := tmean(e.samples)
+	var rr, tt, mt float64
+	for _, x := range e.samples {
+		mt += x.t
+	}
+	mt /= float64(n)
+	for _, x := range e.samples {
+		r := x.u - a - b*(x.t-tm)
+		rr += r * r
+		tt += (x.t - mt) * (x.t - mt)
+	}
+	if tt == 0 {
+		return math.Inf(1)
+	}
+	return math.Sqrt(rr/float64(n-2)) / math.Sqrt(tt)
 }
 
 func tmean(s []sample) float64 {

@@ -101,10 +101,11 @@ type Assoc struct {
 
 	reach      uint8
 	unreach    int
-	quiet      int // polls since the last reply (classic's unreach is also reset by the selection)
-	burst      int // packets left in the current burst
-	retry      int // polls left to wait for the reply that starts a burst
-	throttle   int // headway, s; decays by one per second
+	quiet      int  // polls since the last reply (classic's unreach is also reset by the selection)
+	burst      int  // packets left in the current burst
+	retry      int  // polls left to wait for the reply that starts a burst
+	throttle   int  // headway, s; decays by one per second
+	rated      bool // a RATE kiss came: no fast polling (Sys.FastPoll) for this server
 	throttleAt time.Time
 
 	outdate, nextdate time.Time // last poll (not burst) transmit; next scheduled poll

@@ -80,7 +80,17 @@ func (a *Assoc) Poll(now time.Time, sys *Sys, acts []Action) []Action {
 		a.retry--
 	}
 	acts = a.xmit(now, sys, acts)
-	return a.pollUpdate(hpoll, now, acts)
+	return a.pollUpdate(hpoll, now, sys, acts)
+}
+
+// effMinPoll is the least poll exponent the association may use now: its minpoll, or
+// sys.FastPoll below it while the discipline measures the start-up frequency, for a
+// reachable association that has not been kissed off (RATE).
+func (a *Assoc) effMinPoll(sys *Sys) int8 {
+	if sys == nil || sys.FastPoll <= 0 || a.rated || a.reach == 0 || a.refclock != 0 || a.pool() {
+		return a.minpoll
+	}
+	return min(a.minpoll, sys.FastPoll)
 }
 
 // pool reports whether the association is a pool member: preemptible and not from a
@@ -122,7 +132,7 @@ func (a *Assoc) xmit(now time.Time, sys *Sys, acts []Action) []Action {
 	a.aorg = p.Xmt
 	a.sent++
 	a.headway(now)
-	a.throttle += 1<<a.minpoll - minPkt
+	a.throttle += 1<<a.effMinPoll(sys) - minPkt
 	return append(acts, Action{Kind: ActSend, Packet: p})
 }
 
@@ -142,7 +152,12 @@ func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
 // undersampling is evil"), counted from the last poll and stretched by a random 0..6.2%
 // (RFC 5905 section 13: the jitter keeps clients of one server from synchronising their
 // polls). The headway (throttle) delays it further after a RATE kiss.
-func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
+//
+// While the discipline measures the start-up frequency (sys.FastPoll), a reachable
+// association that was never kissed off polls at most every 2^FastPoll s; each of those
+// packets adds to the headway what a packet at that rate costs (xmit), so that they stay
+// within the budget of minpoll.
+func (a *Assoc) pollUpdate(mpoll int8, now time.Time, sys *Sys, acts []Action) []Action {
 	hpoll := mpoll
 	if hpoll > a.maxpoll {
 		hpoll = a.maxpoll
@@ -152,6 +167,7 @@ func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
 	}
 	a.hpoll = hpoll
 	throttle := a.headway(now)
+	minpoll := a.effMinPoll(sys)
 	early := throttle - (NStages-1)*(1<<a.minpoll)
 	if early < minPkt {
 		early = minPkt
@@ -171,6 +187,9 @@ func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
 			hp = a.hpoll
 		default:
 			hp = min(a.ppoll, a.hpoll)
+			if minpoll < a.minpoll {
+				hp = min(hp, minpoll)
+			}
 		}
 		// ntpd: ((0x1000 | (random & 0xff)) << hp) >> 12, in whole seconds.
 		secs := (int64(0x1000|a.rng.IntN(256)) << uint(hp)) >> 12

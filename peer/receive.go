@@ -169,7 +169,8 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts [
 		a.burst, a.retry = 0, 0
 		a.headway(now)
 		a.throttle = (NStages + 1) * (1 << a.minpoll)
-		return a.pollUpdate(ppoll, now, acts), ErrKissRate
+		a.rated = true
+		return a.pollUpdate(ppoll, now, sys, acts), ErrKissRate
 	case kissDeny, kissRstr:
 		a.selbroken++
 		a.flash |= FlashDenied
@@ -239,7 +240,7 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *Sys, acts []Action
 			a.nextdate = now
 		}
 	}
-	acts = a.pollUpdate(a.hpoll, now, acts)
+	acts = a.pollUpdate(a.hpoll, now, sys, acts)
 
 	if a.reach == 0 {
 		acts = a.report(EvReachable, "", acts)

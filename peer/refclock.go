@@ -79,7 +79,7 @@ func (a *Assoc) RefclockPoll(now time.Time, sys *Sys, acts []Action) []Action {
 			a.refIBurst = a.burst > 0
 		}
 	}
-	return a.pollUpdate(a.hpoll, now, acts)
+	return a.pollUpdate(a.hpoll, now, sys, acts)
 }
 
 // RefclockSample feeds one reading of the clock to the association (ntpd refclock_receive):

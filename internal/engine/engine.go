@@ -222,6 +222,10 @@ func New(cfg Config, o Options) (*Engine, error) {
 	case ok:
 		e.sys.Settling = st.Settling()
 	}
+	if fp, ok := e.discipline.(interface{ FastPoll() int8 }); ok && cfg.NTP {
+		// The discipline measures the start-up frequency from the first samples on.
+		e.sys.FastPoll = fp.FastPoll()
+	}
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
 		if err := cfg.Tos.Validate(); err != nil {
@@ -616,6 +620,7 @@ func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
+	e.sys.FastPoll = r.FastPoll
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
 		// logs "time reset +0.123456 s" or "time slew ..." (ntp_loopfilter.c, mode_ntpdate).
