@@ -95,9 +95,11 @@ type Assoc struct {
 
 	// on-wire state (RFC 5905 section 9.1)
 	aorg ntptime.Time // our last transmit timestamp, cleared once a reply matched it
-	rec  ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
-	dst  ntptime.Time // our receive timestamp of its last packet (our next rec)
-	xmt  ntptime.Time // the peer's last transmit timestamp, for the duplicate test
+	// t1 is the kernel's transmit time of the request that carried t1org (TxTimestamp).
+	t1org, t1 ntptime.Time
+	rec       ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
+	dst       ntptime.Time // our receive timestamp of its last packet (our next rec)
+	xmt       ntptime.Time // the peer's last transmit timestamp, for the duplicate test
 
 	reach      uint8
 	unreach    int

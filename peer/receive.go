@@ -252,7 +252,15 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *Sys, acts []Action
 	// taken in fixed point (era-safe), the rest in float64 as ntpd does. The delay is
 	// made positive and at least the system precision; the dispersion is the two
 	// precisions plus PHI over the round trip (RFC 5905 section 8).
-	t21 := fixedSeconds(pkt.Rec, pkt.Org)
+	org := pkt.Org
+	if a.t1 != 0 && pkt.Org == a.t1org {
+		// The kernel's transmit time, when it is a plausible one: after the stamp the
+		// packet carries and within maxTxLag of it.
+		if lag := fixedSeconds(a.t1, pkt.Org); lag >= 0 && lag < maxTxLag {
+			org = a.t1
+		}
+	}
+	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
 	offset := (t21 + t34) / 2
 	delay := t21 - t34

@@ -399,12 +399,25 @@ func (d *Daemon) send(s engine.Send) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
 	}
-	if err := sock.SendTo(b[:], s.To, stamp); err != nil {
+	// A client request also asks the kernel for its transmit time (netio.SendToStamped):
+	// the offset is computed with it, as the receive side uses the kernel's receive time.
+	var kernel time.Time
+	var ok bool
+	var err error
+	if s.Packet.Mode == wire.ModeClient {
+		kernel, ok, err = sock.SendToStamped(b[:], s.To, stamp)
+	} else {
+		err = sock.SendTo(b[:], s.To, stamp)
+	}
+	if err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
 		return
 	}
 	if actual != 0 {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
+	}
+	if ok {
+		d.eng.TxTimestamp(s.To, actual, d.clock.RxTime(kernel, true))
 	}
 }
 

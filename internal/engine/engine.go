@@ -378,6 +378,15 @@ func (e *Engine) Transmitted(to netip.AddrPort, planned, actual ntptime.Time) {
 	}
 }
 
+// TxTimestamp gives the kernel's transmit time of the packet sent to `to` with transmit
+// timestamp xmt (as it went out, after Transmitted): the association computes the reply's
+// offset and delay with it (peer.Assoc.TxTimestamp).
+func (e *Engine) TxTimestamp(to netip.AddrPort, xmt ntptime.Time, kernel time.Time) {
+	if as, ok := e.byAddr[to]; ok && as.driver == nil {
+		as.a.TxTimestamp(xmt, ntptime.FromTime(kernel))
+	}
+}
+
 // Receive hands a datagram from src to its association. Packets from unknown sources are
 // the server's business and never reach the engine; a packet for a vanished association is
 // dropped.
