@@ -160,6 +160,20 @@ const (
 	trainSigma   = 0.05e-6
 )
 
+// Outliers: once the window holds trainSamples samples, a sample whose residual from the
+// window's line exceeds outlierGate times the residuals' RMS (and outlierFloor) is held
+// back, up to maxOutliers in a row; the next is taken (the clock or the path really
+// changed, and the runs test then shortens the window). While settling, the clock filter
+// hands on every newest sample, so one that waited in a queue (4 ms, seen in the kernel
+// lab under load) would otherwise reach the fit with full weight and throw the
+// frequency 150 ppm off. Classic's popcorn suppressor (clock_filter) does the same job
+// for the filter's output.
+const (
+	outlierGate  = 5
+	outlierFloor = 50e-6
+	maxOutliers  = 3
+)
+
 // freqSigma is the least error assumed for a sample while the frequency is first
 // measured, s.
 const freqSigma = 100e-6
@@ -198,6 +212,7 @@ type Discipline struct {
 	poll       int8
 	tcCounter  int
 	atPoll     int // updates since sys_poll last changed
+	outliers   int // samples held back in a row
 	// clamp is classic's start-up clamp (freq_cnt > 0): from start until an update in
 	// FSET or SYNC comes within clockFloor, or until the stepout has passed in SYNC, the
 	// start-up transient is still being corrected, so Settling reports true (the clock
@@ -532,6 +547,17 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 		sigma = math.Max(sigma, freqSigma)
 	}
 	t := d.led.tline(now)
+	if d.est.n() >= trainSamples {
+		pred, _, _ := d.est.line(ts)
+		gate := math.Max(outlierGate*d.est.residualRMS(), outlierFloor)
+		if math.Abs(us-pred) > gate && d.outliers < maxOutliers {
+			d.outliers++
+			d.log.Debug("clock: offset held back as an outlier", "offset", offset,
+				"residual", us-pred, "gate", gate)
+			return d.result(Result{Ignored: true, Synchronised: d.state == SYNC}), nil
+		}
+	}
+	d.outliers = 0
 	d.est.add(sample{t: ts, u: us, w: 1 / (sigma * sigma)})
 
 	u, b, _ := d.est.line(t)

@@ -153,6 +153,23 @@ func (e *estimator) slopeError() float64 {
 	return math.Sqrt(rr/float64(n-2)) / math.Sqrt(tt)
 }
 
+// residualRMS is the weighted RMS of the samples' residuals about the line, s (0 with
+// fewer than three samples).
+func (e *estimator) residualRMS() float64 {
+	if len(e.samples) < 3 {
+		return 0
+	}
+	a, b, _ := e.fit(e.samples)
+	tm := tmean(e.samples)
+	var sw, srr float64
+	for _, x := range e.samples {
+		r := x.u - a - b*(x.t-tm)
+		sw += x.w
+		srr += x.w * r * r
+	}
+	return math.Sqrt(srr / sw * float64(len(e.samples)) / float64(len(e.samples)-2))
+}
+
 func tmean(s []sample) float64 {
 	var sw, st float64
 	for _, x := range s {
