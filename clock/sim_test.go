@@ -23,6 +23,8 @@ type world struct {
 	wander float64 // random-walk frequency wander, s/s per √s
 	next   time.Duration
 	burst  int // iburst-like quick updates left
+	fast   bool    // poll at Result.FastPoll while the discipline trains, as the engine does
+	spike  float64 // added to the next measurement only, s
 	steps  int
 	log    func(string, ...any)
 }
@@ -45,7 +47,7 @@ func (w *world) measure() float64 {
 	for range w.nsrv {
 		n += (w.rng.ExpFloat64() - w.rng.ExpFloat64()) * w.sigma / 2
 	}
-	return -w.m.Error() + n/float64(w.nsrv)
+	return -w.m.Error() + n/float64(w.nsrv) + w.spike
 }
 
 // run advances true time to end in steps of dt, updating the discipline when due; up
@@ -66,11 +68,17 @@ func (w *world) run(t *testing.T, end, dt time.Duration, up func(time.Duration) 
 				w.steps++
 				w.burst = 6 // the engine resets the associations: a new iburst
 			}
-			if w.burst > 0 {
+			switch {
+			case w.burst > 0:
 				w.burst--
 				w.next = w.t + 2*time.Second
-			} else {
+			case r.FastPoll > 0 && w.fast:
+				w.next = w.t + time.Duration(1<<r.FastPoll)*time.Second
+			default:
 				w.next = w.t + time.Duration(1<<r.Poll)*time.Second
+			}
+			if w.spike != 0 {
+				w.spike = 0
 			}
 		} else if w.t >= w.next {
 			w.burst = 0
