@@ -22,7 +22,7 @@ type world struct {
 	nsrv   int     // servers averaged by the combine step
 	wander float64 // random-walk frequency wander, s/s per √s
 	next   time.Duration
-	burst  int // iburst-like quick updates left
+	burst  int     // iburst-like quick updates left
 	fast   bool    // poll at Result.FastPoll while the discipline trains, as the engine does
 	spike  float64 // added to the next measurement only, s
 	steps  int
