@@ -115,13 +115,13 @@ type Result struct {
 	Step    float64
 	// Ignored: the offset was a spike (state SPIK) or is being waited out; nothing changed.
 	Ignored bool
-	// Poll is sys_poll after the update: the engine sets its peer.Sys.Poll from it.
+	// Poll is sys_poll after the update: the engine sets its system.State.Poll from it.
 	Poll int8
 	// FastPoll, when not 0, is the poll exponent the associations should poll at (at
 	// most) while the discipline measures the start-up frequency (Discipline.FastPoll).
 	FastPoll int8
 	// Settling is classic's freq_cnt > 0: the clock filter should take the newest sample
-	// rather than the one of least delay (peer.Sys.Settling).
+	// rather than the one of least delay (system.State.Settling).
 	Settling bool
 	// Event and Detail name what classic would report as a system event for this update
 	// (protostats and syslog): "clock_step" "+0.300000 s", "spike_detect" "+0.500000 s",
@@ -309,12 +309,6 @@ func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
 	}
 	tf, tt := d.led.tline(from), d.led.tline(to)
 	return offset + d.led.correctionAt(tf) - d.led.correctionAt(tt) + d.led.freq*(tt-tf)
-}
-
-// Update is the engine's Discipline interface: Process without the details.
-func (d *Discipline) Update(offset, jitter float64, now time.Time) (bool, error) {
-	r, err := d.Process(offset, jitter, now)
-	return r.Synchronised, err
 }
 
 // Process takes one system offset (s, positive when the clock is behind) with the system

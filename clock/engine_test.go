@@ -5,6 +5,5 @@ import (
 	"gontp/internal/engine"
 )
 
-// The engine's Discipline interface is satisfied; Process, Poll, Settling, Vars, Leap and
-// SetPollLimits are the extras the engine reaches through *clock.Discipline.
-var _ engine.Discipline = (*clock.Discipline)(nil)
+// *clock.Discipline is the engine's Loop: the engine reaches the clock only through it.
+var _ engine.Loop = (*clock.Discipline)(nil)

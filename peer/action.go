@@ -18,7 +18,7 @@ const (
 	ActRearm
 	// ActSample: the clock filter produced a new sample (Sample); record it (peerstats).
 	ActSample
-	// ActSelect: run the selection (Select) now, as ntpd calls clock_select from the
+	// ActSelect: run the selection (system.Select) now, as ntpd calls clock_select from the
 	// clock filter.
 	ActSelect
 	// ActEvent: a peer event was recorded in the status word; log it (protostats, syslog).

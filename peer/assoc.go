@@ -1,12 +1,12 @@
-// Package peer is one NTP association and the selection of the system peer, sans I/O
+// Package peer is one NTP association, sans I/O
 // (DESIGN.md, "The association is an action machine"): the poll process with iburst and
 // burst, the reach register, the receive tests of RFC 5905 section 8 with classic ntpd's
-// flash bits, Kiss-o'-Death, the clock filter of section 10, symmetric active/passive mode,
-// and Select, the intersection, cluster and combine algorithms of section 11.2.
+// flash bits, Kiss-o'-Death, the clock filter of section 10 and symmetric active/passive
+// mode. The selection of the system peer (section 11.2) is package system's.
 //
 // Nothing here reads a clock, sleeps, draws global randomness or touches the network: the
-// caller passes the time, the system state (Sys) and a *rand.Rand, and carries out the
-// returned Actions (send a packet, rearm the poll timer, use a new sample, run the
+// caller passes the time, the system state (system.State) and a *rand.Rand, and carries out
+// the returned Actions (send a packet, rearm the poll timer, use a new sample, run the
 // selection, demobilise). The daemon does that over sockets, the simulator in virtual time.
 //
 // Where RFC 5905 and classic ntpd 4.2.8p15 differ, ntpd wins, because gontp replaces it:
@@ -23,6 +23,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // Errors returned by Receive for a packet that was not used. They are sentinels so that the
@@ -107,7 +108,7 @@ type Assoc struct {
 	burst      int  // packets left in the current burst
 	retry      int  // polls left to wait for the reply that starts a burst
 	throttle   int  // headway, s; decays by one per second
-	rated      bool // a RATE kiss came: no fast polling (Sys.FastPoll) for this server
+	rated      bool // a RATE kiss came: no fast polling (system.State.FastPoll) for this server
 	throttleAt time.Time
 
 	outdate, nextdate time.Time // last poll (not burst) transmit; next scheduled poll
@@ -128,7 +129,7 @@ type Assoc struct {
 	disp   float64
 	jitter float64
 
-	sel              SelCode
+	sel              system.SelCode
 	nevents, lastEvt uint8
 
 	sent, received, bogusorg, oldpkt, badauth, seldisp, selbroken uint64
@@ -143,7 +144,7 @@ type stage struct {
 
 // New makes an association and schedules its first poll (NextPoll). It reports the
 // mobilize event in the status word as ntpd does.
-func New(cfg Config, now time.Time, sys *Sys, rng *rand.Rand) (*Assoc, error) {
+func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, error) {
 	if !cfg.Addr.IsValid() {
 		return nil, fmt.Errorf("association: invalid address %v", cfg.Addr)
 	}
@@ -217,7 +218,7 @@ func clampPoll(p int8) int8 {
 
 // clear resets the association to its unsynchronised state (ntpd peer_clear) with ident
 // as the refid shown to ntpq ("INIT", "TIME", ...).
-func (a *Assoc) clear(ident string, now time.Time, sys *Sys) {
+func (a *Assoc) clear(ident string, now time.Time, sys *system.State) {
 	a.leap, a.stratum, a.pmode, a.precision = wire.LeapAlarm, wire.StratumUnsynched, 0, 0
 	a.rootdelay, a.rootdisp, a.reftime = 0, 0, 0
 	a.refid = wire.RefIDFromString(ident)
@@ -236,7 +237,7 @@ func (a *Assoc) clear(ident string, now time.Time, sys *Sys) {
 		a.filter[i] = stage{disp: MaxDisp}
 		a.order[i] = uint8(i)
 	}
-	a.sel = SelReject
+	a.sel = system.SelReject
 	a.nextdate, a.update, a.outdate = now, now, now
 	a.flash = 0
 	a.unfit(now, sys)
@@ -247,7 +248,7 @@ func (a *Assoc) clear(ident string, now time.Time, sys *Sys) {
 // first poll a random whole number of seconds below minpoll from now. The engine calls it
 // for every association with ident "STEP" after the clock was stepped, because all their
 // samples and timestamps are then wrong (ntpd clear_all).
-func (a *Assoc) Reset(ident string, now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) Reset(ident string, now time.Time, sys *system.State, acts []Action) []Action {
 	if a.gone {
 		return acts
 	}

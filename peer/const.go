@@ -24,9 +24,6 @@ const (
 	// SGate is the popcorn-spike gate: a new sample whose offset differs from the last one
 	// by more than SGate times the peer jitter is dropped (ntpd CLOCK_SGATE).
 	SGate = 3.0
-	// DefAllan is the default Allan intercept, log2 s (tinker allan, 2048 s): samples older
-	// than this are ranked by delay plus dispersion instead of delay alone.
-	DefAllan = 11
 
 	// IBurst is the number of packets ntpd sends in a burst while a server with `iburst`
 	// answers for the first time (NTP_IBURST; the classic manual page says eight, the
@@ -78,25 +75,6 @@ const (
 	// PeerTests is the mask of the tests that make an association unfit for selection.
 	PeerTests uint16 = 0x1e00
 )
-
-// SelCode is the selection status of an association, the 3-bit field of the peer status
-// word (compat.md 1.7) that ntpq shows as the tally character " x.-+#*o".
-type SelCode uint8
-
-// Selection codes (CTL_PST_SEL_*).
-const (
-	SelReject    SelCode = 0 // ' ' failed the peer tests, or not yet evaluated
-	SelFalsetick SelCode = 1 // 'x' outside the intersection interval
-	SelExcess    SelCode = 2 // '.' (classic 4.2.8 never sets it)
-	SelOutlier   SelCode = 3 // '-' truechimer dropped by clustering
-	SelCandidate SelCode = 4 // '+' survivor, used in the combined offset
-	SelBackup    SelCode = 5 // '#' dropped by clustering while more than maxclock remained
-	SelSysPeer   SelCode = 6 // '*' the system peer
-	SelPPSPeer   SelCode = 7 // 'o' a PPS source used as the system peer
-)
-
-// Tally returns the character ntpq prints for the code.
-func (c SelCode) Tally() byte { return " x.-+#*o"[c&7] }
 
 // Event is a peer event code, the low four bits of the peer status word (compat.md 1.7).
 type Event uint8

@@ -3,6 +3,8 @@ package peer
 import (
 	"math"
 	"time"
+
+	"gontp/system"
 )
 
 // clockFilter is the clock filter of RFC 5905 section 10 with ntpd's refinements
@@ -18,7 +20,7 @@ import (
 // SGate jitters within two poll intervals, which ntpd reports as event popcorn) and if it is
 // newer than the last one handed on: the filter may pick an older stage, and using that
 // twice would feed the discipline old news.
-func (a *Assoc) clockFilter(offset, delay, disp float64, now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) clockFilter(offset, delay, disp float64, now time.Time, sys *system.State, acts []Action) []Action {
 	j := a.next
 	a.filter[j] = stage{offset: offset, delay: delay, disp: disp, epoch: now}
 	j = (j + 1) % NStages

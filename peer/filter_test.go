@@ -5,12 +5,14 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"gontp/system"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
 
 // filterAt feeds one sample at t0+sec seconds and returns the actions.
-func filterAt(a *Assoc, sys *Sys, sec int, off, delay, disp float64) []Action {
+func filterAt(a *Assoc, sys *system.State, sec int, off, delay, disp float64) []Action {
 	return a.clockFilter(off, delay, disp, t0.Add(time.Duration(sec)*time.Second), sys, nil)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -17,12 +18,12 @@ var srvAddr = netip.MustParseAddrPort("198.18.0.2:123")
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 
 // testSys is an unsynchronised system with precision 2^-20 s (about 1 µs).
-func testSys() *Sys {
-	s := DefaultSys()
+func testSys() *system.State {
+	s := system.DefaultState()
 	return &s
 }
 
-func mustNew(t testing.TB, cfg Config, now time.Time, sys *Sys) *Assoc {
+func mustNew(t testing.TB, cfg Config, now time.Time, sys *system.State) *Assoc {
 	t.Helper()
 	if !cfg.Addr.IsValid() {
 		cfg.Addr = srvAddr
@@ -127,7 +128,7 @@ func events(acts []Action) []Event {
 // exchange polls a at its next poll time, lets srv answer and feeds the answer back. It
 // returns the time after the exchange, the actions of the poll and of the receive, and the
 // receive error.
-func exchange(t testing.TB, a *Assoc, srv server, sys *Sys) (time.Time, []Action, []Action, error) {
+func exchange(t testing.TB, a *Assoc, srv server, sys *system.State) (time.Time, []Action, []Action, error) {
 	t.Helper()
 	now := a.NextPoll()
 	pacts := a.Poll(now, sys, nil)

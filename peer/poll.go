@@ -6,6 +6,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // Poll runs the poll process (RFC 5905 section 13, ntpd transmit()) when the timer set by
@@ -19,7 +20,7 @@ import (
 // (sys.Poll) and, with burst, arms a burst volley; after Unreach polls without a reply the
 // poll exponent is raised by one per poll up to maxpoll and an ephemeral association
 // (neither configured nor preemptible) is demobilised.
-func (a *Assoc) Poll(now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 	if a.gone {
 		return acts
 	}
@@ -86,7 +87,7 @@ func (a *Assoc) Poll(now time.Time, sys *Sys, acts []Action) []Action {
 // effMinPoll is the least poll exponent the association may use now: its minpoll, or
 // sys.FastPoll below it while the discipline measures the start-up frequency, for a
 // reachable association that has not been kissed off (RATE).
-func (a *Assoc) effMinPoll(sys *Sys) int8 {
+func (a *Assoc) effMinPoll(sys *system.State) int8 {
 	if sys == nil || sys.FastPoll <= 0 || a.rated || a.reach == 0 || a.refclock != 0 || a.pool() {
 		return a.minpoll
 	}
@@ -109,7 +110,7 @@ func (a *Assoc) demobilize(why string, acts []Action) []Action {
 // receive time of it (RFC 5905 section 9.2), so that symmetric peers can compute offset and
 // delay from our packets too. The transmit timestamp is remembered (aorg) for the origin
 // test of the reply.
-func (a *Assoc) xmit(now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) xmit(now time.Time, sys *system.State, acts []Action) []Action {
 	stratum := sys.Stratum
 	if stratum >= wire.StratumUnsynched {
 		stratum = wire.StratumUnspec
@@ -167,7 +168,7 @@ func (a *Assoc) TxTimestamp(xmt, kernel ntptime.Time) {
 // association that was never kissed off polls at most every 2^FastPoll s; each of those
 // packets adds to the headway what a packet at that rate costs (xmit), so that they stay
 // within the budget of minpoll.
-func (a *Assoc) pollUpdate(mpoll int8, now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) pollUpdate(mpoll int8, now time.Time, sys *system.State, acts []Action) []Action {
 	hpoll := mpoll
 	if hpoll > a.maxpoll {
 		hpoll = a.maxpoll

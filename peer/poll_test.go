@@ -8,6 +8,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // TestNewStatus: a configured server that never answered looks like classic's: status
@@ -450,8 +451,8 @@ func TestIBurstFirstSystemPeer(t *testing.T) {
 		s.Offset = time.Duration(i) * 200 * time.Microsecond
 		srvs = append(srvs, s)
 	}
-	var sel Selector
-	p := SelectParams{Tos: sys.Tos, SysPeer: -1}
+	var sel system.Selector
+	p := system.SelectParams{Tos: sys.Tos, SysPeer: -1}
 	for {
 		// the next poll of any association
 		k := 0
@@ -470,7 +471,7 @@ func TestIBurstFirstSystemPeer(t *testing.T) {
 		if len(find(racts, ActSelect)) == 0 {
 			continue
 		}
-		cands := make([]Candidate, len(as))
+		cands := make([]system.Candidate, len(as))
 		for i, a := range as {
 			cands[i] = a.Candidate(back, sys)
 		}

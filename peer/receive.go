@@ -6,6 +6,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // AuthResult is what the engine's MAC check found in a packet.
@@ -92,7 +93,7 @@ func modeMatches(hmode, pmode uint8) bool {
 // A RATE kiss raises minpoll to the server's poll, sets the headway and reschedules; DENY
 // and RSTR demobilise the association (the issue asks for that; classic 4.2.6 did so too);
 // other kiss codes fail TEST6 like any unsynchronised reply.
-func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts []Action) ([]Action, error) {
+func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.State, acts []Action) ([]Action, error) {
 	if a.gone {
 		return acts, ErrGone
 	}
@@ -194,7 +195,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *Sys, acts [
 // process is the second half of the receive path (ntpd process_packet): the header tests,
 // then the header is adopted, the burst armed, the reach register lit, and offset, delay and
 // dispersion computed for the clock filter.
-func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *Sys, acts []Action, failed error) ([]Action, error) {
+func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts []Action, failed error) ([]Action, error) {
 	pstratum := pkt.Stratum
 	if pstratum == wire.StratumUnspec || pstratum > wire.StratumUnsynched {
 		pstratum = wire.StratumUnsynched

@@ -5,6 +5,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // RefclockInfo is what a reference clock association advertises in place of a server's
@@ -45,7 +46,7 @@ func (a *Assoc) SetRefclock(info RefclockInfo) {
 // gontp honours iburst on reference clocks too (classic ignores it): while the clock has
 // never been reached, polls go out at the burst spacing until the filter is full, so that a
 // reference clock is usable within seconds instead of after eight poll intervals.
-func (a *Assoc) RefclockPoll(now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) RefclockPoll(now time.Time, sys *system.State, acts []Action) []Action {
 	if a.gone {
 		return acts
 	}
@@ -85,7 +86,7 @@ func (a *Assoc) RefclockPoll(now time.Time, sys *Sys, acts []Action) []Action {
 // RefclockSample feeds one reading of the clock to the association (ntpd refclock_receive):
 // it sets the leap indicator, marks the clock reachable and runs the clock filter. A clock
 // that reports itself unsynchronised (leap 3) is not used.
-func (a *Assoc) RefclockSample(s RefclockSample, now time.Time, sys *Sys, acts []Action) []Action {
+func (a *Assoc) RefclockSample(s RefclockSample, now time.Time, sys *system.State, acts []Action) []Action {
 	if a.gone {
 		return acts
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"gontp/system"
 )
 
 func TestRefID(t *testing.T) {
@@ -35,18 +37,18 @@ func TestStatusWord(t *testing.T) {
 	if s := a.Status(); s != 0x9014 {
 		t.Errorf("reachable: %#04x", s)
 	}
-	a.SetSelection(SelSysPeer)
+	a.SetSelection(system.SelSysPeer)
 	a.Report(EvSysPeer, "", nil)
 	if s := a.Status(); s != 0x961a {
 		t.Errorf("system peer: %#04x", s)
 	}
-	if v := a.Vars(t0); v.Unreach != 0 || v.Selection != SelSysPeer {
+	if v := a.Vars(t0); v.Unreach != 0 || v.Selection != system.SelSysPeer {
 		t.Errorf("unreach %d selection %d", v.Unreach, v.Selection)
 	}
 
 	m := mustNew(t, Config{Preempt: true, StartDelay: time.Second}, t0, sys)
 	exchange(t, m, goodServer(), sys)
-	m.SetSelection(SelCandidate)
+	m.SetSelection(system.SelCandidate)
 	if s := m.Status(); s != 0x1414 {
 		t.Errorf("pool member candidate: %#04x", s)
 	}
@@ -101,7 +103,7 @@ func TestPeerTests(t *testing.T) {
 	if a.Score() != 5 { // not yet past the intersection
 		t.Errorf("score %d", a.Score())
 	}
-	a.SetSelection(SelCandidate)
+	a.SetSelection(system.SelCandidate)
 	if a.Score() != 6 {
 		t.Errorf("score %d", a.Score())
 	}
@@ -152,18 +154,18 @@ func TestRootDistance(t *testing.T) {
 }
 
 func TestTos(t *testing.T) {
-	d := DefaultTos()
+	d := system.DefaultTos()
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []func(*Tos){
-		func(t *Tos) { t.MinClock = 0 },
-		func(t *Tos) { t.MaxDist = 0 },
-		func(t *Tos) { t.Ceiling = 17 },
-		func(t *Tos) { t.Floor, t.Ceiling = 5, 4 },
-		func(t *Tos) { t.Orphan = 0 },
+	for _, bad := range []func(*system.Tos){
+		func(t *system.Tos) { t.MinClock = 0 },
+		func(t *system.Tos) { t.MaxDist = 0 },
+		func(t *system.Tos) { t.Ceiling = 17 },
+		func(t *system.Tos) { t.Floor, t.Ceiling = 5, 4 },
+		func(t *system.Tos) { t.Orphan = 0 },
 	} {
-		x := DefaultTos()
+		x := system.DefaultTos()
 		bad(&x)
 		if x.Validate() == nil {
 			t.Errorf("accepted %+v", x)
@@ -172,7 +174,7 @@ func TestTos(t *testing.T) {
 }
 
 func TestTally(t *testing.T) {
-	if s := string([]byte{SelReject.Tally(), SelFalsetick.Tally(), SelSysPeer.Tally(), SelPPSPeer.Tally()}); s != " x*o" {
+	if s := string([]byte{system.SelReject.Tally(), system.SelFalsetick.Tally(), system.SelSysPeer.Tally(), system.SelPPSPeer.Tally()}); s != " x*o" {
 		t.Errorf("%q", s)
 	}
 	if EvPopcorn.String() != "popcorn" || Event(0).String() != "unspecified" {

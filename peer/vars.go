@@ -9,6 +9,7 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
+	"gontp/system"
 )
 
 // RefID returns the reference ID that stands for addr (ntpd addr2refid, RFC 5905 section
@@ -34,7 +35,7 @@ func RefID(addr netip.Addr) uint32 {
 // root_distance): half the total round trip to the primary source plus every dispersion
 // and the jitter, aged by PHI since the last filter update, and never below mindist so that
 // very precise sources do not make the clock hop among themselves.
-func (a *Assoc) rootDistance(now time.Time, sys *Sys) float64 {
+func (a *Assoc) rootDistance(now time.Time, sys *system.State) float64 {
 	d := (a.delay+a.rootdelay)/2 + a.disp + a.rootdisp + PHI*now.Sub(a.update).Seconds() +
 		a.jitter
 	return max(d, sys.Tos.MinDist)
@@ -42,7 +43,7 @@ func (a *Assoc) rootDistance(now time.Time, sys *Sys) float64 {
 
 // unfit runs the peer tests (ntpd peer_unfit), stores them in the flash bits and returns
 // them; non-zero means the association cannot be selected.
-func (a *Assoc) unfit(now time.Time, sys *Sys) uint16 {
+func (a *Assoc) unfit(now time.Time, sys *system.State) uint16 {
 	var r uint16
 	if a.leap == wire.LeapAlarm || a.stratum < sys.Tos.Floor || a.stratum >= sys.Tos.Ceiling {
 		r |= FlashPeerStratum
@@ -63,8 +64,8 @@ func (a *Assoc) unfit(now time.Time, sys *Sys) uint16 {
 // Candidate runs the peer tests and returns what Select needs to know of the association
 // at now. For orphan mode the engine fills in LocalRefID, the RefID of our address towards
 // this peer.
-func (a *Assoc) Candidate(now time.Time, sys *Sys) Candidate {
-	return Candidate{
+func (a *Assoc) Candidate(now time.Time, sys *system.State) system.Candidate {
+	return system.Candidate{
 		Offset:   a.offset,
 		Jitter:   a.jitter,
 		RootDist: a.rootDistance(now, sys),
@@ -81,15 +82,15 @@ func (a *Assoc) Candidate(now time.Time, sys *Sys) Candidate {
 // SetSelection stores the selection code that Select gave the association. Survivors of
 // the selection (candidate and system peer) have their unreach counter reset, as in
 // ntpd's clock_select.
-func (a *Assoc) SetSelection(code SelCode) {
+func (a *Assoc) SetSelection(code system.SelCode) {
 	a.sel = code & 7
-	if code == SelCandidate || code == SelSysPeer {
+	if code == system.SelCandidate || code == system.SelSysPeer {
 		a.unreach = 0
 	}
 }
 
 // Selection returns the selection code last set.
-func (a *Assoc) Selection() SelCode { return a.sel }
+func (a *Assoc) Selection() system.SelCode { return a.sel }
 
 // Status returns the peer status word (compat.md 1.7, ntpd ctlpeerstatus): flags, selection
 // code, event counter and last event.
@@ -121,10 +122,10 @@ func (a *Assoc) Score() int {
 			s++
 		}
 	}
-	if a.sel >= SelOutlier {
+	if a.sel >= system.SelOutlier {
 		s++
 	}
-	if a.sel != SelBackup {
+	if a.sel != system.SelBackup {
 		s++
 	}
 	return s
@@ -165,7 +166,7 @@ type Vars struct {
 	// dispersion MaxDisp, as ntpd's do.
 	FiltDelay, FiltOffset, FiltDisp [NStages]float64
 	Timer                           time.Duration // until the next poll
-	Selection                       SelCode
+	Selection                       system.SelCode
 	Configured, Preempt             bool
 	Prefer, NoSelect, True          bool
 	IBurst, Burst                   bool
@@ -204,4 +205,6 @@ func (a *Assoc) Vars(now time.Time) Vars {
 }
 
 // RootDistance returns the root distance at now, for the engine's system variables.
-func (a *Assoc) RootDistance(now time.Time, sys *Sys) float64 { return a.rootDistance(now, sys) }
+func (a *Assoc) RootDistance(now time.Time, sys *system.State) float64 {
+	return a.rootDistance(now, sys)
+}

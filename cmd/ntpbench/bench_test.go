@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
@@ -32,7 +33,7 @@ func responder(t *testing.T, mangle func(req, reply []byte) []byte) string {
 	t.Cleanup(func() { c.Close() })
 	start := ntptime.FromTime(time.Now())
 	srv := server.New(server.Config{}, start)
-	snap := &engine.Snapshot{Sys: engine.System{Leap: wire.LeapNone, Stratum: 2, Precision: -20,
+	snap := &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: wire.LeapNone, Stratum: 2, Precision: -20,
 		RefID: wire.RefIDFromString("TEST"), RefTime: start, RootDispTime: start}}
 	go func() {
 		buf := make([]byte, 2048)

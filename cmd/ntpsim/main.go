@@ -53,7 +53,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "ntpsim: -trace and -plot take one scenario")
 		return 2
 	}
-	var host func(*sim.Scenario, time.Time, func() time.Duration, *rand.Rand) (sim.HostClock, engine.Discipline)
+	var host func(*sim.Scenario, time.Time, func() time.Duration, *rand.Rand) (sim.HostClock, engine.Loop)
 	switch *hostName {
 	case "kernel":
 		host = sim.KernelHost
@@ -72,7 +72,7 @@ func run(args []string) int {
 }
 
 func runOne(file string, seed uint64, trace, plot string, verbose bool,
-	host func(*sim.Scenario, time.Time, func() time.Duration, *rand.Rand) (sim.HostClock, engine.Discipline)) int {
+	host func(*sim.Scenario, time.Time, func() time.Duration, *rand.Rand) (sim.HostClock, engine.Loop)) int {
 	f, err := os.Open(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ntpsim:", err)

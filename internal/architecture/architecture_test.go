@@ -19,11 +19,56 @@ var core = []string{
 	"gontp/internal/ntptime",
 	"gontp/internal/wire",
 	"gontp/peer",
+	"gontp/system",
 	"gontp/clock",
 	"gontp/ntpconf",
 	"gontp/internal/engine",
+	"gontp/internal/snapshot",
 	"gontp/internal/server",
 	"gontp/internal/control",
+}
+
+// separated lists, for each package, the packages it must not depend on, directly or not: the
+// time server and the control server read the engine's published snapshot
+// (internal/snapshot) and take settings the daemon translated for them, so that neither
+// changes when the engine or the configuration format does.
+var separated = map[string][]string{
+	"gontp/internal/server":  {"gontp/internal/engine", "gontp/ntpconf"},
+	"gontp/internal/control": {"gontp/internal/engine", "gontp/ntpconf", "gontp/internal/server"},
+	// The system process is below the association: peer uses it, never the other way.
+	"gontp/system": {"gontp/peer"},
+}
+
+// forbiddenDeps returns the packages of forbidden that p imports or depends on.
+func forbiddenDeps(p listed, forbidden []string) []string {
+	var found []string
+	for _, f := range forbidden {
+		for _, d := range append(append([]string{}, p.Imports...), p.Deps...) {
+			if d == f {
+				found = append(found, f)
+				break
+			}
+		}
+	}
+	return found
+}
+
+func TestSeparatedPackages(t *testing.T) {
+	all := goList(t, "gontp/...")
+	byPath := map[string]listed{}
+	for _, p := range all {
+		byPath[p.ImportPath] = p
+	}
+	for name, forbidden := range separated {
+		p, ok := byPath[name]
+		if !ok || len(p.GoFiles) == 0 {
+			t.Errorf("%s: not found; the list of separated packages is out of date", name)
+			continue
+		}
+		for _, f := range forbiddenDeps(p, forbidden) {
+			t.Errorf("%s depends on %s", name, f)
+		}
+	}
 }
 
 // forbiddenImport reports whether a core package may not import path: anything that reaches
@@ -167,6 +212,11 @@ func TestRuleCatchesViolations(t *testing.T) {
 		if forbiddenImport(ok) {
 			t.Errorf("%s should be allowed", ok)
 		}
+	}
+	srv := listed{ImportPath: "gontp/internal/server", Imports: []string{"gontp/internal/wire"},
+		Deps: []string{"gontp/internal/wire", "gontp/ntpconf"}}
+	if got := forbiddenDeps(srv, separated[srv.ImportPath]); len(got) != 1 || got[0] != "gontp/ntpconf" {
+		t.Errorf("an indirect dependency on ntpconf was not found: %v", got)
 	}
 	dir := t.TempDir()
 	src := "package x\nimport (\n\"time\"\nr \"math/rand/v2\"\n)\nfunc f() { _ = time.Now(); _ = r.IntN(3); _ = time.Duration(1) }\n"

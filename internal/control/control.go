@@ -1,8 +1,9 @@
 // Package control is the mode-6 control server that classic ntpq, NTPsec's ntpq and the
 // monitoring tools built on them talk to (RFC 9327; compat.md sections 1-3). It answers
-// from the engine's published Snapshot and from small data sources the daemon provides; it
-// never changes anything: every write, configure or trap request is refused the way classic
-// ntpd 4.2.8p15 refuses an unauthenticated one, and mode 7 is not its business at all.
+// from the engine's published snapshot.Snapshot and from small data sources the daemon
+// provides (it knows neither the engine nor the time server); it never changes anything:
+// every write, configure or trap request is refused the way classic ntpd 4.2.8p15 refuses an
+// unauthenticated one, and mode 7 is not its business at all.
 //
 // The package is pure: time is passed in, no sockets, no goroutines. Handle turns one
 // request datagram into zero or more reply datagrams, each handed to an out function.
@@ -16,9 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/ntptime"
-	"gontp/internal/server"
 	"gontp/internal/wire"
 )
 
@@ -88,9 +89,9 @@ type SetVar struct {
 // known, so asking for them is not an error).
 type Sources struct {
 	// Snapshot returns the engine's current snapshot. Required.
-	Snapshot func() *engine.Snapshot
+	Snapshot func() *snapshot.Snapshot
 	// ServerStats returns the time server's counters (ss_* variables, `ntpq -c sysstats`).
-	ServerStats func(now ntptime.Time) server.Stats
+	ServerStats func(now ntptime.Time) ServerStats
 	// IO returns the receive-buffer and socket counters (`ntpq -c iostats`).
 	IO func(now time.Time) IOStats
 	// Kernel returns the kernel clock discipline state (`ntpq -c kerninfo`); ok false when
@@ -116,6 +117,30 @@ type Sources struct {
 	// use it.
 	ControlKey uint32
 }
+
+// ServerStats are the time server's counters that the ss_* variables show (`ntpq -c
+// sysstats`, classic's sys_stat counters); the daemon copies them from server.Stats.
+type ServerStats struct {
+	// Uptime is the whole seconds since the server started (ss_uptime) and SinceReset the
+	// whole seconds since the counters were last reset (ss_reset).
+	Uptime, SinceReset uint64
+	// Received, ThisVer, OldVer, BadFormat, BadAuth, Declined, Restricted, Limited,
+	// KoDSent and Processed are ss_received, ss_thisver, ss_oldver, ss_badformat,
+	// ss_badauth, ss_declined, ss_restricted, ss_limited, ss_kodsent and ss_processed.
+	Received, ThisVer, OldVer, BadFormat, BadAuth     uint64
+	Declined, Restricted, Limited, KoDSent, Processed uint64
+}
+
+// Restrict is what the restrict list says of a request's source, as far as the control
+// server acts on it (classic's RES_IGNORE and RES_NOQUERY); the daemon takes it from the
+// time server's restrict flags.
+type Restrict uint8
+
+// Restrict flags.
+const (
+	RestrictIgnore  Restrict = 1 << iota // `ignore`: no reply to anything
+	RestrictNoQuery                      // `noquery`: no reply to mode 6
+)
 
 // IOStats are classic's I/O counters (ntpq iostats).
 type IOStats struct {
@@ -277,10 +302,10 @@ func (s *Server) logOnce(kind int, msg string, src netip.AddrPort, err error) {
 // restrict, at now. Each reply datagram is passed to out, which must not keep the slice.
 // Requests from sources with `noquery` or `ignore`, malformed headers and mrulist requests
 // without a valid nonce get no reply (classic ntpd's process_control and read_mru_list).
-func (s *Server) Handle(req []byte, src netip.AddrPort, restrict server.Restrict, now time.Time,
+func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now time.Time,
 	out func(b []byte)) {
 	s.c.requests.Add(1)
-	if restrict&(server.RestrictIgnore|server.RestrictNoQuery) != 0 {
+	if restrict&(RestrictIgnore|RestrictNoQuery) != 0 {
 		s.c.restricted.Add(1)
 		return
 	}
@@ -366,7 +391,7 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict server.Restrict
 }
 
 // sendError answers with an error before a reply object exists.
-func (s *Server) sendError(h *wire.ControlHeader, snap *engine.Snapshot, code uint8, out func([]byte)) {
+func (s *Server) sendError(h *wire.ControlHeader, snap *snapshot.Snapshot, code uint8, out func([]byte)) {
 	r := replyPool.Get().(*reply)
 	defer r.release()
 	r.reset(s, out, snap, time.Time{})
@@ -380,7 +405,7 @@ func (s *Server) sendError(h *wire.ControlHeader, snap *engine.Snapshot, code ui
 }
 
 // findPeer returns the association with id.
-func findPeer(snap *engine.Snapshot, id uint16) *engine.Peer {
+func findPeer(snap *snapshot.Snapshot, id uint16) *snapshot.Peer {
 	for i := range snap.Peers {
 		if snap.Peers[i].ID == id {
 			return &snap.Peers[i]

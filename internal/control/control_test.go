@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"github.com/google/go-cmp/cmp"
 
-	"gontp/internal/engine"
 	"gontp/internal/ntptime"
-	"gontp/internal/server"
 	"gontp/internal/wire"
 	"gontp/peer"
 )
@@ -32,7 +32,7 @@ var (
 
 func refID(s string) uint32 { return refIDFromText(s) }
 
-func localSnapshot(now time.Time) *engine.Snapshot {
+func localSnapshot(now time.Time) *snapshot.Snapshot {
 	v := peer.Vars{
 		Addr: netip.MustParseAddrPort("127.127.1.0:123"), Status: 0x9014, Leap: 0, Stratum: 10,
 		Precision: -24, RootDisp: 0.010, RefID: refID("LOCL"),
@@ -41,18 +41,18 @@ func localSnapshot(now time.Time) *engine.Snapshot {
 		TimeReceived: now.Add(-time.Second), TimeReachable: now.Add(-time.Second),
 	}
 	v.FiltDisp = [8]float64{0, 16, 16, 16, 16, 16, 16, 16}
-	return &engine.Snapshot{
-		Sys: engine.System{Leap: 3, Stratum: 16, Precision: -24, Poll: 3, RefID: refID("INIT"),
+	return &snapshot.Snapshot{
+		Sys: snapshot.SysVars{Leap: 3, Stratum: 16, Precision: -24, Poll: 3, RefID: refID("INIT"),
 			RootDispTime: ntptime.FromTime(now.Add(-2 * time.Second))},
 		SysEvent: 6, SysEventCount: 1,
-		Peers: []engine.Peer{{ID: 45431, Refclock: "LOCAL(0)", Vars: v,
-			Clock: &engine.ClockVars{Type: 1, Description: "Undisciplined local clock",
+		Peers: []snapshot.Peer{{ID: 45431, Refclock: "LOCAL(0)", Vars: v,
+			Clock: &snapshot.ClockVars{Type: 1, Description: "Undisciplined local clock",
 				Polls: 1, Stratum: 10, RefID: "LOCL"}}},
 	}
 }
 
-func newServer(snap *engine.Snapshot, src Sources) *Server {
-	src.Snapshot = func() *engine.Snapshot { return snap }
+func newServer(snap *snapshot.Snapshot, src Sources) *Server {
+	src.Snapshot = func() *snapshot.Snapshot { return snap }
 	return New(Config{Version: version, Processor: "x86_64", System: "Linux/6.18.44-fc-v669",
 		NonceSecret: [16]byte{1, 2, 3}}, src)
 }
@@ -71,7 +71,7 @@ type frag struct {
 	raw  []byte
 }
 
-func exchange(t *testing.T, s *Server, req []byte, src netip.AddrPort, res server.Restrict, now time.Time) []frag {
+func exchange(t *testing.T, s *Server, req []byte, src netip.AddrPort, res Restrict, now time.Time) []frag {
 	t.Helper()
 	var out []frag
 	s.Handle(req, src, res, now, func(b []byte) {
@@ -141,8 +141,8 @@ func TestReadVarSysClassic(t *testing.T) {
 }
 
 func TestReadVarNamed(t *testing.T) {
-	stats := server.Stats{Uptime: 2, SinceReset: 2, Received: 12}
-	s := newServer(localSnapshot(t0), Sources{ServerStats: func(ntptime.Time) server.Stats { return stats }})
+	stats := ServerStats{Uptime: 2, SinceReset: 2, Received: 12}
+	s := newServer(localSnapshot(t0), Sources{ServerStats: func(ntptime.Time) ServerStats { return stats }})
 	for _, c := range []struct{ req, want string }{
 		{"version,stratum,offset", "stratum=16, offset=0.000000,\r\nversion=\"ntpd 4.2.8p15@1.3728-o Wed Sep 23 11:46:38 UTC 2020 (1)\"\r\n"},
 		{"ss_uptime,ss_reset,ss_received,ss_thisver,ss_oldver,ss_badformat,ss_badauth,ss_declined,ss_restricted,ss_limited,ss_kodsent,ss_processed,ss_lamport,ss_tsrounding",
@@ -206,7 +206,7 @@ func TestReadStat(t *testing.T) {
 	// 300 associations: 117 records per fragment, never split, newest first.
 	snap.Peers = nil
 	for i := 0; i < 300; i++ {
-		snap.Peers = append(snap.Peers, engine.Peer{ID: uint16(1000 + i), Vars: peer.Vars{Status: 0x8011}})
+		snap.Peers = append(snap.Peers, snapshot.Peer{ID: uint16(1000 + i), Vars: peer.Vars{Status: 0x8011}})
 	}
 	fs = exchange(t, s, request(OpReadStat, 1, 0, ""), client, 0, t0)
 	if len(fs) != 3 || fs[0].h.Count != 468 || fs[1].h.Offset != 468 || fs[2].h.Count != 66*4 || !fs[0].h.More || fs[2].h.More {
@@ -298,7 +298,7 @@ func TestErrorsClassic(t *testing.T) {
 
 func TestNoQuery(t *testing.T) {
 	s := newServer(localSnapshot(t0), Sources{})
-	for _, res := range []server.Restrict{server.RestrictNoQuery, server.RestrictIgnore} {
+	for _, res := range []Restrict{RestrictNoQuery, RestrictIgnore} {
 		if fs := exchange(t, s, request(OpReadVar, 1, 0, ""), client, res, t0); len(fs) != 0 {
 			t.Errorf("restrict %#x: %d replies", res, len(fs))
 		}
@@ -408,7 +408,7 @@ func TestFragmentLines(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		sv = append(sv, SetVar{Name: fmt.Sprintf("var%d", i), Value: strings.Repeat("v", i), Default: true})
 	}
-	s := New(Config{Version: version, SetVars: sv}, Sources{Snapshot: func() *engine.Snapshot { return snap }})
+	s := New(Config{Version: version, SetVars: sv}, Sources{Snapshot: func() *snapshot.Snapshot { return snap }})
 	fs := exchange(t, s, request(OpReadVar, 3, 0, ""), client, 0, t0)
 	off := 0
 	for i, f := range fs {
@@ -489,7 +489,7 @@ func TestSetVarClassic(t *testing.T) {
 	snap := localSnapshot(t0)
 	s := New(Config{Version: version, Processor: "x86_64", System: "Linux/6.18.44-fc-v669",
 		SetVars: []SetVar{{Name: "myvar", Value: "hello world", Default: true}}},
-		Sources{Snapshot: func() *engine.Snapshot { return snap }})
+		Sources{Snapshot: func() *snapshot.Snapshot { return snap }})
 	got := text(exchange(t, s, request(OpReadVar, 6, 0, ""), client, 0, t0))
 	if !strings.HasSuffix(got, "\r\nclk_jitter=0.000, clk_wander=0.000, myvar=hello world\r\n") {
 		t.Errorf("default list: %q", got)

@@ -5,9 +5,9 @@ import (
 	"net/netip"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/control"
-	"gontp/internal/engine"
-	"gontp/internal/server"
 	"gontp/internal/wire"
 )
 
@@ -15,9 +15,9 @@ import (
 // server.Respond hands on (verdict ToControl), sending each reply datagram back to the
 // requester from the socket the request came in on.
 func ExampleServer_Handle() {
-	snap := &engine.Snapshot{Sys: engine.System{Leap: 3, Stratum: 16, RefID: 0x494e4954}}
+	snap := &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: 3, Stratum: 16, RefID: 0x494e4954}}
 	ctl := control.New(control.Config{Version: "ntpd gontp"}, control.Sources{
-		Snapshot: func() *engine.Snapshot { return snap },
+		Snapshot: func() *snapshot.Snapshot { return snap },
 	})
 	// ntpq -c "rv 0 stratum,refid"
 	req := make([]byte, 12+16)
@@ -25,7 +25,7 @@ func ExampleServer_Handle() {
 	h.Encode(req)
 	copy(req[12:], "stratum,refid")
 	from := netip.MustParseAddrPort("192.0.2.7:50123")
-	ctl.Handle(req, from, server.Restrict(0), time.Now(), func(b []byte) {
+	ctl.Handle(req, from, control.Restrict(0), time.Now(), func(b []byte) {
 		rh, data, _, _ := wire.DecodeControl(b)
 		fmt.Printf("status %04x: %q\n", rh.Status, data)
 	})

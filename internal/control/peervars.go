@@ -5,7 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/refclock"
 )
 
@@ -69,7 +70,7 @@ func (s *Server) readPeerVars(r *reply, id uint16, data []byte) {
 var peerVarList = strings.Join(peerNames[1:], ",")
 
 // putPeer writes one peer variable (classic ctl_putpeer); not-applicable ones are skipped.
-func (s *Server) putPeer(r *reply, p *engine.Peer, c int) {
+func (s *Server) putPeer(r *reply, p *snapshot.Peer, c int) {
 	v := &p.Vars
 	b := r.scratch[:0]
 	name := peerNames[c]
@@ -222,7 +223,7 @@ var clockVarList = strings.Join(clockNames[1:], ",")
 // peer if it is a reference clock, else the first reference clock; the reply status is the
 // clock status word.
 func (s *Server) readClock(r *reply, id uint16, data []byte) {
-	var p *engine.Peer
+	var p *snapshot.Peer
 	if id == 0 {
 		if sp := findPeer(r.snap, r.snap.SysPeer); sp != nil && sp.Clock != nil {
 			p = sp
@@ -261,7 +262,7 @@ func (s *Server) readClock(r *reply, id uint16, data []byte) {
 	r.flush(false)
 }
 
-func (s *Server) putClock(r *reply, cv *engine.ClockVars, c int, must bool) {
+func (s *Server) putClock(r *reply, cv *snapshot.ClockVars, c int, must bool) {
 	b := r.scratch[:0]
 	name := clockNames[c]
 	switch name {

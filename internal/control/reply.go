@@ -3,7 +3,8 @@ package control
 import (
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/wire"
 )
 
@@ -19,7 +20,7 @@ const maxLine = 72
 type reply struct {
 	s    *Server
 	out  func([]byte)
-	snap *engine.Snapshot
+	snap *snapshot.Snapshot
 	now  time.Time
 	hdr  wire.ControlHeader
 
@@ -43,7 +44,7 @@ type reply struct {
 }
 
 // reset prepares a pooled reply for a new request.
-func (r *reply) reset(s *Server, out func([]byte), snap *engine.Snapshot, now time.Time) {
+func (r *reply) reset(s *Server, out func([]byte), snap *snapshot.Snapshot, now time.Time) {
 	r.s, r.out, r.snap, r.now = s, out, snap, now
 	r.hdr = wire.ControlHeader{}
 	r.auth, r.keyID = false, 0

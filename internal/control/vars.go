@@ -1,8 +1,8 @@
 package control
 
 import (
-	"gontp/internal/engine"
 	"gontp/internal/ntptime"
+	"gontp/internal/snapshot"
 	"gontp/refclock"
 )
 
@@ -91,7 +91,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 
 // sysStatus is the system status word (compat.md 1.7, ntpd ctlsysstatus): leap indicator,
 // the clock source class of the system peer, and the system event counter and code.
-func sysStatus(snap *engine.Snapshot) uint16 {
+func sysStatus(snap *snapshot.Snapshot) uint16 {
 	var src uint16
 	if snap.SysPeer != 0 {
 		src = 6 // CTL_SST_TS_NTP
@@ -128,11 +128,11 @@ func clockSource(t uint8) uint16 {
 
 // rootDisp is the system root dispersion at now: the published value grown by PHI per second
 // since it was computed (compat.md 8; classic adds it every second).
-func rootDisp(snap *engine.Snapshot, now ntptime.Time) float64 {
+func rootDisp(snap *snapshot.Snapshot, now ntptime.Time) float64 {
 	d := snap.Sys.RootDisp
 	if snap.Sys.RootDispTime != 0 {
 		if el := ntptime.Sub(now, snap.Sys.RootDispTime).Seconds(); el > 0 {
-			d += engine.PHI * el
+			d += snapshot.PHI * el
 		}
 	}
 	return d

@@ -41,7 +41,7 @@ const slewOnlyStep = 600
 type Clock struct {
 	// Kernel is the clock the discipline adjusts: *adjtimex.Kernel or *clock.Model.
 	Kernel clock.Kernel
-	// Discipline goes into engine.Options.Discipline.
+	// Discipline goes into engine.Options.Loop.
 	Discipline *clock.Discipline
 	// Virtual is the virtual clock, nil for the host's kernel clock.
 	Virtual *clock.Model

@@ -11,6 +11,10 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"context"
+	"math/rand/v2"
+	"net"
+	"time"
+
 	"gontp/internal/control"
 	"gontp/internal/engine"
 	"gontp/internal/keys"
@@ -20,9 +24,7 @@ import (
 	"gontp/ntpconf"
 	"gontp/peer"
 	"gontp/refclock"
-	"math/rand/v2"
-	"net"
-	"time"
+	"gontp/system"
 )
 
 // DefaultConfigFile is where ntpd reads its configuration without -c.
@@ -184,7 +186,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	for _, v := range cfg.Setvars {
 		rc.setvars = append(rc.setvars, control.SetVar{Name: v.Name, Value: v.Value, Default: v.Default})
 	}
-	gate, warns, gerr := server.NewGate(cfg, restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	gate, warns, gerr := server.NewGate(gateConfig(cfg), restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 	for _, p := range Problems(gerr) {
 		log.Error(p)
 	}
@@ -200,7 +202,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	rc.engine.NTP = flags["ntp"]
 
 	tv := cfg.TosParams()
-	tos := peer.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
+	tos := system.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
 		MinDist: tv.MinDist, MaxDist: tv.MaxDist, Floor: uint8(tv.Floor), Ceiling: uint8(tv.Ceiling),
 		Orphan: uint8(tv.Orphan), OrphanWait: float64(tv.OrphanWait)}
 	for _, o := range cfg.Tos {
@@ -211,7 +213,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 	}
 	if err := tos.Validate(); err != nil {
 		log.Error(fmt.Sprintf("tos: %v; using the defaults", err))
-		tos = peer.DefaultTos()
+		tos = system.DefaultTos()
 	}
 	rc.engine.Tos = &tos
 

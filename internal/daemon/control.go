@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"time"
 
+	"gontp/internal/ntptime"
+	"gontp/internal/snapshot"
+
 	"golang.org/x/sys/unix"
 
 	"gontp/clock"
 	"gontp/internal/control"
-	"gontp/internal/engine"
 	"gontp/internal/netio"
 	"gontp/internal/server"
 )
@@ -19,7 +21,7 @@ import (
 // server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
 // timer and authentication counters) are left out, so their variables are absent rather than
 // made up.
-func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
+func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -36,8 +38,8 @@ func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *serv
 	}
 	rand.Read(cfg.NonceSecret[:])
 	src := control.Sources{
-		Snapshot:    snapshot,
-		ServerStats: srv.Stats,
+		Snapshot:    snap,
+		ServerStats: func(now ntptime.Time) control.ServerStats { return controlServerStats(srv.Stats(now)) },
 		IO: func(now time.Time) control.IOStats {
 			var io control.IOStats
 			io.SinceReset = uint64(now.Sub(start) / time.Second)
@@ -110,4 +112,24 @@ func newControl(snapshot func() *engine.Snapshot, kernel clock.Kernel, srv *serv
 		src.ControlKey = rc.controlKey
 	}
 	return control.New(cfg, src)
+}
+
+// controlServerStats are the time server's counters that the control server shows.
+func controlServerStats(st server.Stats) control.ServerStats {
+	return control.ServerStats{Uptime: st.Uptime, SinceReset: st.SinceReset,
+		Received: st.Received, ThisVer: st.ThisVer, OldVer: st.OldVer, BadFormat: st.BadFormat,
+		BadAuth: st.BadAuth, Declined: st.Declined, Restricted: st.Restricted,
+		Limited: st.Limited, KoDSent: st.KoDSent, Processed: st.Processed}
+}
+
+// controlRestrict is what the control server needs of a source's restrict flags.
+func controlRestrict(r server.Restrict) control.Restrict {
+	var c control.Restrict
+	if r&server.RestrictIgnore != 0 {
+		c |= control.RestrictIgnore
+	}
+	if r&server.RestrictNoQuery != 0 {
+		c |= control.RestrictNoQuery
+	}
+	return c
 }

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"golang.org/x/sys/unix"
 
 	"gontp/internal/control"
@@ -48,7 +50,7 @@ type Options struct {
 	// Observe, when set, is called once the engine runs, with a function that returns the
 	// engine's current snapshot (safe from any goroutine). In-process tests read the
 	// association table with it.
-	Observe func(snapshot func() *engine.Snapshot)
+	Observe func(snap func() *snapshot.Snapshot)
 
 	// LogOutput, when set, is the log destination behind log: `logfile` and `logconfig`
 	// act on it and SIGHUP reopens it. LogFileFromCommandLine (-l) keeps `logfile` from
@@ -161,8 +163,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		d.resolver = net.DefaultResolver
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Discipline: clk.Discipline,
-		Rand:       rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		Loop: clk.Discipline,
+		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
@@ -289,7 +291,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
-		d.ctl.Handle(p.Data, p.Source, src.Restrict, p.RxTime, func(b []byte) {
+		d.ctl.Handle(p.Data, p.Source, controlRestrict(src.Restrict), p.RxTime, func(b []byte) {
 			if err := sock.SendTo(b, to, nil); err != nil {
 				d.log.Debug("send failed", "to", to.String(), "error", err)
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
 )
 
 // Notifier speaks systemd's sd_notify protocol: datagrams of "KEY=value" lines to the
@@ -94,7 +94,7 @@ func (n *Notifier) Close() error {
 
 // SyncStatus is the STATUS= text for a snapshot: the sync state in one line, as an
 // administrator would read it from `ntpq -c rv`.
-func SyncStatus(s *engine.Snapshot) string {
+func SyncStatus(s *snapshot.Snapshot) string {
 	if s == nil || !s.Sys.Synchronised() {
 		return "unsynchronised (stratum 16, leap alarm)"
 	}

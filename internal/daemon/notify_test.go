@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
 )
 
 func TestNotifierMessages(t *testing.T) {
@@ -75,14 +75,14 @@ func TestNotifierEnvironment(t *testing.T) {
 }
 
 func TestSyncStatus(t *testing.T) {
-	if got := SyncStatus(&engine.Snapshot{Sys: engine.System{Leap: 3, Stratum: 16}}); !strings.HasPrefix(got, "unsynchronised") {
+	if got := SyncStatus(&snapshot.Snapshot{Sys: snapshot.SysVars{Leap: 3, Stratum: 16}}); !strings.HasPrefix(got, "unsynchronised") {
 		t.Errorf("unsynchronised: %q", got)
 	}
-	s := &engine.Snapshot{Sys: engine.System{Leap: 0, Stratum: 2, RefID: 198<<24 | 18<<16 | 2}, Offset: 0.0012}
+	s := &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: 0, Stratum: 2, RefID: 198<<24 | 18<<16 | 2}, Offset: 0.0012}
 	if got, want := SyncStatus(s), "synchronised to 198.18.0.2 at stratum 2, offset +1.200 ms"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	s = &engine.Snapshot{Sys: engine.System{Leap: 0, Stratum: 1, RefID: 'G'<<24 | 'P'<<16 | 'S'<<8}}
+	s = &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: 0, Stratum: 1, RefID: 'G'<<24 | 'P'<<16 | 'S'<<8}}
 	if got := SyncStatus(s); !strings.HasPrefix(got, "synchronised to .GPS. at stratum 1") {
 		t.Errorf("stratum 1: %q", got)
 	}

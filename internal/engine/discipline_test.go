@@ -10,21 +10,21 @@ import (
 	"time"
 
 	"gontp/clock"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
-// scripted is a Processor whose answers the test dictates, recording what the engine asked.
+// scripted is a Loop whose answers the test dictates, recording what the engine asked.
 type scripted struct {
-	answer  func(n int, offset float64) (clock.Result, error)
-	calls   int
-	limits  [2]int8
-	updates int // Update calls (must stay 0: a Processor is driven through Process)
-	root    [2]float64
+	answer func(n int, offset float64) (clock.Result, error)
+	calls  int
+	limits [2]int8
+	root   [2]float64
 }
 
-func (s *scripted) Update(float64, float64, time.Time) (bool, error) { s.updates++; return false, nil }
 func (s *scripted) ProcessAt(offset, _ float64, _, _ time.Time) (clock.Result, error) {
 	s.calls++
 	return s.answer(s.calls, offset)
@@ -35,6 +35,8 @@ func (s *scripted) Vars() clock.Vars {
 func (s *scripted) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = [2]int8{minPoll, maxPoll} }
 func (s *scripted) SetRootDistance(delay, disp float64)            { s.root = [2]float64{delay, disp} }
+func (s *scripted) Settling() bool                                 { return false }
+func (s *scripted) FastPoll() int8                                 { return 0 }
 func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {
 	return clock.LeapState{}, nil
 }
@@ -45,13 +47,13 @@ func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Eng
 	if err != nil {
 		t.Fatal(err)
 	}
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv,
 			Peer: peer.Config{IBurst: true, MinPoll: 4, MaxPoll: 7}}},
 		NTP: ntp, Tos: &tos,
-	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Discipline: p, Log: log})
+	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Loop: p, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +67,10 @@ func TestProcessorDrivesSystemVariables(t *testing.T) {
 		return clock.Result{Synchronised: true, Poll: 5, Settling: true}, nil
 	}}
 	e := processorEngine(t, p, true, nil)
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	s := e.Snapshot()
-	if p.calls == 0 || p.updates != 0 {
-		t.Fatalf("Process called %d times, Update %d: want Process only", p.calls, p.updates)
+	if p.calls == 0 {
+		t.Fatal("ProcessAt never called")
 	}
 	if s.Sys.Leap != wire.LeapNone || s.Sys.Poll != 5 || !e.sys.Settling {
 		t.Fatalf("leap %d poll %d settling %v, want 0, 5 (the loop's), true", s.Sys.Leap, s.Sys.Poll, e.sys.Settling)
@@ -99,7 +101,7 @@ func TestProcessorStepResetsAssociations(t *testing.T) {
 		return clock.Result{Poll: 6, Ignored: true}, nil
 	}}
 	e := processorEngine(t, p, true, log)
-	run(e, 10*time.Minute, func(*Snapshot) bool { return p.calls >= 1 })
+	run(e, 10*time.Minute, func(*snapshot.Snapshot) bool { return p.calls >= 1 })
 	s := e.Snapshot()
 	if s.Sys.Leap != wire.LeapAlarm || s.Sys.Stratum != wire.StratumUnsynched || s.Sys.RefID != wire.RefIDFromString("STEP") {
 		t.Fatalf("after a step: %+v, want leap 3, stratum 16, refid STEP", s.Sys)
@@ -121,7 +123,7 @@ func TestProcessorPanicStops(t *testing.T) {
 		return clock.Result{Ignored: true}, &clock.PanicError{Offset: 2000, Threshold: 1000}
 	}}
 	e := processorEngine(t, p, true, log)
-	run(e, 10*time.Minute, func(*Snapshot) bool { return false })
+	run(e, 10*time.Minute, func(*snapshot.Snapshot) bool { return false })
 	if !errors.Is(e.Err(), clock.ErrPanic) {
 		t.Fatalf("Err() = %v, want one wrapping clock.ErrPanic", e.Err())
 	}
@@ -143,7 +145,7 @@ func TestProcessorDisableNTP(t *testing.T) {
 		return clock.Result{Synchronised: true}, nil
 	}}
 	e := processorEngine(t, p, false, nil)
-	run(e, 10*time.Minute, func(*Snapshot) bool { return false })
+	run(e, 10*time.Minute, func(*snapshot.Snapshot) bool { return false })
 	s := e.Snapshot()
 	if p.calls != 0 || s.Sys.Leap != wire.LeapAlarm || s.SysPeer == 0 {
 		t.Fatalf("disable ntp: %d discipline calls, leap %d, sys peer %d; want 0, 3, set", p.calls, s.Sys.Leap, s.SysPeer)
@@ -162,7 +164,7 @@ func TestProcessorKernelFailureCarriesOn(t *testing.T) {
 		return clock.Result{}, errors.New("clock: adjtimex(start): operation not permitted")
 	}}
 	e := processorEngine(t, p, true, log)
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if s := e.Snapshot(); s.Sys.Leap != wire.LeapNone || e.Err() != nil {
 		t.Fatalf("leap %d err %v after failing clock calls, want synchronised", s.Sys.Leap, e.Err())
 	}

@@ -12,9 +12,11 @@ import (
 
 	"gontp/clock"
 	"gontp/internal/ntptime"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // Config is what the engine runs: the associations of the configuration and the system
@@ -29,7 +31,7 @@ type Config struct {
 	// keeps the leap indicator at alarm (observed on 4.2.8p15: "leap_alarm, sync_local").
 	NTP bool
 	// Tos is the `tos` configuration; the zero value means classic's defaults.
-	Tos *peer.Tos
+	Tos *system.Tos
 	// Pools are the `pool` lines. Server lines whose names still have to be resolved are
 	// added later with AddServer.
 	Pools []Pool
@@ -48,28 +50,22 @@ type Options struct {
 	Start     time.Time
 	Log       *slog.Logger
 	Rand      *rand.Rand
-	// Discipline adjusts the clock. Nil means the clock is never adjusted (see
-	// noDiscipline). A Discipline that is also a Processor (*clock.Discipline) is driven
-	// through Process, which lets the engine follow the loop's poll, steps and events.
-	Discipline Discipline
+	// Loop is the clock loop that adjusts the clock (*clock.Discipline in the daemon). Nil
+	// means the clock is never adjusted (see clockUpdate): the engine's own tests.
+	Loop Loop
 	// Resolve starts the resolution of a pool's name. It must not block and must not call
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
 }
 
-// Discipline turns the system offset into clock adjustments (RFC 5905 section 12; the clock
-// package). Update is called with each new system offset and jitter; it reports whether the
-// clock is now considered synchronised to it.
-type Discipline interface {
-	Update(offset, jitter float64, now time.Time) (synchronised bool, err error)
-}
-
-// Processor is the full clock discipline (*clock.Discipline): besides adjusting the clock it
-// says what it did, so that the engine can do what classic ntpd's clock_update does with
-// local_clock's answer: take sys_poll and the settling flag from the loop, clear every
-// association after a step, report the loop's system events, and stop on a panic.
-type Processor interface {
+// Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
+// Besides adjusting the clock it says what it did, so that the engine can do what classic
+// ntpd's clock_update does with local_clock's answer: take sys_poll and the settling flag
+// from the loop, clear every association after a step, report the loop's system events,
+// and stop on a panic. It is the engine's one way to the clock: a discipline that does
+// less (the simulator's stand-in) implements every method anyway and says so in its answers.
+type Loop interface {
 	// ProcessAt takes the system offset measured at local time at (the system peer's
 	// sample epoch, which the clock filter may have picked polls ago) at local time now.
 	ProcessAt(offset, jitter float64, at, now time.Time) (clock.Result, error)
@@ -81,29 +77,37 @@ type Processor interface {
 	// SetPollLimits bounds sys_poll by the system peer's minpoll and maxpoll (classic
 	// clock_update clamps sys_poll to them before calling local_clock).
 	SetPollLimits(minPoll, maxPoll int8)
+	// Settling reports whether the loop is still measuring the initial frequency
+	// (classic freq_cnt > 0); the engine asks once at start, then takes
+	// clock.Result.Settling from each ProcessAt.
+	Settling() bool
+	// FastPoll is the poll exponent the associations should poll at while the loop
+	// measures the start-up frequency, 0 otherwise; the engine asks once at start, then
+	// takes clock.Result.FastPoll from each ProcessAt.
+	FastPoll() int8
 	// SetRootDistance gives the root delay and dispersion of the update about to be
 	// processed (the kernel's maximum error is rootdelay/2 + rootdisp).
 	SetRootDistance(rootDelay, rootDisp float64)
-	// Leap hands the survivors' leap vote to the discipline's leap owner, which decides
-	// what is scheduled, arms the kernel during the last day and says what to serve.
+	// Leap hands the survivors' leap vote to the loop's leap owner, which decides what is
+	// scheduled (leap file or vote, for the end of a month), arms the kernel during the
+	// last day and says what to serve (clock.Discipline.Leap).
 	Leap(now time.Time, voteIns, voteDel bool) (clock.LeapState, error)
 }
 
-// noDiscipline is the engine's discipline when Options gives none (the engine's own
-// tests): it never adjusts the clock, so it accepts an update as synchronising only when no
-// adjustment is needed, which is the case for the LOCAL refclock (its offset is zero by
-// definition). For any other source the system stays unsynchronised, as with `disable
-// ntp`, and the reason is logged once.
-type noDiscipline struct{}
-
-var errNoDiscipline = errors.New("this engine has no clock discipline: " +
+// errNoLoop is the warning of an engine without a Loop: it never adjusts the clock, so it
+// accepts an update as synchronising only when no adjustment is needed, which is the case
+// for the LOCAL refclock (its offset is zero by definition). For any other source the system
+// stays unsynchronised, as with `disable ntp`, and the reason is logged once.
+var errNoLoop = errors.New("this engine has no clock discipline: " +
 	"the offset is measured but not corrected, and the server stays unsynchronised as with `disable ntp`")
 
-func (noDiscipline) Update(offset, _ float64, _ time.Time) (bool, error) {
+// noLoopUpdate is the update of an engine without a Loop (errNoLoop): synchronised only
+// when offset needs no adjustment.
+func noLoopUpdate(offset float64) (synchronised bool, err error) {
 	if offset == 0 {
 		return true, nil
 	}
-	return false, errNoDiscipline
+	return false, errNoLoop
 }
 
 // Send is a packet an association wants sent. Its transmit timestamp is already set and must
@@ -127,14 +131,13 @@ type association struct {
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
-// concurrent use: one goroutine calls it (DESIGN.md), and observers read Snapshot.
+// concurrent use: one goroutine calls it (DESIGN.md), and observers read snapshot.Snapshot.
 type Engine struct {
-	log        *slog.Logger
-	rng        *rand.Rand
-	sys        peer.Sys
-	ntp        bool
-	discipline Discipline
-	proc       Processor // discipline as a Processor, nil if it is not one
+	log  *slog.Logger
+	rng  *rand.Rand
+	sys  system.State
+	ntp  bool
+	loop Loop // nil: the clock is never adjusted
 	// leapVote is the survivors' majority vote on a leap second at the last selection.
 	leapVote [2]bool
 	// err is the panic that ended the discipline (classic exits there); once set, the
@@ -160,8 +163,8 @@ type Engine struct {
 	// sysEvent and sysEventCount are the low byte of the system status word (the last
 	// system event and how often it was reported since the code changed).
 	sysEvent, sysEventCount uint8
-	selector                peer.Selector
-	cands                   []peer.Candidate
+	selector                system.Selector
+	cands                   []system.Candidate
 	sysPeer                 *association
 	clockHop                float64
 	sysEpoch                time.Time
@@ -171,7 +174,7 @@ type Engine struct {
 	warned                  map[string]bool
 
 	acts []peer.Action
-	snap atomic.Pointer[Snapshot]
+	snap atomic.Pointer[snapshot.Snapshot]
 }
 
 // New makes the engine and its associations; nothing is sent until the first Timer call.
@@ -183,48 +186,46 @@ func New(cfg Config, o Options) (*Engine, error) {
 		return nil, errors.New("engine: Options.Rand is nil")
 	}
 	e := &Engine{
-		log:        o.Log,
-		rng:        o.Rand,
-		sys:        peer.DefaultSys(),
-		ntp:        cfg.NTP,
-		discipline: o.Discipline,
-		start:      o.Start,
-		lostPeer:   o.Start,
-		byAddr:     map[netip.AddrPort]*association{},
-		warned:     map[string]bool{},
-		resolve:    o.Resolve,
+		log:      o.Log,
+		rng:      o.Rand,
+		sys:      system.DefaultState(),
+		ntp:      cfg.NTP,
+		loop:     o.Loop,
+		start:    o.Start,
+		lostPeer: o.Start,
+		byAddr:   map[netip.AddrPort]*association{},
+		warned:   map[string]bool{},
+		resolve:  o.Resolve,
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
 			e.log.Error(fmt.Sprintf("cannot resolve pool %s: this engine has no resolver", r.Name))
 		}
 	}
-	if e.discipline == nil {
-		e.discipline = noDiscipline{}
-	}
-	e.proc, _ = e.discipline.(Processor)
-	if e.proc != nil {
-		// tinker allan is the discipline's setting; the clock filter ranks its stages
-		// by it too (classic's allan_xpt, used by clock_filter and the loop alike).
-		e.sys.Allan = e.proc.Vars().Allan
-	}
 	// Until the first update says otherwise, the clock filter settles as the discipline
 	// does: without a drift file the loop starts measuring the frequency (classic's
 	// freq_cnt > 0), and the filter must hand on its newest samples, or a first sample of
 	// least delay would stall the selection for polls (seen in the simulator).
-	switch st, ok := e.discipline.(interface{ Settling() bool }); {
+	switch {
 	case !cfg.NTP:
 		// Classic with `disable ntp` never runs local_clock, so its freq_cnt never leaves
 		// its start value and the clock filter hands on the newest sample for ever
 		// (checked against classic ntpd 4.2.8p15: its peer offset and delay are those of
 		// the newest filter stage, not of the least delay).
 		e.sys.Settling = true
-	case ok:
-		e.sys.Settling = st.Settling()
+	case e.loop != nil:
+		e.sys.Settling = e.loop.Settling()
 	}
-	if fp, ok := e.discipline.(interface{ FastPoll() int8 }); ok && cfg.NTP {
-		// The discipline measures the start-up frequency from the first samples on.
-		e.sys.FastPoll = fp.FastPoll()
+	if e.loop != nil {
+		// tinker allan is the discipline's setting; the clock filter ranks its stages by
+		// it too (classic's allan_xpt, used by clock_filter and the loop alike).
+		if a := e.loop.Vars().Allan; a > 0 {
+			e.sys.Allan = a
+		}
+		if cfg.NTP {
+			// The loop measures the start-up frequency from the first samples on.
+			e.sys.FastPoll = e.loop.FastPoll()
+		}
 	}
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
@@ -479,20 +480,20 @@ func (e *Engine) name(as *association) string {
 func (e *Engine) selectClock(now time.Time) {
 	e.cands = e.cands[:0]
 	sysIdx := -1
-	project := e.proc != nil && e.ntp && e.err == nil
+	project := e.loop != nil && e.ntp && e.err == nil
 	for i, as := range e.assocs {
 		c := as.a.Candidate(now, &e.sys)
 		if project && !c.Epoch.IsZero() {
 			// Align every survivor's offset to now: the discipline may have moved the
 			// clock a lot since an old filter stage was measured.
-			c.Offset = e.proc.Project(c.Offset, c.Epoch, now)
+			c.Offset = e.loop.Project(c.Offset, c.Epoch, now)
 		}
 		e.cands = append(e.cands, c)
 		if as == e.sysPeer {
 			sysIdx = i
 		}
 	}
-	res := e.selector.Select(e.cands, peer.SelectParams{
+	res := e.selector.Select(e.cands, system.SelectParams{
 		Tos:            e.sys.Tos,
 		SysPeer:        sysIdx,
 		ClockHop:       e.clockHop,
@@ -543,23 +544,23 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
 	// never below mindisp.
 	rootDelay := v.Delay + v.RootDelay
-	rootDisp := max(v.RootDisp+v.Disp+e.jitter+PHI*now.Sub(v.Update).Seconds()+math.Abs(e.offset), minDisp)
+	rootDisp := max(v.RootDisp+v.Disp+e.jitter+snapshot.PHI*now.Sub(v.Update).Seconds()+math.Abs(e.offset), minDisp)
 	synced := false
 	switch {
 	case !e.ntp || e.err != nil:
 		// `disable ntp`, or the daemon is exiting after a panic: measure, never adjust.
-	case e.proc != nil:
+	case e.loop == nil:
+		ok, err := noLoopUpdate(e.offset)
+		if err != nil {
+			e.warnOnce("discipline", err.Error())
+		}
+		synced = ok
+	default:
 		var stepped bool
 		synced, stepped = e.process(v, rootDelay, rootDisp, now)
 		if stepped || e.err != nil {
 			return
 		}
-	default:
-		ok, err := e.discipline.Update(e.offset, e.jitter, now)
-		if err != nil {
-			e.warnOnce("discipline", err.Error())
-		}
-		synced = ok
 	}
 	e.sys.Stratum = min(v.Stratum+1, wire.StratumUnsynched)
 	// A reference clock or primary server names its source; anything else is named by its
@@ -579,28 +580,28 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	}
 }
 
-// leap is the leap indicator the server sends after a synchronising update: the
-// discipline's leap owner decides it (with the kernel's arming) from the leap file and the
-// survivors' vote (clock.Discipline.Leap); a discipline without one serves no warning.
+// leap is the leap indicator the server sends after a synchronising update: the loop's
+// leap owner decides it (with the kernel's arming) from the leap file and the survivors'
+// vote (clock.Discipline.Leap); an engine without a loop serves no warning.
 func (e *Engine) leap(now time.Time) uint8 {
-	if e.proc == nil || !e.ntp {
+	if e.loop == nil || !e.ntp {
 		return wire.LeapNone
 	}
-	st, err := e.proc.Leap(now, e.leapVote[0], e.leapVote[1])
+	st, err := e.loop.Leap(now, e.leapVote[0], e.leapVote[1])
 	if err != nil {
 		e.warnOnce("leap", fmt.Sprintf("cannot arm the kernel for the leap second: %v", err))
 	}
 	return st.LeapIndicator()
 }
 
-// process hands the system offset to a Processor as classic clock_update hands it to
+// process hands the system offset to the Loop as classic clock_update hands it to
 // local_clock, and acts on the answer: a step clears every association and leaves the system
 // unsynchronised (ntpd clear_all, refid STEP); a panic is reported as panic_stop and kept
 // for Err, and the discipline is not called again. It reports whether the clock is now
 // synchronised to the system peer and whether it was stepped.
 func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
-	e.proc.SetPollLimits(v.MinPoll, v.MaxPoll)
-	e.proc.SetRootDistance(rootDelay, rootDisp)
+	e.loop.SetPollLimits(v.MinPoll, v.MaxPoll)
+	e.loop.SetRootDistance(rootDelay, rootDisp)
 	// The estimator places the offset at the system peer's sample time. While the
 	// frequency is unknown (settling) the other survivors' offsets cannot be aligned:
 	// Project knows the corrections but not the oscillator's error, so an offset measured
@@ -610,9 +611,9 @@ func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time
 	// combined offset, aligned to now (selectClock), is moved back to that time.
 	offset := v.Offset
 	if !e.sys.Settling {
-		offset = e.proc.Project(e.offset, now, v.Epoch)
+		offset = e.loop.Project(e.offset, now, v.Epoch)
 	}
-	r, err := e.proc.ProcessAt(offset, e.jitter, v.Epoch, now)
+	r, err := e.loop.ProcessAt(offset, e.jitter, v.Epoch, now)
 	if err != nil {
 		if errors.Is(err, clock.ErrPanic) {
 			e.err = err
@@ -637,7 +638,7 @@ func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time
 		if r.Stepped {
 			e.log.Info(fmt.Sprintf("time reset %+.6f s", r.Step))
 		} else {
-			e.log.Info(fmt.Sprintf("time slew %+.6f s", e.proc.Vars().Offset))
+			e.log.Info(fmt.Sprintf("time slew %+.6f s", e.loop.Vars().Offset))
 		}
 	}
 	if r.Stepped {
@@ -691,19 +692,19 @@ func (e *Engine) warnOnce(key, msg string) {
 }
 
 // Snapshot returns the last published snapshot. Safe for concurrent use.
-func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+func (e *Engine) Snapshot() *snapshot.Snapshot { return e.snap.Load() }
 
 // publish makes a new immutable snapshot of the system and the associations.
 func (e *Engine) publish(now time.Time) {
-	s := &Snapshot{
-		Sys: System{
+	s := &snapshot.Snapshot{
+		Sys: snapshot.SysVars{
 			Leap: e.sys.Leap, Stratum: e.sys.Stratum, Precision: e.sys.Precision, Poll: e.sys.Poll,
 			RefID: e.sys.RefID, RefTime: e.sys.RefTime, RootDelay: e.sys.RootDelay,
 			RootDisp: e.sys.RootDisp, RootDispTime: e.sys.RefTime,
 		},
 		Offset:     e.offset,
 		Jitter:     e.jitter,
-		Peers:      make([]Peer, 0, len(e.assocs)),
+		Peers:      make([]snapshot.Peer, 0, len(e.assocs)),
 		AssocModes: make(map[netip.AddrPort]uint8, len(e.assocs)),
 	}
 	if s.Sys.RootDispTime == 0 {
@@ -714,8 +715,8 @@ func (e *Engine) publish(now time.Time) {
 		s.SysPeer = e.sysPeer.id
 	}
 	s.SysEvent, s.SysEventCount = e.sysEvent, e.sysEventCount
-	if e.proc != nil {
-		cv := e.proc.Vars()
+	if e.loop != nil {
+		cv := e.loop.Vars()
 		s.Frequency, s.ClkJitter, s.ClkWander = cv.Frequency, cv.ClkJitter, cv.ClkWander
 		s.ClockState = uint8(cv.State)
 		if e.ntp {
@@ -730,7 +731,7 @@ func (e *Engine) publish(now time.Time) {
 		for ; pi < len(e.pools) && e.pools[pi].seq < as.seq; pi++ {
 			s.Peers = append(s.Peers, e.poolPeer(e.pools[pi], now, s))
 		}
-		p := Peer{ID: as.id, Vars: as.a.Vars(now)}
+		p := snapshot.Peer{ID: as.id, Vars: as.a.Vars(now)}
 		if as.driver != nil {
 			p.Refclock = as.ref.Name()
 		} else {
@@ -747,11 +748,11 @@ func (e *Engine) publish(now time.Time) {
 // poolPeer is a pool prototype as observers see it. Its outstanding solicitation is listed
 // in AssocModes as a client association, so that the time server hands the reply to the
 // engine instead of declining it as a stranger's server packet.
-func (e *Engine) poolPeer(p *pool, now time.Time, s *Snapshot) Peer {
+func (e *Engine) poolPeer(p *pool, now time.Time, s *snapshot.Snapshot) snapshot.Peer {
 	if p.aorg != 0 {
 		if _, ok := s.AssocModes[p.solicit]; !ok {
 			s.AssocModes[p.solicit] = wire.ModeClient
 		}
 	}
-	return Peer{ID: p.id, Vars: e.poolVars(p, now), Hostname: p.name}
+	return snapshot.Peer{ID: p.id, Vars: e.poolVars(p, now), Hostname: p.name}
 }

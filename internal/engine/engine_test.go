@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -18,7 +20,7 @@ func localEngine(t *testing.T, ntp, iburst bool, orphanWait float64) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = orphanWait
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv, Peer: peer.Config{IBurst: iburst}}},
@@ -33,7 +35,7 @@ func localEngine(t *testing.T, ntp, iburst bool, orphanWait float64) *Engine {
 
 // run drives the engine's timer in virtual time until limit or until done says stop, and
 // returns the virtual time reached.
-func run(e *Engine, limit time.Duration, done func(*Snapshot) bool) time.Duration {
+func run(e *Engine, limit time.Duration, done func(*snapshot.Snapshot) bool) time.Duration {
 	now := t0
 	for now.Sub(t0) < limit {
 		next := e.Next()
@@ -57,7 +59,7 @@ func TestLocalRefclockIburstSynchronisesWithinSeconds(t *testing.T) {
 	if len(s.Peers) != 1 || s.Peers[0].Refclock != "LOCAL(0)" || s.Peers[0].Vars.Stratum != 10 {
 		t.Fatalf("peers at start: %+v", s.Peers)
 	}
-	took := run(e, time.Hour, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	took := run(e, time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	s = e.Snapshot()
 	if s.Sys.Leap != wire.LeapNone {
 		t.Fatalf("not synchronised after %v: %+v", took, s.Sys)
@@ -68,7 +70,7 @@ func TestLocalRefclockIburstSynchronisesWithinSeconds(t *testing.T) {
 	if s.Sys.Stratum != 11 || s.Sys.RefID != peer.RefID(refclock.Address{Type: 1}.Addr()) {
 		t.Errorf("stratum %d refid %#x, want 11 and 127.127.1.0 (classic's refid for a fudged LOCAL)", s.Sys.Stratum, s.Sys.RefID)
 	}
-	if s.SysPeer != s.Peers[0].ID || s.Peers[0].Vars.Selection != peer.SelSysPeer {
+	if s.SysPeer != s.Peers[0].ID || s.Peers[0].Vars.Selection != system.SelSysPeer {
 		t.Errorf("sys peer %d, peer %+v", s.SysPeer, s.Peers[0])
 	}
 	if s.Sys.RefTime == 0 || s.Sys.RootDisp < minDisp {
@@ -81,7 +83,7 @@ func TestLocalRefclockIburstSynchronisesWithinSeconds(t *testing.T) {
 // 4.2.8p15 at about 320 s with the default 64 s poll.
 func TestLocalRefclockWaitsForOrphanWait(t *testing.T) {
 	e := localEngine(t, true, false, 300)
-	took := run(e, time.Hour, func(s *Snapshot) bool { return s.SysPeer != 0 })
+	took := run(e, time.Hour, func(s *snapshot.Snapshot) bool { return s.SysPeer != 0 })
 	if took < 300*time.Second || took > 400*time.Second {
 		t.Fatalf("LOCAL selected after %v, want between 300 s and 400 s as classic", took)
 	}
@@ -91,7 +93,7 @@ func TestLocalRefclockWaitsForOrphanWait(t *testing.T) {
 // sys peer set) but never clears the leap alarm (observed: "leap_alarm, sync_local").
 func TestDisableNTPKeepsLeapAlarm(t *testing.T) {
 	e := localEngine(t, false, true, 0)
-	run(e, 10*time.Minute, func(s *Snapshot) bool { return false })
+	run(e, 10*time.Minute, func(s *snapshot.Snapshot) bool { return false })
 	s := e.Snapshot()
 	if s.SysPeer == 0 || s.Sys.Stratum != 11 {
 		t.Fatalf("no LOCAL sys peer: %+v", s.Sys)
@@ -101,11 +103,11 @@ func TestDisableNTPKeepsLeapAlarm(t *testing.T) {
 	}
 }
 
-func TestNoDisciplineRefusesNonZeroOffsets(t *testing.T) {
-	if ok, err := (noDiscipline{}).Update(0.002, 0, t0); ok || err == nil {
+func TestNoLoopRefusesNonZeroOffsets(t *testing.T) {
+	if ok, err := noLoopUpdate(0.002); ok || err == nil {
 		t.Fatal("a non-zero offset must not count as synchronised without a discipline")
 	}
-	if ok, err := (noDiscipline{}).Update(0, 0, t0); !ok || err != nil {
+	if ok, err := noLoopUpdate(0); !ok || err != nil {
 		t.Fatal("a zero offset needs no adjustment")
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"gontp/clock"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // leapClock is a reference clock that reports a leap indicator.
@@ -28,13 +30,13 @@ func leapEngine(t *testing.T, clk *leapClock, start time.Time, p clock.Params) (
 	t.Helper()
 	el := new(time.Duration)
 	m := clock.NewModel(start, func() time.Duration { return *el }, 0, 0)
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
 		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},
 		NTP:       true,
 		Tos:       &tos,
-	}, Options{Precision: -20, Start: start, Rand: rand.New(rand.NewPCG(3, 4)), Discipline: clock.New(m, p, nil)})
+	}, Options{Precision: -20, Start: start, Rand: rand.New(rand.NewPCG(3, 4)), Loop: clock.New(m, p, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func leapEngine(t *testing.T, clk *leapClock, start time.Time, p clock.Params) (
 
 // runUntil drives the engine's timer on the model's clock until limit (true time since
 // start) or until done says stop.
-func runUntil(e *Engine, m *clock.Model, el *time.Duration, limit time.Duration, done func(*Snapshot) bool) {
+func runUntil(e *Engine, m *clock.Model, el *time.Duration, limit time.Duration, done func(*snapshot.Snapshot) bool) {
 	for *el < limit {
 		next := e.Next()
 		if d := next.Sub(m.Now()); d > 0 {
@@ -73,13 +75,13 @@ func TestLeapVotedFromSources(t *testing.T) {
 	clk := &leapClock{leap: wire.LeapAddSecond}
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	e, m, el := leapEngine(t, clk, start, clock.DefaultParams())
-	runUntil(e, m, el, time.Hour, func(s *Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	runUntil(e, m, el, time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || kernelLeapBits(t, m) != 0 {
 		t.Fatalf("28 November: leap %d, kernel bits %#x; want 0 and none (the leap is for the end of the month)",
 			got, kernelLeapBits(t, m))
 	}
 	// 30 November, the last day.
-	runUntil(e, m, el, 48*time.Hour, func(s *Snapshot) bool { return s.Sys.Leap == wire.LeapAddSecond })
+	runUntil(e, m, el, 48*time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapAddSecond })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond || kernelLeapBits(t, m) != clock.StaIns {
 		t.Fatalf("30 November: leap %d kernel bits %#x, want 1 and STA_INS", got, kernelLeapBits(t, m))
 	}
@@ -88,7 +90,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 	}
 	clk.leap = wire.LeapNone
 	lim := *el + time.Hour
-	runUntil(e, m, el, lim, func(s *Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	runUntil(e, m, el, lim, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || kernelLeapBits(t, m) != 0 {
 		t.Fatalf("after the announcement ended: leap %d, kernel bits %#x", got, kernelLeapBits(t, m))
 	}

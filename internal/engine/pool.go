@@ -10,6 +10,7 @@ import (
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
+	"gontp/system"
 )
 
 // Pool is one `pool` line: a prototype association that resolves Name and spawns client
@@ -251,7 +252,7 @@ func (e *Engine) poolVars(p *pool, now time.Time) peer.Vars {
 		RefID: wire.RefIDFromString("POOL"), HMode: wire.ModeClient, HPoll: p.minpoll,
 		PPoll: p.maxpoll, MinPoll: p.minpoll, MaxPoll: p.maxpoll, Version: p.version,
 		Flash: peer.FlashPeerStratum | peer.FlashPeerDist | peer.FlashPeerUnreach,
-		Disp:  peer.MaxDisp, Timer: max(p.nextdate.Sub(now), 0), Selection: peer.SelReject,
+		Disp:  peer.MaxDisp, Timer: max(p.nextdate.Sub(now), 0), Selection: system.SelReject,
 		Configured: true, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Sent: p.sent,
 	}
 	for i := range v.FiltDisp {

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"gontp/internal/ntptime"
+	"gontp/internal/snapshot"
 	"gontp/internal/wire"
 	"gontp/peer"
+	"gontp/system"
 )
 
 // world is a tiny virtual network for the engine: servers that answer at once (2 ms round
@@ -50,7 +52,7 @@ func newWorld(t *testing.T, cfg Config) *world {
 	w := &world{t: t, now: t0, dark: map[netip.Addr]bool{}, kod: map[netip.Addr]string{},
 		stratum: 2, sent: map[netip.AddrPort]int{}, log: &bytes.Buffer{}}
 	if cfg.Tos == nil {
-		tos := peer.DefaultTos()
+		tos := system.DefaultTos()
 		cfg.Tos = &tos
 	}
 	e, err := New(cfg, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(7, 9)),
@@ -108,7 +110,7 @@ func (w *world) deliver(sends []Send) {
 }
 
 // run advances virtual time to limit, or until done returns true.
-func (w *world) run(limit time.Duration, done func(*Snapshot) bool) time.Duration {
+func (w *world) run(limit time.Duration, done func(*snapshot.Snapshot) bool) time.Duration {
 	end := w.now.Add(limit)
 	for w.now.Before(end) {
 		if next := w.e.Next(); next.After(w.now) {
@@ -122,8 +124,8 @@ func (w *world) run(limit time.Duration, done func(*Snapshot) bool) time.Duratio
 	return w.now.Sub(t0)
 }
 
-func members(s *Snapshot) map[netip.Addr]Peer {
-	m := map[netip.Addr]Peer{}
+func members(s *snapshot.Snapshot) map[netip.Addr]snapshot.Peer {
+	m := map[netip.Addr]snapshot.Peer{}
 	for _, p := range s.Peers {
 		if p.Hostname == "" && p.Refclock == "" {
 			m[p.Vars.Addr.Addr()] = p
@@ -165,11 +167,11 @@ func TestPoolPrototypeLooksLikeClassic(t *testing.T) {
 func TestPoolSpawnsOneServerPerSecond(t *testing.T) {
 	for _, maxclock := range []int{10, 5} {
 		t.Run(fmt.Sprint("maxclock", maxclock), func(t *testing.T) {
-			tos := peer.DefaultTos()
+			tos := system.DefaultTos()
 			tos.MaxClock = maxclock
 			w := newWorld(t, Config{Tos: &tos, Pools: []Pool{{Name: "pool.test", Peer: peer.Config{IBurst: true}}}})
 			w.dns = addrs(2, 50, 51, 52, 53, 54, 55, 56)
-			took := w.run(time.Minute, func(s *Snapshot) bool { return len(members(s)) == 8 })
+			took := w.run(time.Minute, func(s *snapshot.Snapshot) bool { return len(members(s)) == 8 })
 			if n := len(members(w.e.Snapshot())); n != 8 {
 				t.Fatalf("%d pool servers after %v, want 8:\n%s", n, took, w.log)
 			}
@@ -209,7 +211,7 @@ func TestPoolSpawnsOneServerPerSecond(t *testing.T) {
 // maxclock associations; gontp demobilises a pool member after PoolQuiet unanswered polls
 // (the later ones at minpoll), and the pool solicits the fresh servers.
 func TestPoolReplacesDarkServers(t *testing.T) {
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.MaxClock = 4
 	w := newWorld(t, Config{Tos: &tos, Pools: []Pool{{Name: "pool.test", Peer: peer.Config{IBurst: true}}}})
 	w.dns = addrs(10, 11, 12, 13)
@@ -219,7 +221,7 @@ func TestPoolReplacesDarkServers(t *testing.T) {
 	}
 	w.dark[addr(12)], w.dark[addr(13)] = true, true
 	w.dns = addrs(10, 11, 20, 21)
-	took := w.run(6*time.Hour, func(s *Snapshot) bool {
+	took := w.run(6*time.Hour, func(s *snapshot.Snapshot) bool {
 		m := members(s)
 		_, d1 := m[addr(12)]
 		_, d2 := m[addr(13)]
@@ -283,7 +285,7 @@ func TestPoolResolutionFailureIsRetriedAtNextPoll(t *testing.T) {
 	}
 }
 
-func keys(m map[netip.Addr]Peer) []netip.Addr {
+func keys(m map[netip.Addr]snapshot.Peer) []netip.Addr {
 	var out []netip.Addr
 	for k := range m {
 		out = append(out, k)
@@ -363,7 +365,7 @@ func TestSteppedClearsEveryAssociation(t *testing.T) {
 // has timed out while there are more than maxclock associations and it has the lowest
 // score, it is demobilised (ntpd transmit with FLAG_PREEMPT); a plain server never is.
 func TestPreemptServerLine(t *testing.T) {
-	tos := peer.DefaultTos()
+	tos := system.DefaultTos()
 	tos.MaxClock = 1
 	w := newWorld(t, Config{Tos: &tos, Servers: []peer.Config{
 		{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient, IBurst: true},

@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/daemon"
-	"gontp/internal/engine"
 	"gontp/internal/testnet"
 )
 
@@ -55,7 +56,7 @@ func (s *syncBuffer) String() string {
 // runGontpInProcess runs gontp's daemon inside h's network namespace in this test process,
 // so that the test reads the engine's snapshot directly. The daemon has `disable ntp` and no
 // clock discipline in it: nothing in it can adjust the clock.
-func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) (func() *engine.Snapshot, *syncBuffer) {
+func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) (func() *snapshot.Snapshot, *syncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	confPath := filepath.Join(dir, "ntp.conf")
@@ -65,12 +66,12 @@ func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) 
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	snapc := make(chan func() *engine.Snapshot, 1)
+	snapc := make(chan func() *snapshot.Snapshot, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- h.Do(func() error {
 			return daemon.Run(ctx, daemon.Options{ConfigFile: confPath, Port: 123, Resolver: dns,
-				Observe: func(f func() *engine.Snapshot) { snapc <- f }}, log)
+				Observe: func(f func() *snapshot.Snapshot) { snapc <- f }}, log)
 		})
 	}()
 	t.Cleanup(func() {
@@ -130,13 +131,13 @@ func classicPeers(t *testing.T, h *testnet.Host, ref string) []ntpqPeer {
 	return rows
 }
 
-func findPeer(s *engine.Snapshot, a netip.Addr) (engine.Peer, bool) {
+func findPeer(s *snapshot.Snapshot, a netip.Addr) (snapshot.Peer, bool) {
 	for _, p := range s.Peers {
 		if p.Hostname == "" && p.Vars.Addr.Addr() == a {
 			return p, true
 		}
 	}
-	return engine.Peer{}, false
+	return snapshot.Peer{}, false
 }
 
 // TestGontpPollsClassicAndChrony is issue 4's acceptance against the real daemons: gontp
@@ -182,7 +183,7 @@ disable ntp
 
 	// Eight polls of 8 s fill the reach register; allow for start-up and the spacing.
 	deadline := time.Now().Add(3 * time.Minute)
-	var s *engine.Snapshot
+	var s *snapshot.Snapshot
 	for {
 		s = snap()
 		cp, ok1 := findPeer(s, chrony.Addr())

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"gontp/internal/snapshot"
+
 	"gontp/internal/control"
-	"gontp/internal/engine"
 	"gontp/internal/ntptime"
-	"gontp/internal/server"
 	"gontp/internal/testnet"
 	"gontp/peer"
+	"gontp/system"
 )
 
 // md5Keys is the classic MD5 key type: digest = MD5(key || message). It exists only for this
@@ -44,7 +45,7 @@ func (k md5Keys) Sign(dst []byte, id uint32, msg []byte) ([]byte, bool) {
 
 // controlFixture is a hand-made daemon state: a pool prototype, an NTP server that is the
 // system peer, and an idle LOCAL clock, as a real gontp would publish them.
-func controlFixture(now time.Time, local netip.AddrPort) *engine.Snapshot {
+func controlFixture(now time.Time, local netip.AddrPort) *snapshot.Snapshot {
 	ts := ntptime.FromTime
 	var unused [8]float64
 	for i := range unused {
@@ -55,7 +56,7 @@ func controlFixture(now time.Time, local netip.AddrPort) *engine.Snapshot {
 		Precision: -20, RootDelay: 0.000488, RootDisp: 0.000992,
 		RefID: 0xc0000201, RefTime: ts(now.Add(-40 * time.Second)), Rec: ts(now.Add(-15 * time.Second)),
 		Reach: 0xff, HMode: 3, PMode: 4, HPoll: 6, PPoll: 6, Offset: 0.000094, Delay: 0.000277,
-		Disp: 0.000967, Jitter: 0.000027, Selection: peer.SelSysPeer, Configured: true,
+		Disp: 0.000967, Jitter: 0.000027, Selection: system.SelSysPeer, Configured: true,
 		Sent: 13, Received: 13,
 	}
 	sysPeer.FiltDelay = [8]float64{0.00028, 0.00032, 0.00031, 0.00019, 0.00019, 0.00032, 0.0003, 0.00032}
@@ -71,15 +72,15 @@ func controlFixture(now time.Time, local netip.AddrPort) *engine.Snapshot {
 		Precision: -24, RootDisp: 0.010, RefID: 0x4c4f434c, Rec: ts(now.Add(-484 * time.Second)),
 		Reach: 0x80, HMode: 3, PMode: 4, HPoll: 6, PPoll: 6, Disp: 15.4377, FiltDisp: unused,
 	}
-	return &engine.Snapshot{
-		Sys: engine.System{Leap: 0, Stratum: 3, Precision: -24, Poll: 6, RefID: 0xc6120032,
+	return &snapshot.Snapshot{
+		Sys: snapshot.SysVars{Leap: 0, Stratum: 3, Precision: -24, Poll: 6, RefID: 0xc6120032,
 			RefTime: ts(now.Add(-15 * time.Second)), RootDelay: 0.000765, RootDisp: 0.002265,
 			RootDispTime: ts(now.Add(-15 * time.Second))},
 		Offset: 0.000094, Jitter: 0.000027, SysPeer: 101, SysEvent: 5, SysEventCount: 1,
-		Peers: []engine.Peer{
+		Peers: []snapshot.Peer{
 			{ID: 100, Vars: pool, Hostname: "pool.example"},
 			{ID: 101, Vars: sysPeer, Local: local},
-			{ID: 102, Refclock: "LOCAL(0)", Vars: lcl, Local: local, Clock: &engine.ClockVars{
+			{ID: 102, Refclock: "LOCAL(0)", Vars: lcl, Local: local, Clock: &snapshot.ClockVars{
 				Type: 1, Description: "Undisciplined local clock", Polls: 9, Stratum: 10, RefID: "LOCL"}},
 		},
 	}
@@ -112,9 +113,9 @@ func serveControl(t *testing.T, h *testnet.Host, s *control.Server, quiet netip.
 			if n > 0 && buf[0]&7 != 6 {
 				continue // only mode 6 here
 			}
-			var res server.Restrict
+			var res control.Restrict
 			if from.Addr().Unmap() == quiet {
-				res = server.RestrictNoQuery
+				res = control.RestrictNoQuery
 			}
 			s.Handle(buf[:n], from, res, time.Now(), func(b []byte) {
 				conn.WriteToUDPAddrPort(b, from)
@@ -147,7 +148,7 @@ func TestReferenceNtpqAgainstControl(t *testing.T) {
 	quiet := tn.Host("noquery")
 	start := time.Now()
 	local := netip.AddrPortFrom(srv.Addr(), 123)
-	stats := server.Stats{Uptime: 489, SinceReset: 489, Received: 237, ThisVer: 36, Declined: 6,
+	stats := control.ServerStats{Uptime: 489, SinceReset: 489, Received: 237, ThisVer: 36, Declined: 6,
 		Restricted: 10, Processed: 26}
 	mru := []control.MRUEntry{{
 		Addr: netip.AddrPortFrom(cli.Addr(), 123), First: ntptime.FromTime(start.Add(-500 * time.Second)),
@@ -157,8 +158,8 @@ func TestReferenceNtpqAgainstControl(t *testing.T) {
 		Version: "ntpd 4.2.8p15-gontp", Processor: "x86_64", System: "Linux/test",
 		NonceSecret: [16]byte{9, 8, 7},
 	}, control.Sources{
-		Snapshot:    func() *engine.Snapshot { return controlFixture(start, local) },
-		ServerStats: func(ntptime.Time) server.Stats { return stats },
+		Snapshot:    func() *snapshot.Snapshot { return controlFixture(start, local) },
+		ServerStats: func(ntptime.Time) control.ServerStats { return stats },
 		Kernel: func() (control.KernelState, bool) {
 			return control.KernelState{MaxError: 16 * time.Second, EstError: 16 * time.Second,
 				Status: 0x41, Constant: 7, Precision: time.Microsecond, Tolerance: 500}, true

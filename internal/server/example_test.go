@@ -3,7 +3,8 @@ package server_test
 import (
 	"fmt"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
@@ -13,7 +14,7 @@ import (
 func ExampleServer_Respond() {
 	start := ntptime.Time(0xeeb58bc7_00000000)
 	srv := server.New(server.Config{}, start)
-	snap := &engine.Snapshot{Sys: engine.System{
+	snap := &snapshot.Snapshot{Sys: snapshot.SysVars{
 		Leap: wire.LeapAlarm, Stratum: wire.StratumUnsynched, Precision: -24,
 		RefID: wire.RefIDFromString("INIT"), RootDispTime: start,
 	}}

@@ -6,7 +6,6 @@ import (
 
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
-	"gontp/ntpconf"
 )
 
 // Gate is the access control in front of Respond: the restrict list and the MRU monitor,
@@ -18,22 +17,32 @@ type Gate struct {
 	Monitor *Monitor
 }
 
-// NewGate builds the restrict list and the monitor from a parsed configuration: its restrict
+// GateConfig is the configuration of a Gate (internal/daemon translates it from ntp.conf).
+type GateConfig struct {
+	// Restricts are the restrict and unrestrict lines in file order.
+	Restricts []RestrictLine
+	// Monitor is `enable monitor` (classic's default) or `disable monitor`.
+	Monitor bool
+	// MonitorConfig holds the `discard` and `mru` values.
+	MonitorConfig MonitorConfig
+}
+
+// NewGate builds the restrict list and the monitor from the configuration: its restrict
 // lines, `discard` and `mru` values, and `enable/disable monitor`. The monitor runs when
 // `monitor` is enabled (classic's default) or any entry has `limited`, as classic's. rng
 // seeds the monitor's preemption lottery. The Gate is usable even when err (a
 // *multierror.Error naming each bad restrict line) is not nil; warnings name restrict flags
 // gontp records but does not act on.
-func NewGate(cfg *ntpconf.Config, resolve Resolver, rng *rand.Rand) (g *Gate, warnings []string, err error) {
+func NewGate(cfg GateConfig, resolve Resolver, rng *rand.Rand) (g *Gate, warnings []string, err error) {
 	list, warnings, err := NewRestrictList(cfg.Restricts, resolve)
 	var bits uint32
-	if cfg.Flags()["monitor"] {
+	if cfg.Monitor {
 		bits |= MonitorOn
 	}
 	if list.HasLimited() {
 		bits |= MonitorRestricted
 	}
-	mon := NewMonitor(MonitorConfigFrom(cfg.DiscardParams(), cfg.MRUParams()), bits, rng)
+	mon := NewMonitor(cfg.MonitorConfig, bits, rng)
 	return &Gate{List: list, Monitor: mon}, warnings, err
 }
 

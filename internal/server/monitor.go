@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"gontp/internal/ntptime"
-	"gontp/ntpconf"
 )
 
 // ClassicEntrySize is sizeof(mon_entry) in classic ntpd 4.2.8p15 on 64-bit Linux. Classic
@@ -31,7 +30,8 @@ const (
 	MonitorRestricted = 2 // some restrict entry has `limited`
 )
 
-// MonitorConfig holds the `discard` and `mru` settings.
+// MonitorConfig holds the `discard` and `mru` settings (internal/daemon translates them from
+// the configuration with classic's rules).
 type MonitorConfig struct {
 	// Average is `discard average` (log2 s, classic ntp_minpoll, default 3): the headway
 	// increment is 2^Average s and a source is limited while its average packet spacing is
@@ -58,35 +58,22 @@ type MonitorConfig struct {
 	InitAlloc, IncAlloc int
 }
 
-// MonitorConfigFrom applies classic's rules to ntpconf's discard and mru values: kilobyte
-// forms become entries of ClassicEntrySize octets (the later of maxdepth/maxmem wins, which
-// ntpconf has already decided).
-func MonitorConfigFrom(d ntpconf.DiscardValues, m ntpconf.MRUValues) MonitorConfig {
-	kb := func(k int) int {
-		if k < 0 {
-			return -1
-		}
-		return k * 1024 / ClassicEntrySize
+// MonitorEntries converts a kilobyte figure of `mru maxmem`/`initmem`/`incmem` to entries as
+// classic does, with entries of ClassicEntrySize octets; a negative figure (classic's "no
+// limit") stays -1.
+func MonitorEntries(kb int) int {
+	if kb < 0 {
+		return -1
 	}
-	c := MonitorConfig{Average: d.Average, Minimum: d.Minimum, Monitor: d.Monitor,
-		MinDepth: m.MinDepth, MaxAge: m.MaxAge, MaxDepth: m.MaxDepth,
-		InitAlloc: m.InitAlloc, IncAlloc: m.IncAlloc}
-	if m.MaxMemKB != 0 {
-		c.MaxDepth = kb(m.MaxMemKB)
-	}
-	if m.InitMemKB != 0 {
-		c.InitAlloc = kb(m.InitMemKB)
-	}
-	if m.IncMemKB != 0 {
-		c.IncAlloc = kb(m.IncMemKB)
-	}
-	return c
+	return kb * 1024 / ClassicEntrySize
 }
 
 // DefaultMonitorConfig is classic's configuration without discard or mru lines.
 func DefaultMonitorConfig() MonitorConfig {
-	return MonitorConfigFrom(ntpconf.DiscardValues{Average: 3, Minimum: 2, Monitor: 3000},
-		ntpconf.MRUValues{MinDepth: 600, MaxAge: 64, MaxMemKB: 1024, InitMemKB: 4, IncMemKB: 4})
+	// discard average 3 minimum 2 monitor 3000; mru mindepth 600 maxage 64 maxmem 1024
+	// initmem 4 incmem 4 (kilobytes).
+	return MonitorConfig{Average: 3, Minimum: 2, Monitor: 3000, MinDepth: 600, MaxAge: 64,
+		MaxDepth: MonitorEntries(1024), InitAlloc: MonitorEntries(4), IncAlloc: MonitorEntries(4)}
 }
 
 // Monitor is classic ntpd's MRU list and rate limiter (ntp_monitor.c): one entry per source

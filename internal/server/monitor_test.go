@@ -14,6 +14,8 @@ var t0 = ntptime.Time(0xeeb58bc7_00000000)
 
 func at(d time.Duration) ntptime.Time { return t0.Add(d) }
 
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
 func newMon(cfg MonitorConfig) *Monitor {
 	return NewMonitor(cfg, MonitorOn, rand.New(rand.NewPCG(1, 2)))
 }

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/go-multierror"
-
-	"gontp/ntpconf"
 )
 
 // NTPPort is the port `ntpport` entries match.
@@ -74,12 +72,36 @@ type RestrictStats struct {
 	NotFound uint64 // matches of the final default entry
 }
 
+// RestrictLine is one restrict (or NTPsec unrestrict) line of the configuration, as the
+// restrict list takes it: internal/daemon translates ntpconf's lines into these (leaving out
+// the lines ntpconf found invalid and already reported).
+type RestrictLine struct {
+	// Pos is where the line is ("file:line:col"), for the messages about it.
+	Pos string
+	// Default is `restrict default` (with Family 4 or 6, only that family's default);
+	// Source is `restrict source`, the template for the associations' addresses.
+	Default, Source bool
+	// Family is 4 or 6 when the line has -4 or -6, else 0.
+	Family int
+	// Address is the numeric address or host name of the line ("" for default and source);
+	// Mask is its `mask M` ("" if none) and Prefix the length of the ADDR/LEN form (-1 if
+	// not written so).
+	Address, Mask string
+	Prefix        int
+	// IPPeerLimit is `ippeerlimit N`, -1 for no limit.
+	IPPeerLimit int
+	// Flags are the line's access flags and Match its match modifiers (ntpport).
+	Flags AccessFlags
+	Match MatchFlags
+	// Remove is NTPsec's unrestrict: remove these flags, or the entry if there are none.
+	Remove bool
+}
+
 // NewRestrictList builds the list from the restrict (and NTPsec unrestrict) lines in file
-// order. resolve looks up host names; nil accepts numeric addresses only. Lines ntpconf
-// marked Invalid are skipped (it already reported them). The list is usable even when the
-// error (a *multierror.Error naming each line: file:line:col) is not nil: bad lines are left
-// out, as classic does. warnings name flags gontp accepts but does not act on.
-func NewRestrictList(rs []*ntpconf.Restrict, resolve Resolver) (*RestrictList, []string, error) {
+// order. resolve looks up host names; nil accepts numeric addresses only. The list is usable
+// even when the error (a *multierror.Error naming each line: file:line:col) is not nil: bad
+// lines are left out, as classic does. warnings name flags gontp accepts but does not act on.
+func NewRestrictList(rs []RestrictLine, resolve Resolver) (*RestrictList, []string, error) {
 	l := &RestrictList{}
 	tab := &restrictTable{
 		v4: []*restrictEntry{{is4: true, isDefault: true, ippeerlimit: -1}},
@@ -87,11 +109,10 @@ func NewRestrictList(rs []*ntpconf.Restrict, resolve Resolver) (*RestrictList, [
 	}
 	var errs *multierror.Error
 	var warnings []string
-	for _, r := range rs {
-		if r == nil || r.Invalid {
-			continue
-		}
-		flags, match := convertFlags(r.Flags)
+	for i := range rs {
+		r := &rs[i]
+		flags, match := r.Flags, r.Match
+		empty := flags == 0 && match == 0
 		warnings = append(warnings, flagWarnings(r, flags)...)
 		switch {
 		case r.Source:
@@ -119,7 +140,7 @@ func NewRestrictList(rs []*ntpconf.Restrict, resolve Resolver) (*RestrictList, [
 					addr = netip.IPv6Unspecified()
 				}
 				e := newEntry(addr, addr, match, flags, r.IPPeerLimit)
-				tab = tab.apply(e, r.Remove, r.Remove && r.Flags == 0)
+				tab = tab.apply(e, r.Remove, r.Remove && empty)
 			}
 		default:
 			addrs, err := restrictAddrs(r, resolve)
@@ -134,7 +155,7 @@ func NewRestrictList(rs []*ntpconf.Restrict, resolve Resolver) (*RestrictList, [
 					break
 				}
 				e := newEntry(a, mask, match, flags, r.IPPeerLimit)
-				tab = tab.apply(e, r.Remove, r.Remove && r.Flags == 0)
+				tab = tab.apply(e, r.Remove, r.Remove && empty)
 			}
 		}
 	}
@@ -142,37 +163,9 @@ func NewRestrictList(rs []*ntpconf.Restrict, resolve Resolver) (*RestrictList, [
 	return l, warnings, errs.ErrorOrNil()
 }
 
-// convertFlags splits ntpconf's flags into classic's access bits and match modifiers.
-func convertFlags(f ntpconf.RestrictFlags) (AccessFlags, MatchFlags) {
-	pairs := []struct {
-		from ntpconf.RestrictFlags
-		to   AccessFlags
-	}{
-		{ntpconf.RestrictIgnore, AccessIgnore}, {ntpconf.RestrictNoserve, AccessNoServe},
-		{ntpconf.RestrictNoquery, AccessNoQuery}, {ntpconf.RestrictNomodify, AccessNoModify},
-		{ntpconf.RestrictNopeer, AccessNoPeer}, {ntpconf.RestrictNoepeer, AccessNoEPeer},
-		{ntpconf.RestrictNotrust, AccessNoTrust}, {ntpconf.RestrictLimited, AccessLimited},
-		{ntpconf.RestrictKod, AccessKoD}, {ntpconf.RestrictNotrap, AccessNoTrap},
-		{ntpconf.RestrictLowpriotrap, AccessLowPrioTrap}, {ntpconf.RestrictNomrulist, AccessNoMRUList},
-		{ntpconf.RestrictVersion, AccessVersion}, {ntpconf.RestrictMssntp, AccessMSSNTP},
-		{ntpconf.RestrictFlake, AccessFlake}, {ntpconf.RestrictServerResponseFuzz, AccessFuzz},
-	}
-	var a AccessFlags
-	for _, p := range pairs {
-		if f&p.from != 0 {
-			a |= p.to
-		}
-	}
-	var m MatchFlags
-	if f&ntpconf.RestrictNtpport != 0 {
-		m |= MatchNTPPort
-	}
-	return a, m
-}
-
 // flagWarnings names the flags of r that gontp records (they show in reslist and mrulist)
 // but cannot act on.
-func flagWarnings(r *ntpconf.Restrict, f AccessFlags) []string {
+func flagWarnings(r *RestrictLine, f AccessFlags) []string {
 	var w []string
 	if r.Remove {
 		return nil
@@ -191,7 +184,7 @@ func flagWarnings(r *ntpconf.Restrict, f AccessFlags) []string {
 
 // restrictAddrs returns the address (or, for a host name, every address) of a restrict line,
 // keeping only the family given with -4/-6.
-func restrictAddrs(r *ntpconf.Restrict, resolve Resolver) ([]netip.Addr, error) {
+func restrictAddrs(r *RestrictLine, resolve Resolver) ([]netip.Addr, error) {
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(r.Address); err == nil {
 		addrs = []netip.Addr{a.WithZone("")}
@@ -221,7 +214,7 @@ func restrictAddrs(r *ntpconf.Restrict, resolve Resolver) ([]netip.Addr, error) 
 
 // restrictMask is the line's mask for address a: `mask M`, the gontp/NTPsec ADDR/LEN form,
 // or all ones (a host entry), as classic defaults it.
-func restrictMask(r *ntpconf.Restrict, a netip.Addr) (netip.Addr, error) {
+func restrictMask(r *RestrictLine, a netip.Addr) (netip.Addr, error) {
 	bits := a.BitLen()
 	switch {
 	case r.Prefix >= 0:

@@ -1,7 +1,7 @@
 // Package server is gontp's time server: the receive path of classic ntpd 4.2.8p15
 // (ntp_proto.c receive() up to the association dispatch, and fast_xmit()) as one pure,
 // allocation-free function. Respond takes a datagram, its kernel receive timestamp and the
-// engine's published Snapshot and writes the reply, if any, into a caller buffer. It never
+// engine's published snapshot.Snapshot and writes the reply, if any, into a caller buffer. It never
 // reads a clock, never touches a socket and never mobilises an association: packets that
 // belong to an association are handed back to the caller with the verdict ToAssociation.
 //
@@ -17,7 +17,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
-	"gontp/internal/engine"
+	"gontp/internal/snapshot"
+
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 )
@@ -196,7 +197,7 @@ var matchAssoc = [7][6]uint8{
 // counts it; a symmetric peer gets a mode-2 reply with a crypto-NAK, counted as restricted.
 // A request with extension fields but no MAC also gets a crypto-NAK appended (classic
 // fast_xmit authenticates every reply to a longer-than-48-octet request), uncounted.
-func (s *Server) Respond(req []byte, rx ntptime.Time, snap *engine.Snapshot, src Source, out []byte) (int, Verdict) {
+func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, src Source, out []byte) (int, Verdict) {
 	c := &s.c
 	if len(req) == 0 {
 		c.empty.Add(1)
@@ -361,7 +362,7 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *engine.Snapshot, src
 // Leap, stratum, precision, refid, reftime, root delay and root dispersion come from the
 // system variables; the version is the request's; origin is the request's transmit
 // timestamp and receive is rx; transmit is left zero for the caller (StampXmt).
-func (s *Server) reply(req []byte, p *wire.Packet, version, mode uint8, rx ntptime.Time, sys *engine.System, out []byte) int {
+func (s *Server) reply(req []byte, p *wire.Packet, version, mode uint8, rx ntptime.Time, sys *snapshot.SysVars, out []byte) int {
 	stratum := sys.Stratum
 	if stratum >= wire.StratumUnsynched {
 		stratum = wire.StratumUnspec // RFC 5905 figure 11: 16 goes out as 0
@@ -419,11 +420,11 @@ func putNAK(b []byte) int {
 // rootDispAt is the root dispersion at t: RootDisp grown by PHI for every second since
 // RootDispTime, as classic's once-a-second `sys_rootdisp += clock_phi` does (gontp grows it
 // continuously; the difference is under one unit of the short format).
-func rootDispAt(sys *engine.System, t ntptime.Time) float64 {
+func rootDispAt(sys *snapshot.SysVars, t ntptime.Time) float64 {
 	d := sys.RootDisp
 	if sys.RootDispTime != 0 {
 		if el := ntptime.Sub(t, sys.RootDispTime); el > 0 {
-			d += engine.PHI * el.Seconds()
+			d += snapshot.PHI * el.Seconds()
 		}
 	}
 	return d

@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"gontp/internal/snapshot"
+
 	"github.com/google/go-cmp/cmp"
 
-	"gontp/internal/engine"
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 )
@@ -22,8 +23,8 @@ const (
 
 // unsyncSnap is classic's state before any synchronisation: leap 3, stratum 16, refid INIT,
 // reftime 0, root delay 0, root dispersion growing from 0 at start.
-func unsyncSnap() *engine.Snapshot {
-	return &engine.Snapshot{Sys: engine.System{
+func unsyncSnap() *snapshot.Snapshot {
+	return &snapshot.Snapshot{Sys: snapshot.SysVars{
 		Leap: wire.LeapAlarm, Stratum: wire.StratumUnsynched, Precision: -24, Poll: 6,
 		RefID: wire.RefIDFromString("INIT"), RootDispTime: tStart,
 	}}
@@ -305,7 +306,7 @@ func checkRespond(t *testing.T, tc respondCase) {
 	wantPkt := wire.Packet{
 		Leap: wire.LeapAlarm, Version: tc.want.version, Mode: tc.want.mode, Stratum: 0,
 		Poll: tc.want.poll, Precision: -24, RootDelay: 0,
-		RootDisp: truncShort(engine.PHI * ntptime.Sub(tRx, tStart).Seconds()),
+		RootDisp: truncShort(snapshot.PHI * ntptime.Sub(tRx, tStart).Seconds()),
 		RefID:    wire.RefIDFromString("INIT"), RefTime: 0, Org: tc.want.org, Rec: tRx, Xmt: 0,
 	}
 	if d := cmp.Diff(wantPkt, got); d != "" {
@@ -389,7 +390,7 @@ func TestKissOfDeath(t *testing.T) {
 // the dispersion grown by PHI per second since RootDispTime.
 func TestSynchronisedReply(t *testing.T) {
 	refTime := ntptime.Time(0xeeb58c00_80000000)
-	snap := &engine.Snapshot{Sys: engine.System{
+	snap := &snapshot.Snapshot{Sys: snapshot.SysVars{
 		Leap: wire.LeapNone, Stratum: 11, Precision: -23, Poll: 6,
 		RefID: wire.RefIDFromString("LOCL"), RefTime: refTime,
 		RootDelay: 0.0123, RootDisp: 0.0456, RootDispTime: refTime,
@@ -441,11 +442,11 @@ func TestMinPoll(t *testing.T) {
 }
 
 func TestRootDispGrowth(t *testing.T) {
-	sys := engine.System{RootDisp: 0.5, RootDispTime: tStart}
+	sys := snapshot.SysVars{RootDisp: 0.5, RootDispTime: tStart}
 	if got := rootDispAt(&sys, tStart.Add(-5e9)); got != 0.5 {
 		t.Errorf("before RootDispTime: %v, want 0.5", got)
 	}
-	if got, want := rootDispAt(&sys, tStart.Add(100e9)), 0.5+100*engine.PHI; got < want-1e-12 || got > want+1e-12 {
+	if got, want := rootDispAt(&sys, tStart.Add(100e9)), 0.5+100*snapshot.PHI; got < want-1e-12 || got > want+1e-12 {
 		t.Errorf("100 s later: %v, want %v", got, want)
 	}
 	sys.RootDispTime = 0

@@ -1,5 +1,5 @@
 // Package sim is a discrete-event simulator that runs gontp's real engine
-// (internal/engine, and through it peer.Assoc and peer.Select) in virtual time: simulated
+// (internal/engine, and through it peer.Assoc and system.Select) in virtual time: simulated
 // days take a fraction of a second, with no goroutines, no real clock and no network, and
 // a run is deterministic for its seed.
 //

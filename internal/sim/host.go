@@ -15,16 +15,16 @@ import (
 // adjusting a simulated Linux kernel clock (clock.Model) with the client line's offset,
 // frequency error and wander. Without the client line's drift= the discipline starts in
 // NSET (no drift file); with it, in FSET at that frequency. The engine drives the
-// discipline through engine.Processor, so it
-// clears the associations after a step and stops at a panic itself.
-func KernelHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
+// discipline as its engine.Loop, so it clears the associations after a step and stops at a
+// panic itself.
+func KernelHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Loop) {
 	return KernelHostWith(clock.DefaultParams(), nil)(sc, origin, elapsed, rng)
 }
 
 // KernelHostWith is KernelHost with other discipline parameters (the client line's g still
 // sets PanicGate) and a logger for the discipline's own warnings.
-func KernelHostWith(p clock.Params, log *slog.Logger) func(*Scenario, time.Time, func() time.Duration, *rand.Rand) (HostClock, engine.Discipline) {
-	return func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
+func KernelHostWith(p clock.Params, log *slog.Logger) func(*Scenario, time.Time, func() time.Duration, *rand.Rand) (HostClock, engine.Loop) {
+	return func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Loop) {
 		m := clock.NewModel(origin, elapsed, sc.Client.Offset, sc.Client.FreqPPM)
 		h := &modelHost{m: m, elapsed: elapsed, at: elapsed(), wander: sc.Client.WanderPPB * 1e-9, rng: rng}
 		// Each run gets its own copy: the scenario's g and drift= must not stay in p for
@@ -41,11 +41,11 @@ func KernelHostWith(p clock.Params, log *slog.Logger) func(*Scenario, time.Time,
 // StandInHost is the simulator's earlier host: a Clock disciplined by the StandIn (with -g
 // if the client line has g). It is kept to compare against (ntpsim -host standin); it is
 // not gontp's discipline.
-func StandInHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
+func StandInHost(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Loop) {
 	c := NewClock(origin, elapsed, sc.Client.Offset, sc.Client.FreqPPM, sc.Client.WanderPPB, rng)
 	si := NewStandIn(c)
 	si.AllowPanic = sc.Client.AllowPanic
-	return c, si
+	return c, NewUpdaterLoop(si)
 }
 
 // DefaultHost is the host used when Options.Host is nil.

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"gontp/internal/engine"
-	"gontp/peer"
+	"gontp/internal/snapshot"
+
+	"gontp/system"
 )
 
 // Sample is the state of the gontp host at one instant of true time.
@@ -90,7 +91,7 @@ func newResult(sc *Scenario) *Result {
 }
 
 // observe takes the engine's snapshot after each call.
-func (r *Result) observe(w *world, s *engine.Snapshot) {
+func (r *Result) observe(w *world, s *snapshot.Snapshot) {
 	dt := w.now - r.lastObs
 	r.lastObs = w.now
 	if r.lastSP != "" {
@@ -112,7 +113,7 @@ func (r *Result) observe(w *world, s *engine.Snapshot) {
 		if rs := w.byAddr[p.Vars.Addr]; p.Vars.Reach != 0 && rs != nil && !rs.down(w.now) {
 			live++
 		}
-		x := p.Vars.Selection == peer.SelFalsetick
+		x := p.Vars.Selection == system.SelFalsetick
 		r.lastX[n] = x
 		if x {
 			r.ticks[n] = true

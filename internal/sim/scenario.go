@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"gontp/peer"
+	"gontp/system"
 )
 
 // Scenario is one parsed scenario file (the format is described in the package
@@ -31,7 +31,7 @@ type Scenario struct {
 	Darkens     []Darken
 	Limits      []Limit
 	// Tos is the `tos` configuration of the gontp host; nil means classic's defaults.
-	Tos *peer.Tos
+	Tos *system.Tos
 }
 
 // Darken takes N of a pool's servers that the engine is using at time At down for good:
@@ -363,7 +363,7 @@ func Parse(name string, r io.Reader) (*Scenario, error) {
 			sc.Darkens = append(sc.Darkens, d)
 		case "tos":
 			if sc.Tos == nil {
-				t := peer.DefaultTos()
+				t := system.DefaultTos()
 				sc.Tos = &t
 			}
 			kv, flags, err := options(args)

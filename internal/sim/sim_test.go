@@ -130,9 +130,9 @@ func TestHostOption(t *testing.T) {
 	sc := load(t, "iburst.scn")
 	sc.Duration = 10 * time.Minute
 	var c *Clock
-	res, err := Run(sc, Options{Host: func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
+	res, err := Run(sc, Options{Host: func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Loop) {
 		c = NewClock(origin, elapsed, 0.01, 10, 0, rng)
-		return c, refuse{}
+		return c, NewUpdaterLoop(refuse{})
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -449,8 +449,8 @@ func (p *panicky) Update(offset, _ float64, _ time.Time) (bool, error) {
 func TestPanicErrorEndsRun(t *testing.T) {
 	sc := load(t, "panic.scn")
 	p := &panicky{}
-	res, err := Run(sc, Options{Host: func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline) {
-		return NewClock(origin, elapsed, sc.Client.Offset, 0, 0, rng), p
+	res, err := Run(sc, Options{Host: func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Loop) {
+		return NewClock(origin, elapsed, sc.Client.Offset, 0, 0, rng), NewUpdaterLoop(p)
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ var ErrPanic = clock.ErrPanic
 
 // StandIn is the simulator's stand-in discipline, used before gontp's clock discipline
 // (clock.Discipline, now the default host) existed, and kept for comparison (StandInHost,
-// ntpsim -host standin). It implements engine.Discipline and is deliberately simple: it is
+// ntpsim -host standin). It is an Updater (the engine drives it through UpdaterLoop) and is deliberately simple: it is
 // NOT ntpd's loop and its accuracy figures say nothing about what gontp achieves. What it does copy is ntpd's step
 // policy, because the scenarios check that: the first offset beyond StepThreshold is
 // stepped at once; later ones are spikes, ignored until they have lasted Stepout; an offset

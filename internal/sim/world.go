@@ -3,7 +3,6 @@ package sim
 import (
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -11,6 +10,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"gontp/internal/snapshot"
 
 	"gontp/internal/engine"
 	"gontp/internal/ntptime"
@@ -33,10 +34,10 @@ type Options struct {
 	// scenario's client line and a source of true elapsed time (the clock reads
 	// origin + elapsed + its error). Nil means DefaultHost (KernelHost: gontp's
 	// clock.Discipline over clock.Model); StandInHost is the simulator's earlier loop.
-	// The run ends, as ntpd exits, when the discipline returns an error wrapping
-	// ErrPanic (clock.ErrPanic) or has an Exited method that returns an error, or when
-	// the engine's Err reports the panic of an engine.Processor.
-	Host func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Discipline)
+	// The run ends, as ntpd exits, when the engine's Err reports the loop's panic, or, for
+	// an UpdaterLoop, when its Updater returns an error wrapping ErrPanic (clock.ErrPanic)
+	// or has an Exited method that returns an error.
+	Host func(sc *Scenario, origin time.Time, elapsed func() time.Duration, rng *rand.Rand) (HostClock, engine.Loop)
 	// Log receives the engine's log lines, stamped with the simulated time; nil discards
 	// them.
 	Log *slog.Logger
@@ -51,36 +52,6 @@ type HostClock interface {
 	FreqError() float64
 	// Steps is the number of times the clock was stepped.
 	Steps() int
-}
-
-// exiter is implemented by a discipline that can end the daemon (ntpd's panic exit).
-type exiter interface{ Exited() error }
-
-// watched wraps the discipline the engine drives so that the world sees its errors,
-// which the engine only logs: an error wrapping ErrPanic ends the run as ntpd exits.
-type watched struct {
-	d    engine.Discipline
-	exit error
-}
-
-func (w *watched) Update(offset, jitter float64, now time.Time) (bool, error) {
-	ok, err := w.d.Update(offset, jitter, now)
-	if errors.Is(err, ErrPanic) && w.exit == nil {
-		w.exit = err
-	}
-	return ok, err
-}
-
-// Exited returns the panic that ended the run, from the error or from the discipline's
-// own Exited.
-func (w *watched) Exited() error {
-	if w.exit != nil {
-		return w.exit
-	}
-	if x, ok := w.d.(exiter); ok {
-		return x.Exited()
-	}
-	return nil
 }
 
 type evKind uint8
@@ -164,13 +135,15 @@ func (s *refServer) down(t time.Duration) bool {
 
 // world is one run.
 type world struct {
-	sc       *Scenario
-	now      time.Duration
-	seq      uint64
-	q        queue
-	clock    HostClock
-	eng      *engine.Engine
-	disc     *watched
+	sc    *Scenario
+	now   time.Duration
+	seq   uint64
+	q     queue
+	clock HostClock
+	eng   *engine.Engine
+	// updater is the loop when it is an UpdaterLoop, nil otherwise: the engine then does
+	// not know about steps, and the loop keeps the panic.
+	updater  *UpdaterLoop
 	net      *rand.Rand
 	servers  []*refServer
 	byAddr   map[netip.AddrPort]*refServer
@@ -181,9 +154,6 @@ type world struct {
 	exit     error
 	steps    int
 	pools    map[string]*simPool
-	// processor is set when the discipline is an engine.Processor, which the engine
-	// drives itself: it resets the associations after a step and keeps the panic.
-	processor bool
 }
 
 // simPool is the DNS side of a pool: its servers and where the next answer starts.
@@ -215,13 +185,13 @@ func Run(sc *Scenario, o Options) (*Result, error) {
 	if hc == nil || d == nil {
 		return nil, fmt.Errorf("%s: Options.Host returned no clock or no discipline", sc.File)
 	}
-	w.clock, w.disc = hc, &watched{d: d}
-	var disc engine.Discipline = w.disc
-	if _, ok := d.(engine.Processor); ok {
-		// The engine drives it fully: steps and panics are its business.
-		disc, w.processor = d, true
-	}
+	w.clock = hc
 	log := slog.New(simTime{h: o.Log.Handler(), now: func() time.Time { return Epoch.Add(w.now) }})
+	if u, ok := d.(*UpdaterLoop); ok {
+		// The engine learns neither steps nor panics from it: the world watches.
+		u.log = log
+		w.updater = u
+	}
 	cfg := engine.Config{NTP: true, Tos: sc.Tos}
 	for _, sp := range sc.Servers {
 		rs := w.addServer(sp, "")
@@ -241,11 +211,11 @@ func Run(sc *Scenario, o Options) (*Result, error) {
 			MinPoll: ps.Server.MinPoll, MaxPoll: ps.Server.MaxPoll, IBurst: ps.Server.IBurst}})
 	}
 	eng, err := engine.New(cfg, engine.Options{
-		Precision:  -20,
-		Start:      w.local(),
-		Log:        log,
-		Rand:       rand.New(rand.NewPCG(sc.Seed, 1)),
-		Discipline: disc,
+		Precision: -20,
+		Start:     w.local(),
+		Log:       log,
+		Rand:      rand.New(rand.NewPCG(sc.Seed, 1)),
+		Loop:      d,
 		Resolve: func(r engine.ResolveRequest) {
 			w.schedule(&event{at: w.now + dnsDelay, kind: evResolved, req: r})
 		},
@@ -412,15 +382,15 @@ func (w *world) afterEngine() {
 	if n := w.clock.Steps(); n != w.steps {
 		// The discipline stepped the clock: every sample the engine holds is now wrong.
 		w.steps = n
-		if !w.processor {
+		if w.updater != nil {
 			w.eng.Stepped(w.local())
 		}
 	}
 	snap := w.eng.Snapshot()
 	w.res.observe(w, snap)
 	err := w.eng.Err()
-	if err == nil {
-		err = w.disc.Exited()
+	if err == nil && w.updater != nil {
+		err = w.updater.Exited()
 	}
 	if err != nil {
 		w.exit = err
@@ -482,7 +452,7 @@ func (w *world) serve(rs *refServer, req []byte) {
 		}
 	}
 	rs.lastRx = w.now
-	sys := engine.System{
+	sys := snapshot.SysVars{
 		Leap: wire.LeapNone, Stratum: rs.spec.Stratum, Precision: -20,
 		RefID:     wire.RefIDFromString("GPS"),
 		RefTime:   ntptime.FromTime(rxLocal.Add(-8 * time.Second)),
@@ -491,7 +461,7 @@ func (w *world) serve(rs *refServer, req []byte) {
 	if rs.spec.Stratum > 1 {
 		sys.RefID = wire.RefIDFromString("SIM")
 	}
-	snap := &engine.Snapshot{Sys: sys}
+	snap := &snapshot.Snapshot{Sys: sys}
 	n, v := rs.srv.Respond(req, ntptime.FromTime(rxLocal), snap, src, rs.out[:])
 	if n == 0 {
 		return

@@ -1,9 +1,28 @@
-package peer
+package system
 
 import (
 	"math"
 	"time"
 )
+
+// SelCode is the selection status of an association, the 3-bit field of the peer status
+// word (compat.md 1.7) that ntpq shows as the tally character " x.-+#*o".
+type SelCode uint8
+
+// Selection codes (CTL_PST_SEL_*).
+const (
+	SelReject    SelCode = 0 // ' ' failed the peer tests, or not yet evaluated
+	SelFalsetick SelCode = 1 // 'x' outside the intersection interval
+	SelExcess    SelCode = 2 // '.' (classic 4.2.8 never sets it)
+	SelOutlier   SelCode = 3 // '-' truechimer dropped by clustering
+	SelCandidate SelCode = 4 // '+' survivor, used in the combined offset
+	SelBackup    SelCode = 5 // '#' dropped by clustering while more than maxclock remained
+	SelSysPeer   SelCode = 6 // '*' the system peer
+	SelPPSPeer   SelCode = 7 // 'o' a PPS source used as the system peer
+)
+
+// Tally returns the character ntpq prints for the code.
+func (c SelCode) Tally() byte { return " x.-+#*o"[c&7] }
 
 // Reference clock driver types that the selection treats specially (127.127.t.u).
 const (
@@ -12,8 +31,8 @@ const (
 	RefclockAtomPPS = 22 // PPS (atom): used only together with a prefer peer
 )
 
-// Candidate is what Select needs to know of one association (Assoc.Candidate builds it for
-// NTP servers; the refclock package builds its own).
+// Candidate is what Select needs to know of one association (peer.Assoc.Candidate builds
+// it, for NTP servers and reference clocks alike).
 type Candidate struct {
 	Offset   float64 // filtered offset, s
 	Jitter   float64 // peer jitter, s

@@ -1,4 +1,4 @@
-package server
+package daemon
 
 import (
 	"math/rand/v2"
@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"gontp/internal/engine"
+	"gontp/internal/ntptime"
+	"gontp/internal/server"
+
+	"gontp/internal/snapshot"
+
 	"gontp/internal/wire"
 )
 
-func newGate(t testing.TB, conf string) *Gate {
+func newGate(t testing.TB, conf string) *server.Gate {
 	t.Helper()
-	g, _, err := NewGate(parseConf(t, conf), nil, rand.New(rand.NewPCG(3, 4)))
+	g, _, err := server.NewGate(gateConfig(parseConf(t, conf)), nil, rand.New(rand.NewPCG(3, 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,34 +33,34 @@ func request(vn, mode uint8, extra int) []byte {
 	return b
 }
 
-var gateSnap = &engine.Snapshot{Sys: engine.System{Leap: wire.LeapAlarm, Stratum: wire.StratumUnsynched,
+var gateSnap = &snapshot.Snapshot{Sys: snapshot.SysVars{Leap: wire.LeapAlarm, Stratum: wire.StratumUnsynched,
 	Precision: -24, RefID: wire.RefIDFromString("INIT")}}
 
 // serve runs one packet through the Gate and Respond as the daemon does.
-func serve(g *Gate, s *Server, req []byte, src string, now time.Duration) Verdict {
+func serve(g *server.Gate, s *server.Server, req []byte, src string, now time.Duration) server.Verdict {
 	rx := at(now)
 	source := g.Source(req, ap(src), netip.MustParseAddr("192.0.2.100"), rx, 0)
-	var out [MaxReplyLen]byte
+	var out [server.MaxReplyLen]byte
 	_, v := s.Respond(req, rx, gateSnap, source, out[:])
 	return v
 }
 
 func TestGateLimitedKoD(t *testing.T) {
 	g := newGate(t, "restrict default limited kod\nrestrict 192.0.2.50 limited\nrestrict 192.0.2.51 noserve\n")
-	s := New(Config{}, t0)
+	s := server.New(server.Config{}, t0)
 	req := request(4, wire.ModeClient, 0)
-	var got []Verdict
+	var got []server.Verdict
 	for i := 0; i < 4; i++ {
 		got = append(got, serve(g, s, req, "192.0.2.1:40000", time.Duration(i)*100*time.Millisecond))
 	}
-	want := []Verdict{Replied, KissOfDeath, DropRateLimited, DropRateLimited}
+	want := []server.Verdict{server.Replied, server.KissOfDeath, server.DropRateLimited, server.DropRateLimited}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("limited kod: %v, want %v", got, want)
 		}
 	}
 	// limited without kod: dropped silently.
-	if v := []Verdict{serve(g, s, req, "192.0.2.50:1", 0), serve(g, s, req, "192.0.2.50:1", time.Millisecond)}; v[0] != Replied || v[1] != DropRateLimited {
+	if v := []server.Verdict{serve(g, s, req, "192.0.2.50:1", 0), serve(g, s, req, "192.0.2.50:1", time.Millisecond)}; v[0] != server.Replied || v[1] != server.DropRateLimited {
 		t.Errorf("limited: %v", v)
 	}
 	st := s.Stats(at(time.Second))
@@ -69,14 +73,14 @@ func TestGateLimitedKoD(t *testing.T) {
 		t.Error("noserve packet recorded in the MRU list")
 	}
 	e, ok := g.Monitor.Lookup(netip.MustParseAddr("192.0.2.1"))
-	if !ok || e.Count != 4 || e.Flags != AccessLimited {
+	if !ok || e.Count != 4 || e.Flags != server.AccessLimited {
 		t.Errorf("MRU entry %+v", e)
 	}
 }
 
 func TestGateWhatReachesTheMonitor(t *testing.T) {
 	g := newGate(t, "restrict default notrust\nrestrict 192.0.2.9 version\n")
-	s := New(Config{}, t0)
+	s := server.New(server.Config{}, t0)
 	for _, c := range []struct {
 		name     string
 		req      []byte
@@ -103,7 +107,7 @@ func TestGateWhatReachesTheMonitor(t *testing.T) {
 func TestGateDisableMonitor(t *testing.T) {
 	// disable monitor without limited: nothing is recorded.
 	g := newGate(t, "disable monitor\n")
-	s := New(Config{}, t0)
+	s := server.New(server.Config{}, t0)
 	serve(g, s, request(4, 3, 0), "192.0.2.1:1", 0)
 	if st := g.Monitor.Stats(); st.Enabled != 0 || st.Entries != 0 {
 		t.Errorf("disable monitor: %+v", st)
@@ -111,7 +115,7 @@ func TestGateDisableMonitor(t *testing.T) {
 	// with limited somewhere, classic keeps the monitor on (MON_RES).
 	g = newGate(t, "disable monitor\nrestrict 192.0.2.0 mask 255.255.255.0 limited\n")
 	serve(g, s, request(4, 3, 0), "198.51.100.1:1", 0)
-	if st := g.Monitor.Stats(); st.Enabled != MonitorRestricted || st.Entries != 1 {
+	if st := g.Monitor.Stats(); st.Enabled != server.MonitorRestricted || st.Entries != 1 {
 		t.Errorf("disable monitor + limited: %+v", st)
 	}
 	// restrict source with limited starts it when an association appears.
@@ -120,7 +124,7 @@ func TestGateDisableMonitor(t *testing.T) {
 		t.Fatal("monitor on before any association")
 	}
 	g.AddSource(netip.MustParseAddr("192.0.2.10"))
-	if g.Monitor.Stats().Enabled != MonitorRestricted {
+	if g.Monitor.Stats().Enabled != server.MonitorRestricted {
 		t.Error("monitor not started by restrict source limited")
 	}
 	g.RemoveSource(netip.MustParseAddr("192.0.2.10"))
@@ -131,10 +135,10 @@ func TestGateDisableMonitor(t *testing.T) {
 
 func TestGateAllocs(t *testing.T) {
 	g := newGate(t, "restrict default limited kod nopeer noquery\nrestrict 127.0.0.1\n")
-	s := New(Config{}, t0)
+	s := server.New(server.Config{}, t0)
 	req := request(4, 3, 0)
 	local := netip.MustParseAddr("192.0.2.100")
-	var out [MaxReplyLen]byte
+	var out [server.MaxReplyLen]byte
 	now := t0
 	i := 0
 	step := func() {
@@ -154,10 +158,10 @@ func TestGateAllocs(t *testing.T) {
 
 func BenchmarkGateAndRespond(b *testing.B) {
 	g := newGate(b, "restrict default limited kod nopeer noquery\nrestrict 127.0.0.1\nrestrict ::1\n")
-	s := New(Config{}, t0)
+	s := server.New(server.Config{}, t0)
 	req := request(4, 3, 0)
 	local := netip.MustParseAddr("192.0.2.100")
-	var out [MaxReplyLen]byte
+	var out [server.MaxReplyLen]byte
 	now := t0
 	i := 0
 	for b.Loop() {
@@ -173,11 +177,28 @@ func TestGateCheckForControl(t *testing.T) {
 	g := newGate(t, "restrict default limited kod nomodify nomrulist noquery\nrestrict 192.0.2.5 nomrulist notrap\n")
 	q := request(2, 6, 0)[:12]
 	s, acc := g.Check(q, ap("192.0.2.5:4000"), netip.Addr{}, t0, 0)
-	if acc != AccessNoMRUList|AccessNoTrap || s.Restrict != 0 {
+	if acc != server.AccessNoMRUList|server.AccessNoTrap || s.Restrict != 0 {
 		t.Errorf("192.0.2.5: %v %v", acc, s.Restrict)
 	}
 	s, acc = g.Check(q, ap("192.0.2.6:4000"), netip.Addr{}, t0, 0)
-	if acc != AccessNoModify|AccessNoMRUList|AccessNoQuery || s.Restrict != RestrictNoQuery {
+	if acc != server.AccessNoModify|server.AccessNoMRUList|server.AccessNoQuery || s.Restrict != server.RestrictNoQuery {
 		t.Errorf("default: %v %v", acc, s.Restrict)
 	}
+}
+
+// The time helpers and addresses of internal/server's tests.
+
+var t0 = ntptime.Time(0xeeb58bc7_00000000)
+
+func at(d time.Duration) ntptime.Time { return t0.Add(d) }
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func addrN(n int) netip.AddrPort {
+	if n%2 == 0 {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)}), 40000)
+	}
+	var b [16]byte
+	b[0], b[1], b[13], b[14], b[15] = 0x20, 0x01, byte(n>>16), byte(n>>8), byte(n)
+	return netip.AddrPortFrom(netip.AddrFrom16(b), 40000)
 }

@@ -1,4 +1,4 @@
-package peer
+package system
 
 import (
 	"fmt"
@@ -59,10 +59,12 @@ func (t *Tos) Validate() error {
 	return nil
 }
 
-// Sys is what an association needs to know of the system on each call: the system
-// variables it copies into its packets (RFC 5905 section 9.1, peer_xmit) and the tuning its
-// tests use. The engine owns it and passes a pointer; the association only reads it.
-type Sys struct {
+// State is the live system state of RFC 5905 section 11.2: the system variables an
+// association copies into its packets (section 9.1, peer_xmit) and the tuning its tests use.
+// The engine owns the one State and passes a pointer on each association call; the
+// association only reads it. Observers never see it: they read snapshot.SysVars, the copy the
+// engine publishes.
+type State struct {
 	Leap      uint8        // wire.LeapAlarm while unsynchronised
 	Stratum   uint8        // 16 while unsynchronised (sent as 0)
 	Precision int8         // log2 s
@@ -88,11 +90,21 @@ type Sys struct {
 	LocalRefIDs []uint32
 }
 
-// DefaultSys returns the system state of a daemon that has just started: unsynchronised,
+// DefaultState returns the system state of a daemon that has just started: unsynchronised,
 // precision 2^-20 s, polling at 2^6 s, classic tos defaults.
-func DefaultSys() Sys {
+func DefaultState() State {
 	// Classic ntpd starts with refid INIT, which its replies carry until the first clock
 	// update (observed on 4.2.8p15).
-	return Sys{Leap: 3, Stratum: 16, Precision: -20, Poll: DefMinPoll, Tos: DefaultTos(),
+	return State{Leap: 3, Stratum: 16, Precision: -20, Poll: StartPoll, Tos: DefaultTos(),
 		Allan: DefAllan, RefID: wire.RefIDFromString("INIT")}
 }
+
+// System constants of classic ntpd 4.2.8p15 (include/ntp.h).
+const (
+	// DefAllan is the default Allan intercept, log2 s (tinker allan, 2048 s): samples older
+	// than this are ranked by delay plus dispersion instead of delay alone.
+	DefAllan = 11
+	// StartPoll is sys_poll at start, log2 s (NTP_MINDPOLL, 64 s; the same value as
+	// peer.DefMinPoll and clock.DefMinPoll).
+	StartPoll = 6
+)

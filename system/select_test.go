@@ -1,7 +1,8 @@
-package peer
+package system
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
@@ -143,7 +144,7 @@ func TestSelectHysteresis(t *testing.T) {
 
 func TestSelectUnfitAndMinSane(t *testing.T) {
 	cands := []Candidate{cand(0.001, 0.01), cand(0.001, 0.01), cand(0.001, 0.01)}
-	cands[1].Unfit = FlashPeerUnreach
+	cands[1].Unfit = flashPeerUnreach
 	p := params()
 	p.Tos.MinSane = 3
 	r := Select(cands, p)
@@ -162,7 +163,7 @@ func TestSelectLocalFallback(t *testing.T) {
 	local := Candidate{Offset: 0, Jitter: 0, RootDist: 0.001, Stratum: 10, Refclock: RefclockLocal, Epoch: t0.Add(time.Minute)}
 	good := cand(0.002, 0.010)
 	bad := good
-	bad.Unfit = FlashPeerUnreach
+	bad.Unfit = flashPeerUnreach
 	p := params()
 	// While a server survives, LOCAL is not used.
 	p.OrphanWaitOver = true
@@ -329,7 +330,7 @@ func TestSelectProperties(t *testing.T) {
 			c.Jitter = rng.Float64() * 0.005
 			c.Stratum = uint8(1 + rng.IntN(4))
 			if rng.IntN(10) == 0 {
-				c.Unfit = FlashPeerDist
+				c.Unfit = flashPeerDist
 			}
 			cands[i] = c
 		}
@@ -408,3 +409,16 @@ func TestSelectFalsetickerProperty(t *testing.T) {
 		}
 	}
 }
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// flashPeerUnreach and flashPeerDist are peer.FlashPeerUnreach (TEST13) and
+// peer.FlashPeerDist (TEST11), which this package cannot import: peer imports system.
+const (
+	flashPeerUnreach uint16 = 0x1000
+	flashPeerDist    uint16 = 0x0400
+)
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }

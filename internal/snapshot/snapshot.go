@@ -1,7 +1,9 @@
-// Package engine owns the associations, the system variables and the discipline. It consumes
-// events, emits effects and publishes an immutable Snapshot that the time server and the
-// control server read without locks (see DESIGN.md, "Data flow").
-package engine
+// Package snapshot is what the engine publishes and its observers read: the system variables,
+// the loop variables and every association, as one immutable Snapshot. The engine
+// (internal/engine) makes a new one after every change and publishes it through an atomic
+// pointer; the time server (internal/server) and the control server (internal/control) read
+// it without locks and without knowing the engine (see DESIGN.md, "Data flow").
+package snapshot
 
 import (
 	"net/netip"
@@ -10,9 +12,11 @@ import (
 	"gontp/peer"
 )
 
-// System is the system variables of RFC 5905 section 11.2 as the time server and ntpq see
-// them. A System inside a published Snapshot is never modified.
-type System struct {
+// SysVars are the system variables of RFC 5905 section 11.2 as the time server and ntpq see
+// them: the engine's system.State as it was when the Snapshot was made, with the time from
+// which the root dispersion grows. The SysVars inside a published Snapshot are never
+// modified.
+type SysVars struct {
 	Leap      uint8 // wire.LeapAlarm (3) while unsynchronised
 	Stratum   uint8 // wire.StratumUnsynched (16) while unsynchronised; the server sends 0 for it
 	Precision int8  // log2 s, measured at start
@@ -33,12 +37,12 @@ type System struct {
 const PHI = 15e-6
 
 // Synchronised reports whether the system clock is synchronised (leap indicator not alarm).
-func (s *System) Synchronised() bool { return s.Leap != 3 }
+func (s *SysVars) Synchronised() bool { return s.Leap != 3 }
 
 // Snapshot is what observers see of the engine. It is published through an atomic pointer
 // after every change and never modified afterwards.
 type Snapshot struct {
-	Sys System
+	Sys SysVars
 	// Offset and Jitter are the last system offset and system jitter (s).
 	Offset, Jitter float64
 	// SysPeer is the association ID of the system peer, 0 when there is none.
