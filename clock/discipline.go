@@ -157,7 +157,7 @@ type Vars struct {
 const (
 	trainPoll    = MinTC
 	trainSamples = 8
-	trainSigma   = 0.05e-6
+	trainSigma   = 0.01e-6
 )
 
 // Outliers: once the window holds trainSamples samples, a sample whose residual from the
