@@ -300,3 +300,29 @@ func TestInterferenceStatus(t *testing.T) {
 		t.Errorf("status %#x: the discipline did not restore its own", tx.Status)
 	}
 }
+
+// TestLeapBitsWithoutKernelLoop: with `disable kernel` the loop slews with adjtime(2), and
+// the leap bits still go to the kernel, which inserts the second whatever the PLL's state.
+func TestLeapBitsWithoutKernelLoop(t *testing.T) {
+	el := new(time.Duration)
+	start := time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)
+	m := NewModel(start, func() time.Duration { return *el }, 0, 0)
+	p := DefaultParams()
+	p.Kernel = false
+	d := New(m, p, nil)
+	if _, err := d.Process(0, 1e-5, m.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := d.Leap(m.Now(), true, false); err != nil || !s.Armed {
+		t.Fatalf("%+v %v", s, err)
+	}
+	for i := 0; i < 3; i++ {
+		*el += 64 * time.Second
+		if _, err := d.Process(-m.Error(), 1e-5, m.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if tx, _ := kernelStatus(t, m); tx.Status&StaIns == 0 || tx.Status&StaPLL != 0 {
+			t.Fatalf("update %d: status %#x, want STA_INS without STA_PLL", i, tx.Status)
+		}
+	}
+}
