@@ -544,11 +544,21 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	if d.est.n() >= trainSamples {
 		pred, _, _ := d.est.line(ts)
 		gate := math.Max(outlierGate*d.est.residualRMS(), outlierFloor)
-		if math.Abs(us-pred) > gate && d.outliers < maxOutliers {
-			d.outliers++
-			d.log.Debug("clock: offset held back as an outlier", "offset", offset,
-				"residual", us-pred, "gate", gate)
-			return d.result(Result{Ignored: true, Synchronised: d.state == SYNC}), nil
+		if math.Abs(us-pred) > gate {
+			if d.outliers < maxOutliers {
+				d.outliers++
+				d.log.Debug("clock: offset held back as an outlier", "offset", offset,
+					"residual", us-pred, "gate", gate)
+				return d.result(Result{Ignored: true, Synchronised: d.state == SYNC}), nil
+			}
+			// The offset stayed off the line: the clock's phase jumped (a time source
+			// or path changed, or the host lost time), which a line through samples
+			// on both sides would take for a frequency error (5 ppm, seen in the
+			// kernel lab after a 1.8 ms jump of the guest's clock). The window starts
+			// again from here, keeping the frequency it had found.
+			d.log.Info(fmt.Sprintf("clock: offset %+.6f s stayed %.6f s off the estimate for %d samples: "+
+				"the estimator starts a new window, keeping the frequency", offset, us-pred, maxOutliers+1))
+			d.est.keepFrequencyOnly()
 		}
 	}
 	d.outliers = 0

@@ -61,3 +61,24 @@ func TestOutlierHeldBack(t *testing.T) {
 		t.Errorf("error reached %.1f µs after the outlier", worst*1e6)
 	}
 }
+
+// TestPhaseJumpKeepsFrequency: the clock's phase jumps by 1.8 ms without a step of ours
+// (the host lost time; seen in the kernel lab): after the outliers held back, the jump is
+// taken as a phase change and the frequency stays within 0.5 ppm.
+func TestPhaseJumpKeepsFrequency(t *testing.T) {
+	w := newWorld(t, 0.3, 100, 10e-6, 1, DefaultParams())
+	w.fast = true
+	w.run(t, 20*time.Minute, 100*time.Millisecond, nil, nil)
+	f := w.d.Frequency()
+	w.m.Adjtimex(&Timex{Modes: ModeSetOffset, SetOffset: 1800 * time.Microsecond})
+	worst := 0.0
+	w.run(t, 60*time.Minute, 100*time.Millisecond, nil, func(time.Duration, float64) {
+		worst = math.Max(worst, math.Abs(w.d.Frequency()-f))
+	})
+	if worst > 0.5 {
+		t.Errorf("frequency moved up to %.3f ppm after a 1.8 ms phase jump", worst)
+	}
+	if e := w.m.Error(); math.Abs(e) > 50e-6 {
+		t.Errorf("error %.1f µs 40 minutes after the jump", e*1e6)
+	}
+}
