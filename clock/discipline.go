@@ -161,9 +161,10 @@ const (
 )
 
 // Outliers: once the window holds trainSamples samples, a sample whose residual from the
-// window's line exceeds outlierGate times the residuals' RMS (and outlierFloor) is held
-// back, up to maxOutliers in a row; the next is taken (the clock or the path really
-// changed, and the runs test then shortens the window). While settling, the clock filter
+// window's line exceeds outlierGate times the residuals' scale (and outlierFloor) is held
+// back, up to maxOutliers in a row; the next is taken as a phase jump. The scale is
+// robust (the residuals' median): in the kernel lab the RMS of a window that still held
+// the start-up transient let a 500 µs outlier through. While settling, the clock filter
 // hands on every newest sample, so one that waited in a queue (4 ms, seen in the kernel
 // lab under load) would otherwise reach the fit with full weight and throw the
 // frequency 150 ppm off. Classic's popcorn suppressor (clock_filter) does the same job
@@ -543,7 +544,7 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	t := d.led.tline(now)
 	if d.est.n() >= trainSamples {
 		pred, _, _ := d.est.line(ts)
-		gate := math.Max(outlierGate*d.est.residualRMS(), outlierFloor)
+		gate := math.Max(outlierGate*d.est.residualScale(), outlierFloor)
 		if math.Abs(us-pred) > gate {
 			if d.outliers < maxOutliers {
 				d.outliers++

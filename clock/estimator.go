@@ -2,7 +2,10 @@
 
 package clock
 
-import "math"
+import (
+	"math"
+	"sort"
+)
 
 // sample is one offset in the estimator's history, on the uncorrected time line.
 type sample struct {
@@ -153,21 +156,26 @@ func (e *estimator) slopeError() float64 {
 	return math.Sqrt(rr/float64(n-2)) / math.Sqrt(tt)
 }
 
-// residualRMS is the weighted RMS of the samples' residuals about the line, s (0 with
-// fewer than three samples).
-func (e *estimator) residualRMS() float64 {
-	if len(e.samples) < 3 {
+// residualScale is a robust standard deviation of the residuals about the line, s: 1.4826
+// times their median absolute value, which a few samples far off (a start-up transient, a
+// queued request) do not inflate as they do an RMS. 0 with fewer than three samples.
+func (e *estimator) residualScale() float64 {
+	n := len(e.samples)
+	if n < 3 {
 		return 0
 	}
 	a, b, _ := e.fit(e.samples)
 	tm := tmean(e.samples)
-	var sw, srr float64
-	for _, x := range e.samples {
-		r := x.u - a - b*(x.t-tm)
-		sw += x.w
-		srr += x.w * r * r
+	r := make([]float64, n)
+	for i, x := range e.samples {
+		r[i] = math.Abs(x.u - a - b*(x.t-tm))
 	}
-	return math.Sqrt(srr / sw * float64(len(e.samples)) / float64(len(e.samples)-2))
+	sort.Float64s(r)
+	med := r[n/2]
+	if n%2 == 0 {
+		med = (r[n/2-1] + r[n/2]) / 2
+	}
+	return 1.4826 * med
 }
 
 func tmean(s []sample) float64 {
