@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 # Port 123 needs root; use sudo only when not root already.
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: all build test test-deps check fuzz bench run clean
+.PHONY: all build test test-deps check fuzz bench run clean man install uninstall install-check
 
 all: build
 
@@ -20,12 +20,13 @@ build:
 # The whole suite: dependencies, static checks, every test with the race detector, then the
 # interoperability tests (they run the reference programs in private network namespaces,
 # need root, and measure offsets in real time, so they run on their own, not beside the
-# other packages' tests), then a short fuzz run of every fuzz target.
+# other packages' tests; those that wait minutes call t.Parallel and run side by side, each on
+# its own network), then a short fuzz run of every fuzz target.
 INTEROP := gontp/internal/interop
 PACKAGING := gontp/packaging
-test: test-deps check
+test: test-deps check install-check
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(INTEROP)$$' -e '^$(PACKAGING)$$')
-	$(GO) test -race -count=1 -timeout 20m $(INTEROP)
+	$(GO) test -race -count=1 -timeout 40m -parallel 8 $(INTEROP)
 	$(GO) test -count=1 -timeout 25m $(PACKAGING)
 	$(MAKE) fuzz
 
@@ -63,6 +64,51 @@ run: build
 
 clean:
 	rm -rf $(BIN)
+
+# Manual pages: man/NAME.SECTION for every program in cmd/, written from the option table
+# that parses its command line (internal/cli); each program's TestManPage compares the page
+# with its table and fails when they differ, so run this after changing an option.
+# man/ntp.conf.5 is written by hand.
+man:
+	$(GO) test -count=1 -run '^TestManPage$$' ./cmd/... -args -update-man
+
+# make install / make uninstall, for those who do not use the Debian package (make deb).
+# The programs whose page is in section 8 (ntpd, ntpdate) go to sbin, the others to bin.
+# PREFIX=/usr/local and DESTDIR (a staging root) as usual.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+SBINDIR := $(PREFIX)/sbin
+MANDIR  := $(PREFIX)/share/man
+SBIN_CMDS := $(filter $(CMDS),$(basename $(notdir $(wildcard man/*.8))))
+BIN_CMDS  := $(filter-out $(SBIN_CMDS),$(CMDS))
+MANPAGES  := $(wildcard man/*.[1-8])
+# The installed files, one a line (install-check compares them with what install wrote).
+INSTALLED := $(addprefix $(BINDIR)/,$(BIN_CMDS)) $(addprefix $(SBINDIR)/,$(SBIN_CMDS)) \
+	$(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	$(foreach c,$(BIN_CMDS),install -m 0755 $(BIN)/$(c) $(DESTDIR)$(BINDIR)/$(c);)
+	$(foreach c,$(SBIN_CMDS),install -m 0755 $(BIN)/$(c) $(DESTDIR)$(SBINDIR)/$(c);)
+	$(foreach m,$(MANPAGES),install -D -m 0644 $(m) $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# Installs into a scratch DESTDIR, checks that exactly the expected files are there, then
+# uninstalls and checks that none is left (run by make test).
+install-check:
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	  $(MAKE) -s install DESTDIR=$$d PREFIX=/usr/local >/dev/null; \
+	  want=$$(printf '%s\n' $(subst $(PREFIX),/usr/local,$(INSTALLED)) | sort); \
+	  got=$$(cd $$d && find . -type f | sed 's|^\.||' | sort); \
+	  if [ "$$want" != "$$got" ]; then echo "install-check: make install wrote"; echo "$$got"; \
+	    echo "install-check: expected"; echo "$$want"; exit 1; fi; \
+	  $(MAKE) -s uninstall DESTDIR=$$d PREFIX=/usr/local; \
+	  left=$$(cd $$d && find . -type f); \
+	  if [ -n "$$left" ]; then echo "install-check: make uninstall left $$left"; exit 1; fi; \
+	  echo "install-check: make install and uninstall agree ($$(echo "$$want" | wc -l) files)"
 
 # Debian package (issue 9): packaging/deb-build runs dpkg-buildpackage -b in a copy of the
 # checkout, offline from the Go module cache, and puts the .deb, .buildinfo and .changes into

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package clock is gontp's clock discipline: it turns the system offset that selection and
 // combining produce into adjustments of the kernel clock, with classic ntpd 4.2.8p15's
 // observable policy (states NSET, FSET, SPIK, FREQ, SYNC; step threshold and stepout; panic

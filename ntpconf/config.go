@@ -1,6 +1,11 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
-import "strconv"
+import (
+	"net/netip"
+	"strconv"
+)
 
 // Config is a parsed ntp.conf. Its lists keep what the file says, in file order and with
 // positions, like classic ntpd's configuration tree: WriteSaveconfig prints them back in
@@ -49,6 +54,9 @@ type Config struct {
 	Reset           []*Option // Name only
 	PollSkew        []*PollSkew
 	BroadcastClient *Pos // non-nil when broadcastclient was given
+	// Metrics are gontp's `metrics ADDRESS:PORT` lines: where the Prometheus/OpenMetrics
+	// endpoint listens (none: it is off).
+	Metrics []*Metrics
 
 	// Directives lists every directive read (keyword and position), in file order, so the
 	// daemon can warn by name about the ones it does not act on.
@@ -241,13 +249,16 @@ var restrictFlagNames = map[string]RestrictFlags{
 // 4 or 6 with -4/-6); Source is "restrict source". Otherwise Address (and Mask when given,
 // or Prefix >= 0 for gontp's CIDR form "ADDR/LEN") name the entry.
 type Restrict struct {
-	Pos         Pos
-	Default     bool
-	Source      bool
-	Family      int
-	Address     string
-	Mask        string
-	Prefix      int // -1 unless the address was written ADDR/LEN
+	Pos     Pos
+	Default bool
+	Source  bool
+	Family  int
+	Address string
+	Mask    string
+	Prefix  int // -1 unless the address was written ADDR/LEN
+	// Written is the ADDR/LEN word as the file has it: saveconfig writes it back so, as
+	// classic does (it keeps the word as a host name).
+	Written     string
 	IPPeerLimit int // -1 (no limit) unless given
 	Flags       RestrictFlags
 	FlagNames   []string // as written (with "serverresponse fuzz" as one entry), for saveconfig
@@ -269,6 +280,12 @@ type Filegen struct {
 	Pos     Pos
 	Name    string
 	Options []*Option // file (Str), type (Str), and flags link/nolink/enable/disable (Name only)
+}
+
+// Metrics is gontp's "metrics ADDRESS:PORT" (an IP address, IPv6 in brackets).
+type Metrics struct {
+	Pos  Pos
+	Addr netip.AddrPort
 }
 
 // Setvar is "setvar NAME = VALUE [default]".

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package ntpconf reads ntp.conf files exactly as classic ntpd 4.2.8p15 reads them and
 // reports their problems better.
 //

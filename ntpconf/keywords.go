@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 // keywords is classic ntpd 4.2.8p15's keyword table (ntpd/keyword-gen.c) with each word's

@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,17 +15,15 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// Limits that keep hostile input from exhausting the parser. Classic allows five levels
-// of includefile (MAXINCLUDELEVEL); the size limits are gontp's own and far above any
-// real configuration.
+// Limits of includefile. Classic allows five levels of includefile (MAXINCLUDELEVEL) and
+// says "getconfig: Maximum include file level exceeded." for a deeper one, which it skips
+// and goes on; MaxFiles is gontp's own bound on the number of files, far above any real
+// configuration. There is no size limit: classic reads a file of any size, and a daemon
+// that dropped a large file would run without its restrict lines, wide open.
 const (
 	MaxIncludeDepth = 5
-	MaxFileSize     = 4 << 20
 	MaxFiles        = 64
 )
-
-// ErrTooLarge is returned (wrapped in a PosError) for a file above MaxFileSize.
-var ErrTooLarge = errors.New("configuration file too large")
 
 // Parse reads the configuration file name from fsys, following includefile directives
 // through fsys too. Absolute include paths are taken relative to the root of fsys (pass
@@ -47,10 +46,6 @@ func Parse(fsys fs.FS, name string) (*Config, error) {
 func ParseBytes(name string, src []byte) (*Config, error) {
 	p := newParser(nil)
 	p.cfg.Files = append(p.cfg.Files, name)
-	if len(src) > MaxFileSize {
-		p.addErr(Pos{File: name, Line: 1, Col: 1}, KindSemantic, "%v: %d bytes, limit %d", ErrTooLarge, len(src), MaxFileSize)
-		return p.finish()
-	}
 	p.parseSource(name, src, 0)
 	return p.finish()
 }
@@ -134,14 +129,10 @@ func (p *parser) parseFile(name string, from Pos, depth int) {
 		}
 		return
 	}
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	src, err := io.ReadAll(f)
 	_ = f.Close()
 	if err != nil {
 		p.semantic(from, "reading %q: %v", name, err)
-		return
-	}
-	if len(src) > MaxFileSize {
-		p.semantic(Pos{File: name, Line: 1, Col: 1}, "%v: more than %d bytes", ErrTooLarge, MaxFileSize)
 		return
 	}
 	p.cfg.Files = append(p.cfg.Files, name)
@@ -335,6 +326,10 @@ func (p *parser) command(depth int) {
 		case t.kind == tkString && !t.quoted && t.text == "unrestrict":
 			p.next()
 			p.restrict(t, true)
+			return
+		case t.kind == tkString && !t.quoted && t.text == "metrics":
+			p.next()
+			p.metrics(t)
 			return
 		case t.kind == tkString && ntpsecOnly[t.text] != "":
 			p.syntax(t, "%q (NTPsec %s) is not supported by classic ntpd or gontp", t.text, ntpsecOnly[t.text])
@@ -905,6 +900,7 @@ func (p *parser) checkRestrictAddr(r *Restrict, t token) {
 		}
 		r.Address = pfx.Addr().String()
 		r.Prefix = pfx.Bits()
+		r.Written = s
 		p.warn(t.pos, "%s: classic ntpd 4.2.8p15 has no ADDR/LEN form and ignores this line; gontp applies it (classic form: restrict %s mask %s)", s, r.Address, prefixMask(pfx.Addr(), pfx.Bits()))
 		return
 	}
@@ -1275,6 +1271,30 @@ func (p *parser) leapfile(kw token) {
 	p.trailing("leapfile", []string{"checkhash", "ignorehash"})
 }
 
+// metrics is gontp's "metrics ADDRESS:PORT": the metrics endpoint listens there. Several
+// lines listen on several addresses; a repeated address is reported and used once.
+func (p *parser) metrics(kw token) {
+	t, ok := p.strArg("metrics")
+	if !ok {
+		return
+	}
+	ap, err := netip.ParseAddrPort(t.text)
+	if err != nil || ap.Port() == 0 {
+		p.syntax(t, "metrics needs ADDRESS:PORT with an IP address and a port (127.0.0.1:9975, [::1]:9975), found %q", t.text)
+		return
+	}
+	for _, m := range p.cfg.Metrics {
+		if m.Addr == ap {
+			p.warn(t.pos, "metrics %s: already given at %s; listening once", ap, m.Pos)
+			p.trailing("metrics", nil)
+			return
+		}
+	}
+	p.cfg.Metrics = append(p.cfg.Metrics, &Metrics{Pos: kw.pos, Addr: ap})
+	p.record("metrics", kw.pos)
+	p.trailing("metrics", nil)
+}
+
 func (p *parser) stringSetting(kw token) {
 	t, ok := p.strArg(kw.text)
 	if !ok {
@@ -1613,7 +1633,10 @@ func (p *parser) include(kw token, depth int) {
 		p.syntax(end, "unexpected %s after includefile's file name", describe(end))
 	}
 	if depth+1 > MaxIncludeDepth {
-		p.semantic(kw.pos, "includefile %q: includes nested deeper than %d levels", t.text, MaxIncludeDepth)
+		// Classic skips the file with this message and applies the rest (a file that
+		// includes itself is read MaxIncludeDepth+1 times); gontp does the same, and
+		// says where.
+		p.warn(kw.pos, "includefile %q: getconfig: Maximum include file level exceeded (more than %d levels); this includefile is skipped", t.text, MaxIncludeDepth)
 		return
 	}
 	saveToks, saveI, saveCmd := p.toks, p.i, p.lineCmd

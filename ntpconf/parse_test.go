@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 import (
@@ -236,8 +238,19 @@ func TestIncludeDepthAndMissing(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors for the include loop and the missing file")
 	}
-	if !strings.Contains(err.Error(), "nested deeper than 5") || !strings.Contains(err.Error(), `/etc/ntp.conf:2:1: includefile: cannot open "/etc/none.conf"`) {
+	if !strings.Contains(err.Error(), `/etc/ntp.conf:2:1: includefile: cannot open "/etc/none.conf"`) || strings.Contains(err.Error(), "Maximum include") {
 		t.Errorf("errors: %v", err)
+	}
+	// The recursion is classic's message, with the place, as a warning: classic skips the
+	// deepest includefile and applies the rest.
+	var deep []string
+	for _, w := range cfg.Warnings() {
+		if strings.Contains(w.Error(), "getconfig: Maximum include file level exceeded") {
+			deep = append(deep, w.Error())
+		}
+	}
+	if len(deep) != 1 || !strings.HasPrefix(deep[0], "/etc/loop.conf:2:1: ") {
+		t.Errorf("include depth warnings %q, want one at /etc/loop.conf:2:1", deep)
 	}
 	if n := len(cfg.Associations); n != MaxIncludeDepth+1 {
 		t.Errorf("%d associations, want %d (one per include level plus the main file's)", n, MaxIncludeDepth+1)
@@ -273,5 +286,24 @@ func TestSaveconfigHeader(t *testing.T) {
 	want := "#NTF:D 20261128@17:16:59\n#NTF:V ntpd 4.2.8p15@1.3728-o\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+// TestLargeFileReadWhole: a file over the old 4 MiB cap is read whole, its last lines
+// included (issue 15 B4: the daemon used to drop the whole file and run wide open).
+func TestLargeFileReadWhole(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("restrict default ignore\n")
+	for b.Len() < 5<<20 {
+		b.WriteString("# a comment line that pads the file past the old size limit of four MiB\n")
+	}
+	b.WriteString("server 192.0.2.1 iburst\nrestrict 192.0.2.1 nomodify\n")
+	fsys := fstest.MapFS{"etc/ntp.conf": &fstest.MapFile{Data: []byte(b.String())}}
+	cfg, err := Parse(fsys, "/etc/ntp.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Associations) != 1 || len(cfg.Restricts) != 2 {
+		t.Errorf("%d associations and %d restrict lines, want 1 and 2", len(cfg.Associations), len(cfg.Restricts))
 	}
 }

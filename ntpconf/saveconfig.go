@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpconf
 
 import (
@@ -193,6 +195,10 @@ func (c *Config) WriteSaveconfig(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	writeNames(b, "reset", c.Reset)
+	// gontp's own directive, after everything classic writes.
+	for _, m := range c.Metrics {
+		fmt.Fprintf(b, "metrics %s\n", m.Addr)
+	}
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("ntpconf: writing saveconfig: %w", err)
 	}
@@ -299,12 +305,20 @@ func writeRestrict(b *bufio.Writer, r *Restrict) {
 	case r.Source:
 		b.WriteString("source")
 	default:
-		b.WriteString(r.Address)
-		if r.Prefix >= 0 {
+		switch {
+		case r.Written != "":
+			// Classic 4.2.8p15 writes the word as given ("restrict 192.0.2.0/24
+			// ippeerlimit -1 nomodify", checked with --saveconfigquit).
+			b.WriteString(r.Written)
+		case r.Prefix >= 0:
+			b.WriteString(r.Address)
 			if a, err := netip.ParseAddr(r.Address); err == nil {
 				b.WriteString(" mask " + prefixMask(a, r.Prefix))
 			}
-		} else if r.Mask != "" {
+		default:
+			b.WriteString(r.Address)
+		}
+		if r.Prefix < 0 && r.Mask != "" {
 			b.WriteString(" mask " + r.Mask)
 		}
 	}

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 import (
@@ -7,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gontp/internal/keys"
 )
 
 // command is one entry of the interactive command table.
@@ -375,22 +379,25 @@ func (r *Runner) cmdKeyid(args []string) {
 
 func (r *Runner) cmdKeytype(args []string) {
 	if len(args) == 0 {
-		size := 16
-		if r.keyType == "sha1" {
-			size = 20
+		k := keys.NewSet()
+		typ := r.keyType
+		if typ == "" {
+			typ = "md5"
 		}
-		fmt.Fprintf(r.Out, "keytype is %s with %d octet digests\n", strings.ToUpper(r.keyType), size)
+		k.Add(1, typ, nil)
+		k.Trust(1)
+		fmt.Fprintf(r.Out, "keytype is %s with %d octet digests\n", strings.ToUpper(typ), k.Size(1))
 		return
 	}
-	switch strings.ToLower(args[0]) {
-	case "md5":
-		r.keyType = "md5"
-	case "sha1", "sha":
-		r.keyType = "sha1"
-	default:
+	typ := strings.ToLower(args[0])
+	if typ == "sha" {
+		typ = "sha1" // gontp's ntpq has always taken "sha" for SHA1
+	}
+	if err := keys.NewSet().Add(1, typ, nil); err != nil {
 		fmt.Fprintf(r.Out, "keytype is not valid. Type \"help keytype\" for the available digest types.\n")
 		return
 	}
+	r.keyType = typ
 	r.applySession()
 }
 

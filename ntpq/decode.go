@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 import (
@@ -211,30 +213,15 @@ func refnumtoa(a netip.Addr) string {
 	return fmt.Sprintf("REFCLK(%d,%d)", t, u)
 }
 
-// prettyDate formats a timestamp as classic's prettydate: "eeb57bd3.5a9c373a  Sat, Nov 28 2026
-// 16:12:03.353" in loc, milliseconds truncated; zero is "(no time)"... no: the zero test is
-// the caller's (cooked output prints "(no time)" only for an all-zero value).
+// prettyDate formats a timestamp as classic's prettydate (ntptime.PrettyDate). ntpq has no
+// clock of its own to pick the era by, so, as classic for a current clock, a timestamp with the
+// top bit clear is taken to be after 2036: the pivot is the era boundary itself.
 func prettyDate(ts ntptime.Time, loc *time.Location) string {
-	if ts == 0 {
-		return "(no time)"
-	}
-	sec := int64(ts.Seconds())
-	msec := int64(ts.Fraction()) / 4294967
-	if msec > 999 {
-		msec -= 1000
-		sec++
-	}
-	// Era: timestamps with the top bit clear are after 2036 (era 1), as classic assumes for a
-	// current clock.
-	unix := sec - 2208988800
-	if ts.Seconds() < 1<<31 {
-		unix += 1 << 32
-	}
-	t := time.Unix(unix, 0).In(loc)
-	return fmt.Sprintf("%08x.%08x  %s, %s %2d %d %02d:%02d:%02d.%03d",
-		ts.Seconds(), ts.Fraction(), t.Format("Mon"), t.Format("Jan"), t.Day(), t.Year(),
-		t.Hour(), t.Minute(), t.Second(), msec)
+	return ntptime.PrettyDate(ts, eraBoundary, loc)
 }
+
+// eraBoundary is 2036-02-07 06:28:16 UTC, where NTP era 0 ends.
+var eraBoundary = time.Unix(1<<32-2208988800, 0)
 
 // makeASCII renders s the way classic's makeascii does: printable ASCII as is, other bytes
 // cat -v style (^X, M-x).

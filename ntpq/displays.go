@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 import (
@@ -72,10 +74,31 @@ func (r *Runner) peers(args []string, flavour int, showAll bool) {
 	}
 }
 
-// PeerLine formats one row of the peers table from an association's default variables and
-// the status word of that READVAR reply, byte for byte as classic ntpq 4.2.8p15 does.
-// af (0, 4 or 6) drops rows of the other address family (the row is then empty).
-func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, af int) string {
+// peerVars are the variables of one association as the peers table reads them (classic
+// ntpq's doprintpeers): decoded, with the `t` column already worked out. The table and
+// --json both read them.
+type peerVars struct {
+	srcadr, dstadr  netip.Addr
+	haveSrchost     bool
+	clockName       string
+	haveDstadr      bool
+	haveRefid       bool
+	refid           string
+	haveJitter      bool
+	hmode           int64
+	stratum         uint64
+	hpoll, ppoll    int64
+	reach           uint64
+	delay, offset   lfp
+	jitter, disp    lfp
+	rec, reftime    ntptime.Time
+	flash           uint64
+	typ             byte
+	stderrMalformed []string
+}
+
+// decodePeerVars decodes an association's default variables for the peers table.
+func decodePeerVars(vars []Var, flavour int) peerVars {
 	var (
 		srcadr, dstadr  netip.Addr
 		haveSrchost     bool
@@ -193,10 +216,6 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 			flash, _ = decodeUint(value)
 		}
 	}
-	var b strings.Builder
-	for _, m := range stderrMalformed {
-		fmt.Fprintf(r.Err, "malformed %s\n", m)
-	}
 	switch hmode {
 	case 6:
 		typ = 'b'
@@ -222,7 +241,19 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 	case 2:
 		typ = 'S'
 	}
-	p := min(ppoll, hpoll)
+	return peerVars{srcadr: srcadr, dstadr: dstadr, haveSrchost: haveSrchost, clockName: clockName, haveDstadr: haveDstadr, haveRefid: haveRefid, refid: refid, haveJitter: haveJitter, hmode: hmode, stratum: stratum, hpoll: hpoll, ppoll: ppoll, reach: reach, delay: delay, offset: offset, jitter: jitter, disp: disp, rec: rec, reftime: reftime, flash: flash, typ: typ, stderrMalformed: stderrMalformed}
+}
+
+// PeerLine formats one row of the peers table from an association's default variables and
+// the status word of that READVAR reply, byte for byte as classic ntpq 4.2.8p15 does.
+// af (0, 4 or 6) drops rows of the other address family (the row is then empty).
+func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, af int) string {
+	pv := decodePeerVars(vars, flavour)
+	var b strings.Builder
+	for _, m := range pv.stderrMalformed {
+		fmt.Fprintf(r.Err, "malformed %s\n", m)
+	}
+	p := min(pv.ppoll, pv.hpoll)
 	var pollSec int64
 	if p >= 0 && p < 62 {
 		pollSec = 1 << p
@@ -230,35 +261,35 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 	c := tally[(status>>8)&7]
 	if r.NumHosts > 1 {
 		var local string
-		if flavour != peersO && haveDstadr {
-			local = trunc(r.nntohost(dstadr), r.MaxHostLen)
+		if flavour != peersO && pv.haveDstadr {
+			local = trunc(r.nntohost(pv.dstadr), r.MaxHostLen)
 		} else {
 			local = r.currentHost
 		}
 		fmt.Fprintf(&b, "%-*s ", r.MaxHostLen, local)
 	}
-	if af != 0 && (srcadr.Is4() && af != 4 || !srcadr.Is4() && af != 6) {
+	if af != 0 && (pv.srcadr.Is4() && af != 4 || !pv.srcadr.Is4() && af != 6) {
 		return b.String()
 	}
-	if !haveSrchost {
-		clockName = r.nntohost(srcadr)
+	if !pv.haveSrchost {
+		pv.clockName = r.nntohost(pv.srcadr)
 	}
-	if r.Wide && len(clockName) > 15 {
+	if r.Wide && len(pv.clockName) > 15 {
 		pad := 1 + 15 + 1
 		if r.NumHosts > 1 {
 			pad += r.MaxHostLen + 1
 		}
-		fmt.Fprintf(&b, "%c%s\n%*s", c, clockName, pad, "")
+		fmt.Fprintf(&b, "%c%s\n%*s", c, pv.clockName, pad, "")
 	} else {
-		fmt.Fprintf(&b, "%c%-15.15s ", c, clockName)
+		fmt.Fprintf(&b, "%c%-15.15s ", c, pv.clockName)
 	}
 	drlen := 0
-	if flash&0x0800 != 0 && flavour != peersO {
+	if pv.flash&0x0800 != 0 && flavour != peersO {
 		b.WriteString("(loop)")
 		drlen = 6
-	} else if haveRefid {
-		drlen = len(refid)
-		b.WriteString(makeASCII(refid))
+	} else if pv.haveRefid {
+		drlen = len(pv.refid)
+		b.WriteString(makeASCII(pv.refid))
 	}
 	if flavour == peersA {
 		for ; drlen < 9; drlen++ {
@@ -271,13 +302,13 @@ func (r *Runner) PeerLine(vars []Var, assoc uint16, status uint16, flavour int, 
 		}
 	}
 	now := ntptime.FromTime(r.now())
-	jd := disp
-	if haveJitter {
-		jd = jitter
+	jd := pv.disp
+	if pv.haveJitter {
+		jd = pv.jitter
 	}
 	fmt.Fprintf(&b, " %2d %c %4.4s %4.4s  %3o  %7.7s %8.7s %7.7s\n",
-		stratum, typ, prettyInterval(when(now, rec, reftime)), prettyInterval(pollSec),
-		reach, msString(delay, 3, false), msString(offset, 3, true), msString(jd, 3, false))
+		pv.stratum, pv.typ, prettyInterval(when(now, pv.rec, pv.reftime)), prettyInterval(pollSec),
+		pv.reach, msString(pv.delay, 3, false), msString(pv.offset, 3, true), msString(jd, 3, false))
 	return b.String()
 }
 

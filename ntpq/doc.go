@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package ntpq is gontp's mode-6 client: the session that talks to an NTP daemon's control
 // port (sequence numbers, one retry, fragment reassembly by offset in any order; RFC 9327,
 // compat.md 1.2-1.3), the parser for the daemon's name=value text (quoted values included),

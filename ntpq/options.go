@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
+	"gontp/internal/cli"
 	"io"
 	"net"
 	"net/netip"
@@ -11,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gontp/internal/keys"
 )
 
 // Options is the parsed command line of classic ntpq 4.2.8p15 (compat.md 5.2), plus NTPsec's
@@ -29,6 +34,9 @@ type Options struct {
 	KeyFile     string
 	KeyID       uint32
 	Width       int
+	// JSON is --json (gontp's): machine output for peers, readvar, associations, sysinfo,
+	// sysstats and mrulist.
+	JSON bool
 }
 
 // Host is one host operand with the address family in force where it appeared (-4/-6 may
@@ -43,34 +51,51 @@ type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
-const usageText = "ntpq - standard NTP query program - Ver. 4.2.8p15 (gontp)\n" +
-	"Usage:  ntpq [ -<flag> [<val>] | --<name>[{=| }<val>] ]... [ host ...]\n"
+// Command is ntpq's command line: classic ntpq 4.2.8p15's options (`ntpq --help`) plus
+// NTPsec's -k, -a and -W. It parses argv, prints --help and writes the manual page (make man).
+var Command = cli.Program{
+	Name:     "ntpq",
+	Section:  1,
+	Summary:  "standard NTP query program (gontp)",
+	Title:    "ntpq - standard NTP query program - Ver. 4.2.8p15 (gontp)",
+	Operands: "[ host ...]",
+	Style:    cli.Libopts,
+	// gontp's ntpq has always taken a repeated option (the last one wins) and -4 and -6
+	// between hosts, each applying to the hosts after it.
+	LastWins: true,
+	Options: []cli.Option{
+		{Short: '4', Long: "ipv4", Desc: "Resolve the hosts after it to IPv4 addresses"},
+		{Short: '6', Long: "ipv6", Desc: "Resolve the hosts after it to IPv6 addresses"},
+		{Short: 'c', Long: "command", Arg: cli.String, ArgName: "command", Multi: true, Desc: "Run this command and exit",
+			Detail: "Several -c run in order, against each host."},
+		{Short: 'd', Long: "debug-level", Multi: true, Desc: "Raise the debug level by one"},
+		{Short: 'D', Long: "set-debug-level", Arg: cli.Number, ArgName: "level", Multi: true, Desc: "Set the debug level"},
+		{Short: 'i', Long: "interactive", Desc: "Read commands from standard input even with -c or -p",
+			Detail: "Cannot be given with -c or -p."},
+		{Short: 'n', Long: "numeric", Desc: "Print host addresses, not names"},
+		{Long: "old-rv", Desc: "Always print the status line with readvar"},
+		{Long: "json", Desc: "Print peers, readvar, associations, sysinfo, sysstats and mrulist as JSON (gontp)",
+			Detail: "One JSON document with numbers as numbers in base units: seconds, frequencies as ratios, timestamps as seconds since 1970, reach as a number. Classic ntpq has no such option; without it every output is classic's."},
+		{Short: 'p', Long: "peers", Desc: "Print the list of peers (the peers command)",
+			Detail: "Runs before the -c commands, as in classic's ntpq."},
+		{Short: 'r', Long: "refid", Arg: cli.Keyword, ArgName: "hash|ipv4", Desc: "Show stratum 2+ refids as hash or ipv4 (hash, ipv4)"},
+		{Short: 'w', Long: "wide", Desc: "Print the full remote name on a line of its own"},
+		{Short: 'W', Long: "width", Arg: cli.Number, ArgName: "columns", Desc: "Terminal width; more than 80 behaves like -w (NTPsec)"},
+		{Short: 'k', Long: "keyfile", Arg: cli.String, ArgName: "file", Desc: "Keys file for authenticated requests (NTPsec)"},
+		{Short: 'a', Long: "authentication", Arg: cli.Number, ArgName: "keyid", Desc: "Key ID from the keys file (NTPsec)"},
+		{Long: "version", Arg: cli.Optional, ArgName: "keyword", Desc: "Print the version and exit"},
+		{Short: '?', Long: "help", Desc: "Print this list and exit"},
+	},
+	Description: `ntpq queries NTP daemons with mode 6 control messages (RFC 9327): the list of peers, the system and peer variables, the MRU list of clients. gontp's ntpq prints what classic ntpq 4.2.8p15 prints, byte for byte where scripts parse it (ntpq -p, rv, as), and talks to classic ntpd, NTPsec and gontp's ntpd alike.
 
-const helpText = usageText +
-	"  Flg Arg Option-Name    Description\n" +
-	"   -4 no  ipv4           Force IPv4 name resolution\n" +
-	"   -6 no  ipv6           Force IPv6 name resolution\n" +
-	"   -c Str command        run a command and exit\n" +
-	"   -d no  debug-level    Increase debug verbosity level\n" +
-	"   -D Num set-debug-level Set the debug verbosity level\n" +
-	"   -i no  interactive    Force ntpq to operate in interactive mode\n" +
-	"   -n no  numeric        numeric host addresses\n" +
-	"      no  old-rv         Always output status line with readvar\n" +
-	"   -p no  peers          Print a list of the peers\n" +
-	"   -r KWd refid          Set default display type for S2+ refids (hash, ipv4)\n" +
-	"   -w no  wide           Display the full 'remote' value\n" +
-	"   -W Num width          Terminal width; more than 80 behaves like -w (NTPsec)\n" +
-	"   -k Str keyfile        Keys file for authenticated requests (NTPsec)\n" +
-	"   -a Num authentication Key ID from the keys file (NTPsec)\n" +
-	"      opt version        output version information and exit\n" +
-	"   -? no  help           display extended usage information and exit\n"
-
-// shortOptions maps ntpq's option letters to their long names (helpText).
-var shortOptions = map[byte]string{
-	'4': "ipv4", '6': "ipv6", 'c': "command", 'd': "debug-level", 'D': "set-debug-level",
-	'i': "interactive", 'n': "numeric", 'p': "peers", 'r': "refid", 'w': "wide", 'W': "width",
-	'k': "keyfile", 'a': "authentication", '?': "help",
+Without -c, -p or a command on standard input it reads commands interactively. Hosts default to localhost; each command runs against each host in turn.`,
+	Sections: []cli.Section{
+		{Title: "See also", Text: "ntpd(8), ntpdate(8), ntp.conf(5)"},
+	},
 }
+
+// usageText is the first lines of --help, printed after a command-line error.
+var usageText = Command.Title + "\n" + Command.Usage(Command.Name)
 
 // ParseArgs parses ntpq's command line. -p adds "peers" before the -c commands, as classic
 // does.
@@ -83,10 +108,33 @@ func ParseArgs(args []string) (*Options, error) {
 		return &UsageError{Msg: "ntpq: " + fmt.Sprintf(format, a...) + "\n" + usageText +
 			"Try 'ntpq --help' for more information.\n"}
 	}
-	// apply sets the option with the long name; arg fetches its value (a missing value is
-	// the caller's usage error). ok is false for an unknown name.
-	apply := func(name string, arg func() (string, error)) (ok bool, err error) {
-		switch name {
+	p, err := Command.Parse(args)
+	if err != nil {
+		var ce *cli.Error
+		if !errors.As(err, &ce) {
+			return nil, bad("%v", err)
+		}
+		switch {
+		case ce.Kind == cli.NeedsValue && ce.Letter:
+			return nil, bad("option requires an argument -- %s", ce.Given)
+		case ce.Kind == cli.NeedsValue:
+			return nil, bad("option '--%s' requires an argument", ce.Given)
+		case ce.Kind == cli.BadValue && ce.Opt.Long == "set-debug-level":
+			return nil, bad("invalid debug level '%s'", ce.Value)
+		case ce.Kind == cli.BadValue && ce.Opt.Long == "width":
+			return nil, bad("invalid width '%s'", ce.Value)
+		case ce.Kind == cli.BadValue && ce.Opt.Long == "authentication":
+			return nil, bad("invalid key ID '%s'", ce.Value)
+		}
+		return nil, bad("%v", err)
+	}
+	for _, it := range p.Items {
+		if it.Opt == nil {
+			o.Hosts = append(o.Hosts, Host{it.Value, family})
+			continue
+		}
+		v := it.Value
+		switch it.Opt.Long {
 		case "ipv4":
 			family = 4
 		case "ipv6":
@@ -99,6 +147,8 @@ func ParseArgs(args []string) (*Options, error) {
 			o.Numeric = true
 		case "old-rv":
 			o.OldRV = true
+		case "json":
+			o.JSON = true
 		case "peers":
 			peers = true
 		case "wide":
@@ -107,100 +157,24 @@ func ParseArgs(args []string) (*Options, error) {
 			o.Version = true
 		case "help":
 			o.Help = true
-		case "command", "set-debug-level", "refid", "width", "keyfile", "authentication":
-			v, err := arg()
+		case "command":
+			cmds = append(cmds, v)
+		case "set-debug-level":
+			o.Debug, _ = strconv.Atoi(v) // a number: checked by the parser
+		case "refid":
+			if err := o.setRefid(v); err != nil {
+				return nil, bad("%v", err)
+			}
+		case "width":
+			o.Width, _ = strconv.Atoi(v) // a number: checked by the parser
+		case "keyfile":
+			o.KeyFile = v
+		case "authentication":
+			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil {
-				return true, err
+				return nil, bad("invalid key ID '%s'", v)
 			}
-			switch name {
-			case "command":
-				cmds = append(cmds, v)
-			case "set-debug-level":
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return true, bad("invalid debug level '%s'", v)
-				}
-				o.Debug = n
-			case "refid":
-				if err := o.setRefid(v); err != nil {
-					return true, bad("%v", err)
-				}
-			case "width":
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return true, bad("invalid width '%s'", v)
-				}
-				o.Width = n
-			case "keyfile":
-				o.KeyFile = v
-			case "authentication":
-				n, err := strconv.ParseUint(v, 10, 32)
-				if err != nil {
-					return true, bad("invalid key ID '%s'", v)
-				}
-				o.KeyID = uint32(n)
-			}
-		default:
-			return false, nil
-		}
-		return true, nil
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			for _, h := range args[i+1:] {
-				o.Hosts = append(o.Hosts, Host{h, family})
-			}
-			break
-		}
-		if strings.HasPrefix(a, "--") {
-			name, val, hasVal := strings.Cut(a[2:], "=")
-			ok, err := apply(name, func() (string, error) {
-				if hasVal {
-					return val, nil
-				}
-				if i+1 >= len(args) {
-					return "", bad("option '--%s' requires an argument", name)
-				}
-				i++
-				return args[i], nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, bad("illegal option -- %s", name)
-			}
-			continue
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			o.Hosts = append(o.Hosts, Host{a, family})
-			continue
-		}
-		// Short flags, possibly bundled ("-pn"); an option with an argument takes the rest of
-		// the word or the next word ("-crv", "-c rv").
-		for j := 1; j < len(a); j++ {
-			f := a[j]
-			name, known := shortOptions[f]
-			if !known {
-				return nil, bad("illegal option -- %c", f)
-			}
-			_, err := apply(name, func() (string, error) {
-				if j+1 < len(a) {
-					v := a[j+1:]
-					j = len(a)
-					return v, nil
-				}
-				if i+1 >= len(args) {
-					return "", bad("option requires an argument -- %c", f)
-				}
-				i++
-				j = len(a)
-				return args[i], nil
-			})
-			if err != nil {
-				return nil, err
-			}
+			o.KeyID = uint32(n)
 		}
 	}
 	if o.Interactive && (peers || len(cmds) > 0) {
@@ -248,14 +222,11 @@ func ReadKeyFile(path string, id uint32) (*Key, error) {
 		if err != nil || uint32(n) != id {
 			continue
 		}
-		typ := strings.ToLower(fs[1])
-		if typ == "m" {
-			typ = "md5"
+		k := keys.NewSet()
+		if err := k.Add(id, fs[1], nil); err != nil {
+			return nil, fmt.Errorf("ntpq: %s:%d: %w", path, line, err)
 		}
-		if typ != "md5" && typ != "sha1" {
-			return nil, fmt.Errorf("ntpq: %s:%d: key %d has type %s; md5 and sha1 are supported", path, line, id, fs[1])
-		}
-		return &Key{ID: id, Type: typ, Secret: keySecret(fs[2])}, nil
+		return &Key{ID: id, Type: strings.ToLower(k.Key(id).Type), Secret: keySecret(fs[2])}, nil
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("ntpq: %s: %w", path, err)
@@ -293,7 +264,7 @@ func Main(args []string, env Env) int {
 		return 1
 	}
 	if o.Help {
-		fmt.Fprint(env.Stdout, helpText)
+		Command.Help(env.Stdout)
 		return 0
 	}
 	if o.Version {
@@ -303,6 +274,7 @@ func Main(args []string, env Env) int {
 	in := bufio.NewReader(env.Stdin)
 	r := NewRunner(env.Stdout, env.Stderr)
 	r.Numeric, r.Wide, r.RefidHash, r.OldRV, r.Debug = o.Numeric, o.Wide, o.RefidHash, o.OldRV, o.Debug
+	r.JSON = o.JSON
 	r.Version = VersionString
 	r.Prog = env.Prog
 	r.Resolve, r.Now, r.Loc = reverseDNS, env.Now, env.Loc
@@ -360,16 +332,26 @@ func Main(args []string, env Env) int {
 		}
 	}
 	defer r.Close()
+	if o.JSON {
+		// JSON for scripts: the commands run as usual and one document is printed at the
+		// end; the exit status says whether every command gave its result.
+		defer func() {
+			if err := r.FlushJSON(env.Stdout); err != nil {
+				fmt.Fprintln(env.Stderr, "ntpq:", err)
+			}
+		}()
+	}
 	if len(o.Commands) > 0 && !o.Interactive {
 		for i, h := range o.Hosts {
 			if !r.OpenHost(h.Name, h.Family) {
+				r.jsonFailed = true
 				continue
 			}
-			if i > 0 {
+			if i > 0 && !o.JSON {
 				fmt.Fprintln(env.Stdout)
 			}
 			for j, c := range o.Commands {
-				if j > 0 {
+				if j > 0 && !o.JSON {
 					fmt.Fprintln(env.Stdout)
 				}
 				r.Run(c)
@@ -377,6 +359,9 @@ func Main(args []string, env Env) int {
 					return 0
 				}
 			}
+		}
+		if o.JSON && r.jsonFailed {
+			return 1
 		}
 		return 0
 	}

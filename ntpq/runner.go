@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 import (
@@ -53,17 +55,22 @@ type Runner struct {
 	session     *Session
 	closer      io.Closer
 	currentHost string
-	pktVersion  uint8
-	timeout     time.Duration
-	delay       time.Duration
-	keyID       uint32
-	keyType     string
-	passwd      []byte
-	authAll     bool
-	assocs      []assocEntry
-	varlist     []Var
-	quit        bool
-	pause       func(time.Duration) // nil: time.Sleep; tests skip the MRU pacing
+
+	// JSON is --json: the commands of jsonCommands collect JSON (FlushJSON prints it).
+	JSON       bool
+	jsonOut    []jsonResult
+	jsonFailed bool
+	pktVersion uint8
+	timeout    time.Duration
+	delay      time.Duration
+	keyID      uint32
+	keyType    string
+	passwd     []byte
+	authAll    bool
+	assocs     []assocEntry
+	varlist    []Var
+	quit       bool
+	pause      func(time.Duration) // nil: time.Sleep; tests skip the MRU pacing
 
 }
 
@@ -284,6 +291,10 @@ func (r *Runner) Run(line string) {
 	}
 	if len(args) < cmd.minArgs {
 		r.usage(cmd)
+		return
+	}
+	if r.JSON {
+		r.runJSON(cmd, args)
 		return
 	}
 	cmd.run(r, args)

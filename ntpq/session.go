@@ -1,14 +1,14 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"time"
 
+	"gontp/internal/keys"
 	"gontp/internal/wire"
 )
 
@@ -78,21 +78,27 @@ const (
 	maxResponse = wire.ControlMaxFrags * 480
 )
 
-// Key is a symmetric key for authenticated requests (ntp.keys style): MD5 or SHA1.
+// Key is a symmetric key for authenticated requests (ntp.keys style): any digest type of
+// internal/keys (MD5, SHA1, AES128CMAC, SHA256, ...).
 type Key struct {
 	ID     uint32
-	Type   string // "md5" or "sha1"
+	Type   string // "md5", "sha1", "aes128cmac", ...; "" means MD5
 	Secret []byte
 }
 
-func (k *Key) hash() (hash.Hash, int, error) {
-	switch k.Type {
-	case "", "md5", "MD5", "M":
-		return md5.New(), md5.Size, nil
-	case "sha1", "SHA1":
-		return sha1.New(), sha1.Size, nil
+// sign appends the key ID and the MAC of pkt, as internal/keys computes it for the daemon.
+func (k *Key) sign(pkt []byte) ([]byte, error) {
+	typ := k.Type
+	if typ == "" {
+		typ = "MD5"
 	}
-	return nil, 0, fmt.Errorf("ntpq: key type %q is not supported (md5 and sha1 are)", k.Type)
+	set := keys.NewSet()
+	if err := set.Add(k.ID, typ, k.Secret); err != nil {
+		return nil, fmt.Errorf("ntpq: %w", err)
+	}
+	set.Trust(k.ID)
+	out, _ := set.Sign(binary.BigEndian.AppendUint32(pkt, k.ID), k.ID, pkt)
+	return out, nil
 }
 
 // Session is a mode-6 conversation with one server: sequence numbers, retries and fragment
@@ -166,14 +172,7 @@ func (s *Session) request(op uint8, assoc uint16, data []byte, auth bool) ([]byt
 	if !auth {
 		return pkt, nil
 	}
-	hf, _, err := s.Key.hash()
-	if err != nil {
-		return nil, err
-	}
-	hf.Write(s.Key.Secret)
-	hf.Write(pkt)
-	pkt = binary.BigEndian.AppendUint32(pkt, s.Key.ID)
-	return hf.Sum(pkt), nil
+	return s.Key.sign(pkt)
 }
 
 // collect receives fragments until the response is complete.

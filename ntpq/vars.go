@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpq
 
 // Var is one name=value item of a mode-6 text response. Value is the text after '=' with

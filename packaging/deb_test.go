@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package packaging holds the tests of gontp's Debian package (debian/, issue 9). The work is
 // done by the shell scripts beside this file, which are also usable on their own:
 // deb-build (make deb), deb-test-root (the cached Debian 12 root) and deb-acceptance.

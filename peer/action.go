@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package peer
 
 import (
@@ -54,7 +56,7 @@ type Action struct {
 
 // Sample is the output of the clock filter (RFC 5905 section 10): the association's new
 // offset, delay, dispersion and jitter, in seconds, and the time of the sample they come
-// from. This is the one contract between measurement and selection (DESIGN.md).
+// from. This is the one contract between measurement and selection (docs/architecture.md).
 type Sample struct {
 	Offset, Delay, Disp, Jitter float64
 	Epoch                       time.Time

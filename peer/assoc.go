@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package peer is one NTP association, sans I/O
-// (DESIGN.md, "The association is an action machine"): the poll process with iburst and
+// (docs/architecture.md, "The association is an action machine"): the poll process with iburst and
 // burst, the reach register, the receive tests of RFC 5905 section 8 with classic ntpd's
 // flash bits, Kiss-o'-Death, the clock filter of section 10 and symmetric active/passive
 // mode. The selection of the system peer (section 11.2) is package system's.
@@ -317,4 +319,16 @@ func (a *Assoc) report(ev Event, detail string, acts []Action) []Action {
 // ActEvent to log, or nothing when the counter for that code is saturated.
 func (a *Assoc) Report(ev Event, detail string, acts []Action) []Action {
 	return a.report(ev, detail, acts)
+}
+
+// KeyID is the symmetric key the association sends its packets with (`key N`), 0 for none.
+func (a *Assoc) KeyID() uint32 { return a.keyid }
+
+// NoKey records that a packet could not be sent because the association's key is not a
+// trusted key of the key file (classic peer_xmit: flash TEST5, badauth, event "no key"),
+// so that ntpq shows why the association never reaches its server.
+func (a *Assoc) NoKey(acts []Action) []Action {
+	a.flash |= FlashAuth
+	a.badauth++
+	return a.report(EvBadAuth, "no key", acts)
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package peer
 
 import (
@@ -91,8 +93,9 @@ func modeMatches(hmode, pmode uint8) bool {
 // we echo in our next packet: that is how a symmetric association gets going.
 //
 // A RATE kiss raises minpoll to the server's poll, sets the headway and reschedules; DENY
-// and RSTR demobilise the association (the issue asks for that; classic 4.2.6 did so too);
-// other kiss codes fail TEST6 like any unsynchronised reply.
+// and RSTR are counted and dropped, the association staying, as classic 4.2.8p15 does
+// (4.2.6 demobilised it, which lost a configured server for good); other kiss codes fail
+// TEST6 like any unsynchronised reply.
 func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.State, acts []Action) ([]Action, error) {
 	if a.gone {
 		return acts, ErrGone
@@ -173,15 +176,13 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		a.rated = true
 		return a.pollUpdate(ppoll, now, sys, acts), ErrKissRate
 	case kissDeny, kissRstr:
+		// Classic 4.2.8p15 counts the kiss and drops it (receive(): "Drop any other kiss
+		// code packets"): the association stays, its reach stays 0 and it polls on, so
+		// service comes back when the server lets us in again. Checked against the real
+		// program: flash and refid are left alone (refid INIT, flash 0x1600 while nothing
+		// else arrived). The engine logs it; the association does not report an event.
 		a.selbroken++
-		a.flash |= FlashDenied
-		code := "DENY"
-		if kiss == kissRstr {
-			code = "RSTR"
-		}
-		a.refid = pkt.RefID
-		acts = a.report(EvDenied, code, acts)
-		return a.demobilize(code, acts), ErrKissDeny
+		return acts, ErrKissDeny
 	}
 	// Any other kiss code (or an unsynchronised server's stratum-0 reply) fails TEST6 in
 	// process below, which is what classic ntpd shows for such a server (flash 0x20,

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package peer
 
 import (
@@ -200,7 +202,7 @@ func TestKissOfDeath(t *testing.T) {
 		}
 	})
 	for _, code := range []string{"DENY", "RSTR"} {
-		t.Run(code+" demobilises", func(t *testing.T) {
+		t.Run(code+" is dropped, the association stays", func(t *testing.T) {
 			sys := testSys()
 			a := mustNew(t, Config{Configured: true}, t0, sys)
 			now := a.NextPoll()
@@ -212,15 +214,15 @@ func TestKissOfDeath(t *testing.T) {
 			if !errors.Is(err, ErrKissDeny) {
 				t.Fatalf("err %v", err)
 			}
-			if len(find(acts, ActDemobilize)) != 1 || !a.Gone() {
-				t.Fatalf("not demobilised: %v", kinds(acts))
+			if len(acts) != 0 || a.Gone() {
+				t.Fatalf("classic keeps the association and does nothing: acts %v gone %v", kinds(acts), a.Gone())
 			}
 			v := a.Vars(back)
-			if v.Flash&FlashDenied == 0 || v.RefID != wire.RefIDFromString(code) {
-				t.Errorf("flash %#x refid %#x", v.Flash, v.RefID)
+			if v.Reach != 0 || v.SelBroken != 1 || v.Flash&FlashDenied != 0 || v.RefID != wire.RefIDFromString("INIT") {
+				t.Errorf("reach %o selbroken %d flash %#x refid %#x", v.Reach, v.SelBroken, v.Flash, v.RefID)
 			}
-			if acts := a.Poll(a.NextPoll().Add(time.Hour), sys, nil); len(acts) != 0 {
-				t.Errorf("gone association still polls: %v", kinds(acts))
+			if acts := a.Poll(a.NextPoll(), sys, nil); len(sends(acts)) != 1 {
+				t.Errorf("the association must poll on: %v", kinds(acts))
 			}
 		})
 		t.Run(code+" with wrong origin ignored", func(t *testing.T) {

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package refclock holds the reference clock drivers and classic ntpd's pseudo-address scheme
 // for them: a driver of type t, unit u is configured as the server 127.127.t.u (ntp.conf(5),
 // "Reference Clock Support"), and its samples enter the same clock filter as a network peer's.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package adjtimex is the real kernel clock: CLOCK_REALTIME read with clock_gettime, stepped with
 // clock_settime and slewed with adjtimex(ADJ_OFFSET_SINGLESHOT), which is how classic ntpdate's
 // settimeofday/adjtime calls reach a Linux kernel. It has no policy; callers decide when to step

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command ntpd is gontp's NTP daemon, run with classic ntpd's command line.
 package main
 
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"gontp/clock"
+	"gontp/internal/cli"
 	"gontp/internal/daemon"
 	"gontp/ntpconf"
 )
@@ -24,40 +27,46 @@ func main() {
 }
 
 func run(argv []string, stdout, stderr io.Writer) int {
-	p, err := parseArgs(argv[1:])
+	p, err := command.Parse(argv[1:])
 	if err != nil {
 		fmt.Fprintf(stderr, "ntpd: %v\n", err)
-		fmt.Fprint(stderr, usage())
+		command.Help(stderr)
 		return 1
 	}
-	if p.has("help") {
-		fmt.Fprint(stdout, usage())
+	if p.Has("help") {
+		command.Help(stdout)
 		return 0
 	}
-	if p.has("version") {
+	if p.Has("version") {
 		fmt.Fprintln(stdout, daemon.VersionString())
 		return 0
 	}
-	for _, o := range options {
-		if o.support == refused && p.has(o.long) {
-			fmt.Fprintf(stderr, "ntpd: option %s: %s\n", optName(&o), o.why)
+	for _, o := range p.Given() {
+		if o.Missing != "" && o.Refused {
+			fmt.Fprintf(stderr, "ntpd: option %s: %s\n", optName(o), o.Missing)
 			return 1
 		}
 	}
-	if len(p.args) > 0 {
+	if len(p.Operands) > 0 {
 		fmt.Fprintf(stderr, "ntpd: servers on the command line (%s) are not supported by gontp yet; put them in ntp.conf\n",
-			strings.Join(p.args, " "))
+			strings.Join(p.Operands, " "))
 		return 1
 	}
-	confFile := p.last("configfile")
+	confFile := p.Last("configfile")
 	if confFile == "" {
 		confFile = daemon.DefaultConfigFile
 	}
-	if p.has("configtest") {
-		return configTest(confFile, stdout, stderr)
+	if p.Has("configtest") {
+		family := 0
+		if p.Has("ipv4") {
+			family = 4
+		} else if p.Has("ipv6") {
+			family = 6
+		}
+		return configTest(confFile, family, stdout, stderr)
 	}
-	if p.has("saveconfigquit") {
-		return saveConfig(confFile, p.last("saveconfigquit"), stderr)
+	if p.Has("saveconfigquit") {
+		return saveConfig(confFile, p.Last("saveconfigquit"), stderr)
 	}
 
 	// The detached child (started by Detach below) runs the daemon; everybody else
@@ -68,10 +77,10 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// -q sets the clock once in the foreground, as classic's does.
-	if !p.has("nofork") && !p.has("quit") && !ready.Detached() {
+	if !p.Has("nofork") && !p.Has("quit") && !ready.Detached() {
 		wait := 0
-		if w := p.last("wait-sync"); w != "" {
-			wait, _ = strconv.Atoi(w) // checked by parseArgs
+		if w := p.Last("wait-sync"); w != "" {
+			wait, _ = strconv.Atoi(w) // checked by the parser (cli.Number)
 		}
 		return daemon.Detach(argv, time.Duration(wait)*time.Second, stderr)
 	}
@@ -79,10 +88,10 @@ func run(argv []string, stdout, stderr io.Writer) int {
 }
 
 // debugLevel is classic's debug level from -d (each adds one) and -D N (sets it).
-func debugLevel(p *parsed) int {
-	n := len(p.values["debug-level"])
-	for _, v := range p.values["set-debug-level"] {
-		n, _ = strconv.Atoi(v) // checked by parseArgs
+func debugLevel(p *cli.Parsed) int {
+	n := p.Count("debug-level")
+	for _, v := range p.All("set-debug-level") {
+		n, _ = strconv.Atoi(v) // checked by the parser (cli.Number)
 	}
 	return n
 }
@@ -90,10 +99,10 @@ func debugLevel(p *parsed) int {
 // runDaemon runs the daemon in this process: in the foreground with -n, or as the detached
 // child. Its log goes to syslog (and, in the foreground, to the terminal too, as classic's
 // does) or to the -l file.
-func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr io.Writer) int {
+func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, stderr io.Writer) int {
 	level := new(slog.LevelVar)
 	level.Set(daemon.LevelFor(debugLevel(p)))
-	ls := daemon.LogSettings{File: p.last("logfile"), Ident: "ntpd", PID: os.Getpid(), Now: time.Now,
+	ls := daemon.LogSettings{File: p.Last("logfile"), Ident: "ntpd", PID: os.Getpid(), Now: time.Now,
 		Level: level, SyslogPath: os.Getenv(syslogEnv)}
 	if !ready.Detached() {
 		ls.Stdout, ls.Stderr = stdout, stderr
@@ -106,9 +115,9 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 	}
 	defer out.Close()
 	log := slog.New(out.Handler())
-	for _, o := range options {
-		if o.support == noop && p.has(o.long) {
-			log.Warn(fmt.Sprintf("option %s has no effect: %s", optName(&o), o.why))
+	for _, o := range p.Given() {
+		if o.Missing != "" && !o.Refused {
+			log.Warn(fmt.Sprintf("option %s has no effect: %s", optName(o), o.Missing))
 		}
 	}
 	notifier, err := daemon.NewNotifier(nil)
@@ -122,37 +131,54 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	defer stop()
 	family := 0
-	if p.has("ipv4") {
+	if p.Has("ipv4") {
 		family = 4
-	} else if p.has("ipv6") {
+	} else if p.Has("ipv6") {
 		family = 6
 	}
-	confFile := p.last("configfile")
+	confFile := p.Last("configfile")
 	if confFile == "" {
 		confFile = daemon.DefaultConfigFile
 	}
+	trusted, err := trustedKeys(p.All("trustedkey"))
+	if err != nil {
+		log.Error(err.Error())
+		ready.Fail(err)
+		return 1
+	}
 	opts := daemon.Options{
+		KeyFile:                p.Last("keyfile"),
+		TrustedKeys:            trusted,
 		Family:                 family,
 		ConfigFile:             confFile,
-		PIDFile:                p.last("pidfile"),
-		Interfaces:             p.values["interface"],
-		NoVirtualIPs:           p.has("novirtualips"),
-		User:                   p.last("user"),
-		Jail:                   p.last("jaildir"),
+		PIDFile:                p.Last("pidfile"),
+		Interfaces:             p.All("interface"),
+		NoVirtualIPs:           p.Has("novirtualips"),
+		User:                   p.Last("user"),
+		Jail:                   p.Last("jaildir"),
+		StatsDir:               p.Last("statsdir"),
 		CommandLine:            argv,
 		LogOutput:              out,
-		LogFileFromCommandLine: p.has("logfile"),
+		LogFileFromCommandLine: p.Has("logfile"),
 		Reload:                 daemon.HandleSignals(ctx, level, log),
 		Notifier:               notifier,
 		Readiness:              ready,
 		Clock: daemon.ClockOptions{
-			VirtualClock: p.last("virtual-clock"),
-			PanicGate:    p.has("panicgate"),
-			ForceStep:    p.has("force-step-once"),
-			Once:         p.has("quit"),
-			SlewOnly:     p.has("slew"),
-			DriftFile:    p.last("driftfile"),
+			VirtualClock: p.Last("virtual-clock"),
+			PanicGate:    p.Has("panicgate"),
+			ForceStep:    p.Has("force-step-once"),
+			Once:         p.Has("quit"),
+			SlewOnly:     p.Has("slew"),
+			DriftFile:    p.Last("driftfile"),
 		},
+	}
+	if p.Has("updateinterval") {
+		// -U N: rescan the interfaces every N s; classic's 0 turns the rescans off.
+		n, _ := strconv.Atoi(p.Last("updateinterval")) // a number: checked by the parser
+		opts.UpdateInterval = time.Duration(n) * time.Second
+		if n <= 0 {
+			opts.UpdateInterval = -1
+		}
 	}
 	err = daemon.Run(ctx, opts, log)
 	var once *daemon.OnceDone
@@ -178,28 +204,29 @@ func runDaemon(p *parsed, argv []string, ready *daemon.Readiness, stdout, stderr
 // socket elsewhere, and for tests.
 const syslogEnv = "GONTP_SYSLOG_SOCKET"
 
-func optName(o *option) string {
-	if o.short != 0 {
-		return fmt.Sprintf("-%c (--%s)", o.short, o.long)
+func optName(o *cli.Option) string {
+	if o.Short != 0 {
+		return fmt.Sprintf("-%c (--%s)", o.Short, o.Long)
 	}
-	return "--" + o.long
+	return "--" + o.Long
 }
 
-// configTest reports every problem of the configuration and exits non-zero when there is an
-// error (warnings alone pass). This is gontp's addition; classic ntpd has no such check.
-func configTest(file string, stdout, stderr io.Writer) int {
-	cfg, err := daemon.ParseConfigFile(file)
-	if cfg == nil {
+// configTest reports every problem of the configuration, exactly as start-up would log it
+// (daemon.CheckConfig runs the same checks), and exits non-zero when there is an error, the
+// kind that makes a SIGHUP reload keep the running configuration (warnings alone pass).
+// This is gontp's addition; classic ntpd has no such check.
+func configTest(file string, family int, stdout, stderr io.Writer) int {
+	problems, warnings, err := daemon.CheckConfig(file, family)
+	if err != nil {
 		fmt.Fprintf(stderr, "ntpd: %v\n", err)
 		return 1
 	}
-	problems := daemon.Problems(err)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}
 	n := len(problems)
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(stderr, "warning: "+w.Error())
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	if n > 0 {
 		fmt.Fprintf(stderr, "%s: %d problem(s)\n", file, n)
@@ -239,4 +266,17 @@ func saveConfig(file, out string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "configuration saved to %s\n", out)
 	return 0
+}
+
+// trustedKeys reads -t values: key ids from 1 to 65535 (classic's -t takes one id each).
+func trustedKeys(vals []string) ([]uint32, error) {
+	var ids []uint32
+	for _, v := range vals {
+		id, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || id < 1 || id > 65535 {
+			return nil, fmt.Errorf("-t %s: a trusted key is a key id from 1 to 65535", v)
+		}
+		ids = append(ids, uint32(id))
+	}
+	return ids, nil
 }

@@ -1,9 +1,13 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package main
 
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -97,6 +101,35 @@ func TestConfigtest(t *testing.T) {
 	}
 }
 
+// TestConfigtestSaysWhatStartupDoes is issue 15 B3/B4: --configtest reports what start-up
+// would, with file:line: the duplicate association and the include recursion as warnings
+// (start-up skips them and runs, as classic does), and a file over 4 MiB is read whole.
+func TestConfigtestSaysWhatStartupDoes(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ntp.conf")
+	self := filepath.Join(dir, "self.conf")
+	os.WriteFile(self, []byte("includefile "+self+"\n"), 0o644)
+	pad := strings.Repeat("# padding past the old size limit of four MiB, which dropped the whole file\n", 5<<20/75)
+	os.WriteFile(conf, []byte("server 198.18.0.2 iburst\nserver 198.18.0.2 maxpoll 8\nincludefile "+self+"\nenable mode7\n"+pad+"restrict default ignore\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"ntpd", "--configtest", "-c", conf}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d, want 0 (warnings only):\n%s", code, errb.String())
+	}
+	msg := errb.String()
+	for _, want := range []string{
+		"warning: " + conf + ":2:1: server 198.18.0.2: duplicate association for 198.18.0.2 (first at " + conf + ":1:1); this line is skipped",
+		"warning: " + self + ":1:1: warning: includefile \"" + self + "\": getconfig: Maximum include file level exceeded",
+		"warning: " + conf + ":4:8: enable mode7 is refused",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("configtest output lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "too large") || !strings.Contains(out.String(), "configuration OK") {
+		t.Errorf("stdout %q stderr:\n%s", out.String(), msg)
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	cases := []struct {
 		args []string
@@ -126,13 +159,13 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("ntpd %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errb.String(), c.code, c.err)
 		}
 	}
-	p, err := parseArgs([]string{"-gnc/etc/x.conf", "--pidfile=/run/ntpd.pid", "-I", "eth0", "-Ilo"})
+	p, err := command.Parse([]string{"-gnc/etc/x.conf", "--pidfile=/run/ntpd.pid", "-I", "eth0", "-Ilo"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.has("panicgate") || !p.has("nofork") || p.last("configfile") != "/etc/x.conf" ||
-		p.last("pidfile") != "/run/ntpd.pid" || strings.Join(p.values["interface"], ",") != "eth0,lo" {
-		t.Fatalf("clustered and long options parsed as %+v", p.values)
+	if !p.Has("panicgate") || !p.Has("nofork") || p.Last("configfile") != "/etc/x.conf" ||
+		p.Last("pidfile") != "/run/ntpd.pid" || strings.Join(p.All("interface"), ",") != "eth0,lo" {
+		t.Fatalf("clustered and long options parsed as %+v", p.Items)
 	}
 }
 
@@ -140,7 +173,7 @@ func TestCommandLine(t *testing.T) {
 // `ntpd --help` is known, and Debian's command line parses.
 func TestClassicOptionTable(t *testing.T) {
 	for _, c := range []byte("46aAbcdDfgGiIklLnNpPqrstuUwx?") {
-		if byShort(c) == nil {
+		if command.Lookup(c) == nil {
 			t.Errorf("-%c is not in the option table", c)
 		}
 	}
@@ -148,22 +181,94 @@ func TestClassicOptionTable(t *testing.T) {
 		"set-debug-level", "driftfile", "panicgate", "force-step-once", "jaildir", "interface", "keyfile", "logfile",
 		"novirtualips", "nofork", "nice", "pidfile", "priority", "quit", "propagationdelay", "saveconfigquit",
 		"statsdir", "trustedkey", "user", "updateinterval", "var", "dvar", "wait-sync", "slew", "version", "help"} {
-		if byLong(l) == nil {
+		if command.LookupLong(l) == nil {
 			t.Errorf("--%s is not in the option table", l)
 		}
 	}
-	p, err := parseArgs([]string{"-p", "/var/run/ntpd.pid", "-g", "-u", "105:112"})
+	p, err := command.Parse([]string{"-p", "/var/run/ntpd.pid", "-g", "-u", "105:112"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.last("pidfile") != "/var/run/ntpd.pid" || p.last("user") != "105:112" || p.has("nofork") {
-		t.Errorf("Debian's command line parsed as %+v", p.values)
+	if p.Last("pidfile") != "/var/run/ntpd.pid" || p.Last("user") != "105:112" || p.Has("nofork") {
+		t.Errorf("Debian's command line parsed as %+v", p.Items)
 	}
-	p, err = parseArgs([]string{"-w", "30", "-ddd", "-D", "2"})
-	if err != nil || p.last("wait-sync") != "30" || debugLevel(p) != 2 {
+	p, err = command.Parse([]string{"-w", "30", "-ddd", "-D", "2"})
+	if err != nil || p.Last("wait-sync") != "30" || debugLevel(p) != 2 {
 		t.Errorf("-w 30 -ddd -D 2: %+v, %v, debug %d", p, err, debugLevel(p))
 	}
-	if p, _ := parseArgs([]string{"-d", "-d"}); debugLevel(p) != 2 {
+	if p, _ := command.Parse([]string{"-d", "-d"}); debugLevel(p) != 2 {
 		t.Errorf("-d -d: debug level %d, want 2", debugLevel(p))
+	}
+}
+
+func TestTrustedKeysOption(t *testing.T) {
+	ids, err := trustedKeys([]string{"1", "65535"})
+	if err != nil || len(ids) != 2 || ids[1] != 65535 {
+		t.Fatalf("%v %v", ids, err)
+	}
+	for _, bad := range []string{"0", "65536", "x", "-1"} {
+		if _, err := trustedKeys([]string{bad}); err == nil || !strings.Contains(err.Error(), "-t "+bad) {
+			t.Errorf("-t %s: %v", bad, err)
+		}
+	}
+	p, err := command.Parse([]string{"-k", "/etc/ntp.keys", "-t", "3", "-t", "4", "-a"})
+	if err != nil || p.Last("keyfile") != "/etc/ntp.keys" || len(p.All("trustedkey")) != 2 || !p.Has("authreq") {
+		t.Fatalf("%+v %v", p, err)
+	}
+}
+
+// helpRows reads the option rows of a libopts --help: name -> the row's flag and argument
+// columns followed by the rule lines under it ("- prohibits ...", "- may appear ...").
+func helpRows(help string) map[string]string {
+	rows := map[string]string{}
+	name := ""
+	for _, l := range strings.Split(help, "\n") {
+		if strings.HasPrefix(l, "\t\t\t\t") && name != "" {
+			rows[name] += "|" + strings.TrimSpace(l)
+			continue
+		}
+		f := regexp.MustCompile(`^   (-.|  ) (no |Str|Num|KWd|opt) (\S+)`).FindStringSubmatch(l)
+		if f == nil {
+			name = ""
+			continue
+		}
+		name = f[3]
+		rows[name] = f[1] + " " + f[2]
+	}
+	return rows
+}
+
+// TestHelpMatchesClassic: `ntpd --help` has every row of classic ntpd 4.2.8p15's with the same
+// letter, argument type (-D -P -U -w are numbers) and rules, and a description for each.
+func TestHelpMatchesClassic(t *testing.T) {
+	const classic = "/opt/ntp-reference/bin/classic-ntpd"
+	if _, err := os.Stat(classic); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (CI=true, so this is a failure): scripts/install-reference-ntp", classic)
+		}
+		t.Skipf("%s is missing: scripts/install-reference-ntp installs it", classic)
+	}
+	out, _ := exec.Command(classic, "--help").CombinedOutput() // classic exits 0; output is what counts
+	want := helpRows(string(out))
+	if len(want) < 30 {
+		t.Fatalf("read only %d rows from classic's --help:\n%s", len(want), out)
+	}
+	var b bytes.Buffer
+	if code := run([]string{"ntpd", "--help"}, &b, &b); code != 0 {
+		t.Fatalf("ntpd --help: exit %d", code)
+	}
+	got := helpRows(b.String())
+	for name, w := range want {
+		if name == "more-help" { // classic's pager variant of --help; gontp has none
+			continue
+		}
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("--%s: gontp's row %q, classic's %q", name, g, w)
+		}
+	}
+	for _, o := range command.Options {
+		if strings.TrimSpace(o.Desc) == "" {
+			t.Errorf("--%s has no description", o.Long)
+		}
 	}
 }

@@ -1,209 +1,105 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package main
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
+	"gontp/internal/cli"
 )
 
-// support says what gontp does with an option of classic ntpd's command line today.
-type support int
-
+// Missing-feature texts shared by several options.
 const (
-	acted   support = iota // implemented with classic's meaning
-	noop                   // accepted; has no effect in gontp yet, and a warning says so
-	refused                // not available yet: using it is an error naming it
+	noBroadcast = "broadcast client mode is not implemented"
+	noPriority  = "priority changes are not implemented yet"
 )
 
-// option is one entry of classic ntpd 4.2.8p15's option table (`ntpd --help`).
-type option struct {
-	short   byte   // 0 when there is none
-	long    string // libopts name
-	arg     bool   // takes a value
-	multi   bool   // may appear more than once
-	support support
-	why     string // for noop and refused: what is missing
-}
+// command is ntpd's command line: classic ntpd 4.2.8p15's option table (`ntpd --help`), with
+// the same letters, names, argument types and rules, plus gontp's own --virtual-clock. It
+// parses argv, prints --help and writes the manual page (make man).
+var command = cli.Program{
+	Name:     "ntpd",
+	Section:  8,
+	Summary:  "NTP daemon program (gontp)",
+	Title:    "ntpd - NTP daemon program - Ver. 4.2.8p15 (gontp)",
+	Operands: "[ <server1> ... <serverN> ]",
+	Style:    cli.Libopts,
+	Options: []cli.Option{
+		{Short: '4', Long: "ipv4", Prohibits: []string{"ipv6"}, Desc: "Resolve host names to IPv4 addresses only"},
+		{Short: '6', Long: "ipv6", Prohibits: []string{"ipv4"}, Desc: "Resolve host names to IPv6 addresses only"},
+		{Short: 'a', Long: "authreq", Prohibits: []string{"authnoreq"}, Desc: "Require authentication of every association",
+			Detail: "What gontp always does: no association is mobilised for a peer that is not configured."},
+		{Short: 'A', Long: "authnoreq", Prohibits: []string{"authreq"}, Desc: "Do not require authentication",
+			Missing: "gontp never mobilises associations for unconfigured peers, authenticated or not"},
+		{Short: 'b', Long: "bcastsync", Desc: "Synchronise to broadcast servers", Missing: noBroadcast, Refused: true},
+		{Short: 'c', Long: "configfile", Arg: cli.String, ArgName: "file", Desc: "Read the configuration from this file",
+			Detail: "The default is /etc/ntp.conf."},
+		{Short: 'd', Long: "debug-level", Multi: true, Desc: "Raise the debug level by one",
+			Detail: "Level 1 and above log debug messages."},
+		{Short: 'D', Long: "set-debug-level", Arg: cli.Number, ArgName: "level", Multi: true, Desc: "Set the debug level"},
+		{Short: 'f', Long: "driftfile", Arg: cli.String, ArgName: "file", Desc: "Keep the frequency correction in this file",
+			Detail: "Overrides the driftfile line of the configuration."},
+		{Short: 'g', Long: "panicgate", Multi: true, Desc: "Allow the first clock correction to exceed the panic threshold",
+			Detail: "Without it a first offset larger than the panic threshold (1000 s) stops the daemon with exit status 255, as classic's does."},
+		{Short: 'G', Long: "force-step-once", Desc: "Step the clock for the first correction, whatever its size"},
+		{Short: 'i', Long: "jaildir", Arg: cli.String, ArgName: "directory", Desc: "Change the root directory to this one once started",
+			Detail: "The daemon chroots there after binding its sockets and writing its pid file."},
+		{Short: 'I', Long: "interface", Arg: cli.String, ArgName: "iface", Multi: true, Desc: "Listen on this interface name or address",
+			Detail: "Like the configuration's \"interface listen\" line."},
+		{Short: 'k', Long: "keyfile", Arg: cli.String, ArgName: "file", Desc: "Read the symmetric keys from this file",
+			Detail: "Instead of the configuration's keys line; see ntp.keys(5)."},
+		{Short: 'l', Long: "logfile", Arg: cli.String, ArgName: "file", Desc: "Write the log to this file instead of syslog"},
+		{Short: 'L', Long: "novirtualips", Desc: "Do not listen on virtual interfaces (names with a colon)"},
+		{Short: 'n', Long: "nofork", Prohibits: []string{"wait-sync"}, Desc: "Stay in the foreground",
+			Detail: "Without it the daemon forks, the parent exits once the child has bound its sockets, and the child runs detached."},
+		{Short: 'N', Long: "nice", Desc: "Run at a raised scheduling priority", Missing: noPriority},
+		{Short: 'p', Long: "pidfile", Arg: cli.String, ArgName: "file", Desc: "Write the daemon's process ID to this file"},
+		{Short: 'P', Long: "priority", Arg: cli.Number, ArgName: "priority", Desc: "Run at this scheduling priority", Missing: noPriority},
+		{Short: 'q', Long: "quit", Prohibits: []string{"saveconfigquit", "wait-sync"}, Desc: "Set the time once and exit",
+			Detail: "The daemon stays in the foreground, waits until its servers have been selected, steps or slews the clock once and exits, printing the offset as classic's does."},
+		{Short: 'r', Long: "propagationdelay", Arg: cli.String, ArgName: "delay", Desc: "Assume this broadcast propagation delay",
+			Missing: noBroadcast, Refused: true},
+		{Long: "saveconfigquit", Arg: cli.String, ArgName: "file", Prohibits: []string{"quit", "wait-sync"},
+			Desc:   "Write the configuration as understood to this file and exit",
+			Detail: "The file starts with two #NTF lines (date and version), then the configuration normalised as classic's saveconfig writes it."},
+		{Long: "configtest", Desc: "Check the configuration and exit",
+			Detail: "Reports every problem with its file, line and column and exits non-zero when there is an error (warnings alone pass). Classic ntpd has no such option."},
+		{Short: 's', Long: "statsdir", Arg: cli.String, ArgName: "directory", Desc: "Write statistics files into this directory",
+			Detail: "Overrides the statsdir line of the configuration."},
+		{Short: 't', Long: "trustedkey", Arg: cli.String, ArgName: "key", Multi: true, Desc: "Trust this key number",
+			Detail: "Added to the configuration's trustedkey list."},
+		{Short: 'u', Long: "user", Arg: cli.String, ArgName: "user[:group]", Desc: "Run as this user (and group) once the sockets are bound",
+			Detail: "Names or numbers. The daemon keeps only the capabilities to set the clock and to bind port 123."},
+		{Short: 'U', Long: "updateinterval", Arg: cli.Number, ArgName: "seconds", Desc: "Scan for new or vanished interfaces this often",
+			Detail: "300 seconds without it; 0 turns the scans off, as in classic."},
+		{Long: "var", Arg: cli.String, ArgName: "name=value", Multi: true, Desc: "Serve this system variable (writable)",
+			Missing: "command-line variables are not served yet; use setvar in ntp.conf"},
+		{Long: "dvar", Arg: cli.String, ArgName: "name=value", Multi: true, Desc: "Serve this system variable (writable, default list)",
+			Missing: "command-line variables are not served yet; use setvar in ntp.conf"},
+		{Short: 'w', Long: "wait-sync", Arg: cli.Number, ArgName: "seconds", Prohibits: []string{"nofork", "quit", "saveconfigquit"},
+			Desc:   "Wait this long for the first synchronisation before the parent exits",
+			Detail: "The parent exits 0 once the daemon has synchronised, or with status 110 (ETIMEDOUT) when the time has passed first; the daemon goes on in either case."},
+		{Short: 'x', Long: "slew", Desc: "Slew offsets up to 600 seconds instead of stepping them"},
+		{Long: "version", Arg: cli.Optional, ArgName: "keyword", Desc: "Print the version and exit",
+			Detail: "The optional value, which selects copyright or licence text in classic's, is ignored."},
+		{Long: "virtual-clock", Arg: cli.String, ArgName: "offset,ppm", Desc: "Discipline a virtual clock instead of the system's",
+			Detail: "gontp's own: the daemon runs on a clock OFFSET seconds off the host's with a frequency error of PPM, and adjusts only that clock. The end-to-end tests use it; the system clock is never touched."},
+		{Short: '?', Long: "help", Desc: "Print this list and exit"},
+	},
+	Description: `ntpd is gontp's NTP daemon, a drop-in replacement for classic ntpd 4.2.8p15: it reads the same configuration file, /etc/ntp.conf, takes the same command line, exchanges time with the servers, peers and pools named there as RFC 5905 describes, disciplines the system clock, answers NTP clients on UDP port 123 within the limits set by the restrict lines, and answers the mode 6 control queries of ntpq(1).
 
-var options = []option{
-	{'4', "ipv4", false, false, acted, ""},
-	{'6', "ipv6", false, false, acted, ""},
-	{'a', "authreq", false, false, refused, "authentication is not implemented yet"},
-	{'A', "authnoreq", false, false, refused, "authentication is not implemented yet"},
-	{'b', "bcastsync", false, false, refused, "broadcast client mode is not implemented"},
-	{'c', "configfile", true, false, acted, ""},
-	{'d', "debug-level", false, true, acted, ""},
-	{'D', "set-debug-level", true, true, acted, ""},
-	{'f', "driftfile", true, false, acted, ""},
-	{'g', "panicgate", false, true, acted, ""},
-	{'G', "force-step-once", false, false, acted, ""},
-	{'i', "jaildir", true, false, acted, ""},
-	{'I', "interface", true, true, acted, ""},
-	{'k', "keyfile", true, false, refused, "authentication is not implemented yet"},
-	{'l', "logfile", true, false, acted, ""},
-	{'L', "novirtualips", false, false, acted, ""},
-	{'n', "nofork", false, false, acted, ""},
-	{'N', "nice", false, false, noop, "priority changes are not implemented yet"},
-	{'p', "pidfile", true, false, acted, ""},
-	{'P', "priority", true, false, noop, "priority changes are not implemented yet"},
-	{'q', "quit", false, false, acted, ""},
-	{'r', "propagationdelay", true, false, refused, "broadcast client mode is not implemented"},
-	{0, "saveconfigquit", true, false, acted, ""},
-	{0, "configtest", false, false, acted, ""},
-	{'s', "statsdir", true, false, noop, "statistics files are not written yet"},
-	{'t', "trustedkey", true, true, refused, "authentication is not implemented yet"},
-	{'u', "user", true, false, acted, ""},
-	{'U', "updateinterval", true, false, acted, ""},
-	{0, "var", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
-	{0, "dvar", true, true, noop, "command-line variables are not served yet; use setvar in ntp.conf"},
-	{'w', "wait-sync", true, false, acted, ""},
-	{'x', "slew", false, false, acted, ""},
-	{0, "version", false, false, acted, ""},
-	// gontp's own: run on a virtual clock OFFSET seconds off the host's with a PPM
-	// frequency error, adjusting only that (end-to-end tests of the discipline).
-	{0, "virtual-clock", true, false, acted, ""},
-	{'?', "help", false, false, acted, ""},
-}
+Unless -n, -q, --configtest or --saveconfigquit is given, ntpd forks: the parent waits until the child has bound its sockets (and, with -w, until it is synchronised) and exits, and the child goes on in the background with its log in syslog.
 
-// parsed is the command line after parsing: the values of each option given, in order.
-type parsed struct {
-	values map[string][]string // by long name; "" for options without a value
-	args   []string            // operands (classic: servers to use)
-}
-
-func (p *parsed) has(name string) bool { _, ok := p.values[name]; return ok }
-
-func (p *parsed) last(name string) string {
-	v := p.values[name]
-	if len(v) == 0 {
-		return ""
-	}
-	return v[len(v)-1]
-}
-
-// conflicts are classic's "prohibits" rules.
-var conflicts = [][2]string{
-	{"ipv4", "ipv6"}, {"authreq", "authnoreq"}, {"nofork", "wait-sync"},
-	{"quit", "saveconfigquit"}, {"quit", "wait-sync"}, {"saveconfigquit", "wait-sync"},
-}
-
-// parseArgs parses argv (without the program name) as libopts does for classic ntpd:
-// clustered short flags (-gn), values attached or separate (-c FILE, -cFILE), long names with
-// = or a space, and "--" ending the options. Errors name the option and what is wrong.
-func parseArgs(argv []string) (*parsed, error) {
-	p := &parsed{values: map[string][]string{}}
-	set := func(o *option, val string) error {
-		if _, dup := p.values[o.long]; dup && !o.multi {
-			return fmt.Errorf("option '%s' may not appear more than once", o.long)
-		}
-		p.values[o.long] = append(p.values[o.long], val)
-		return nil
-	}
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
-		switch {
-		case a == "--":
-			p.args = append(p.args, argv[i+1:]...)
-			i = len(argv)
-		case strings.HasPrefix(a, "--"):
-			name, val, hasVal := strings.Cut(a[2:], "=")
-			o := byLong(name)
-			if o == nil {
-				return nil, fmt.Errorf("illegal option -- %s", name)
-			}
-			if o.arg && !hasVal {
-				if i+1 >= len(argv) {
-					return nil, fmt.Errorf("option '%s' requires an argument", o.long)
-				}
-				i++
-				val = argv[i]
-			} else if !o.arg && hasVal {
-				return nil, fmt.Errorf("option '%s' takes no argument", o.long)
-			}
-			if err := set(o, val); err != nil {
-				return nil, err
-			}
-		case len(a) > 1 && a[0] == '-':
-			for j := 1; j < len(a); j++ {
-				o := byShort(a[j])
-				if o == nil {
-					return nil, fmt.Errorf("illegal option -- %c", a[j])
-				}
-				val := ""
-				if o.arg {
-					if j+1 < len(a) {
-						val = a[j+1:]
-					} else if i+1 < len(argv) {
-						i++
-						val = argv[i]
-					} else {
-						return nil, fmt.Errorf("option '%s' requires an argument", o.long)
-					}
-					j = len(a)
-				}
-				if err := set(o, val); err != nil {
-					return nil, err
-				}
-			}
-		default:
-			p.args = append(p.args, a)
-		}
-	}
-	for _, c := range conflicts {
-		if p.has(c[0]) && p.has(c[1]) {
-			return nil, fmt.Errorf("the '%s' option conflicts with the '%s' option", c[0], c[1])
-		}
-	}
-	for _, name := range []string{"set-debug-level", "updateinterval", "wait-sync"} {
-		for _, v := range p.values[name] {
-			if _, err := strconv.Atoi(v); err != nil {
-				return nil, fmt.Errorf("option '%s': %q is not a number", name, v)
-			}
-		}
-	}
-	return p, nil
-}
-
-func byLong(name string) *option {
-	for i := range options {
-		if options[i].long == name {
-			return &options[i]
-		}
-	}
-	return nil
-}
-
-func byShort(c byte) *option {
-	for i := range options {
-		if options[i].short == c && c != 0 {
-			return &options[i]
-		}
-	}
-	return nil
-}
-
-func usage() string {
-	var b strings.Builder
-	b.WriteString("ntpd - NTP daemon program (gontp)\n")
-	b.WriteString("Usage:  ntpd [ -<flag> [<val>] | --<name>[{=| }<val>] ]... \\\n\t\t[ <server1> ... <serverN> ]\n")
-	b.WriteString("  Flg Arg Option-Name    Description\n")
-	for _, o := range options {
-		flg := "   "
-		if o.short != 0 {
-			flg = " -" + string(o.short)
-		}
-		arg := "no "
-		if o.arg {
-			arg = "Str"
-		}
-		note := ""
-		switch o.support {
-		case noop:
-			note = " (no effect in gontp yet)"
-		case refused:
-			note = " (not available in gontp yet)"
-		}
-		fmt.Fprintf(&b, " %s %s %-14s%s\n", flg, arg, o.long, note)
-	}
-	return b.String()
+An option that gontp cannot honour yet is refused with a message naming it when honouring it matters (authentication, broadcast), and accepted with a warning in the log when it does not change what the daemon does; --help marks both.`,
+	Sections: []cli.Section{
+		{Title: "Files", Items: []cli.Entry{
+			{Tag: "/etc/ntp.conf", Text: "The configuration; see ntp.conf(5)."},
+			{Tag: "/var/lib/ntp/ntp.drift", Text: "The frequency correction kept between runs (the driftfile line)."},
+		}},
+		{Title: "Signals", Items: []cli.Entry{
+			{Tag: "SIGTERM, SIGINT, SIGQUIT", Text: "Stop cleanly; the drift file is written when the frequency has been measured and moved."},
+			{Tag: "SIGHUP", Text: "Reopen the log file and read the configuration again, all or nothing: a file with any error changes nothing (each error is logged with file:line:col); otherwise the changes take effect at once, edited server lines keeping their measurements, and one warning names what needs a restart. Classic ntpd has no reload."},
+			{Tag: "SIGUSR1, SIGUSR2", Text: "Raise or lower the debug level by one, as classic's debug builds do."},
+		}},
+		{Title: "Exit status", Text: `0 after a clean stop, a successful -q or --configtest. 255 when the first offset exceeds the panic threshold without -g. Otherwise non-zero, with a message naming the cause, when an option or the configuration is rejected or a socket cannot be opened.`},
+		{Title: "See also", Text: "ntp.conf(5), ntpq(1), ntpdate(8)"},
+	},
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command ntpdate is gontp's drop-in for classic ntpdate 4.2.8p15: it queries the NTP servers
 // named on the command line and steps or slews the clock once. The logic is in
 // gontp/internal/ntpdate; this file only wires the real clock, resolver and syslog.

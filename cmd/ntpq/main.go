@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command ntpq is gontp's drop-in for classic ntpq 4.2.8p15: it queries an NTP daemon over the
 // mode-6 control protocol and prints what classic ntpq prints. The logic is in gontp/ntpq; this
 // file only wires the process's standard streams and terminal.

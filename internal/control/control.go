@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package control is the mode-6 control server that classic ntpq, NTPsec's ntpq and the
 // monitoring tools built on them talk to (RFC 9327; compat.md sections 1-3). It answers
 // from the engine's published snapshot.Snapshot and from small data sources the daemon
-// provides (it knows neither the engine nor the time server); it never changes anything:
-// every write, configure or trap request is refused the way classic ntpd 4.2.8p15 refuses an
-// unauthenticated one, and mode 7 is not its business at all.
+// provides (it knows neither the engine nor the time server). Runtime configuration
+// (:config, config-from-file, saveconfig) needs the controlkey and is carried out by the
+// daemon's Writer (write.go); traps are refused the way classic ntpd 4.2.8p15 refuses an
+// unauthenticated request, and mode 7 is not its business at all.
 //
 // The package is pure: time is passed in, no sockets, no goroutines. Handle turns one
 // request datagram into zero or more reply datagrams, each handed to an out function.
@@ -113,9 +116,12 @@ type Sources struct {
 	// authenticated, so ifstats and reslist are refused as classic refuses them without
 	// credentials.
 	Keys Keys
-	// ControlKey is the `controlkey` id; authenticated requests for ifstats and reslist must
-	// use it.
+	// ControlKey is the `controlkey` id; authenticated requests for ifstats, reslist and the
+	// writes must use it.
 	ControlKey uint32
+	// Writer carries out :config, config-from-file and saveconfig (write.go); nil refuses
+	// them.
+	Writer Writer
 }
 
 // ServerStats are the time server's counters that the ss_* variables show (`ntpq -c
@@ -261,7 +267,12 @@ type counters struct {
 type Server struct {
 	cfg Config
 	src Sources
-	c   counters
+	// keys are the key set and the controlkey in use: src's at start, SetKeys's after a
+	// reload. Each request uses the pair it loaded.
+	keys atomic.Pointer[keyState]
+	c    counters
+	// setvars replaces cfg.SetVars once a reload set them (SetSetVars).
+	setvars atomic.Pointer[[]SetVar]
 	// sysDefault is the default system variable list with setvar defaults appended.
 	logged [16]atomic.Bool
 }
@@ -271,7 +282,22 @@ func New(cfg Config, src Sources) *Server {
 	if cfg.MinPoll == 0 {
 		cfg.MinPoll = 3
 	}
-	return &Server{cfg: cfg, src: src}
+	s := &Server{cfg: cfg, src: src}
+	s.keys.Store(&keyState{keys: src.Keys, controlKey: src.ControlKey})
+	return s
+}
+
+// keyState is the key set and the controlkey, replaced together.
+type keyState struct {
+	keys       Keys
+	controlKey uint32
+}
+
+// SetKeys replaces the key set and the controlkey (a reload of the key file); requests
+// being answered finish with the ones they started with. A nil set refuses every
+// authenticated request.
+func (s *Server) SetKeys(k Keys, controlKey uint32) {
+	s.keys.Store(&keyState{keys: k, controlKey: controlKey})
 }
 
 // Stats returns a copy of the counters.
@@ -345,10 +371,11 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now t
 	}
 	authed := false
 	var keyID uint32
-	if mac != nil && s.src.Keys != nil && len(mac) > wire.KeyIDLen {
+	ks := s.keys.Load()
+	if mac != nil && ks.keys != nil && len(mac) > wire.KeyIDLen {
 		keyID = uint32(mac[0])<<24 | uint32(mac[1])<<16 | uint32(mac[2])<<8 | uint32(mac[3])
 		proper := wire.ControlAuthLen(int(h.Count))
-		if s.src.Keys.Verify(keyID, req[:proper], mac[wire.KeyIDLen:]) {
+		if ks.keys.Verify(keyID, req[:proper], mac[wire.KeyIDLen:]) {
 			authed = true
 		} else {
 			s.c.badAuth.Add(1)
@@ -360,7 +387,7 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now t
 	r.hdr = wire.ControlHeader{Leap: snap.Sys.Leap, Version: h.Version, Response: true,
 		Opcode: h.Opcode, Sequence: h.Sequence, AssocID: h.AssocID}
 	if authed {
-		r.auth, r.keyID = true, keyID
+		r.auth, r.keyID, r.keys = true, keyID, ks.keys
 	}
 	switch h.Opcode {
 	case OpUnspec:
@@ -376,14 +403,27 @@ func (s *Server) Handle(req []byte, src netip.AddrPort, restrict Restrict, now t
 	case OpReqNonce:
 		s.reqNonce(r, src, now)
 	case OpReadOrdList:
-		if !authed || keyID != s.src.ControlKey {
+		if !authed || keyID != ks.controlKey {
 			r.fail(ErrPermission)
 			return
 		}
 		s.readOrdList(r, data, now)
-	case OpWriteVar, OpWriteClock, OpSetTrap, OpConfigure, OpSaveConfig, OpUnsetTrap:
-		// gontp is read-only over mode 6; classic sends this to a requester without the
-		// control key, which is every requester here.
+	case OpConfigure, OpSaveConfig, OpWriteVar:
+		if !s.writeAllowed(authed, keyID, ks) {
+			r.fail(ErrPermission)
+			return
+		}
+		switch h.Opcode {
+		case OpConfigure:
+			s.configure(r, h.AssocID, data, src)
+		case OpSaveConfig:
+			s.saveConfig(r, data, src)
+		default:
+			s.writeVar(r, h.AssocID, data, src)
+		}
+	case OpWriteClock, OpSetTrap, OpUnsetTrap:
+		// No writable clock variables and no traps: refused as classic refuses a requester
+		// without the control key. Traps are a later issue.
 		r.fail(ErrPermission)
 	default: // includes OpAsyncMsg, which only the daemon sends
 		r.fail(ErrBadOp)

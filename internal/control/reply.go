@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package control
 
 import (
@@ -26,6 +28,7 @@ type reply struct {
 
 	auth  bool
 	keyID uint32
+	keys  Keys // the key set the request was verified with, for signing the reply
 
 	// pkt holds the header, the data (up to 468 octets plus the 3 separator octets that may
 	// be written before a fragment is flushed), padding and a MAC.
@@ -47,7 +50,7 @@ type reply struct {
 func (r *reply) reset(s *Server, out func([]byte), snap *snapshot.Snapshot, now time.Time) {
 	r.s, r.out, r.snap, r.now = s, out, snap, now
 	r.hdr = wire.ControlHeader{}
-	r.auth, r.keyID = false, 0
+	r.auth, r.keyID, r.keys = false, 0, nil
 	r.n, r.offset, r.lineLen, r.frags, r.limit = 0, 0, 0, 0, 0
 	r.sent, r.text = false, false
 }
@@ -144,7 +147,7 @@ func (r *reply) sign(n int) int {
 	k := r.keyID
 	r.pkt[proper], r.pkt[proper+1], r.pkt[proper+2], r.pkt[proper+3] =
 		byte(k>>24), byte(k>>16), byte(k>>8), byte(k)
-	out, ok := r.s.src.Keys.Sign(r.pkt[:proper+4], k, r.pkt[:proper])
+	out, ok := r.keys.Sign(r.pkt[:proper+4], k, r.pkt[:proper])
 	if !ok || len(out) > len(r.pkt) || &out[0] != &r.pkt[0] {
 		// The digest did not fit in place; refuse rather than allocate a larger packet.
 		return 0

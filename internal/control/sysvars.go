@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package control
 
 import (
@@ -94,7 +96,8 @@ func (s *Server) sysVarList() string {
 }
 
 func (s *Server) readSysVars(r *reply, data []byte) {
-	set, extra, ok := s.requestNames(r, data, sysNames, s.cfg.SetVars)
+	setvars := s.SetVars()
+	set, extra, ok := s.requestNames(r, data, sysNames, setvars)
 	if !ok {
 		return
 	}
@@ -104,9 +107,9 @@ func (s *Server) readSysVars(r *reply, data []byte) {
 		for _, c := range sysDefault {
 			s.putSys(r, c, now)
 		}
-		for i := range s.cfg.SetVars {
-			if s.cfg.SetVars[i].Default {
-				s.putSetVar(r, i)
+		for i := range setvars {
+			if setvars[i].Default {
+				putSetVar(r, &setvars[i])
 			}
 		}
 	} else {
@@ -115,9 +118,9 @@ func (s *Server) readSysVars(r *reply, data []byte) {
 				s.putSys(r, c, now)
 			}
 		}
-		for i := range s.cfg.SetVars {
+		for i := range setvars {
 			if i < 128 && extra.has(i) {
-				s.putSetVar(r, i)
+				putSetVar(r, &setvars[i])
 			}
 		}
 	}
@@ -126,8 +129,7 @@ func (s *Server) readSysVars(r *reply, data []byte) {
 
 // putSetVar writes a setvar variable verbatim as name=value (classic serves the text as
 // configured, quotes removed by the parser).
-func (s *Server) putSetVar(r *reply, i int) {
-	v := &s.cfg.SetVars[i]
+func putSetVar(r *reply, v *SetVar) {
 	b := append(r.scratch[:0], v.Name...)
 	b = append(b, '=')
 	b = append(b, v.Value...)

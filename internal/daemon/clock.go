@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
@@ -76,22 +78,12 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 	}
 
 	t := cfg.TinkerParams()
-	for _, o := range cfg.Tinker {
-		switch o.Name {
-		case "dispersion", "huffpuff", "tick":
-			log.Warn(fmt.Sprintf("%s: tinker %s is read but gontp's discipline does not use it", o.Pos, o.Name))
-		}
-	}
 	p := clock.DefaultParams()
-	p.StepFwd, p.StepBack, p.Stepout, p.Panic = t.StepFwd, t.StepBack, t.Stepout, t.Panic
-	if o.SlewOnly {
-		// Classic -x: the step threshold becomes 600 s (a configured larger one stays).
-		p.StepFwd, p.StepBack = math.Max(p.StepFwd, slewOnlyStep), math.Max(p.StepBack, slewOnlyStep)
-	}
+	tk := tinkerFor(o, t)
+	p.StepFwd, p.StepBack, p.Stepout, p.Panic, p.Allan = tk.StepFwd, tk.StepBack, tk.Stepout, tk.Panic, tk.Allan
 	p.PanicGate, p.ForceStep, p.Once = o.PanicGate, o.ForceStep, o.Once
 	p.Kernel = cfg.Flags()["kernel"]
 	p.Precision = precision
-	p.Allan = int8(t.Allan)
 
 	path, ok := cfg.Driftfile()
 	if o.DriftFile != "" {
@@ -101,11 +93,7 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 	haveDrift := false
 	if ok && path != "" {
 		loaded, haveDrift = c.readDrift(path)
-		threshold := driftfile.DefaultThreshold
-		if s := cfg.Setting("driftfile"); s != nil && s.Extra.Kind == ntpconf.ValueDouble && s.Extra.Float() > 0 {
-			threshold = s.Extra.Float() * 1e6 // the directive gives s/s
-		}
-		c.drift = driftfile.NewSaver(path, threshold, loaded, haveDrift, time.Now())
+		c.drift = driftfile.NewSaver(path, driftThreshold(cfg), loaded, haveDrift, time.Now())
 	}
 	if haveDrift {
 		p.Drift = &loaded
@@ -121,6 +109,50 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 		c.loadLeap(lp, checkHash)
 	}
 	return c, nil
+}
+
+// driftThreshold is driftfile's deprecated second argument (s/s) in ppm, or classic's default.
+func driftThreshold(cfg *ntpconf.Config) float64 {
+	if s := cfg.Setting("driftfile"); s != nil && s.Extra.Kind == ntpconf.ValueDouble && s.Extra.Float() > 0 {
+		return s.Extra.Float() * 1e6 // the directive gives s/s
+	}
+	return driftfile.DefaultThreshold
+}
+
+// setDriftFile applies a reloaded `driftfile` (on the engine's goroutine): the measured
+// frequency is kept and from now on saved to the new file ("" or none: no drift file).
+// The new file is written at once when the frequency has been measured, so that a restart
+// finds it there.
+func (c *Clock) setDriftFile(path string, threshold float64, now time.Time) {
+	if path == "" {
+		c.drift = nil
+		return
+	}
+	synced := c.Discipline.Vars().State == clock.SYNC
+	c.drift = driftfile.NewSaver(path, threshold, c.Discipline.Frequency(), false, now)
+	if synced {
+		if _, err := c.drift.Exit(c.Discipline.Frequency(), now); err != nil {
+			c.log.Error(err.Error())
+		}
+	}
+}
+
+// driftPath is the drift file in use, "" for none.
+func (c *Clock) driftPath() string {
+	if c.drift == nil {
+		return ""
+	}
+	return c.drift.Path
+}
+
+// tinkerFor is the run-time part of `tinker` with the command line's say: classic -x makes
+// the step threshold 600 s (a configured larger one stays).
+func tinkerFor(o ClockOptions, t ntpconf.TinkerValues) clock.Tinker {
+	tk := clock.Tinker{StepFwd: t.StepFwd, StepBack: t.StepBack, Stepout: t.Stepout, Panic: t.Panic, Allan: int8(t.Allan)}
+	if o.SlewOnly {
+		tk.StepFwd, tk.StepBack = math.Max(tk.StepFwd, slewOnlyStep), math.Max(tk.StepBack, slewOnlyStep)
+	}
+	return tk
 }
 
 // readDrift reads the drift file: classic logs "initial drift restored to 12.345000" when

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
@@ -48,8 +50,24 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
+	// start: a driver may hold a device, and a reload does not change reference clocks).
+	refclocks []refclockLine
+	// serverPos is the position of each line of engine.Servers, for messages.
+	serverPos []string
+	// tinker is the `tinker` configuration (clock.go applies it).
+	tinker ntpconf.TinkerValues
+	// monitor and flags are what the gate was made from: a reload keeps the running MRU
+	// list when they are unchanged.
+	monitor server.MonitorConfig
+	flags   ntpconf.SystemFlags
+	// problems are the errors found while applying the configuration, each with file:line:
+	// at start they are logged and the rest runs, as in classic; a reload refuses the file.
+	problems []string
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
+	// warned are the warnings start-up gave (a reload repeats them at debug level only).
+	warned map[string]bool
 }
 
 // actedOn are the directives the daemon uses today. Every other directive in the file is
@@ -58,9 +76,10 @@ var actedOn = map[string]bool{
 	"server": true, "peer": true, "pool": true, "fudge": true, "interface": true, "nic": true, "enable": true,
 	"disable": true, "tos": true, "includefile": true, "setvar": true,
 	"restrict": true, "unrestrict": true, "discard": true, "mru": true,
-	"keys": true, "trustedkey": true, "controlkey": true,
+	"keys": true, "trustedkey": true, "controlkey": true, "requestkey": true, "keysdir": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
+	"statsdir": true, "statistics": true, "filegen": true, "metrics": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -83,39 +102,85 @@ func ParseConfigFile(name string) (*ntpconf.Config, error) {
 	return ntpconf.Parse(os.DirFS("/"), abs)
 }
 
-// loadKeys reads the `keys` file and applies `trustedkey` and `controlkey`. gontp uses the keys
-// to authenticate ntpq (mode 6) requests; authentication of NTP packets (`key` on server and
-// peer lines) is not implemented, and the association lines say so.
-func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (*keys.Set, uint32) {
+// loadKeys reads the `keys` file and applies `trustedkey` and `controlkey` (libntp
+// authreadkeys and ntp_config.c config_auth). The keys authenticate NTP packets (`key N` on
+// server, peer and pool lines; clients that send a MAC) and ntpq's mode-6 writes. A file
+// with an error classic counts is rejected whole, as classic rejects it, so nil is returned
+// and every MAC fails.
+//
+// A key file that cannot be read or that classic would reject is logged as an error, which
+// makes a reload keep the running configuration (keys included); a key of a type classic
+// does not know is only dropped, with a warning.
+func loadKeys(cfg *ntpconf.Config, log *slog.Logger) (set *keys.Set, controlKey uint32) {
+	ck := cfg.Setting("controlkey")
+	if ck != nil {
+		controlKey = uint32(ck.Value.Float())
+	}
 	st := cfg.Setting("keys")
 	if st == nil {
+		switch {
+		case ck != nil:
+			log.Warn(fmt.Sprintf("%s: controlkey needs a key file (`keys` or -k); no key is usable", ck.Pos))
+		case len(cfg.TrustedKeys) > 0:
+			log.Warn(fmt.Sprintf("%s: trustedkey needs a key file (`keys` or -k); no key is usable", cfg.TrustedKeys[0].Pos))
+		}
 		return nil, 0
 	}
 	name := st.Value.Str
 	f, err := os.Open(name)
 	if err != nil {
-		log.Error(fmt.Sprintf("%s: keys: %v", st.Pos, err))
+		log.Error(fmt.Sprintf("%s: authreadkeys: file '%s': %v", st.Pos, name, err))
 		return nil, 0
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o004 != 0 {
+		// The keys are shared secrets: anyone who reads them can forge packets and
+		// reconfigure the daemon through ntpq. Classic says nothing; gontp warns.
+		log.Warn(fmt.Sprintf("%s: key file %s is readable by every user (mode %04o); anyone on this host can forge authenticated packets: chmod o-r %s",
+			st.Pos, name, fi.Mode().Perm(), name))
+	}
 	set, errs := keys.Parse(name, f)
 	for _, e := range errs {
-		log.Error(e.Error())
+		if set == nil {
+			log.Error(e.Error())
+		} else {
+			log.Warn(e.Error())
+		}
+	}
+	if set == nil {
+		return nil, 0
 	}
 	for _, k := range cfg.TrustedKeys {
-		for id := k.First; id <= k.Last && id <= 65535; id++ {
+		if k.First < 1 || k.Last > keys.MaxKeyID || k.First > k.Last {
+			log.Error(fmt.Sprintf("%s: trustedkey %d..%d: key ids are 1 to %d", k.Pos, k.First, k.Last, keys.MaxKeyID))
+		}
+		for id := max(k.First, 1); id <= k.Last && id <= keys.MaxKeyID; id++ {
 			set.Trust(uint32(id))
 		}
 	}
-	var controlKey uint32
-	if ck := cfg.Setting("controlkey"); ck != nil {
-		controlKey = uint32(ck.Value.Float())
-		if !set.Trusted(controlKey) {
-			log.Warn(fmt.Sprintf("%s: controlkey %d is not a trusted key in %s; authenticated ntpq requests will fail", ck.Pos, controlKey, name))
-		}
+	if ck != nil && !set.Trusted(controlKey) {
+		log.Warn(fmt.Sprintf("%s: controlkey %d is not a trusted key of %s; authenticated ntpq requests will fail", ck.Pos, controlKey, name))
+	}
+	if rk := cfg.Setting("requestkey"); rk != nil {
+		log.Warn(fmt.Sprintf("%s: requestkey %d authenticates ntpdc (mode 7) writes, which gontp never accepts (mode 7 is not served); ntpq's :config uses controlkey", rk.Pos, int64(rk.Value.Float())))
+	}
+	if kd := cfg.Setting("keysdir"); kd != nil {
+		log.Warn(fmt.Sprintf("%s: keysdir only locates Autokey files (crypto), which gontp does not implement; the symmetric keys are read from %s", kd.Pos, name))
 	}
 	log.Info(fmt.Sprintf("%s: %d keys loaded", name, set.Len()))
 	return set, controlKey
+}
+
+// commandLineKeys applies ntpd's -k (the key file, instead of `keys`) and -t (more trusted
+// keys, added to those of `trustedkey`) to a parsed configuration.
+func commandLineKeys(cfg *ntpconf.Config, opts Options) {
+	pos := ntpconf.Pos{File: "command line"}
+	if opts.KeyFile != "" {
+		cfg.Settings = append(cfg.Settings, &ntpconf.Setting{Pos: pos, Keyword: "keys", Value: ntpconf.Value{Kind: ntpconf.ValueString, Str: opts.KeyFile}})
+	}
+	for _, id := range opts.TrustedKeys {
+		cfg.TrustedKeys = append(cfg.TrustedKeys, &ntpconf.KeyRange{Pos: pos, First: int64(id), Last: int64(id)})
+	}
 }
 
 // restrictResolver resolves host names in restrict lines at start, as classic does, in the
@@ -153,7 +218,8 @@ func Problems(err error) []string {
 }
 
 // loadConfig reads and applies the configuration file. Like classic ntpd it reports every bad
-// line and goes on with the rest; only an unreadable file stops the daemon.
+// line and goes on with the rest; only an unreadable file stops the daemon. --configtest
+// runs the same (CheckConfig), so that it reports exactly what start-up would.
 func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	cfg, perr := ParseConfigFile(opts.ConfigFile)
 	if cfg == nil {
@@ -162,44 +228,126 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	for _, p := range Problems(perr) {
 		log.Error(p)
 	}
+	commandLineKeys(cfg, opts)
+	warned := &newWarnings{Handler: log.Handler(), now: map[string]bool{}}
+	wlog := slog.New(warned)
 	for _, w := range cfg.Warnings() {
-		log.Warn(w.Error())
+		wlog.Warn(w.Error())
 	}
-	rc, err := applyConfig(cfg, opts.Family, log)
-	if rc != nil {
-		rc.parsed = cfg
+	rc := applyConfig(cfg, opts.Family, wlog)
+	openRefclocks(rc)
+	for _, p := range rc.problems {
+		log.Error(p)
 	}
-	return rc, err
+	rc.parsed = cfg
+	rc.warned = warned.now
+	return rc, nil
 }
 
+// CheckConfig is --configtest: it reads the configuration as start-up does and returns every
+// error (what a reload would refuse the file for) and every warning start-up would log, in
+// the daemon's words. A nil error means the file could be read at all.
+func CheckConfig(file string, family int) (errs, warnings []string, err error) {
+	cfg, perr := ParseConfigFile(file)
+	if cfg == nil {
+		return nil, nil, perr
+	}
+	errs = Problems(perr)
+	for _, w := range cfg.Warnings() {
+		warnings = append(warnings, w.Error())
+	}
+	log := slog.New(&collect{level: slog.LevelWarn, out: &warnings, errs: &errs})
+	rc := applyConfig(cfg, family, log)
+	openRefclocks(rc)
+	errs = append(errs, rc.problems...)
+	return errs, warnings, nil
+}
+
+// problemTap turns error records into rc.problems and passes the rest on.
+type problemTap struct {
+	slog.Handler
+	rc *runConfig
+}
+
+func (h *problemTap) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.Handler.Enabled(ctx, l)
+}
+
+func (h *problemTap) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.rc.problems = append(h.rc.problems, r.Message)
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// collect is a slog handler that keeps the messages of warnings and errors.
+type collect struct {
+	level slog.Level
+	out   *[]string
+	errs  *[]string
+}
+
+func (c *collect) Enabled(_ context.Context, l slog.Level) bool { return l >= c.level }
+func (c *collect) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		*c.errs = append(*c.errs, r.Message)
+	} else {
+		*c.out = append(*c.out, r.Message)
+	}
+	return nil
+}
+func (c *collect) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *collect) WithGroup(string) slog.Handler      { return c }
+
 // applyConfig turns a parsed configuration into the daemon's settings, warning about what it
-// cannot do yet.
+// cannot do yet. It changes nothing outside the runConfig it returns, so that a reload can
+// check a file whole before taking it; errors go to rc.problems.
 //
 // cmdFamily is ntpd's -4 or -6 (0 for neither): names then resolve only to that family.
-func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConfig, error) {
+func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfig {
 	rc := &runConfig{}
+	problem := func(format string, args ...any) { rc.problems = append(rc.problems, fmt.Sprintf(format, args...)) }
+	// Whatever is logged as an error on the way (a keys file that cannot be read, say) is a
+	// problem too: the caller logs it, and a reload refuses the file for it.
+	log = slog.New(&problemTap{Handler: log.Handler(), rc: rc})
 	for _, d := range cfg.Directives {
 		if !actedOn[d.Keyword] {
 			log.Warn(fmt.Sprintf("%s: %q is read but gontp does not act on it yet; it has no effect", d.Pos, d.Keyword))
 		}
 	}
+	warnFlags(cfg, log)
 	for _, v := range cfg.Setvars {
 		rc.setvars = append(rc.setvars, control.SetVar{Name: v.Name, Value: v.Value, Default: v.Default})
 	}
 	gate, warns, gerr := server.NewGate(gateConfig(cfg), restrictResolver(cmdFamily), rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
-	for _, p := range Problems(gerr) {
-		log.Error(p)
-	}
+	rc.problems = append(rc.problems, Problems(gerr)...)
 	for _, w := range warns {
 		log.Warn(w)
 	}
 	rc.gate = gate
+	rc.monitor = monitorConfig(cfg.DiscardParams(), cfg.MRUParams())
+	rc.flags = cfg.Flags()
+	rc.tinker = cfg.TinkerParams()
+	for _, o := range cfg.Tinker {
+		switch o.Name {
+		case "dispersion", "huffpuff", "tick":
+			log.Warn(fmt.Sprintf("%s: tinker %s is read but gontp's discipline does not use it", o.Pos, o.Name))
+		}
+	}
 	if avg := cfg.DiscardParams().Average; avg > 0 {
 		rc.minPoll = int8(avg)
 	}
 	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
+	for _, o := range cfg.Disable {
+		if o.Name == "auth" {
+			// Classic's sys_authenticate only decides whether a peer nobody configured may
+			// mobilise an association without a MAC; gontp mobilises none for strangers.
+			log.Warn(fmt.Sprintf("%s: disable auth has no effect: gontp never mobilises associations for unconfigured peers, authenticated or not (classic would without a MAC)", o.Pos))
+		}
+	}
 
 	tv := cfg.TosParams()
 	tos := system.Tos{MinClock: tv.MinClock, MaxClock: tv.MaxClock, MinSane: tv.MinSane,
@@ -212,7 +360,11 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 	}
 	if err := tos.Validate(); err != nil {
-		log.Error(fmt.Sprintf("tos: %v; using the defaults", err))
+		pos := ""
+		if len(cfg.Tos) > 0 {
+			pos = cfg.Tos[0].Pos.String() + ": "
+		}
+		problem("%stos: %v; using the defaults", pos, err)
 		tos = system.DefaultTos()
 	}
 	rc.engine.Tos = &tos
@@ -242,28 +394,25 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		fudges[*f.Refclock] = fu
 	}
 
+	seen := map[netip.AddrPort]string{}
 	for _, a := range cfg.Associations {
 		if a.Invalid {
 			continue
 		}
+		warnAssocOptions(a, log)
 		pc := peer.Config{
 			MinPoll: int8(a.EffectiveMinPoll()), MaxPoll: int8(a.EffectiveMaxPoll()),
 			Version: uint8(a.Version), KeyID: a.Key,
 			IBurst: a.Has("iburst"), Burst: a.Has("burst"), Prefer: a.Has("prefer"),
 			NoSelect: a.Has("noselect"), True: a.Has("true"), Preempt: a.Has("preempt"),
 		}
-		if a.Key != 0 {
-			log.Warn(fmt.Sprintf("%s: %s %s key %d: gontp does not authenticate NTP packets yet (keys serve ntpq only); replies carrying a MAC will be refused",
+		if a.Key != 0 && !rc.keys.Trusted(uint32(a.Key)) {
+			log.Warn(fmt.Sprintf("%s: %s %s key %d: not a trusted key of the key file; nothing is sent to it (classic: \"no key\")",
 				a.Pos, a.Kind, a.Address, a.Key))
 		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
-			drv, err := refclock.New(addr, fudges[*a.Refclock])
-			if err != nil {
-				log.Error(fmt.Sprintf("%s: %v", a.Pos, err))
-				continue
-			}
-			rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: addr, Driver: drv, Peer: pc})
+			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), addr: addr, fudge: fudges[*a.Refclock], peer: pc})
 			continue
 		}
 		switch a.Kind {
@@ -293,7 +442,17 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 				continue
 			}
 			pc.Addr = netip.AddrPortFrom(ad, 123)
+			// Classic skips a second line for the same address (newpeer finds the
+			// existing association; checked with 4.2.8p15) without a word; gontp says
+			// where. gontp keeps one association per address whatever the mode.
+			if first, dup := seen[pc.Addr]; dup {
+				log.Warn(fmt.Sprintf("%s: %s %s: duplicate association for %s (first at %s); this line is skipped",
+					a.Pos, a.Kind, a.Address, ad, first))
+				continue
+			}
+			seen[pc.Addr] = a.Pos.String()
 			rc.engine.Servers = append(rc.engine.Servers, pc)
+			rc.serverPos = append(rc.serverPos, a.Pos.String())
 			continue
 		}
 		rc.named = append(rc.named, namedServer{pos: a.Pos.String(), name: a.Address, family: a.Family, peer: pc})
@@ -306,12 +465,76 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) (*runConf
 		}
 		rule, err := netio.ParseRule(r.Action, target)
 		if err != nil {
-			log.Error(fmt.Sprintf("%s: %v", r.Pos, err))
+			problem("%s: %v", r.Pos, err)
 			continue
 		}
 		rc.interfaces = append(rc.interfaces, rule)
 	}
-	return rc, nil
+	return rc
+}
+
+// refclockLine is a `server 127.127.t.u` line with its fudge.
+type refclockLine struct {
+	pos   string
+	addr  refclock.Address
+	fudge refclock.Fudge
+	peer  peer.Config
+}
+
+// openRefclocks makes the drivers of the reference clock lines into rc.engine.Refclocks; a
+// driver that cannot be made is a problem named with its line.
+func openRefclocks(rc *runConfig) {
+	for _, l := range rc.refclocks {
+		drv, err := refclock.New(l.addr, l.fudge)
+		if err != nil {
+			rc.problems = append(rc.problems, fmt.Sprintf("%s: %v", l.pos, err))
+			continue
+		}
+		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: l.addr, Driver: drv, Peer: l.peer})
+	}
+}
+
+// actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the
+// kernel loop) and monitor (the MRU list).
+var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true}
+
+// warnFlags names each enable or disable flag gontp reads but does not act on, with its
+// line. `enable mode7` is refused: gontp never answers mode-7 (ntpdc) requests, whatever the
+// configuration says (classic's mode 7 is a known amplifier and write path).
+func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
+	for _, list := range []struct {
+		verb string
+		opts []*ntpconf.Option
+	}{{"enable", cfg.Enable}, {"disable", cfg.Disable}} {
+		for _, o := range list.opts {
+			switch {
+			case actedFlags[o.Name]:
+			case o.Name == "mode7" && list.verb == "enable":
+				log.Warn(fmt.Sprintf("%s: enable mode7 is refused: gontp never answers mode-7 (ntpdc) requests; use ntpq (mode 6)", o.Pos))
+			case o.Name == "mode7":
+				// disable mode7 is what gontp does anyway.
+			default:
+				log.Warn(fmt.Sprintf("%s: %s %s is read but gontp does not act on it yet; it has no effect", o.Pos, list.verb, o.Name))
+			}
+		}
+	}
+}
+
+// warnAssocOptions names the options of a server, peer or pool line that gontp reads but
+// does not act on.
+func warnAssocOptions(a *ntpconf.Association, log *slog.Logger) {
+	for _, f := range a.Flags {
+		switch f {
+		case "xleave", "autokey", "xmtnonce":
+			log.Warn(fmt.Sprintf("%s: %s %s: option %s is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address, f))
+		}
+	}
+	if a.TTLMode != 0 && a.Refclock == nil {
+		log.Warn(fmt.Sprintf("%s: %s %s: option ttl is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address))
+	}
+	if a.Ident != "" {
+		log.Warn(fmt.Sprintf("%s: %s %s: option ident is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address))
+	}
 }
 
 // family is the address family a line uses: its own -4/-6, else ntpd's.

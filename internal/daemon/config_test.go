@@ -1,12 +1,18 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
 	"bytes"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
+	"gontp/internal/filegen"
+	"gontp/internal/server"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
 )
@@ -18,9 +24,10 @@ func apply(t *testing.T, conf string, cmdFamily int) (*runConfig, string) {
 		t.Fatalf("parse: %v", err)
 	}
 	var logs bytes.Buffer
-	rc, err := applyConfig(cfg, cmdFamily, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
+	rc := applyConfig(cfg, cmdFamily, slog.New(slog.NewTextHandler(&logs, nil)))
+	openRefclocks(rc)
+	for _, p := range rc.problems {
+		logs.WriteString("problem: " + p + "\n")
 	}
 	return rc, logs.String()
 }
@@ -78,5 +85,105 @@ func TestApplyConfigFamily(t *testing.T) {
 	}
 	if network(rc.named[0].family, 4) != "ip4" || network(6, 4) != "ip6" || network(0, 0) != "ip" {
 		t.Errorf("network choice wrong")
+	}
+}
+
+// TestDuplicateAssociationWarnedAndSkipped is issue 15 B3 at the daemon's level: a second
+// line for an address is skipped with a warning naming both lines (classic skips it
+// silently); the engine would refuse the duplicate and the daemon used to exit 1.
+func TestDuplicateAssociationWarnedAndSkipped(t *testing.T) {
+	rc, logs := apply(t, "server 198.18.0.2 iburst\nserver 198.18.0.2 maxpoll 8\npeer 198.18.0.2\nserver 198.18.0.3\n", 0)
+	if len(rc.engine.Servers) != 2 || rc.engine.Servers[0].MaxPoll == 8 || len(rc.problems) != 0 {
+		t.Fatalf("servers %+v problems %q", rc.engine.Servers, rc.problems)
+	}
+	for _, want := range []string{
+		"ntp.conf:2:1: server 198.18.0.2: duplicate association for 198.18.0.2 (first at ntp.conf:1:1); this line is skipped",
+		"ntp.conf:3:1: peer 198.18.0.2: duplicate association for 198.18.0.2 (first at ntp.conf:1:1); this line is skipped",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// TestUnusedFlagsAndOptionsWarned is issue 15 item 5: every enable/disable flag and every
+// association option gontp reads but does not act on is named with its line, and `enable
+// mode7` is refused.
+func TestUnusedFlagsAndOptionsWarned(t *testing.T) {
+	_, logs := apply(t, `enable mode7 auth bclient calibrate stats
+disable auth
+enable monitor ntp kernel
+server 198.18.0.2 xleave
+server 198.18.0.3 autokey
+server 198.18.0.4 xmtnonce
+server 198.18.0.5 ttl 5
+server 198.18.0.6 ident grp
+`, 0)
+	for _, want := range []string{
+		"ntp.conf:1:8: enable mode7 is refused",
+		"ntp.conf:1:14: enable auth is read but gontp does not act on it",
+		"ntp.conf:1:19: enable bclient is read",
+		"ntp.conf:1:27: enable calibrate is read",
+		"ntp.conf:1:37: enable stats is read",
+		"ntp.conf:2:9: disable auth is read",
+		"ntp.conf:4:1: server 198.18.0.2: option xleave is read",
+		"ntp.conf:5:1: server 198.18.0.3: option autokey is read",
+		"ntp.conf:6:1: server 198.18.0.4: option xmtnonce is read",
+		"ntp.conf:7:1: server 198.18.0.5: option ttl is read",
+		"ntp.conf:8:1: server 198.18.0.6: option ident is read",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	for _, not := range []string{"enable monitor", "enable ntp", "enable kernel"} {
+		if strings.Contains(logs, not) {
+			t.Errorf("log warns about %q, which gontp acts on:\n%s", not, logs)
+		}
+	}
+	if t.Failed() {
+		t.Logf("log:\n%s", logs)
+	}
+}
+
+// TestDebianDefaultConfigNoWarnings: Debian's default ntp.conf (ntp 4.2.8p15), with its
+// statistics lines and with statsdir uncommented, is taken without a warning: the statistics
+// directives are acted on (issue 18).
+func TestDebianDefaultConfigNoWarnings(t *testing.T) {
+	b, err := os.ReadFile("../../ntpconf/testdata/corpus/debian-default.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, conf := range []string{string(b), strings.Replace(string(b), "#statsdir", "statsdir", 1)} {
+		_, logs := apply(t, conf, 0)
+		sc, warns := filegen.FromConfig(mustParse(t, conf), "")
+		if strings.Contains(logs, "level=WARN") || strings.Contains(logs, "level=ERROR") || len(warns) > 0 {
+			t.Errorf("warnings:\n%s%v", logs, warns)
+		}
+		if !sc.Enabled(stats.LoopStats) || !sc.Enabled(stats.PeerStats) || !sc.Enabled(stats.ClockStats) {
+			t.Errorf("statistics not enabled: %+v", sc)
+		}
+	}
+}
+
+func mustParse(t *testing.T, conf string) *ntpconf.Config {
+	cfg, err := ntpconf.ParseBytes("ntp.conf", []byte(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestSysStatsLine: the hourly sysstats line carries the counters' growth since the last
+// line, in classic's order.
+func TestSysStatsLine(t *testing.T) {
+	prev := server.Stats{Uptime: 100, Received: 10, Processed: 4, ThisVer: 8, OldVer: 2, Restricted: 1, Limited: 1}
+	cur := server.Stats{Uptime: 3700, Received: 110, Processed: 14, ThisVer: 98, OldVer: 12, Restricted: 3,
+		BadFormat: 5, BadAuth: 6, Declined: 7, Limited: 9, KoDSent: 2}
+	got := sysStatsLine(prev, cur)
+	want := stats.Sys{Seconds: 3600, Received: 100, Processed: 10, NewVersion: 90, OldVersion: 10, Restricted: 2,
+		BadLength: 5, BadAuth: 6, Declined: 7, Limited: 8, KoDSent: 2}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 }

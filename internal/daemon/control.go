@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
@@ -13,15 +15,16 @@ import (
 
 	"gontp/clock"
 	"gontp/internal/control"
+	"gontp/internal/keys"
 	"gontp/internal/netio"
 	"gontp/internal/server"
 )
 
 // newControl builds the mode-6 server over the daemon's state: the engine snapshot, the time
-// server's counters, the sockets and the kernel clock. Sources gontp does not have yet (keys,
-// timer and authentication counters) are left out, so their variables are absent rather than
-// made up.
-func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, log *slog.Logger) *control.Server {
+// server's counters, the key counters, the sockets and the kernel clock. Sources gontp does
+// not have yet (timer counters) are left out, so their variables are absent rather than made
+// up.
+func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server.Server, gate func() *server.Gate, socks func() *netio.Set, rc *runConfig, start time.Time, writer control.Writer, keysNow func() *keys.Set, log *slog.Logger) *control.Server {
 	cfg := control.Config{
 		Version: VersionString(),
 		MinPoll: server.DefaultMinPoll,
@@ -53,13 +56,13 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 			return io
 		},
 		Monitor: func() control.MonitorStats {
-			m := gate.Monitor.Stats()
+			m := gate().Monitor.Stats()
 			return control.MonitorStats{Enabled: m.Enabled, Depth: uint64(m.Entries),
 				Deepest: uint64(m.Peak), MinDepth: uint64(m.MinDepth), MaxDepth: uint64(m.MaxDepth),
 				MaxAge: int64(m.MaxAge), MemKiB: uint64(m.MemKB), MaxMemKiB: uint64(m.MaxMemKB)}
 		},
 		MRU: func() iter.Seq[control.MRUEntry] {
-			entries := gate.Monitor.MRU(nil)
+			entries := gate().Monitor.MRU(nil)
 			return func(yield func(control.MRUEntry) bool) {
 				for _, e := range entries {
 					if !yield(control.MRUEntry{Addr: e.Addr, First: e.First, Last: e.Last,
@@ -71,7 +74,7 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 		},
 		Restrictions: func() []control.Restriction {
 			var out []control.Restriction
-			for _, e := range gate.List.Entries() {
+			for _, e := range gate().List.Entries() {
 				out = append(out, control.Restriction{Addr: e.Addr, Mask: e.Mask, Hits: e.Hits,
 					Flags: server.ReslistFlags(e.Flags, e.Match)})
 			}
@@ -110,6 +113,16 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 	if rc.keys != nil {
 		src.Keys = rc.keys
 		src.ControlKey = rc.controlKey
+	}
+	// The writes still need the controlkey; a reload may bring one.
+	src.Writer = writer
+	// authinfo: classic's key counters. gontp keeps no free list of key slots, so
+	// authfreek is 0, and no key has a lifetime (that is Autokey), so authkexpired is 0.
+	src.Auth = func(now time.Time) control.AuthStats {
+		st := keysNow().Stats()
+		return control.AuthStats{SinceReset: uint64(now.Sub(start) / time.Second), Keys: st.Keys,
+			Lookups: st.Lookups, NotFound: st.NotFound, Uncached: st.Uncached,
+			Encrypts: st.Encrypts, Decrypts: st.Decrypts}
 	}
 	return control.New(cfg, src)
 }

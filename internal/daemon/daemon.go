@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package daemon wires gontp together: it reads the configuration, opens the sockets, runs
 // the engine on real timers and serves time, as classic ntpd's main loop does. It is the only
 // place below cmd/ that reads the wall clock; everything under it takes time as an argument.
@@ -5,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -22,10 +25,14 @@ import (
 
 	"gontp/internal/control"
 	"gontp/internal/engine"
+	"gontp/internal/filegen"
+	"gontp/internal/keys"
+	"gontp/internal/metrics"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
+	"gontp/ntpconf"
 )
 
 // Options are the daemon's settings from the command line.
@@ -36,6 +43,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
+	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
+	KeyFile     string
+	TrustedKeys []uint32
 	// Family is ntpd's -4 (4) or -6 (6): host names in server, peer and pool lines then
 	// resolve to that family only. 0 means both.
 	Family int
@@ -59,6 +70,14 @@ type Options struct {
 	LogFileFromCommandLine bool
 	// Reload receives one value per SIGHUP: reopen the log, reload the configuration.
 	Reload <-chan struct{}
+	// Reloaded, when set, is told after each reload whether the new configuration was
+	// applied (true) or refused (false); ObserveConfig, when set, is called once at start
+	// with a function that returns the configuration in effect (ConfigState). Tests use them.
+	Reloaded      func(applied bool)
+	ObserveConfig func(state func() ConfigState)
+	// UpdateInterval is ntpd's -U: how often the interfaces are rescanned; 0 means classic's
+	// default of 300 s, a negative value never.
+	UpdateInterval time.Duration
 	// Notifier is systemd's sd_notify socket (nil: not under systemd); Readiness is the
 	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
 	Notifier  *Notifier
@@ -66,6 +85,8 @@ type Options struct {
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
+	// StatsDir is ntpd's -s: the statistics directory, over `statsdir`.
+	StatsDir string
 }
 
 // Daemon is a running gontp ntpd.
@@ -75,13 +96,14 @@ type Daemon struct {
 	now   func() time.Time
 	clock *Clock
 	srv   *server.Server
-	gate  *server.Gate
+	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
+	gate  atomic.Pointer[server.Gate]
 	ctl   *control.Server
 	eng   *engine.Engine
 	socks *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
-	// which alone owns the associations (DESIGN.md: one goroutine owns all state).
+	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.
@@ -94,11 +116,35 @@ type Daemon struct {
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
+	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
+	// handing it to netio per reply allocates nothing).
+	stampSeal netio.TxHook
+	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
+	// the associations' packets with them, authinfo and runtime configuration read them.
+	keys atomic.Pointer[keys.Set]
+
 	// lines are the configured server and peer lines and their associations, for reloads;
-	// confText is the rest of the configuration as last read (reload.go). The engine
-	// goroutine alone uses them once it runs.
+	// cur is the configuration in effect, applied the group texts of it that are in effect
+	// (a group that needs a restart keeps its old text), warned the warnings given for it
+	// (reload.go). The engine goroutine alone uses lines, cur and applied once it runs;
+	// warned belongs to the reload.
+	// cmdRules are the -I options as interface rules, after the configuration's.
+	cmdRules []netio.Rule
 	lines    map[lineKey]*lineState
-	confText string
+	cur      *runConfig
+	applied  map[string]string
+	warned   map[string]bool
+	// ctx is Run's context, for the name resolutions that runtime configuration starts.
+	ctx context.Context
+	// startConfig is ntp.conf as read at start (saveconfig writes it).
+	startConfig *ntpconf.Config
+
+	// stats writes the statistics files (stats.go); metrics serves the `metrics`
+	// endpoint (metrics.go).
+	stats   *filegen.Writer
+	metrics *metrics.Endpoint
+	// ctlReady is ctl once made, for the metrics endpoint's goroutines.
+	ctlReady atomic.Pointer[control.Server]
 }
 
 // OnceDone is returned by Run when -q has set the clock once and the daemon is done. Message
@@ -131,6 +177,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		// SIGTERM while the configuration was loading: stop before binding anything.
+		log.Info("ntpd exiting on signal")
+		return nil
+	}
 	applyLogging(opts, cfg.parsed, log)
 	clk, err := setupClock(opts.Clock, cfg.parsed, prec, log)
 	if err != nil {
@@ -153,14 +204,27 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		now:      now,
 		clock:    clk,
 		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
-		gate:     cfg.gate,
+		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
+	d.stats = newStatsWriter(cfg.parsed, opts, now, start, log)
+	defer d.stats.Close()
 	if d.resolver == nil {
 		d.resolver = net.DefaultResolver
+	}
+	d.gate.Store(cfg.gate)
+	d.stampSeal = func(b []byte, now time.Time) {
+		wire.PutXmt(b, ntptime.FromTime(now))
+		d.srv.Seal(b)
+	}
+	var engineKeys engine.Keys
+	if cfg.keys != nil {
+		d.keys.Store(cfg.keys)
+		d.srv.SetKeys(cfg.keys)
+		engineKeys = cfg.keys
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
 		Loop: clk.Discipline,
@@ -168,19 +232,21 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Stats:   d.stats,
+		Keys:    engineKeys,
 	})
 	if err != nil {
 		return err
 	}
 	d.eng = eng
-	rules := cfg.interfaces
 	for _, name := range opts.Interfaces {
 		r, err := netio.ParseRule("listen", name)
 		if err != nil {
 			return fmt.Errorf("-I %s: %w", name, err)
 		}
-		rules = append(rules, r)
+		d.cmdRules = append(d.cmdRules, r)
 	}
+	rules := append(append([]netio.Rule(nil), cfg.interfaces...), d.cmdRules...)
 	port := opts.Port
 	if port == 0 {
 		port = 123
@@ -191,6 +257,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
+	d.startMetrics(cfg.parsed)
+	defer d.metrics.Close()
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -220,12 +289,22 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log.Info(fmt.Sprintf("running as user %s (uid %d, gid %d), keeping only the capabilities to set the clock and bind port 123",
 			creds.Name, creds.UID, creds.GID))
 	}
+	// The files are opened from here on, by the final user (classic opens them at the
+	// first record, after dropping root).
+	d.stats.Start()
+	go d.runSysStats(ctx, d.srv)
 	for _, sock := range d.socks.Sockets() {
 		if !sock.Wildcard {
-			d.gate.List.AddInterface(sock.Local.Addr())
+			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
-	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate, func() *netio.Set { return d.socks }, cfg, start, log)
+	d.startConfig = cfg.parsed
+	writer := &configWriter{d: d, startFile: opts.ConfigFile, startAt: start}
+	if sd := cfg.parsed.Setting("saveconfigdir"); sd != nil {
+		writer.saveDir = sd.Value.Str
+	}
+	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
+	d.ctlReady.Store(d.ctl)
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -237,6 +316,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 
 	d.startLines(ctx, cfg)
+	if opts.ObserveConfig != nil {
+		opts.ObserveConfig(d.configState)
+	}
 	d.started(ctx)
 	// The engine runs on Run's own goroutine. Everything that depends on the thread's
 	// network namespace (the route lookups of SocketFor, the interface rescan) happens
@@ -264,14 +346,15 @@ func (d *Daemon) rescan() {
 		d.log.Info("new interface(s) found: waking up resolver")
 	}
 	// `restrict` matches the daemon's own addresses with classic's "interface" entries.
+	gate := d.gate.Load()
 	for _, s := range res.Added {
 		if !s.Wildcard {
-			d.gate.List.AddInterface(s.Local.Addr())
+			gate.List.AddInterface(s.Local.Addr())
 		}
 	}
 	for _, s := range res.Removed {
 		if !s.Wildcard {
-			d.gate.List.RemoveInterface(s.Local.Addr())
+			gate.List.RemoveInterface(s.Local.Addr())
 		}
 	}
 	d.eng.SetLocalAddrs(d.localAddrs())
@@ -286,7 +369,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	snap := d.eng.Snapshot()
 	rxTime := d.clock.RxTime(p.RxTime, p.Kernel)
 	rx := ntptime.FromTime(rxTime)
-	src := d.gate.Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
+	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
 	case server.ToControl:
@@ -309,12 +392,11 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
-	return n, stampXmt
+	// The transmit timestamp is written at the last moment before the send (RFC 5905
+	// section 8: T3 as close to the wire as possible), and an authenticated reply is
+	// signed after it.
+	return n, d.stampSeal
 }
-
-// stampXmt writes the transmit timestamp at the last moment before the send (RFC 5905
-// section 8: T3 as close to the wire as possible).
-func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
 // association packets and the results of name lookups, rescans the interfaces, and sends
@@ -322,8 +404,17 @@ func stampXmt(b []byte, now time.Time) { wire.PutXmt(b, ntptime.FromTime(now)) }
 func (d *Daemon) runEngine(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	rescan := time.NewTicker(5 * time.Minute) // classic's interface update interval
-	defer rescan.Stop()
+	// -U: classic's interface update interval, 300 s unless given; never when negative.
+	var rescanC <-chan time.Time
+	switch every := d.opts.UpdateInterval; {
+	case every == 0:
+		every = 5 * time.Minute
+		fallthrough
+	case every > 0:
+		rescan := time.NewTicker(every)
+		defer rescan.Stop()
+		rescanC = rescan.C
+	}
 	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
 	defer tick.Stop()
 	for {
@@ -331,14 +422,16 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-rescan.C:
+		case <-rescanC:
 			d.rescan()
 		case <-tick.C:
 			d.clock.Tick(d.now())
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
-			sends = d.eng.Receive(in.data, in.src, in.rx, d.now())
+			now := d.now()
+			d.recordInput(in, now)
+			sends = d.eng.Receive(in.data, in.src, in.rx, now)
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
@@ -391,8 +484,14 @@ func (d *Daemon) send(s engine.Send) {
 		}
 		d.routes[s.To] = sock
 	}
-	var b [wire.HeaderLen]byte
-	s.Packet.Encode(b[:])
+	var b [wire.HeaderLen + wire.MaxMACLen]byte
+	n := s.Packet.Encode(b[:])
+	keySet := d.keys.Load()
+	if s.KeyID != 0 {
+		// Key ID now, digest after the stamp (the MAC covers the transmit timestamp).
+		binary.BigEndian.PutUint32(b[n:], s.KeyID)
+		n += wire.KeyIDLen + keySet.Size(s.KeyID)
+	}
 	// T1 is written at the last moment before the system call, as the server's T3 is; the
 	// engine built the packet earlier (tens of microseconds under load) and learns the
 	// timestamp that went out, which the reply must echo.
@@ -400,6 +499,9 @@ func (d *Daemon) send(s engine.Send) {
 	stamp := func(p []byte, now time.Time) {
 		actual = ntptime.FromTime(now)
 		wire.PutXmt(p, actual)
+		if s.KeyID != 0 {
+			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
+		}
 	}
 	// A client request also asks the kernel for its transmit time (netio.SendToStamped):
 	// the offset is computed with it, as the receive side uses the kernel's receive time.
@@ -407,9 +509,9 @@ func (d *Daemon) send(s engine.Send) {
 	var ok bool
 	var err error
 	if s.Packet.Mode == wire.ModeClient {
-		kernel, ok, err = sock.SendToStamped(b[:], s.To, stamp)
+		kernel, ok, err = sock.SendToStamped(b[:n], s.To, stamp)
 	} else {
-		err = sock.SendTo(b[:], s.To, stamp)
+		err = sock.SendTo(b[:n], s.To, stamp)
 	}
 	if err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
@@ -421,6 +523,7 @@ func (d *Daemon) send(s engine.Send) {
 	if ok {
 		d.eng.TxTimestamp(s.To, actual, d.clock.RxTime(kernel, true))
 	}
+	d.recordOutput(sock.Local.Addr(), s, actual)
 }
 
 func writePIDFile(path string) error {

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
@@ -6,64 +8,182 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
 	"gontp/internal/engine"
+	"gontp/internal/netio"
+	"gontp/internal/server"
 	"gontp/ntpconf"
 	"gontp/peer"
 )
 
 // Reloading the configuration on SIGHUP is gontp's addition: classic ntpd 4.2.8p15 exits on
-// SIGHUP and has no reload (Debian's `/etc/init.d/ntp reload` exits 3), so adding or
-// removing a server there means a restart, which throws away every association's state.
-// gontp re-reads the file and changes only the associations whose lines changed: a new
-// `server` or `peer` line is mobilised (names are resolved in the background as at start), a
-// removed one is demobilised, the others keep their clock filter and reach. Lines are matched
-// by their whole meaning (mode, address or name, family and options), so editing a line's
-// options replaces that association. The log file is reopened and `logfile`/`logconfig`
-// take their new values. Every other directive is only read at start: a reload that finds
-// them changed says so, naming them, instead of pretending.
+// SIGHUP and has no reload (Debian's `/etc/init.d/ntp reload` exits 3), so any change there
+// means a restart, which throws away every association's state.
+//
+// A reload is never half-applied. The new file is read and checked whole first (parse, then
+// applyConfig, which builds every new setting without touching the running ones); if it has
+// any error, nothing changes: each error is logged with file:line:col and the daemon says it
+// keeps the running configuration. Otherwise the difference is applied in one call on the
+// engine goroutine, so that no packet is handled half-way:
+//
+//   - server and peer lines are matched by address (or host name and family): a removed line's
+//     association goes first, an edited line's association takes the new options in place,
+//     keeping what it has measured (clock filter, reach, counters, association ID), a new line
+//     is mobilised. A line whose mode changed (server to peer) is replaced.
+//   - each other group of directives has an applier (appliers below) that applies it when the
+//     group's text changed; a group gontp cannot change in a running daemon yet has none, and
+//     one warning names every such group that changed.
+//
+// The result is the same as a restart with the new file, except for what was measured: the
+// reload corpus test (internal/interop) compares the two.
 
-// lineKey identifies an association line across reloads.
+// applier owns one group of directives at a reload. groups are the keys of groupTexts it
+// owns; apply makes the new configuration's values take effect and runs on the engine
+// goroutine, inside the reload's single step. An applier without apply names directives
+// that a running daemon cannot change yet: a reload that changes them says so, naming
+// them, and they take effect at the next restart.
+//
+// Directive groups owned by work in progress elsewhere plug in here: reference clocks
+// (server 127.127.t.u, fudge) get an apply function when their owners make them reloadable.
+type applier struct {
+	name   string
+	groups []string
+	apply  func(d *Daemon, e *engine.Engine, cur *runConfig, now time.Time)
+}
+
+var appliers = []applier{
+	{name: "restrict, discard, mru, enable/disable monitor",
+		groups: []string{"restrict", "unrestrict", "discard", "mru", "flag monitor"}, apply: (*Daemon).applyAccess},
+	{name: "tos", groups: []string{"tos"}, apply: func(d *Daemon, e *engine.Engine, cur *runConfig, now time.Time) {
+		if err := e.SetTos(*cur.engine.Tos, now); err != nil {
+			d.log.Error("reload: tos: " + err.Error()) // validated by applyConfig: not reached
+		}
+	}},
+	{name: "tinker", groups: []string{"tinker"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
+		d.clock.Discipline.SetTinker(tinkerFor(d.opts.Clock, cur.tinker))
+	}},
+	{name: "driftfile", groups: []string{"driftfile"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, now time.Time) {
+		if d.opts.Clock.DriftFile != "" {
+			d.log.Warn("reload: driftfile: -f " + d.opts.Clock.DriftFile + " on the command line wins over the configuration")
+			return
+		}
+		path, _ := cur.parsed.Driftfile()
+		d.clock.setDriftFile(path, driftThreshold(cur.parsed), now)
+	}},
+	{name: "interface, nic", groups: []string{"interface", "nic"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
+		d.socks.SetRules(append(append([]netio.Rule(nil), cur.interfaces...), d.cmdRules...))
+		d.rescan()
+	}},
+	{name: "setvar", groups: []string{"setvar"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
+		d.ctl.SetSetVars(cur.setvars)
+	}},
+	{name: "pool", groups: []string{"pool"}, apply: (*Daemon).applyPools},
+	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
+	// The key file itself is read again at every reload (installKeys after the appliers), so
+	// that an edited ntp.keys takes effect; this applier only names the change.
+	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"},
+		apply: func(*Daemon, *engine.Engine, *runConfig, time.Time) {}},
+	{name: "statistics, filegen, statsdir, enable/disable stats", groups: []string{"statistics", "filegen", "statsdir", "flag stats"},
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) { d.ApplyStats(cur.parsed) }},
+	{name: "metrics", groups: []string{"metrics"},
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) { d.ApplyMetrics(cur.parsed) }},
+	{name: "tinker freq", groups: []string{"tinker freq"}},
+	{name: "enable/disable ntp", groups: []string{"flag ntp"}, apply: func(_ *Daemon, e *engine.Engine, cur *runConfig, now time.Time) {
+		e.SetNTP(cur.engine.NTP, now)
+	}},
+	{name: "enable/disable kernel", groups: []string{"flag kernel"}},
+}
+
+// groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
+// each directive (a refclock's server line counts as "refclock"), the enable/disable flags
+// one by one ("flag monitor"), and tinker without and with freq. server and peer lines are
+// not in it: they are matched line by line.
+func groupTexts(cfg *ntpconf.Config) map[string]string {
+	m := map[string]string{}
+	if cfg == nil {
+		return m
+	}
+	var b bytes.Buffer
+	if err := cfg.WriteSaveconfig(&b); err != nil {
+		m["unprintable"] = err.Error()
+		return m
+	}
+	for _, l := range strings.Split(b.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		key := f[0]
+		switch key {
+		case "server":
+			if len(f) < 2 || !strings.HasPrefix(f[1], "127.127.") {
+				continue
+			}
+			key = "refclock"
+		case "peer", "enable", "disable", "tinker":
+			continue
+		}
+		m[key] += l + "\n"
+	}
+	for name, on := range cfg.Flags() {
+		m["flag "+name] = fmt.Sprint(on)
+	}
+	t := cfg.TinkerParams()
+	if t.Freq != nil {
+		m["tinker freq"] = fmt.Sprint(*t.Freq)
+	}
+	t.Freq = nil
+	m["tinker"] = fmt.Sprintf("%+v", t)
+	return m
+}
+
+// lineKey identifies an association line across reloads: its address, or its host name and
+// address family.
 type lineKey string
 
 // literalKey is the key of a server or peer line with an address.
-func literalKey(pc peer.Config) lineKey { return lineKey(fmt.Sprintf("addr %+v", pc)) }
+func literalKey(pc peer.Config) lineKey { return lineKey("addr " + pc.Addr.String()) }
 
 // namedKey is the key of a server or peer line with a host name.
 func namedKey(s namedServer) lineKey {
-	pc := s.peer
-	pc.Addr = netip.AddrPort{}
-	return lineKey(fmt.Sprintf("name %s family %d %+v", s.name, s.family, pc))
+	return lineKey(fmt.Sprintf("name %s family %d", s.name, s.family))
 }
 
 // lineState is what the daemon knows of one association line.
 type lineState struct {
-	desc   string         // "server 198.18.0.3" or "server ntp.example (198.18.0.3)", for messages
+	desc   string         // "198.18.0.3" or "ntp.example (198.18.0.3)", for messages
+	peer   peer.Config    // the line's options (Addr set once mobilised)
 	addr   netip.AddrPort // the association's address once mobilised
 	cancel func()         // stops the name resolution of a named line
+	// runtime marks a line added by ntpq's :config: it is not in ntp.conf, and a reload
+	// keeps it (classic has no reload; a runtime addition lasts until the restart there).
+	runtime bool
 }
 
 // startLines records the configured associations the engine made and starts resolving the
 // named ones. It runs before the engine goroutine starts, so it may touch d.lines.
 func (d *Daemon) startLines(ctx context.Context, cfg *runConfig) {
+	d.ctx = ctx
 	d.lines = map[lineKey]*lineState{}
 	for _, pc := range cfg.engine.Servers {
-		d.lines[literalKey(pc)] = &lineState{desc: pc.Addr.Addr().String(), addr: pc.Addr}
+		d.lines[literalKey(pc)] = &lineState{desc: pc.Addr.Addr().String(), peer: pc, addr: pc.Addr}
 	}
 	for _, s := range cfg.named {
 		d.addNamed(ctx, s)
 	}
-	d.confText = staticText(cfg.parsed)
+	d.applied = groupTexts(cfg.parsed)
+	d.cur = cfg
 }
 
 // addNamed starts resolving a named line; on success the association is mobilised, unless
-// the line was removed meanwhile.
+// the line was removed or edited meanwhile.
 func (d *Daemon) addNamed(ctx context.Context, s namedServer) {
 	key := namedKey(s)
 	lctx, cancel := context.WithCancel(ctx)
-	st := &lineState{desc: s.name, cancel: cancel}
+	st := &lineState{desc: s.name, peer: s.peer, cancel: cancel}
 	d.lines[key] = st
 	go func() {
 		defer cancel()
@@ -74,17 +194,17 @@ func (d *Daemon) addNamed(ctx context.Context, s namedServer) {
 				return
 			}
 			if err == nil {
-				pc := s.peer
-				pc.Addr = netip.AddrPortFrom(addrs[0], 123)
 				d.post(func(e *engine.Engine, now time.Time) []engine.Send {
 					if d.lines[key] != st {
-						return nil // removed by a reload while resolving
+						return nil // removed or replaced by a reload while resolving
 					}
+					pc := st.peer
+					pc.Addr = netip.AddrPortFrom(addrs[0], 123)
 					if _, err := e.AddServer(pc, now); err != nil {
 						d.log.Error(fmt.Sprintf("%s: %s %s: %v", s.pos, s.name, pc.Addr.Addr(), err))
 						return nil
 					}
-					st.addr = pc.Addr
+					st.addr, st.peer = pc.Addr, pc
 					st.desc = fmt.Sprintf("%s (%s)", s.name, pc.Addr.Addr())
 					d.log.Info(fmt.Sprintf("%s: %s resolved to %s", s.pos, s.name, pc.Addr.Addr()))
 					return nil
@@ -102,8 +222,8 @@ func (d *Daemon) addNamed(ctx context.Context, s namedServer) {
 	}()
 }
 
-// reload re-reads the configuration (SIGHUP). It parses on the caller's goroutine and hands
-// the association changes to the engine goroutine.
+// reload re-reads the configuration (SIGHUP). It reads and checks the file on the caller's
+// goroutine and hands the difference to the engine goroutine as one step.
 func (d *Daemon) reload(ctx context.Context) {
 	d.log.Info("SIGHUP: reopening the log file, reloading " + d.opts.ConfigFile + " and the leap-seconds file")
 	if out := d.opts.LogOutput; out != nil {
@@ -111,144 +231,248 @@ func (d *Daemon) reload(ctx context.Context) {
 			d.log.Error(err.Error())
 		}
 	}
+	refuse := func(problems []string) {
+		for _, p := range problems {
+			d.log.Error("reload: " + p)
+		}
+		d.log.Error(fmt.Sprintf("reload: %s has %d error(s); nothing was changed, the running configuration stays",
+			d.opts.ConfigFile, len(problems)))
+		d.reloaded(false)
+	}
 	cfg, perr := ParseConfigFile(d.opts.ConfigFile)
 	if cfg == nil {
-		d.log.Error(fmt.Sprintf("reload: %v; keeping the running configuration", perr))
+		refuse([]string{perr.Error()})
 		return
 	}
-	for _, p := range Problems(perr) {
-		d.log.Error("reload: " + p)
+	if problems := Problems(perr); len(problems) > 0 {
+		refuse(problems)
+		return
 	}
-	// applyConfig warns about what it cannot do; at a reload those warnings repeat the
-	// start-up ones, so they go to debug.
-	quiet := slog.New(levelShift{d.log.Handler()})
-	rc, err := applyConfig(cfg, d.opts.Family, quiet)
-	if err != nil {
-		d.log.Error(fmt.Sprintf("reload: %v; keeping the running configuration", err))
+	commandLineKeys(cfg, d.opts)
+	// A warning that start-up or the last reload gave already goes to debug; a new one
+	// (a line just added that gontp does not act on, say) is logged as such.
+	warned := &newWarnings{Handler: d.log.Handler(), seen: d.warned, now: map[string]bool{}}
+	wlog := slog.New(warned)
+	for _, w := range cfg.Warnings() {
+		wlog.Warn(w.Error())
+	}
+	rc := applyConfig(cfg, d.opts.Family, wlog)
+	if len(rc.problems) > 0 {
+		refuse(rc.problems)
 		return
 	}
 	rc.parsed = cfg
+	d.warned = warned.now
 	applyLogging(d.opts, cfg, d.log)
-	static := staticText(cfg)
 	d.post(func(e *engine.Engine, now time.Time) []engine.Send {
-		if static != d.confText {
-			d.log.Warn("reload: " + describeStatic(d.confText, static) + " changed; only server and peer lines, logfile and logconfig are reloaded, the rest takes effect at the next restart")
-		}
-		d.applyLines(ctx, e, rc, now)
-		d.confText = static
+		d.applyReload(ctx, e, rc, now)
+		// The key file was read whole and checked with the rest (a file it rejects is a
+		// problem that refused the reload above): its keys take effect everywhere at once.
+		d.installKeys(e, rc)
 		// The leap-seconds file is re-read, so that an updated one (tzdata replaces it
 		// before it expires) takes effect without a restart.
 		if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
 			d.clock.loadLeap(lp, checkHash)
 		}
+		d.reloaded(true)
 		return nil
 	})
 }
 
-// applyLines mobilises the new association lines and demobilises the removed ones. It runs
-// on the engine goroutine.
+// reloaded tells a test that a reload was applied or refused.
+func (d *Daemon) reloaded(applied bool) {
+	if d.opts.Reloaded != nil {
+		d.opts.Reloaded(applied)
+	}
+}
+
+// applyReload is the reload's single step, on the engine goroutine.
+func (d *Daemon) applyReload(ctx context.Context, e *engine.Engine, rc *runConfig, now time.Time) {
+	d.applyLines(ctx, e, rc, now)
+	texts := groupTexts(rc.parsed)
+	changed := func(a applier) bool {
+		for _, g := range a.groups {
+			if d.applied[g] != texts[g] {
+				return true
+			}
+		}
+		return false
+	}
+	var restart []string
+	for _, a := range appliers {
+		if !changed(a) {
+			continue
+		}
+		if a.apply == nil {
+			restart = append(restart, a.name)
+			continue
+		}
+		a.apply(d, e, rc, now)
+		for _, g := range a.groups {
+			d.applied[g] = texts[g]
+		}
+		d.log.Info("reload: " + a.name + " applied")
+	}
+	if len(restart) > 0 {
+		d.log.Warn("reload: " + strings.Join(restart, "; ") + " changed: gontp cannot change that in a running daemon yet; it takes effect at the next restart, the rest of the file is applied")
+	}
+	d.cur = rc
+}
+
+// applyLines applies the server and peer lines: removed associations go first (so that an
+// address can move from one line to another), edited ones take their new options keeping
+// their measurements, new ones are mobilised. It runs on the engine goroutine.
 func (d *Daemon) applyLines(ctx context.Context, e *engine.Engine, rc *runConfig, now time.Time) {
-	want := map[lineKey]bool{}
+	type want struct {
+		pc    peer.Config
+		named *namedServer
+	}
+	wanted := map[lineKey]want{}
+	var order []lineKey
 	for _, pc := range rc.engine.Servers {
 		k := literalKey(pc)
-		want[k] = true
-		if d.lines[k] != nil {
-			continue
-		}
-		if _, err := e.AddServer(pc, now); err != nil {
-			d.log.Error(fmt.Sprintf("reload: server %s: %v", pc.Addr.Addr(), err))
-			continue
-		}
-		d.lines[k] = &lineState{desc: pc.Addr.Addr().String(), addr: pc.Addr}
-		d.log.Info(fmt.Sprintf("reload: %s added", pc.Addr.Addr()))
+		wanted[k] = want{pc: pc}
+		order = append(order, k)
 	}
-	for _, s := range rc.named {
-		k := namedKey(s)
-		want[k] = true
-		if d.lines[k] == nil {
-			d.addNamed(ctx, s)
-			d.log.Info(fmt.Sprintf("reload: %s added; resolving it", s.name))
-		}
+	for i := range rc.named {
+		k := namedKey(rc.named[i])
+		wanted[k] = want{pc: rc.named[i].peer, named: &rc.named[i]}
+		order = append(order, k)
 	}
-	for k, st := range d.lines {
-		if want[k] {
-			continue
-		}
+	remove := func(k lineKey, st *lineState, why string) {
 		if st.cancel != nil {
 			st.cancel()
 		}
 		delete(d.lines, k)
 		if !st.addr.IsValid() {
-			d.log.Info(fmt.Sprintf("reload: %s removed before it was resolved", st.desc))
-			continue
+			d.log.Info(fmt.Sprintf("reload: %s %s before it was resolved", st.desc, why))
+			return
 		}
 		if err := e.RemoveServer(st.addr, now); err != nil {
 			d.log.Error(fmt.Sprintf("reload: removing %s: %v", st.desc, err))
-			continue
-		}
-		d.log.Info(fmt.Sprintf("reload: %s removed", st.desc))
-	}
-}
-
-// staticText is the configuration as classic's saveconfig writes it, without the lines a
-// reload applies (server, peer, logfile, logconfig): what must be unchanged for a reload to
-// be complete.
-func staticText(cfg *ntpconf.Config) string {
-	if cfg == nil {
-		return ""
-	}
-	var b bytes.Buffer
-	if err := cfg.WriteSaveconfig(&b); err != nil {
-		return "unprintable: " + err.Error()
-	}
-	var out strings.Builder
-	for _, l := range strings.SplitAfter(b.String(), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 0 && (f[0] == "server" || f[0] == "peer" || f[0] == "logfile" || f[0] == "logconfig") {
-			// Refclocks are server lines too, but need a driver: they are static.
-			if !(f[0] == "server" && len(f) > 1 && strings.HasPrefix(f[1], "127.127.")) {
-				continue
-			}
-		}
-		out.WriteString(l)
-	}
-	return out.String()
-}
-
-// describeStatic names the directives whose lines differ between two staticText outputs.
-func describeStatic(old, cur string) string {
-	count := func(s string) map[string]int {
-		m := map[string]int{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l]++
-		}
-		return m
-	}
-	o, c := count(old), count(cur)
-	seen := map[string]bool{}
-	var names []string
-	note := func(l string) {
-		f := strings.Fields(l)
-		if len(f) == 0 || seen[f[0]] {
 			return
 		}
-		seen[f[0]] = true
-		names = append(names, f[0])
+		d.log.Info(fmt.Sprintf("reload: %s %s", st.desc, why))
 	}
-	for l, n := range o {
-		if c[l] != n {
-			note(l)
+	// Removed lines, and lines whose mode changed, go first.
+	keys := make([]lineKey, 0, len(d.lines))
+	for k := range d.lines {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, k := range keys {
+		st := d.lines[k]
+		w, ok := wanted[k]
+		switch {
+		case !ok && st.runtime:
+			// added by ntpq's :config, not by the file: kept
+		case !ok:
+			remove(k, st, "removed")
+		case w.pc.Mode != st.peer.Mode || (!st.addr.IsValid() && !sameOptions(w.pc, st.peer)):
+			// A new mode needs a new association; a name still being resolved simply
+			// starts again with the new options.
+			remove(k, st, "replaced")
 		}
 	}
-	for l, n := range c {
-		if o[l] != n {
-			note(l)
+	for _, k := range order {
+		w := wanted[k]
+		st := d.lines[k]
+		switch {
+		case st != nil && sameOptions(w.pc, st.peer):
+			// unchanged
+		case st != nil:
+			pc := w.pc
+			pc.Addr = st.addr
+			if err := e.ReconfigureServer(pc, now); err != nil {
+				d.log.Error(fmt.Sprintf("reload: %s: %v", st.desc, err))
+				continue
+			}
+			st.peer = pc
+			d.log.Info(fmt.Sprintf("reload: %s takes its edited options; its measurements are kept", st.desc))
+		case w.named != nil:
+			d.addNamed(ctx, *w.named)
+			d.log.Info(fmt.Sprintf("reload: %s added; resolving it", w.named.name))
+		default:
+			if _, err := e.AddServer(w.pc, now); err != nil {
+				d.log.Error(fmt.Sprintf("reload: server %s: %v", w.pc.Addr.Addr(), err))
+				continue
+			}
+			d.lines[k] = &lineState{desc: w.pc.Addr.Addr().String(), peer: w.pc, addr: w.pc.Addr}
+			d.log.Info(fmt.Sprintf("reload: %s added", w.pc.Addr.Addr()))
 		}
 	}
-	if len(names) == 0 {
-		return "the configuration"
+}
+
+// sameOptions reports whether two lines configure the same association, addresses aside.
+func sameOptions(a, b peer.Config) bool {
+	a.Addr, b.Addr = netip.AddrPort{}, netip.AddrPort{}
+	a.StartDelay, b.StartDelay = 0, 0
+	a.Configured, b.Configured = false, false
+	return a == b
+}
+
+// applyPools adds the new `pool` lines, removes the removed ones with the servers they
+// spawned, and gives an edited one's prototype and servers the new options, keeping their
+// measurements. Pools are matched by name and address family.
+func (d *Daemon) applyPools(e *engine.Engine, cur *runConfig, now time.Time) {
+	key := func(p engine.Pool) string { return fmt.Sprintf("%s -%d", p.Name, p.Family) }
+	old := map[string]engine.Pool{}
+	for _, p := range d.cur.engine.Pools {
+		old[key(p)] = p
 	}
-	return strings.Join(names, ", ")
+	want := map[string]bool{}
+	for _, p := range cur.engine.Pools {
+		want[key(p)] = true
+	}
+	for k, p := range old {
+		if !want[k] {
+			if err := e.RemovePool(p.Name, p.Family, now); err != nil {
+				d.log.Error("reload: " + err.Error())
+			}
+		}
+	}
+	for _, p := range cur.engine.Pools {
+		o, ok := old[key(p)]
+		switch {
+		case !ok:
+			if err := e.AddPool(p, now); err != nil {
+				d.log.Error("reload: " + err.Error())
+				continue
+			}
+			d.log.Info(fmt.Sprintf("reload: pool %s added", p.Name))
+		case !sameOptions(o.Peer, p.Peer):
+			if err := e.ReconfigurePool(p, now); err != nil {
+				d.log.Error("reload: " + err.Error())
+				continue
+			}
+			d.log.Info(fmt.Sprintf("reload: pool %s and its servers take the edited options", p.Name))
+		}
+	}
+}
+
+// applyAccess swaps in the new restrict list and, when `discard`, `mru` or `enable monitor`
+// changed, the new MRU monitor; otherwise the running monitor, with its list of clients,
+// stays. The new list gets the hidden entries of the local addresses before it is seen, so
+// that the daemon never answers itself in between.
+func (d *Daemon) applyAccess(_ *engine.Engine, cur *runConfig, _ time.Time) {
+	g := cur.gate
+	old := d.gate.Load()
+	if cur.monitor == d.cur.monitor && cur.flags["monitor"] == d.cur.flags["monitor"] {
+		// The running monitor stays; only whether some entry is `limited` may differ,
+		// which keeps it running under `disable monitor` (classic mon_start(MON_RES)).
+		g.Monitor = old.Monitor
+		if g.List.HasLimited() {
+			g.Monitor.Start(server.MonitorRestricted)
+		} else {
+			g.Monitor.Stop(server.MonitorRestricted)
+		}
+	}
+	for _, sock := range d.socks.Sockets() {
+		if !sock.Wildcard {
+			g.List.AddInterface(sock.Local.Addr())
+		}
+	}
+	d.gate.Store(g)
 }
 
 // applyLogging applies `logfile` and `logconfig` to the daemon's LogOutput. -l on the
@@ -272,19 +496,26 @@ func applyLogging(opts Options, cfg *ntpconf.Config, log *slog.Logger) {
 	}
 }
 
-// levelShift lowers every record to debug: the repeated warnings of a reload.
-type levelShift struct{ slog.Handler }
-
-func (h levelShift) Enabled(ctx context.Context, l slog.Level) bool {
-	if l >= slog.LevelError {
-		return h.Handler.Enabled(ctx, l)
-	}
-	return h.Handler.Enabled(ctx, slog.LevelDebug)
+// newWarnings logs a warning the daemon gave before (at start or the last reload) at debug
+// level and a new one as it is, and records them all for the next reload. Errors pass.
+type newWarnings struct {
+	slog.Handler
+	seen, now map[string]bool
 }
 
-func (h levelShift) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelError {
-		r.Level = slog.LevelDebug
+func (h *newWarnings) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, l) || h.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (h *newWarnings) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn {
+		h.now[r.Message] = true
+		if h.seen[r.Message] {
+			r.Level = slog.LevelDebug
+		}
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
 	}
 	return h.Handler.Handle(ctx, r)
 }

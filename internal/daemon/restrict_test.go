@@ -1,7 +1,11 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -246,5 +250,45 @@ func BenchmarkRestrictMatch(b *testing.B) {
 	src := ap("192.0.2.1:4000")
 	for b.Loop() {
 		l.Match(src)
+	}
+}
+
+// restrictText is a configuration of n restrict lines as a large site writes one: host and
+// network entries across the IPv4 and IPv6 space, some repeated (their flags merge), some
+// removed.
+func restrictText(n int, seed uint64) string {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	flags := []string{"nomodify", "notrap", "nopeer", "noquery", "limited", "kod", "noserve"}
+	var b strings.Builder
+	b.WriteString("restrict default kod nomodify nopeer noquery limited\n")
+	for i := 1; i < n; i++ {
+		f := flags[rng.IntN(len(flags))]
+		switch rng.IntN(10) {
+		case 0:
+			fmt.Fprintf(&b, "restrict 2001:db8:%x:%x::%x %s\n", rng.IntN(1<<16), rng.IntN(1<<16), rng.IntN(1<<16), f)
+		case 1:
+			fmt.Fprintf(&b, "restrict %d.%d.%d.0 mask 255.255.255.0 %s\n", 10+rng.IntN(200), rng.IntN(256), rng.IntN(256), f)
+		case 2:
+			fmt.Fprintf(&b, "restrict 192.0.2.%d %s\n", rng.IntN(32), f)
+		case 3:
+			fmt.Fprintf(&b, "unrestrict 192.0.2.%d %s\n", rng.IntN(32), f)
+		default:
+			fmt.Fprintf(&b, "restrict %d.%d.%d.%d %s\n", 10+rng.IntN(200), rng.IntN(256), rng.IntN(256), rng.IntN(256), f)
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkRestrictLoad100k loads a configuration of 100 000 restrict lines as the daemon
+// does (parse, translate, build the list) and reports the time per load: issue 15 asks for
+// under a second; it took minutes when each line was merged into a sorted copy.
+func BenchmarkRestrictLoad100k(b *testing.B) {
+	text := restrictText(100000, 42)
+	b.ResetTimer()
+	for range b.N {
+		cfg := parseConf(b, text)
+		if _, _, err := server.NewRestrictList(restrictLines(cfg.Restricts), nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package daemon
 
 // Version is gontp's version. The daemon's version string starts with "ntpd " as classic's

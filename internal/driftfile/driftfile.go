@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package driftfile reads and writes ntpd's frequency file (driftfile directive, -f): one
 // line with the frequency correction in ppm. Classic ntpd 4.2.8p15 reads it at start, so that
 // the discipline starts in FSET and skips measuring the frequency, and rewrites it about

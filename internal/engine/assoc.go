@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -136,10 +138,14 @@ func (e *Engine) RemoveServer(addr netip.AddrPort, now time.Time) error {
 // status word saturates each code at 15 reports.
 func (e *Engine) logPeerEvent(as *association, ev peer.Event, detail string) {
 	msg := fmt.Sprintf("%s %04x %02x %s", e.name(as), as.a.Status(), 0x80|uint8(ev), ev)
+	// protostats names a reference clock by its address, as classic's refnumtoa does.
+	proto := fmt.Sprintf("%s %04x %02x %s", as.a.Addr().Addr(), as.a.Status(), 0x80|uint8(ev), ev)
 	if detail != "" {
 		msg += " " + detail
+		proto += " " + detail
 	}
 	e.log.Debug(msg)
+	e.rec.ProtoStats(proto)
 }
 
 // System event codes (compat.md 1.7) the engine reports.
@@ -179,6 +185,7 @@ func (e *Engine) sysEventReport(code uint8, detail string) {
 		msg += " " + detail
 	}
 	e.log.Info(msg)
+	e.rec.ProtoStats(msg)
 }
 
 // sysStatus is the system status word: leap, sync source, event count, last event.
@@ -200,4 +207,11 @@ func (e *Engine) sysStatus() uint16 {
 		}
 	}
 	return uint16(e.sys.Leap)<<14 | src<<8 | uint16(e.sysEventCount)<<4 | uint16(e.sysEvent&0xf)
+}
+
+// HasAssociation reports whether an association with addr exists (runtime configuration
+// checks a whole fragment before it adds anything).
+func (e *Engine) HasAssociation(addr netip.AddrPort) bool {
+	_, ok := e.byAddr[addr]
+	return ok
 }

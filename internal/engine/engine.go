@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -7,12 +9,14 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"gontp/clock"
 	"gontp/internal/ntptime"
 	"gontp/internal/snapshot"
+	"gontp/internal/stats"
 	"gontp/internal/wire"
 	"gontp/peer"
 	"gontp/refclock"
@@ -57,7 +61,45 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
+	// records nothing. Its methods must not block.
+	Stats Recorder
+	// Keys checks the MACs of the associations' packets (nil: no key file; every MAC is
+	// then bad and associations with a key send nothing). SetKeys replaces it.
+	Keys Keys
 }
+
+// Keys are the symmetric keys of the key file with trustedkey applied (internal/keys.Set).
+type Keys interface {
+	// Trusted reports whether key id is in the key file and trusted.
+	Trusted(id uint32) bool
+	// TrustedFrom also requires src to be in the key's address list, if it has one.
+	TrustedFrom(id uint32, src netip.Addr) bool
+	// Verify reports, in constant time, whether digest is msg's MAC under key id.
+	Verify(id uint32, msg, digest []byte) bool
+}
+
+// Recorder takes the engine's statistics records where classic ntpd calls its
+// record_*_stats functions (ntp_util.c): a peer's clock filter sample (clock_filter), each
+// clock update (local_clock) and each system or peer event (report_event). The daemon's
+// statistics writer (internal/filegen) implements it; it must queue, never block.
+type Recorder interface {
+	PeerStats(at time.Time, p stats.Peer)
+	LoopStats(at time.Time, l stats.Loop)
+	ProtoStats(text string)
+	// ClockStats records a reference clock driver's line (classic record_clock_stats, which
+	// the drivers call with each timecode): source is the clock's address as classic
+	// prints it ("127.127.20.0"), text the driver's words.
+	ClockStats(source, text string)
+}
+
+// noRecorder records nothing.
+type noRecorder struct{}
+
+func (noRecorder) PeerStats(time.Time, stats.Peer) {}
+func (noRecorder) LoopStats(time.Time, stats.Loop) {}
+func (noRecorder) ProtoStats(string)               {}
+func (noRecorder) ClockStats(string, string)       {}
 
 // Loop is the clock loop (RFC 5905 section 12; *clock.Discipline) as the engine drives it.
 // Besides adjusting the clock it says what it did, so that the engine can do what classic
@@ -115,6 +157,9 @@ func noLoopUpdate(offset float64) (synchronised bool, err error) {
 type Send struct {
 	To     netip.AddrPort
 	Packet wire.Packet
+	// KeyID is the key the packet must be signed with after its transmit timestamp is
+	// written (0: no MAC). The engine only asks for trusted keys.
+	KeyID uint32
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -128,16 +173,22 @@ type association struct {
 	// removed is set when the engine demobilises a preemptible association (ActTimeout);
 	// the association itself does not know.
 	removed bool
+	// pool is the ID of the pool prototype that spawned this association, 0 for none.
+	pool uint16
+	// kissed is the DENY or RSTR code the server last refused us with, "" once it
+	// answers again: the refusal is logged once per streak (noteKiss).
+	kissed string
 }
 
 // Engine owns the associations, the system variables and the discipline. It is not safe for
-// concurrent use: one goroutine calls it (DESIGN.md), and observers read snapshot.Snapshot.
+// concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
 	log  *slog.Logger
 	rng  *rand.Rand
 	sys  system.State
 	ntp  bool
 	loop Loop // nil: the clock is never adjusted
+	keys Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection.
 	leapVote [2]bool
 	// err is the panic that ended the discipline (classic exits there); once set, the
@@ -175,6 +226,7 @@ type Engine struct {
 
 	acts []peer.Action
 	snap atomic.Pointer[snapshot.Snapshot]
+	rec  Recorder
 }
 
 // New makes the engine and its associations; nothing is sent until the first Timer call.
@@ -196,6 +248,11 @@ func New(cfg Config, o Options) (*Engine, error) {
 		byAddr:   map[netip.AddrPort]*association{},
 		warned:   map[string]bool{},
 		resolve:  o.Resolve,
+		keys:     o.Keys,
+		rec:      o.Stats,
+	}
+	if e.rec == nil {
+		e.rec = noRecorder{}
 	}
 	if e.resolve == nil {
 		e.resolve = func(r ResolveRequest) {
@@ -299,6 +356,9 @@ func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address, no
 	}
 	e.assocs = append(e.assocs, as)
 	e.byAddr[pc.Addr] = as
+	// The association recorded its mobilize event in its status word; like classic's
+	// newpeer, say so ("198.18.0.2 8011 81 mobilize assoc 3125" in protostats).
+	e.logPeerEvent(as, peer.EvMobilize, fmt.Sprintf("assoc %d", as.id))
 	return as, nil
 }
 
@@ -409,10 +469,14 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	}
 	auth := peer.AuthNone
 	if tr.HasMAC {
-		auth = peer.AuthBad // no keys are configured yet: every MAC is unverifiable
+		auth = e.authenticate(as.a, data, &tr, src)
+		if auth == authDrop {
+			return nil
+		}
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
+	e.noteKiss(as, &pkt, err)
 	if err != nil {
 		e.log.Debug("packet rejected", "from", src.String(), "error", err)
 	}
@@ -423,6 +487,31 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 	return out
 }
 
+// authDrop is authenticate's verdict for a packet dropped without a trace.
+const authDrop peer.AuthResult = 255
+
+// authenticate checks the MAC of a packet for association a, as classic receive() does. A
+// crypto-NAK (a server that could not verify our MAC, or an invalid one) is dropped
+// without a trace: classic 4.2.8p15 logs an invalid one and, observed on the real program,
+// leaves an association that receives valid ones with no flash bit, no badauth and no
+// event, so it just stays unreachable with `auth bad`. Any other MAC must verify with a
+// key trusted for the source, and with the association's own key when it has one.
+func (e *Engine) authenticate(a *peer.Assoc, data []byte, tr *wire.Trailer, src netip.AddrPort) peer.AuthResult {
+	if tr.IsNAK {
+		return authDrop
+	}
+	if e.keys == nil || tr.KeyID == 0 || a.KeyID() != 0 && tr.KeyID != a.KeyID() {
+		return peer.AuthBad
+	}
+	if !e.keys.TrustedFrom(tr.KeyID, src.Addr().Unmap()) || !e.keys.Verify(tr.KeyID, data[:tr.AuthLen], tr.Digest) {
+		return peer.AuthBad
+	}
+	return peer.AuthOK
+}
+
+// SetKeys replaces the key set (a reload of the key file). Nil means none.
+func (e *Engine) SetKeys(k Keys) { e.keys = k }
+
 // carryOut performs the actions of one association call.
 func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 	selectNow := false
@@ -432,9 +521,23 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		}
 		switch act.Kind {
 		case peer.ActSend:
-			if as.driver == nil {
-				out = append(out, Send{To: as.a.Addr(), Packet: act.Packet})
+			if as.driver != nil {
+				break
 			}
+			id := as.a.KeyID()
+			if id != 0 && (e.keys == nil || !e.keys.Trusted(id)) {
+				for _, ev := range as.a.NoKey(nil) {
+					if ev.Kind == peer.ActEvent {
+						e.logPeerEvent(as, ev.Event, ev.Detail)
+					}
+				}
+				break
+			}
+			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
+		case peer.ActSample:
+			// ntpd clock_filter: record_peer_stats with the status word of the moment.
+			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
+				Offset: act.Sample.Offset, Delay: act.Sample.Delay, Disp: act.Sample.Disp, Jitter: act.Sample.Jitter})
 		case peer.ActSelect:
 			selectNow = true
 		case peer.ActEvent:
@@ -449,6 +552,26 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		e.selectClock(now)
 	}
 	return out
+}
+
+// noteKiss logs a DENY or RSTR Kiss-o'-Death at the default level, once until the server
+// answers normally again. Classic 4.2.8p15 drops such a kiss without a word (the
+// association stays at reach 0); an operator whose server refuses service needs to know
+// which one, so gontp says it.
+func (e *Engine) noteKiss(as *association, pkt *wire.Packet, err error) {
+	switch {
+	case errors.Is(err, peer.ErrKissDeny):
+		kc, _ := pkt.KissCode()
+		code := strings.TrimRight(string(kc[:]), "\x00")
+		if as.kissed != code {
+			as.kissed = code
+			e.log.Warn(fmt.Sprintf("kiss-o'-death %s from %s: the server refuses us service; the association stays (reach 0) and keeps polling, as classic ntpd does",
+				code, e.name(as)))
+		}
+	case err == nil && as.kissed != "":
+		e.log.Info(fmt.Sprintf("%s answers again after kiss-o'-death %s", e.name(as), as.kissed))
+		as.kissed = ""
+	}
 }
 
 // reap removes demobilised associations.
@@ -626,11 +749,17 @@ func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time
 		// (observed: classic with `server` lines and failing clock calls answers
 		// synchronised). Once is enough to tell the operator.
 		e.warnOnce("discipline", err.Error()+"; the clock is not being adjusted")
+		// Classic's local_clock still records loopstats when its clock calls fail.
+		e.recordLoop(now, e.sys.Poll)
 		return true, false
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
 	e.sys.FastPoll = r.FastPoll
+	if !r.Ignored {
+		// ntpd local_clock ends every update it acts on with record_loop_stats.
+		e.recordLoop(now, r.Poll)
+	}
 	if r.Done {
 		// -q: classic prints "ntpd: time set +0.123456s" (the caller does, from Once) and
 		// logs "time reset +0.123456 s" or "time slew ..." (ntp_loopfilter.c, mode_ntpdate).
@@ -656,6 +785,14 @@ func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time
 		e.sysEventReport(code, r.Detail)
 	}
 	return r.Synchronised, false
+}
+
+// recordLoop writes the loopstats record of a clock update: the loop's variables as ntpq
+// shows them, and the poll the update left.
+func (e *Engine) recordLoop(now time.Time, poll int8) {
+	cv := e.loop.Vars()
+	e.rec.LoopStats(now, stats.Loop{Offset: cv.Offset, Frequency: cv.Frequency, Jitter: cv.ClkJitter,
+		Wander: cv.ClkWander, Poll: poll})
 }
 
 // afterStep returns the time the rest of a call must use: now, or the clock's reading

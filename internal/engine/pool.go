@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package engine
 
 import (
@@ -228,10 +230,12 @@ func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) 
 	}
 	pc := peer.Config{Addr: src, Mode: wire.ModeClient, MinPoll: p.minpoll, MaxPoll: p.maxpoll,
 		Version: v, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Preempt: true}
-	if _, err := e.add(pc, nil, refclock.Address{}, now); err != nil {
+	as, err := e.add(pc, nil, refclock.Address{}, now)
+	if err != nil {
 		e.log.Error(fmt.Sprintf("pool %s: %v", p.name, err))
 		return true
 	}
+	as.pool = p.id
 	p.nextdate = now.Add(poolSolicitSpacing)
 	return true
 }

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package interop
 
 import (
@@ -150,8 +152,8 @@ func findPeer(s *snapshot.Snapshot, a netip.Addr) (snapshot.Peer, bool) {
 //
 // The classic server is a reference server, not a daemon under test: it runs without
 // `disable ntp` so that it synchronises to the chronyd and answers with leap 0 (with
-// `disable ntp` classic never clears its leap alarm), as ../shared/DESIGN.md describes. It
-// cannot change the host clock: install-reference-ntp's wrapper runs it without
+// `disable ntp` classic never clears its leap alarm), as docs/architecture.md describes. It
+// cannot change the host clock: scripts/install-reference-ntp's wrapper runs it without
 // CAP_SYS_TIME, so its adjustments fail harmlessly. gontp and the judge run `disable ntp`.
 //
 // gontp's server line for the chronyd uses a host name (resolved by the daemon's Resolver),
@@ -159,6 +161,7 @@ func findPeer(s *snapshot.Snapshot, a netip.Addr) (snapshot.Peer, bool) {
 // the first already has an association), and a server line names a host that never
 // resolves, which must be retried in the background with a log line per attempt.
 func TestGontpPollsClassicAndChrony(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
 	tn := testnet.New(t)
 	chrony := tn.Host("chrony")
@@ -288,6 +291,7 @@ disable ntp
 // through the C library, so its host gets a private mount namespace (unshare -m) with a
 // hosts file bound over /etc/hosts there; gontp gets the same names from its Resolver.
 func TestPoolSpawnsLikeClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package interop
 
 import (
@@ -30,6 +32,7 @@ import (
 // clock for the rest of the 3 minutes, with the measured offsets falling. The host clock is
 // never touched; the discipline only adjusts the model.
 func TestDisciplineVirtualClockAgainstReferences(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd", "classic-ntpd")
 	tn := testnet.New(t)
 	ch := tn.Host("chrony")
@@ -162,6 +165,7 @@ func queryVirtual(h *testnet.Host, server netip.Addr, m *clock.Model) (offset, d
 // clears its leap alarm) and can still never change the host clock, because
 // install-reference-ntp's wrapper runs it without CAP_SYS_TIME. gontp must use both.
 func TestGontpVirtualClockAgainstChronyd(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	testnet.Reference(t, "chronyd", "classic-ntpd", "classic-ntpq")
 	ntpd := binary(t, "ntpd")
 	if help, _ := exec.Command(ntpd, "--help").CombinedOutput(); !strings.Contains(string(help), "virtual-clock") {

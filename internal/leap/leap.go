@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package leap reads the IETF/IERS leap-seconds.list file (the leapfile directive), checks
 // its SHA-1 hash and expiry as classic ntpd 4.2.8p15 does, and answers what the daemon
 // needs: TAI-UTC now and the next leap second. It is an I/O helper: what to do about a leap

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package netio owns ntpd's UDP sockets: it enumerates the host's addresses, decides with the
 // ntp.conf `interface`/`nic` rules which of them to open, binds one socket per address (plus
 // classic's wildcard "drop" sockets), receives datagrams with the kernel's SO_TIMESTAMPNS

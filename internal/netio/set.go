@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package netio
 
 import (
@@ -275,6 +277,14 @@ func (s *Set) Rescan() (RescanResult, error) {
 	clear(s.sockets[len(kept):])
 	s.sockets = kept
 	return res, nil
+}
+
+// SetRules replaces the `interface`/`nic` rules (a configuration reload); the next Rescan
+// opens and closes sockets by them.
+func (s *Set) SetRules(rules []Rule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Rules = rules
 }
 
 // Sockets returns the open sockets in index order.

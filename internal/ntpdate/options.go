@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpdate
 
 import (
 	"fmt"
+	"gontp/internal/cli"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -48,8 +51,45 @@ func (e *UsageError) Error() string {
 const ExitUsage = 2
 
 // Usage returns classic ntpdate's usage line (with its newline); prog is argv[0] as invoked.
-func Usage(prog string) string {
-	return "usage: " + prog + " [-46bBdqsuv] [-a key#] [-e delay] [-k file] [-p samples] [-o version#] [-t timeo] server ...\n"
+func Usage(prog string) string { return Command.Usage(prog) }
+
+// Command is ntpdate's command line: classic ntpdate 4.2.8p15's getopt letters
+// ("46a:bBde:k:o:p:qst:uv"), in the order of its usage line. It drives Parse, the usage line
+// and the manual page (make man).
+var Command = cli.Program{
+	Name:     "ntpdate",
+	Section:  8,
+	Summary:  "set the date and time by NTP (gontp)",
+	Operands: "server ...",
+	Style:    cli.Getopt,
+	Options: []cli.Option{
+		{Short: '4', Desc: "Resolve server names to IPv4 addresses only"},
+		{Short: '6', Desc: "Resolve server names to IPv6 addresses only"},
+		{Short: 'b', Desc: "Always step the clock (settimeofday), never slew it"},
+		{Short: 'B', Desc: "Always slew the clock (adjtime), even for offsets over 0.5 s"},
+		{Short: 'd', Desc: "Debug: print what is sent and received and do not adjust the clock",
+			Detail: "May be given more than once for more detail; implies -u."},
+		{Short: 'q', Desc: "Query only: print the offsets and do not adjust the clock",
+			Detail: "Sends one sample to each server unless -p says otherwise; implies -u."},
+		{Short: 's', Desc: "Log to syslog (facility daemon) instead of the terminal"},
+		{Short: 'u', Desc: "Send from an unprivileged port instead of port 123"},
+		{Short: 'v', Desc: "Verbose: log the version and the result"},
+		{Short: 'a', Arg: cli.String, ArgName: "key#", Desc: "Authenticate the requests with this key"},
+		{Short: 'e', Arg: cli.String, ArgName: "delay", Desc: "Authentication delay in seconds, from 0 to 1"},
+		{Short: 'k', Arg: cli.String, ArgName: "file", Desc: "Read the keys from this file",
+			Detail: "The default is /etc/ntp.keys."},
+		{Short: 'p', Arg: cli.String, ArgName: "samples", Desc: "Samples to take from each server, 1 to 8",
+			Detail: "The default is 4 (1 with -q)."},
+		{Short: 'o', Arg: cli.String, ArgName: "version#", Desc: "NTP version to send (default 4)"},
+		{Short: 't', Arg: cli.String, ArgName: "timeo", Desc: "Seconds to wait for each reply",
+			Detail: "Rounded to classic's 0.2 s ticks; at least 1 s, 2 s by default."},
+	},
+	Description: `ntpdate sets the system clock from one or more NTP servers, as classic ntpdate 4.2.8p15 does, with its options, messages and exit statuses: it takes samples from each server, selects the best, and steps the clock when the offset exceeds 0.5 seconds (slews it otherwise), unless -b or -B says which.
+
+Arguments are parsed as classic's getopt loop parses them: unknown letters are reported together with the usage line (exit status 2).`,
+	Sections: []cli.Section{
+		{Title: "See also", Text: "ntpd(8), ntpq(1)"},
+	},
 }
 
 const (
@@ -65,94 +105,60 @@ const (
 // option processing stops at the first server name or at "--". prog is used in messages.
 func Parse(prog string, args []string) (*Options, error) {
 	o := &Options{KeyFile: "/etc/ntp.keys", Version: 4, TimeoutTicks: defTimeoutTicks}
-	var msgs []string
 	samplesSet := false
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			c := a[j]
-			if !strings.ContainsRune("46bBdqsuvaekopt", rune(c)) {
-				msgs = append(msgs, fmt.Sprintf("%s: unknown option -%c", prog, c))
-				continue
+	operands, msgs := Command.Getopt(prog, args, func(opt *cli.Option, arg string) string {
+		switch opt.Short {
+		case '4':
+			o.Family = 4
+		case '6':
+			o.Family = 6
+		case 'b':
+			o.AlwaysStep, o.NeverStep = true, false
+		case 'B':
+			o.NeverStep, o.AlwaysStep = true, false
+		case 'd':
+			o.Debug++
+		case 'q':
+			o.Query = true
+		case 's':
+			o.Syslog = true
+		case 'u':
+			o.Unprivileged = true
+		case 'v':
+			o.Verbose = true
+		case 'a':
+			o.AuthKey, o.AuthKeySet = arg, true
+		case 'k':
+			o.KeyFile = arg
+		case 'o':
+			o.Version = cli.Atoi(arg)
+		case 'p':
+			o.Samples = cli.Atoi(arg)
+			samplesSet = true
+			if o.Samples <= 0 || o.Samples > maxSamples {
+				return fmt.Sprintf("%s: number of samples (%d) is invalid", prog, o.Samples)
 			}
-			var arg string
-			if strings.ContainsRune("aekopt", rune(c)) {
-				switch {
-				case j+1 < len(a):
-					arg = a[j+1:]
-				case i+1 < len(args):
-					i++
-					arg = args[i]
-				default:
-					msgs = append(msgs, fmt.Sprintf("%s: option requires argument -%c", prog, c))
-					j = len(a)
-					continue
-				}
-				j = len(a)
+		case 'e':
+			v, ok := atolfp(arg)
+			if !ok || v < 0 || v >= 1<<32 {
+				return fmt.Sprintf("%s: encryption delay %s is unlikely", prog, arg)
 			}
-			switch c {
-			case '4':
-				o.Family = 4
-			case '6':
-				o.Family = 6
-			case 'b':
-				o.AlwaysStep, o.NeverStep = true, false
-			case 'B':
-				o.NeverStep, o.AlwaysStep = true, false
-			case 'd':
-				o.Debug++
-			case 'q':
-				o.Query = true
-			case 's':
-				o.Syslog = true
-			case 'u':
-				o.Unprivileged = true
-			case 'v':
-				o.Verbose = true
-			case 'a':
-				o.AuthKey, o.AuthKeySet = arg, true
-			case 'k':
-				o.KeyFile = arg
-			case 'o':
-				o.Version = atoi(arg)
-			case 'p':
-				o.Samples = atoi(arg)
-				samplesSet = true
-				if o.Samples <= 0 || o.Samples > maxSamples {
-					msgs = append(msgs, fmt.Sprintf("%s: number of samples (%d) is invalid", prog, o.Samples))
-				}
-			case 'e':
-				v, ok := atolfp(arg)
-				if !ok || v < 0 || v >= 1<<32 {
-					msgs = append(msgs, fmt.Sprintf("%s: encryption delay %s is unlikely", prog, arg))
-					break
-				}
-				o.AuthDelay = v.seconds()
-			case 't':
-				v, ok := atolfp(arg)
-				if !ok {
-					msgs = append(msgs, fmt.Sprintf("%s: timeout %s is undecodeable", prog, arg))
-					break
-				}
-				if v < 0 {
-					// Classic accepts a negative timeout and then waits forever; refuse it.
-					msgs = append(msgs, fmt.Sprintf("%s: timeout %s is negative", prog, arg))
-					break
-				}
-				ticks := (int64(toSfp(v))*timerHz + 0x8000) >> 16
-				o.TimeoutTicks = int(max(ticks, minTimeoutTicks))
+			o.AuthDelay = v.seconds()
+		case 't':
+			v, ok := atolfp(arg)
+			if !ok {
+				return fmt.Sprintf("%s: timeout %s is undecodeable", prog, arg)
 			}
+			if v < 0 {
+				// Classic accepts a negative timeout and then waits forever; refuse it.
+				return fmt.Sprintf("%s: timeout %s is negative", prog, arg)
+			}
+			ticks := (int64(toSfp(v))*timerHz + 0x8000) >> 16
+			o.TimeoutTicks = int(max(ticks, minTimeoutTicks))
 		}
-	}
-	o.Servers = append(o.Servers, args[i:]...)
+		return ""
+	})
+	o.Servers = append(o.Servers, operands...)
 	if len(msgs) > 0 || (len(args) == 0) {
 		return nil, &UsageError{Prog: prog, Messages: msgs}
 	}
@@ -166,28 +172,6 @@ func Parse(prog string, args []string) (*Options, error) {
 		o.Unprivileged = true
 	}
 	return o, nil
-}
-
-// atoi is C's atoi: leading blanks, an optional sign, then digits up to the first non-digit;
-// no digits gives 0. Values are clamped to the int32 range instead of overflowing.
-func atoi(s string) int {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	neg := false
-	if s != "" && (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	n := int64(0)
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = min(n*10+int64(c-'0'), 1<<31)
-	}
-	if neg {
-		n = -n
-	}
-	return int(max(min(n, 1<<31-1), -1<<31))
 }
 
 // atolfp parses a decimal number of seconds ("[-+]digits[.digits]", blanks around it allowed)

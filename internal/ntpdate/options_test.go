@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpdate
 
 import (
 	"errors"
+	"gontp/internal/cli"
 	"os"
 	"strings"
 	"testing"
@@ -133,7 +136,7 @@ func readCapture(t *testing.T, name string) capture {
 		case strings.HasPrefix(line, "# command: "):
 			c.command = strings.TrimSpace(strings.TrimPrefix(line, "# command: "))
 		case strings.HasPrefix(line, "# exit: "):
-			c.exit = atoi(strings.TrimPrefix(line, "# exit: "))
+			c.exit = cli.Atoi(strings.TrimPrefix(line, "# exit: "))
 		case line == "-- stdout\n":
 			cur = &c.stdout
 		case line == "-- stderr\n":

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package ntpdate is the logic of gontp's ntpdate: the one-shot client that queries NTP servers
 // and steps or slews the clock once, compatible with classic ntpdate 4.2.8p15 (its options,
 // pacing, clock filter and selection, decision and output lines). The command in cmd/ntpdate
@@ -544,11 +546,7 @@ func (r *run) printServer(s *server) {
 	fmt.Fprintf(w, "delay %s, dispersion %s, offset %s\n\n", fptoa(s.delay, 5), ufptoa(s.dispersion, 5), lfptoa(s.offset, 6))
 }
 
-// prettyDate formats a timestamp like libntp's prettydate: hex, then the local date.
+// prettyDate formats a timestamp like libntp's prettydate, in local time.
 func prettyDate(t ntptime.Time, pivot time.Time) string {
-	if t == 0 {
-		return "(no time)"
-	}
-	tt := t.Time(pivot).Local()
-	return fmt.Sprintf("%08x.%08x  %s.%03d", t.Seconds(), t.Fraction(), tt.Format("Mon, Jan _2 2006 15:04:05"), tt.Nanosecond()/1e6)
+	return ntptime.PrettyDate(t, pivot, time.Local)
 }

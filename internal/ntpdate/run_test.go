@@ -1,8 +1,11 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package ntpdate
 
 import (
 	"bytes"
 	"context"
+	"gontp/internal/cli"
 	"net"
 	"net/netip"
 	"regexp"
@@ -282,7 +285,7 @@ func TestGoldenLines(t *testing.T) {
 			if m := serverLine.FindStringSubmatch(line); m != nil {
 				off, _ := atolfp(m[3])
 				del, _ := atolfp(m[4])
-				s := &server{addr: netip.AddrPortFrom(netip.MustParseAddr(m[1]), 123), stratum: atoi(m[2]), offset: off, delay: toSfp(del + 0x8000)}
+				s := &server{addr: netip.AddrPortFrom(netip.MustParseAddr(m[1]), 123), stratum: cli.Atoi(m[2]), offset: off, delay: toSfp(del + 0x8000)}
 				var out bytes.Buffer
 				r := &run{o: &Options{Query: true}, cfg: Config{Stdout: &out}}
 				r.printServer(s)
@@ -302,7 +305,7 @@ func TestGoldenLines(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
-			l := &TermLogger{Stdout: &out, PID: atoi(m[4]), Now: func() time.Time { return when }}
+			l := &TermLogger{Stdout: &out, PID: cli.Atoi(m[4]), Now: func() time.Time { return when }}
 			l.Notice(m[5])
 			if out.String() != line+"\n" {
 				t.Errorf("%s: ours %q, classic %q", name, out.String(), line+"\n")

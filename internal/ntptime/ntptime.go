@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package ntptime holds NTP's fixed-point time formats (RFC 5905 section 6): the 64-bit
 // timestamp (32-bit seconds since 1900 and a 32-bit fraction) and the 32-bit short format
 // (16.16) used for root delay and root dispersion.

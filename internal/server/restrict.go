@@ -1,4 +1,8 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package server
+
+import "net/netip"
 
 // Restrict is the set of access-control flags that apply to a packet's source address, in
 // the words of ntp.conf's `restrict` command (compat.md 4.2). Matching the address against
@@ -48,6 +52,8 @@ type Source struct {
 	// (ntp_peer.c, MATCH_ASSOC) to it: packets that belong to the association are handed on
 	// (ToAssociation), the rest are treated as coming from a stranger.
 	AssocMode uint8
+	// Addr is the source address, for the address lists of keys (Seal, authenticate).
+	Addr netip.Addr
 	// BogusPort says that the source port is 0, which classic ntpd counts as bad format and
 	// drops before anything else.
 	BogusPort bool

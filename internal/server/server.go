@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package server is gontp's time server: the receive path of classic ntpd 4.2.8p15
 // (ntp_proto.c receive() up to the association dispatch, and fast_xmit()) as one pure,
 // allocation-free function. Respond takes a datagram, its kernel receive timestamp and the
@@ -14,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 
@@ -24,8 +27,7 @@ import (
 )
 
 // MaxReplyLen is the size of reply buffer Respond needs: the header and the longest MAC
-// trailer (key ID and a 20-octet digest). Today's replies are at most 52 octets (header and
-// crypto-NAK); the room for a full MAC keeps the contract stable when keys arrive.
+// trailer (key ID and a 20-octet digest).
 const MaxReplyLen = wire.HeaderLen + wire.MaxMACLen
 
 // DefaultMinPoll is classic ntpd's ntp_minpoll (the `mintc` system variable): the smallest
@@ -41,12 +43,87 @@ type Config struct {
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
-// concurrent use: the only state is atomic counters.
+// concurrent use: the only state is atomic counters and the key set.
 type Server struct {
 	minPoll uint8
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
+	keys    atomic.Pointer[keyRef]
 	c       counters
+}
+
+// Keys checks the MACs of requests and signs replies (internal/keys.Set with ntp.conf's
+// trustedkey applied). Messages are the packet up to the key ID; digests follow the key ID.
+type Keys interface {
+	// TrustedFrom reports whether key id is trusted for packets from src (classic's
+	// authistrustedip: trustedkey, and the key's address list in the keys file).
+	TrustedFrom(id uint32, src netip.Addr) bool
+	// Verify reports whether digest is msg's MAC under the trusted key id, in constant time.
+	Verify(id uint32, msg, digest []byte) bool
+	// Sign appends msg's digest under key id to dst; ok is false for an unusable key.
+	Sign(dst []byte, id uint32, msg []byte) (out []byte, ok bool)
+	// Size is the length of key id's digest in a packet, 0 for an unusable key.
+	Size(id uint32) int
+}
+
+type keyRef struct{ k Keys }
+
+// SetKeys installs the key set (nil: none, every MAC then fails as an unknown key does).
+// Replies already being built finish with the keys they started with.
+func (s *Server) SetKeys(k Keys) {
+	if k == nil {
+		s.keys.Store(nil)
+		return
+	}
+	s.keys.Store(&keyRef{k})
+}
+
+func (s *Server) keySet() Keys {
+	if r := s.keys.Load(); r != nil {
+		return r.k
+	}
+	return nil
+}
+
+// authenticate is classic receive()'s check of a request's MAC: AUTH_OK when the key is
+// trusted for the source and the digest verifies, AUTH_ERROR otherwise (an unknown or
+// untrusted key, a key not for this address, a wrong digest or length).
+func (s *Server) authenticate(req []byte, tr *wire.Trailer, from netip.Addr) bool {
+	k := s.keySet()
+	return k != nil && tr.KeyID != 0 && k.TrustedFrom(tr.KeyID, from) && k.Verify(tr.KeyID, req[:tr.AuthLen], tr.Digest)
+}
+
+// putMAC appends key id and room for its digest after the header in out; Seal fills the
+// digest once the transmit timestamp is written. It returns the octets added, 0 when the key
+// cannot sign (classic's authencrypt then adds nothing).
+func (s *Server) putMAC(out []byte, id uint32) int {
+	k := s.keySet()
+	if k == nil {
+		return 0
+	}
+	size := k.Size(id)
+	if size == 0 {
+		return 0
+	}
+	binary.BigEndian.PutUint32(out, id)
+	clear(out[wire.KeyIDLen : wire.KeyIDLen+size])
+	return wire.KeyIDLen + size
+}
+
+// Seal computes the MAC of a reply that Respond left room for: call it after the transmit
+// timestamp is written (wire.PutXmt), right before the send, as classic's fast_xmit
+// authenticates after stamping. A reply without a MAC, or with a crypto-NAK, is left alone.
+// It does not allocate.
+func (s *Server) Seal(reply []byte) {
+	if len(reply) <= wire.HeaderLen+wire.NAKLen {
+		return
+	}
+	k := s.keySet()
+	if k == nil {
+		return
+	}
+	id := binary.BigEndian.Uint32(reply[wire.HeaderLen:])
+	k.Sign(reply[:wire.HeaderLen+wire.KeyIDLen], id, reply[:wire.HeaderLen])
 }
 
 // New returns a Server whose ss_uptime and ss_reset count from start.
@@ -162,8 +239,8 @@ var matchAssoc = [7][6]uint8{
 // knows of the sender. out must hold MaxReplyLen octets.
 //
 // The transmit timestamp (T3) is NOT written: when verdict.StampXmt() is true the caller
-// writes it with wire.PutXmt(out[:n], now) immediately before sending (with a real MAC, some
-// day, before signing). Respond does not allocate, never panics on any req, and counts every
+// writes it with wire.PutXmt(out[:n], now) immediately before sending, and then calls Seal,
+// which computes the MAC of an authenticated reply. Respond does not allocate, never panics on any req, and counts every
 // datagram in exactly the classic ss_* counters classic ntpd 4.2.8p15 would.
 //
 // The checks run in classic receive()'s order, which decides the counters:
@@ -184,7 +261,8 @@ var matchAssoc = [7][6]uint8{
 //  10. `notrust` without a MAC: restricted;
 //  11. rate limited: ss_limited, and a RATE KoD when due (never to modes 4 and 5);
 //  12. exactly 4 octets after the header are a crypto-NAK, which only the peer of an
-//     association that uses a key may send; with no keys such a packet is dropped uncounted
+//     association may send (it goes to the engine, which drops it without a trace, as
+//     classic 4.2.8p15 is observed to); from anyone else it is dropped uncounted
 //     ("Invalid-NAK error" in classic's log);
 //  13. the association match (Source.AssocMode): the association's own packets are handed
 //     on, refused ones declined;
@@ -192,11 +270,14 @@ var matchAssoc = [7][6]uint8{
 //     a mode-2 answer without an association; symmetric passive is declined; broadcast and
 //     server packets are restricted.
 //
-// Authentication: gontp has no symmetric keys yet, so every MAC fails as an unknown key does
-// in classic: a client then gets a reply with a crypto-NAK (4 zero octets) and ss_badauth
-// counts it; a symmetric peer gets a mode-2 reply with a crypto-NAK, counted as restricted.
-// A request with extension fields but no MAC also gets a crypto-NAK appended (classic
-// fast_xmit authenticates every reply to a longer-than-48-octet request), uncounted.
+// Authentication (classic receive() and fast_xmit): a request whose MAC verifies with a key
+// trusted for its source (SetKeys) is answered with a MAC of the same key (Seal). A MAC that
+// fails (unknown or untrusted key, wrong digest) gets a reply with a crypto-NAK (4 zero
+// octets) and ss_badauth counts it; a symmetric peer gets a mode-2 reply with a crypto-NAK,
+// counted as restricted. A request with extension fields but no MAC also gets a crypto-NAK
+// appended (classic fast_xmit authenticates every reply to a longer-than-48-octet request),
+// uncounted. Under `restrict notrust` a request must carry a MAC (else restricted) and a
+// bad one gets the crypto-NAK. A KoD to a request with a usable key is signed with it.
 func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, src Source, out []byte) (int, Verdict) {
 	c := &s.c
 	if len(req) == 0 {
@@ -296,24 +377,31 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 			kmode = wire.ModeServer
 		}
 		n := s.kiss(req, version, kmode, out)
-		if len(req) > wire.HeaderLen && keyID == 0 {
+		switch {
+		case len(req) > wire.HeaderLen && keyID == 0:
 			n += putNAK(out[n:])
 			c.cryptoNAKs.Add(1)
+		case keyID != 0:
+			// classic signs the kiss with the request's key ID before authenticating the
+			// request; an unknown key adds nothing.
+			if m := s.putMAC(out[n:], keyID); m > 0 {
+				s.Seal(out[:n+m])
+				n += m
+			}
 		}
 		c.kodSent.Add(1)
 		return n, KissOfDeath
 	}
 
-	// Classic's valid_NAK: exactly one word after the header is a crypto-NAK, valid only
-	// from a server or symmetric peer whose association uses a key. gontp has no keys, so
-	// none is valid, whoever sends it.
-	if len(req) == wire.HeaderLen+wire.NAKLen {
-		c.invalidNAK.Add(1)
-		return 0, DropInvalidNAK
-	}
 	action := uint8(amNoMatch)
 	if int(src.AssocMode) < len(matchAssoc) && src.AssocMode != 0 {
 		action = matchAssoc[src.AssocMode][mode]
+	}
+	// Classic's valid_NAK: exactly one word after the header is a crypto-NAK, valid only
+	// from a server or symmetric peer of one of our associations.
+	if len(req) == wire.HeaderLen+wire.NAKLen && action != amProcPkt {
+		c.invalidNAK.Add(1)
+		return 0, DropInvalidNAK
 	}
 	switch action {
 	case amProcPkt:
@@ -324,15 +412,13 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		return 0, DropDeclined
 	}
 	action = matchAssoc[0][mode]
-	// No keys: a MAC never verifies (AUTH_ERROR); without one the packet is AUTH_NONE.
-	authError := tr.HasMAC
+	// A MAC is AUTH_OK or AUTH_ERROR; without one the packet is AUTH_NONE.
+	authOK := tr.HasMAC && s.authenticate(req, &tr, src.Addr)
+	authError := tr.HasMAC && !authOK
 	switch action {
 	case amFXmit:
 		n := s.reply(req, &p, version, wire.ModeServer, rx, &snap.Sys, out)
-		if authError || len(req) > wire.HeaderLen {
-			n += putNAK(out[n:])
-			c.cryptoNAKs.Add(1)
-		}
+		n += s.trailer(out[n:], len(req), authOK, authError, keyID)
 		if authError {
 			c.badAuth.Add(1)
 		}
@@ -340,10 +426,7 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		return n, Replied
 	case amNewPass:
 		n := s.reply(req, &p, version, wire.ModeSymPassive, rx, &snap.Sys, out)
-		if authError || len(req) > wire.HeaderLen {
-			n += putNAK(out[n:])
-			c.cryptoNAKs.Add(1)
-		}
+		n += s.trailer(out[n:], len(req), authOK, authError, keyID)
 		if authError {
 			c.restricted.Add(1)
 		}
@@ -356,6 +439,23 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		c.restricted.Add(1)
 		return 0, DropRestricted
 	}
+}
+
+// trailer appends what follows a reply's header: room for the MAC of the request's key when
+// the request authenticated, else a crypto-NAK when it had a bad MAC or was longer than a
+// bare header (classic fast_xmit calls authencrypt for every such request, with key 0 when
+// the request did not authenticate).
+func (s *Server) trailer(out []byte, reqLen int, authOK, authError bool, keyID uint32) int {
+	if authOK {
+		if m := s.putMAC(out, keyID); m > 0 {
+			return m
+		}
+	}
+	if authError || reqLen > wire.HeaderLen {
+		s.c.cryptoNAKs.Add(1)
+		return putNAK(out)
+	}
+	return 0
 }
 
 // reply writes classic fast_xmit's normal reply header into out and returns its length.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package server
 
 import (
@@ -256,7 +258,10 @@ var restrictCases = []respondCase{
 	{"assoc-passive/mode2", header(0, 4, 2, 6), Source{AssocMode: wire.ModeSymPassive}, dropped(DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1})},
 	{"assoc-bclient/mode5", header(0, 4, 5, 6), Source{AssocMode: HostModeBroadcastClient}, dropped(ToAssociation, Stats{Received: 1, ThisVer: 1, ToAssoc: 1})},
 	{"assoc-bogus-mode/mode3", header(0, 4, 3, 6), Source{AssocMode: 200}, served(4, 6, Stats{Received: 1, ThisVer: 1, Replies: 1})},
-	{"assoc-client/mode4-nak", cat(header(0, 4, 4, 6), mac(0, 0)), Source{AssocMode: wire.ModeClient}, dropped(DropInvalidNAK, Stats{Received: 1, ThisVer: 1, InvalidNAK: 1})},
+	// A crypto-NAK from an association's server goes to the engine, which accepts it only
+	// when the association uses a key and the NAK answers its last request.
+	{"assoc-client/mode4-nak", cat(header(0, 4, 4, 6), mac(0, 0)), Source{AssocMode: wire.ModeClient}, dropped(ToAssociation, Stats{Received: 1, ThisVer: 1, ToAssoc: 1})},
+	{"stranger/mode4-nak", cat(header(0, 4, 4, 6), mac(0, 0)), Source{}, dropped(DropInvalidNAK, Stats{Received: 1, ThisVer: 1, InvalidNAK: 1})},
 
 	{"bogus-port", header(0, 4, 3, 6), Source{BogusPort: true}, dropped(DropFormat, Stats{Received: 1, BadFormat: 1, BogusPort: 1})},
 }

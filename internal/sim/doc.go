@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package sim is a discrete-event simulator that runs gontp's real engine
 // (internal/engine, and through it peer.Assoc and system.Select) in virtual time: simulated
 // days take a fraction of a second, with no goroutines, no real clock and no network, and

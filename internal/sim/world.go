@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 package sim
 
 import (
@@ -41,6 +43,9 @@ type Options struct {
 	// Log receives the engine's log lines, stamped with the simulated time; nil discards
 	// them.
 	Log *slog.Logger
+	// Stats receives the engine's statistics records (the statistics files' writer, to
+	// measure what they cost); nil records nothing.
+	Stats engine.Recorder
 }
 
 // HostClock is the gontp host's clock as the world observes it.
@@ -216,6 +221,7 @@ func Run(sc *Scenario, o Options) (*Result, error) {
 		Log:       log,
 		Rand:      rand.New(rand.NewPCG(sc.Seed, 1)),
 		Loop:      d,
+		Stats:     o.Stats,
 		Resolve: func(r engine.ResolveRequest) {
 			w.schedule(&event{at: w.now + dnsDelay, kind: evResolved, req: r})
 		},

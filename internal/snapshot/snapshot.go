@@ -1,8 +1,10 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package snapshot is what the engine publishes and its observers read: the system variables,
 // the loop variables and every association, as one immutable Snapshot. The engine
 // (internal/engine) makes a new one after every change and publishes it through an atomic
 // pointer; the time server (internal/server) and the control server (internal/control) read
-// it without locks and without knowing the engine (see DESIGN.md, "Data flow").
+// it without locks and without knowing the engine (see docs/architecture.md, "Data flow").
 package snapshot
 
 import (

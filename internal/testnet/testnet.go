@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package testnet builds a private IPv4 network out of Linux network namespaces for
-// interoperability tests (layer 5 of DESIGN.md): a hub namespace holding bridge br0 at
+// interoperability tests (layer 5 of docs/architecture.md): a hub namespace holding bridge br0 at
 // 198.18.0.1/24 and one namespace per host at 198.18.0.N/24, each joined to the bridge by a veth
 // pair. Every daemon then owns UDP port 123 on its own host, as on a real LAN. This matters for
 // classic ntpd, which listens on every local address and refuses loopback peers other than
@@ -41,7 +43,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RefDir is where ../shared/tools/install-reference-ntp puts the wrappers of the reference
+// RefDir is where scripts/install-reference-ntp puts the wrappers of the reference
 // programs. The daemon wrappers drop CAP_SYS_TIME, so they can never set this machine's clock.
 const RefDir = "/opt/ntp-reference/bin"
 
@@ -79,14 +81,14 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 
 // Reference returns the directory of the reference programs (RefDir) after checking that each
 // named program exists there and is executable. Missing: t.Skip with a message naming the program
-// and ../shared/tools/install-reference-ntp, or t.Fatal when CI=true.
+// and scripts/install-reference-ntp, or t.Fatal when CI=true.
 func Reference(t testing.TB, programs ...string) string {
 	t.Helper()
 	for _, p := range programs {
 		path := filepath.Join(RefDir, p)
 		fi, err := os.Stat(path)
 		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			skipOrFail(t, "reference program %s is not installed (%s); install it with ../shared/tools/install-reference-ntp", p, path)
+			skipOrFail(t, "reference program %s is not installed (%s); install it with scripts/install-reference-ntp", p, path)
 		}
 	}
 	return RefDir

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package wire encodes and decodes NTP packets (RFC 5905 section 7.3, versions 1 to 4) and the
 // mode-6 control messages (RFC 9327) without allocating. It does no I/O: callers hand it the
 // bytes of one datagram.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 //go:build ignore
 
 // capture records NTP datagrams on loopback for the golden files in testdata/golden. It never

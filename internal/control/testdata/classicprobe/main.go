@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 //go:build ignore
 
 // classicprobe sends a fixed list of mode-6 requests to a daemon on loopback and prints each

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command privdrop is a test helper for netio.DropPrivileges: it binds a UDP socket on a
 // privileged port, drops to the user given as its argument keeping CAP_SYS_TIME and
 // CAP_NET_BIND_SERVICE, starts a few goroutines so that the runtime has several threads, and

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 //go:build ignore
 
 // Command classicprobe sends hand-made NTP packets to a running classic ntpd 4.2.8p15 and

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package main
+
+import (
+	"testing"
+
+	"gontp/internal/cli/clitest"
+	"gontp/internal/ntpdate"
+)
+
+// TestManPage: man/ntpdate.8 is what the option table generates and names every option.
+func TestManPage(t *testing.T) { clitest.ManPage(t, &ntpdate.Command) }
