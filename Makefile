@@ -21,12 +21,15 @@ build:
 # interoperability tests (they run the reference programs in private network namespaces,
 # need root, and measure offsets in real time, so they run on their own, not beside the
 # other packages' tests; those that wait minutes call t.Parallel and run side by side, each on
-# its own network), then a short fuzz run of every fuzz target.
+# its own network), the real-kernel tests (User-Mode Linux guests, same reasons), then a short
+# fuzz run of every fuzz target.
 INTEROP := gontp/internal/interop
 PACKAGING := gontp/packaging
+KERNELTEST := gontp/internal/kerneltest
 test: test-deps check install-check
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(INTEROP)$$' -e '^$(PACKAGING)$$')
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(INTEROP)$$' -e '^$(PACKAGING)$$' -e '^$(KERNELTEST)$$')
 	$(GO) test -race -count=1 -timeout 40m -parallel 8 $(INTEROP)
+	$(GO) test -race -count=1 -parallel 8 -timeout 15m $(KERNELTEST)
 	$(GO) test -count=1 -timeout 25m $(PACKAGING)
 	$(MAKE) fuzz
 

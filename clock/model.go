@@ -21,7 +21,10 @@ import (
 // --virtual-clock, simulated time in tests and the simulator. Unlike Linux, the read-back
 // of the remaining offset includes the part of the current second's chunk not yet applied
 // and a new offset cancels it, so that a discipline's bookkeeping of what was applied is
-// exact; Linux finishes the current chunk (at most one second's worth).
+// exact; Linux finishes the current chunk (at most one second's worth). Its seconds start on
+// true time, a real kernel's on the clock's own reading: after a step by a fraction of a second
+// the two are that fraction apart. internal/kerneltest checks the model against Linux 6.1 and
+// states the bounds.
 //
 // Model is safe for concurrent use: the engine adjusts it while the server reads Now.
 type Model struct {
@@ -44,8 +47,9 @@ type Model struct {
 	maxerr   int64
 	esterr   int64
 	tai      int32
-	reftime  time.Duration // when the PLL last took an offset (time_reftime)
+	reftime  int64 // the clock's whole seconds when the PLL last took an offset or was switched on (time_reftime)
 	state    int
+	nextLeap int64 // the clock's whole second at which the armed leap happens, 0 if none (ntp_next_leap_sec)
 	steps    int
 }
 
@@ -139,7 +143,8 @@ func (m *Model) advance(e time.Duration) {
 			return
 		}
 		m.second()
-		idle := m.offset == 0 && m.adjust == 0 && m.pllLeft == 0 && m.ssLeft == 0 && m.status&(StaIns|StaDel) == 0
+		idle := m.offset == 0 && m.adjust == 0 && m.pllLeft == 0 && m.ssLeft == 0 && m.status&(StaIns|StaDel) == 0 &&
+			m.state == TimeOK
 		if idle && e-m.last > time.Second {
 			// Nothing but the frequency acts: jump the whole seconds.
 			n := (e - m.last) / time.Second
@@ -183,32 +188,56 @@ func (m *Model) unsyncCheck() {
 	}
 }
 
-// leapCheck inserts or deletes a second when the virtual clock crosses UTC midnight with
-// STA_INS or STA_DEL set (Linux ntp_leap_second / second_overflow).
+// leapCheck is the kernel's leap second state machine (Linux 6.1 kernel/time/ntp.c
+// second_overflow), run as the clock starts a new second: STA_INS arms TIME_INS, and the
+// second that would start at UTC midnight is inserted (the clock goes back to 23:59:59) in
+// TIME_OOP; STA_DEL arms TIME_DEL and 23:59:59 is skipped. TIME_WAIT follows and lasts until
+// STA_INS and STA_DEL are both cleared: the kernel never clears them itself, so a daemon that
+// leaves STA_INS set does not get a second leap the next midnight. Clearing the bit before
+// midnight disarms. Checked against the real kernel by internal/kerneltest.
 func (m *Model) leapCheck() {
-	if m.status&(StaIns|StaDel) == 0 {
-		if m.state != TimeOK {
-			m.state = TimeOK
-		}
-		return
-	}
-	v := m.origin.Add(m.next).Add(time.Duration(m.phase * 1e9))
-	prev := v.Add(-time.Second)
-	if v.Truncate(24 * time.Hour).Equal(prev.Truncate(24 * time.Hour)) {
+	// The clock's reading as it starts this second, to the whole second.
+	secs := m.origin.Add(m.next).Add(time.Duration(math.Round(m.phase * 1e9))).Round(time.Second).Unix()
+	const day = 86400
+	switch m.state {
+	case TimeOK:
 		if m.status&StaIns != 0 {
 			m.state = TimeIns
-		} else {
+			m.nextLeap = secs + day - mod(secs, day)
+		} else if m.status&StaDel != 0 {
 			m.state = TimeDel
+			m.nextLeap = secs + day - mod(secs+1, day)
 		}
-		return
+	case TimeIns:
+		if m.status&StaIns == 0 {
+			m.state, m.nextLeap = TimeOK, 0
+		} else if secs == m.nextLeap {
+			m.phase--
+			m.state = TimeOOP
+		}
+	case TimeDel:
+		if m.status&StaDel == 0 {
+			m.state, m.nextLeap = TimeOK, 0
+		} else if secs == m.nextLeap {
+			m.phase++
+			m.state, m.nextLeap = TimeWait, 0
+		}
+	case TimeOOP:
+		m.state, m.nextLeap = TimeWait, 0
+	case TimeWait:
+		if m.status&(StaIns|StaDel) == 0 {
+			m.state = TimeOK
+		}
 	}
-	if m.status&StaIns != 0 {
-		m.phase--
-	} else {
-		m.phase++
-	}
-	m.status &^= StaIns | StaDel
-	m.state = TimeWait
+}
+
+// mod is the non-negative remainder.
+func mod(a, b int64) int64 { return ((a % b) + b) % b }
+
+// seconds is the clock's reading in whole seconds (__ktime_get_real_seconds), which the kernel
+// PLL measures its update intervals in.
+func (m *Model) seconds(e time.Duration) int64 {
+	return m.origin.Add(e).Add(time.Duration(math.Round(m.phase * 1e9))).Unix()
 }
 
 // ErrInvalid is returned for adjtimex arguments Linux refuses with EINVAL.
@@ -241,18 +270,31 @@ func (m *Model) Adjtimex(tx *Timex) (int, error) {
 	if tx.Modes&ModeMicro != 0 {
 		m.status &^= StaNano
 	}
+	if tx.Modes&ModeSetOffset != 0 {
+		// Linux does the step first (do_adjtimex), and a step clears the NTP state
+		// (timekeeping_inject_offset, ntp_clear): the adjtime slew and the PLL offset still
+		// to apply are dropped, the clock is unsynchronised with its maximum error at the
+		// limit, and an armed leap second will not happen (ntp_next_leap_sec).
+		m.phase += tx.SetOffset.Seconds()
+		m.steps++
+		m.adjust, m.ssLeft, m.offset, m.pllLeft = 0, 0, 0, 0
+		m.status |= StaUnsync
+		m.maxerr, m.esterr = phaseLimit, phaseLimit
+		m.nextLeap = 0
+	}
 	if tx.Modes&ModeStatus != 0 {
+		// Linux process_adj_status: switching the PLL off resets the leap state; switching it
+		// on restarts the PLL's interval.
+		if m.status&StaPLL != 0 && tx.Status&StaPLL == 0 {
+			m.state, m.nextLeap = TimeOK, 0
+		}
+		if m.status&StaPLL == 0 && tx.Status&StaPLL != 0 {
+			m.reftime = m.seconds(e)
+		}
 		m.status = m.status&staReadOnly | tx.Status&^staReadOnly
 		if m.status&StaPLL == 0 {
 			m.offset, m.pllLeft = 0, 0
 		}
-		if m.status&(StaIns|StaDel) == 0 && (m.state == TimeIns || m.state == TimeDel) {
-			m.state = TimeOK
-		}
-	}
-	if tx.Modes&ModeSetOffset != 0 {
-		m.phase += tx.SetOffset.Seconds()
-		m.steps++
 	}
 	if tx.Modes&ModeFrequency != 0 {
 		m.freq = max(min(tx.Freq, ScaledPPM(MaxFreq)), -ScaledPPM(MaxFreq))
@@ -279,17 +321,22 @@ func (m *Model) Adjtimex(tx *Timex) (int, error) {
 			off = float64(tx.Offset) * 1e-9
 		}
 		off = max(min(off, MaxPhase), -MaxPhase)
-		secs := (e - m.reftime).Seconds()
+		// Linux ntp_update_offset: the interval is in the clock's whole seconds; the FLL
+		// (STA_FLL, or any interval over MAXSEC) acts on intervals of at least MINSEC and
+		// reports itself in STA_MODE; the PLL's interval is clamped to 2^(SHIFT_PLL+1+constant).
+		now := m.seconds(e)
+		secs := float64(now - m.reftime)
 		if m.status&StaFreqHold != 0 {
 			secs = 0
 		}
-		m.reftime = e
+		m.reftime = now
 		df := 0.0
-		if m.status&StaFLL != 0 || secs > 2048 {
-			if secs >= 256 {
-				df = off / secs / 4 // SHIFT_FLL
-			}
+		m.status &^= StaMode
+		if (m.status&StaFLL != 0 || secs > 2048) && secs >= 256 {
+			df = off / secs / 4 // SHIFT_FLL
+			m.status |= StaMode
 		}
+		secs = min(secs, math.Ldexp(1, shiftPLL+1+int(m.constant)))
 		df += off * secs / math.Ldexp(1, 2*(shiftPLL+2+int(m.constant)))
 		f := max(min(FromScaledPPM(m.freq)+df, MaxFreq), -MaxFreq)
 		m.freq = ScaledPPM(f)

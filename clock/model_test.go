@@ -98,6 +98,10 @@ func TestModelSingleshotAndStep(t *testing.T) {
 	}
 }
 
+// TestModelLeapInsert follows the kernel's leap state machine (the real kernel's is checked
+// by internal/kerneltest): TIME_INS before midnight, TIME_OOP during the inserted second,
+// TIME_WAIT after it with STA_INS kept until the daemon clears it, then TIME_OK, and no second
+// leap at the next midnight.
 func TestModelLeapInsert(t *testing.T) {
 	// Start one minute before midnight.
 	var e time.Duration
@@ -105,18 +109,62 @@ func TestModelLeapInsert(t *testing.T) {
 	m := NewModel(origin, func() time.Duration { return e }, 0, 0)
 	tx := Timex{Modes: ModeStatus | ModeMaxError, Status: StaIns, MaxError: 1000}
 	m.Adjtimex(&tx)
-	e = 30 * time.Second
-	var rd Timex
-	if st, _ := m.Adjtimex(&rd); st != TimeIns {
+	state := func(at time.Duration) (int, Timex) {
+		e = at
+		var rd Timex
+		st, _ := m.Adjtimex(&rd)
+		return st, rd
+	}
+	if st, _ := state(30 * time.Second); st != TimeIns {
 		t.Errorf("state %d before midnight, want TIME_INS", st)
 	}
-	e = 2 * time.Minute
+	if st, rd := state(60*time.Second + 500*time.Millisecond); st != TimeOOP || rd.Time.Second() != 59 {
+		t.Errorf("during the inserted second: state %d at %v, want TIME_OOP at 23:59:59.5", st, rd.Time)
+	}
+	st, rd := state(2 * time.Minute)
 	if got := m.Error(); got != -1 {
 		t.Errorf("after an inserted second the clock is %v ahead, want -1", got)
 	}
-	m.Adjtimex(&rd)
-	if rd.Status&StaIns != 0 {
-		t.Errorf("STA_INS still set after the leap")
+	if st != TimeWait || rd.Status&StaIns == 0 {
+		t.Errorf("after the leap: state %d, status %#x; want TIME_WAIT with STA_INS kept", st, rd.Status)
+	}
+	tx = Timex{Modes: ModeStatus}
+	m.Adjtimex(&tx)
+	if st, _ := state(2*time.Minute + 1500*time.Millisecond); st != TimeOK {
+		t.Errorf("STA_INS cleared: state %d, want TIME_OK", st)
+	}
+	if state(25 * time.Hour); m.Error() != -1 {
+		t.Errorf("a second leap: the clock is %v ahead a day later", m.Error())
+	}
+}
+
+// TestModelLeapKeptArmed: a daemon that never clears STA_INS gets one leap, not one a day.
+func TestModelLeapKeptArmed(t *testing.T) {
+	var e time.Duration
+	origin := time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)
+	m := NewModel(origin, func() time.Duration { return e }, 0, 0)
+	tx := Timex{Modes: ModeStatus | ModeMaxError, Status: StaIns, MaxError: 1000}
+	m.Adjtimex(&tx)
+	e = 49 * time.Hour
+	if got := m.Error(); got != -1 {
+		t.Errorf("two days with STA_INS set: the clock is %v ahead, want -1 (one leap)", got)
+	}
+}
+
+// TestModelLeapDelete: STA_DEL skips 23:59:59.
+func TestModelLeapDelete(t *testing.T) {
+	var e time.Duration
+	origin := time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)
+	m := NewModel(origin, func() time.Duration { return e }, 0, 0)
+	tx := Timex{Modes: ModeStatus | ModeMaxError, Status: StaDel, MaxError: 1000}
+	m.Adjtimex(&tx)
+	e = 58*time.Second + 500*time.Millisecond
+	if now := m.Now(); now.Second() != 58 {
+		t.Errorf("before the deletion: %v", now)
+	}
+	e = 59*time.Second + 500*time.Millisecond
+	if now := m.Now(); !now.Equal(time.Date(2027, 1, 1, 0, 0, 0, 500e6, time.UTC)) {
+		t.Errorf("23:59:59 not skipped: %v", now)
 	}
 }
 

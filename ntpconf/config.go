@@ -57,6 +57,8 @@ type Config struct {
 	// Metrics are gontp's `metrics ADDRESS:PORT` lines: where the Prometheus/OpenMetrics
 	// endpoint listens (none: it is off).
 	Metrics []*Metrics
+	// NTS holds the `nts` lines (NTPsec syntax, ntpconf/nts.go) in file order.
+	NTS []*NTSOption
 
 	// Directives lists every directive read (keyword and position), in file order, so the
 	// daemon can warn by name about the ones it does not act on.
@@ -151,10 +153,13 @@ type Association struct {
 	// TTLMode is "ttl" for network associations and "mode" for refclocks: classic keeps
 	// both in one field.
 	TTLMode int64
-	Version int // 4 unless given
-	Key     uint32
-	Ident   string
-	Flags   []string // iburst, burst, prefer, noselect, true, preempt, xleave, autokey, xmtnonce, in file order
+	// Path and PPSPath are NTPsec's refclock path and ppspath: the device gontp's driver
+	// opens instead of classic's default for the unit ("" for the default).
+	Path, PPSPath string
+	Version       int // 4 unless given
+	Key           uint32
+	Ident         string
+	Flags         []string // iburst, burst, prefer, noselect, true, preempt, xleave, autokey, xmtnonce, in file order
 	// Invalid is set when classic ntpd would refuse the association when applying it
 	// (e.g. 127.0.0.2); the daemon must not use it.
 	Invalid bool

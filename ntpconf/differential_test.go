@@ -34,8 +34,9 @@ const (
 // 4.2.8p15: it accepts NTPsec forms that classic rejects or ignores. For them gontp's own
 // output is kept in NAME.gontp and the error lines are not compared.
 var divergent = map[string]string{
-	"ntpsec-refclock.conf": "refclock NAME lines become server 127.127.t.u + fudge; classic: syntax error",
-	"ntpsec-cidr.conf":     "unrestrict is accepted (classic: syntax error) and ADDR/LEN applied (classic keeps the word but cannot resolve it)",
+	"ntpsec-refclock.conf":    "refclock NAME lines become server 127.127.t.u + fudge; classic: syntax error",
+	"ntpsec-cidr.conf":        "unrestrict is accepted (classic: syntax error) and ADDR/LEN applied (classic keeps the word but cannot resolve it)",
+	"broken-ntpsec-only.conf": "`nts enable` (NTPsec, RFC 8915) is read and written back (issue 20); classic: syntax error",
 }
 
 func corpusFiles(t *testing.T) []string {

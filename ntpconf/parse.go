@@ -307,7 +307,6 @@ var directiveNames = []string{
 
 // ntpsecOnly are NTPsec directives that neither classic ntpd nor gontp implement.
 var ntpsecOnly = map[string]string{
-	"nts":   "Network Time Security",
 	"limit": "rate limits (classic uses discard)",
 }
 
@@ -326,6 +325,10 @@ func (p *parser) command(depth int) {
 		case t.kind == tkString && !t.quoted && t.text == "unrestrict":
 			p.next()
 			p.restrict(t, true)
+			return
+		case t.kind == tkString && !t.quoted && t.text == "nts":
+			p.next()
+			p.nts(t)
 			return
 		case t.kind == tkString && !t.quoted && t.text == "metrics":
 			p.next()
@@ -431,7 +434,7 @@ func isDirective(w string) bool {
 // ---- associations ----
 
 var assocIntOptions = []string{"minpoll", "maxpoll", "key", "version", "ttl", "mode"}
-var assocFlagOptions = []string{"iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "xmtnonce"}
+var assocFlagOptions = []string{"iburst", "burst", "prefer", "noselect", "true", "preempt", "xleave", "autokey", "xmtnonce", "nts", "noval"}
 
 func assocOptionNames() []string {
 	return append(append(append([]string{}, assocIntOptions...), assocFlagOptions...), "ident")
@@ -530,6 +533,13 @@ func (p *parser) association(kw token) {
 		t := p.peek()
 		if t.kind == tkEOC {
 			break
+		}
+		if t.kind == tkString && !t.quoted && (t.text == "nts" || t.text == "noval") {
+			// NTPsec's NTS options (ntpconf/nts.go); not classic keywords, so they lex
+			// as strings.
+			p.next()
+			a.Flags = append(a.Flags, t.text)
+			continue
 		}
 		if t.kind != tkKeyword {
 			p.commitAssoc(a, drop)
@@ -634,6 +644,7 @@ func (p *parser) refclock(kw token) {
 	a := &Association{Pos: kw.pos, Kind: KindServer, Version: NTPVersion}
 	f := &Fudge{Pos: kw.pos}
 	unit := int64(0)
+	baud := int64(-1) // NMEA mode bits 4-6 from NTPsec's baud, -1 for none
 	opts := []string{"unit", "subtype", "mode", "minpoll", "maxpoll", "prefer", "noselect", "time1", "time2", "stratum", "refid", "flag1", "flag2", "flag3", "flag4", "path", "ppspath", "baud", "holdover"}
 	for !p.atEOC() {
 		t := p.next()
@@ -659,7 +670,17 @@ func (p *parser) refclock(kw token) {
 			case "stratum":
 				f.Options = append(f.Options, &Option{Pos: t.pos, Name: "stratum", Value: Value{Kind: ValueInt, Int: v}})
 			case "baud":
-				p.warn(t.pos, "refclock option baud is not supported by classic ntpd; ignored")
+				// NTPsec's baud is classic NMEA's mode bits 4-6.
+				bits, ok := map[int64]int64{4800: 0, 9600: 1, 19200: 2, 38400: 3, 57600: 4, 115200: 5}[v]
+				switch {
+				case typ != 20:
+					p.warn(t.pos, "refclock option baud applies to the nmea driver only; ignored")
+				case !ok:
+					p.semantic(t.pos, "refclock nmea baud %d: the driver runs at 4800, 9600, 19200, 38400, 57600 or 115200", v)
+					return
+				default:
+					baud = bits
+				}
 			}
 		case "time1", "time2":
 			v, ok := p.numArg(t.text)
@@ -682,16 +703,25 @@ func (p *parser) refclock(kw token) {
 		case "prefer", "noselect":
 			a.Flags = append(a.Flags, t.text)
 		case "path", "ppspath":
-			if _, ok := p.strArg(t.text); !ok {
+			v, ok := p.strArg(t.text)
+			if !ok {
 				return
 			}
-			p.warn(t.pos, "refclock option %s is not supported by classic ntpd; the driver's default device is used", t.text)
+			if t.text == "path" {
+				a.Path = v.text
+			} else {
+				a.PPSPath = v.text
+			}
+			p.warn(t.pos, "refclock option %s is NTPsec's: classic ntpd has no such option (it opens the driver's default device); gontp's driver opens %s", t.text, v.text)
 		case "holdover":
 			p.warn(t.pos, "refclock option holdover is not supported by classic ntpd; ignored")
 		default:
 			p.syntax(t, "unknown refclock option %s%s", describe(t), p.dym(t.text, opts))
 			return
 		}
+	}
+	if baud >= 0 {
+		a.TTLMode = a.TTLMode&^0x70 | baud<<4
 	}
 	addr := fmt.Sprintf("127.127.%d.%d", typ, unit)
 	a.Address, f.Address = addr, addr

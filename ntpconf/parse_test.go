@@ -307,3 +307,24 @@ func TestLargeFileReadWhole(t *testing.T) {
 		t.Errorf("%d associations and %d restrict lines, want 1 and 2", len(cfg.Associations), len(cfg.Restricts))
 	}
 }
+
+// TestNTPsecRefclockLine: NTPsec's refclock line becomes the classic address, mode word and
+// fudge; path and ppspath name the devices; baud sets NMEA's mode bits 4-6; a rate the driver
+// cannot run at is an error at its position.
+func TestNTPsecRefclockLine(t *testing.T) {
+	cfg, errs := parseString(t, "refclock nmea unit 1 mode 1 baud 9600 path /dev/ttyS1 ppspath /dev/pps1 time2 0.2 prefer\n")
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	a := cfg.Associations[0]
+	if a.Address != "127.127.20.1" || a.TTLMode != 0x11 || a.Path != "/dev/ttyS1" || a.PPSPath != "/dev/pps1" || !a.Has("prefer") {
+		t.Errorf("association %+v", a)
+	}
+	if len(cfg.Fudges) != 1 || cfg.Fudges[0].Options[0].Name != "time2" {
+		t.Errorf("fudges %+v", cfg.Fudges)
+	}
+	_, errs = parseString(t, "refclock nmea baud 1200\n")
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "1:15") || !strings.Contains(errs[0].Error(), "baud 1200") {
+		t.Errorf("errors %v, want one at 1:15 naming baud 1200", errs)
+	}
+}

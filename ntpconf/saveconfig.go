@@ -199,6 +199,7 @@ func (c *Config) WriteSaveconfig(w io.Writer) error {
 	for _, m := range c.Metrics {
 		fmt.Fprintf(b, "metrics %s\n", m.Addr)
 	}
+	writeNTS(b, c)
 	if err := b.Flush(); err != nil {
 		return fmt.Errorf("ntpconf: writing saveconfig: %w", err)
 	}

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 
-// Package packaging holds the tests of gontp's Debian package (debian/, issue 9). The work is
-// done by the shell scripts beside this file, which are also usable on their own:
-// deb-build (make deb), deb-test-root (the cached Debian 12 root) and deb-acceptance.
+// Package packaging holds the tests of gontp's Debian package (debian/, issues 9 and 21). The
+// work is done by the shell scripts beside this file, which are also usable on their own:
+// deb-build (make deb), deb-test-root (the cached Debian 12 root), deb-acceptance and
+// deb-tutorial (the seed tutorial in a container booted with systemd).
 package packaging
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -98,15 +101,83 @@ func TestDebianPackage(t *testing.T) {
 		}
 		t.Fatalf("no .changes file of the current build in %s", out)
 	})
+
+	t.Run("tutorial", func(t *testing.T) {
+		debs, _ := filepath.Glob(filepath.Join(out, "gontp_*.deb"))
+		deb := ""
+		for _, d := range debs {
+			if !strings.Contains(filepath.Base(d), "~") {
+				deb = d
+			}
+		}
+		if deb == "" {
+			t.Fatalf("no .deb of the current build in %s", out)
+		}
+		tutorial(t, ctx, deb)
+	})
+}
+
+// tutorial runs packaging/deb-tutorial on the built package: the seed tutorial in a
+// systemd-nspawn container (apt install, edit ntp.conf, systemctl, ntpq -p, timedatectl
+// set-ntp, a client's ntpdate -q) and the package's Debian plumbing. The script exits 77 with a
+// "skip - WHY" line where the machine cannot boot a container; under CI=true that fails.
+func tutorial(t *testing.T, ctx context.Context, deb string) {
+	cmd := exec.CommandContext(ctx, "./deb-tutorial", "-d", deb)
+	// On a timeout the script gets SIGTERM, so that its trap powers the container off, stops
+	// chronyd by its PID and removes the namespaces; SIGKILL only if that hangs.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting deb-tutorial: %v", err)
+	}
+	var skipped string
+	passed, failed, totals := readSkip(t, pipe, &skipped)
+	err = cmd.Wait()
+	if s := stderr.String(); s != "" {
+		t.Logf("deb-tutorial stderr:\n%s", s)
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 77 {
+		msg := "deb-tutorial: " + skipped
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	switch {
+	case !totals:
+		t.Errorf("deb-tutorial ended without its closing count (%d ok, %d not ok seen): %v", passed, failed, err)
+	case err != nil && failed == 0:
+		t.Errorf("deb-tutorial: %v with no failed check", err)
+	}
+	if passed == 0 {
+		t.Error("deb-tutorial passed no check")
+	}
 }
 
 // read follows the script's output: it logs each line and turns "not ok" lines into errors.
 func read(t *testing.T, r io.Reader) (passed, failed int, totals bool) {
 	t.Helper()
+	var skipped string
+	return readSkip(t, r, &skipped)
+}
+
+// readSkip is read that also keeps the reason of a "skip - WHY" line.
+func readSkip(t *testing.T, r io.Reader, skipped *string) (passed, failed int, totals bool) {
+	t.Helper()
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		t.Log(line)
+		if why, ok := strings.CutPrefix(line, "skip - "); ok {
+			*skipped = why
+		}
 		if m := checkLine.FindStringSubmatch(line); m != nil {
 			if m[1] == "ok" {
 				passed++

@@ -55,6 +55,10 @@ type Config struct {
 	MinPoll, MaxPoll int8   // log2 s; 0 means the default (6, 10); clamped to 3..17
 	Version          uint8  // NTP version sent; 0 means 4
 	KeyID            uint32 // symmetric key, 0 for none
+	// NTS marks an association protected by Network Time Security (RFC 8915): like a key,
+	// it makes authentication required (status bit authenable), and only replies the
+	// daemon verified (Rx.Auth AuthOK) pass the AUTH test.
+	NTS              bool
 	IBurst, Burst    bool
 	Prefer, NoSelect bool
 	True             bool // `true`: always survives the intersection
@@ -80,10 +84,12 @@ type Assoc struct {
 	addrRefID                 uint32
 	hmode, version            uint8
 	keyid                     uint32
+	nts                       bool
 	iburst, burstOn           bool
 	prefer, noselect, trueFlg bool
 	configured, preempt       bool
 	refclock                  uint8 // driver type for a reference clock (SetRefclock), else 0
+	pps                       bool  // a PPS source now (SetPPS)
 	refIBurst                 bool  // a reference clock's start-up burst (iburst) is running
 
 	minpoll, maxpoll int8
@@ -184,6 +190,7 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		hmode:      cfg.Mode,
 		version:    v,
 		keyid:      cfg.KeyID,
+		nts:        cfg.NTS,
 		iburst:     cfg.IBurst,
 		burstOn:    cfg.Burst,
 		prefer:     cfg.Prefer,

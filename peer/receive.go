@@ -130,7 +130,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 
 	// ntpd's AUTH(keyid || has_mac, result): a MAC, when there is one or a key is
 	// configured, must be good.
-	if (a.keyid != 0 || rx.Auth != AuthNone) && rx.Auth != AuthOK {
+	if (a.keyid != 0 || a.nts || rx.Auth != AuthNone) && rx.Auth != AuthOK {
 		if a.flash&PacketTests != 0 {
 			// Bad timestamps and a bad MAC: most likely a spoof; leave no trace.
 			return acts, failed

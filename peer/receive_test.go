@@ -34,6 +34,8 @@ func TestReceiveTests(t *testing.T) {
 		{name: "key configured, good MAC", cfg: Config{KeyID: 7}, rx: AuthOK, sample: true},
 		{name: "no key, bad MAC", rx: AuthBad, err: ErrAuth, flash: FlashAuth},
 		{name: "no key, good MAC", rx: AuthOK, sample: true},
+		{name: "NTS, reply not verified", cfg: Config{NTS: true}, err: ErrAuth, flash: FlashAuth},
+		{name: "NTS, reply verified", cfg: Config{NTS: true}, rx: AuthOK, sample: true},
 		{name: "bad MAC and bad origin", rx: AuthBad, mutate: func(p *wire.Packet) { p.Org++ }, err: ErrBogus, flash: FlashBogus},
 		{name: "leap alarm", mutate: func(p *wire.Packet) { p.Leap = wire.LeapAlarm }, err: ErrStratum, flash: FlashStratum},
 		{name: "stratum 15 at ceiling", mutate: func(p *wire.Packet) { p.Stratum = 15 }, err: ErrStratum, flash: FlashStratum},

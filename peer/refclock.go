@@ -3,6 +3,7 @@
 package peer
 
 import (
+	"math/bits"
 	"time"
 
 	"gontp/internal/ntptime"
@@ -28,6 +29,9 @@ type RefclockSample struct {
 	Offset, Delay, Jitter float64
 	RootDisp              float64
 	Leap                  uint8
+	// RefTime is when the newest of the samples was received (classic pp->lastref, the
+	// association's reftime); zero means now.
+	RefTime time.Time
 }
 
 // SetRefclock makes the association a reference clock's: it is then driven by RefclockPoll
@@ -40,6 +44,11 @@ func (a *Assoc) SetRefclock(info RefclockInfo) {
 	a.precision = info.Precision
 	a.pmode = wire.ModeServer
 }
+
+// SetPPS marks the association as a pulse-per-second source or not (ntpd FLAG_PPS, which
+// the PPS and NMEA drivers set while pulses arrive): the selection then keeps it out of the
+// cluster and may make it the system peer when the others agree within 0.4 s.
+func (a *Assoc) SetPPS(on bool) { a.pps = on }
 
 // RefclockPoll is the poll process of a reference clock (ntpd refclock_transmit): the reach
 // register shifts, a burst counts down, and the next poll is scheduled; the engine then reads
@@ -60,6 +69,11 @@ func (a *Assoc) RefclockPoll(now time.Time, sys *system.State, acts []Action) []
 	if a.burst == 0 {
 		oreach := a.reach
 		a.reach <<= 1
+		if a.reach&0x0f == 0 {
+			// Four polls without a sample: the filter takes a worthless one, so that the
+			// association's dispersion grows and the selection lets go of it.
+			acts = a.clockFilter(0, 0, MaxDisp, now, sys, acts)
+		}
 		a.outdate = now
 		if a.reach == 0 {
 			if oreach != 0 {
@@ -105,6 +119,35 @@ func (a *Assoc) RefclockSample(s RefclockSample, now time.Time, sys *system.Stat
 	a.timereceived, a.timelastrec = now, now
 	a.rootdisp = s.RootDisp
 	a.reftime = ntptime.FromTime(now)
+	if !s.RefTime.IsZero() {
+		a.reftime = ntptime.FromTime(s.RefTime)
+	}
 	a.dst = a.reftime
 	return a.clockFilter(s.Offset, s.Delay, s.Jitter, now, sys, acts)
+}
+
+// refclockMaxDist is classic's MAXDISTANCE (1.5 s): below it the clock filter has settled.
+const refclockMaxDist = 1.5
+
+// RefclockCheckBurst is classic 4.2.8p15's refclock_checkburst, called when a reading
+// arrives with the number of samples the clock holds: until the reach register is full and
+// the filter has settled, the association polls as soon as it has as many samples as it
+// has had good polls (3 to 6), instead of waiting for its poll interval. A reference clock
+// delivering every second so reaches 377 in under half a minute. It reports whether the
+// poll was brought forward.
+func (a *Assoc) RefclockCheckBurst(samples int, now time.Time) bool {
+	if a.gone || (a.reach == 0xff && a.disp <= refclockMaxDist) {
+		return false
+	}
+	limit := now.Add(time.Second)
+	if !a.nextdate.After(limit) {
+		return false
+	}
+	needs := min(max(bits.OnesCount8(a.reach), 3), 6)
+	if samples < needs {
+		return false
+	}
+	a.hpoll = a.minpoll
+	a.nextdate = limit
+	return true
 }

@@ -53,7 +53,9 @@ func (a *Assoc) unfit(now time.Time, sys *system.State) uint16 {
 	if a.rootDistance(now, sys) >= sys.Tos.MaxDist+PHI*log2s(a.hpoll) {
 		r |= FlashPeerDist
 	}
-	if a.stratum > 1 && slices.Contains(sys.LocalRefIDs, a.refid) {
+	// Classic excludes the loopback refid: an orphan parent sends 127.0.0.1, which is
+	// one of our own addresses too, and is no loop.
+	if a.stratum > 1 && a.refid != LoopbackRefID && slices.Contains(sys.LocalRefIDs, a.refid) {
 		r |= FlashPeerLoop
 	}
 	if a.reach == 0 || a.noselect {
@@ -63,21 +65,27 @@ func (a *Assoc) unfit(now time.Time, sys *system.State) uint16 {
 	return r
 }
 
+// LoopbackRefID is 127.0.0.1, the refid an orphan parent above stratum 1 serves (classic
+// LOOPBACKADR).
+const LoopbackRefID uint32 = 0x7f000001
+
 // Candidate runs the peer tests and returns what Select needs to know of the association
-// at now. For orphan mode the engine fills in LocalRefID, the RefID of our address towards
-// this peer.
+// at now, with the RefID of its address for the orphan-parent election. For orphan mode
+// the engine fills in LocalRefID, the RefID of our address towards this peer.
 func (a *Assoc) Candidate(now time.Time, sys *system.State) system.Candidate {
 	return system.Candidate{
-		Offset:   a.offset,
-		Jitter:   a.jitter,
-		RootDist: a.rootDistance(now, sys),
-		Stratum:  a.stratum,
-		Leap:     a.leap,
-		Epoch:    a.epoch,
-		Unfit:    a.unfit(now, sys),
-		Prefer:   a.prefer,
-		True:     a.trueFlg,
-		Refclock: a.refclock,
+		Offset:    a.offset,
+		Jitter:    a.jitter,
+		RootDist:  a.rootDistance(now, sys),
+		Stratum:   a.stratum,
+		Leap:      a.leap,
+		Epoch:     a.epoch,
+		Unfit:     a.unfit(now, sys),
+		Prefer:    a.prefer,
+		True:      a.trueFlg,
+		Refclock:  a.refclock,
+		AddrRefID: a.addrRefID,
+		PPS:       a.pps,
 	}
 }
 
@@ -101,7 +109,7 @@ func (a *Assoc) Status() uint16 {
 	if a.configured {
 		s |= StatusConf
 	}
-	if a.keyid != 0 {
+	if a.keyid != 0 || a.nts {
 		s |= StatusAuthEnb
 	}
 	if a.authentic {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -46,11 +45,6 @@ func run(argv []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ntpd: option %s: %s\n", optName(o), o.Missing)
 			return 1
 		}
-	}
-	if len(p.Operands) > 0 {
-		fmt.Fprintf(stderr, "ntpd: servers on the command line (%s) are not supported by gontp yet; put them in ntp.conf\n",
-			strings.Join(p.Operands, " "))
-		return 1
 	}
 	confFile := p.Last("configfile")
 	if confFile == "" {
@@ -104,7 +98,10 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	level.Set(daemon.LevelFor(debugLevel(p)))
 	ls := daemon.LogSettings{File: p.Last("logfile"), Ident: "ntpd", PID: os.Getpid(), Now: time.Now,
 		Level: level, SyslogPath: os.Getenv(syslogEnv)}
-	if !ready.Detached() {
+	// In the foreground the log also goes to the terminal, except when the output is the
+	// journal (ntp.service): the syslog lines reach the journal already.
+	journal := !ready.Detached() && daemon.StreamIsJournal(os.Stderr, os.Getenv("JOURNAL_STREAM"))
+	if !ready.Detached() && !journal {
 		ls.Stdout, ls.Stderr = stdout, stderr
 	}
 	out, err := daemon.NewLogOutput(ls)
@@ -115,6 +112,17 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	}
 	defer out.Close()
 	log := slog.New(out.Handler())
+	// fatal logs the error that stops the daemon. On the journal it also goes to standard
+	// error: journald attributes a syslog line to the service by the sender's cgroup, which
+	// it cannot read once the process has exited, so the last line of a daemon that stops at
+	// once would be missing from `systemctl status ntp` and `journalctl -u ntp`.
+	fatal := func(err error) {
+		log.Error(err.Error())
+		if journal {
+			fmt.Fprintf(stderr, "ntpd: %v\n", err)
+		}
+		ready.Fail(err)
+	}
 	for _, o := range p.Given() {
 		if o.Missing != "" && !o.Refused {
 			log.Warn(fmt.Sprintf("option %s has no effect: %s", optName(o), o.Missing))
@@ -122,8 +130,7 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	}
 	notifier, err := daemon.NewNotifier(nil)
 	if err != nil {
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 1
 	}
 	defer notifier.Close()
@@ -142,21 +149,27 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 	}
 	trusted, err := trustedKeys(p.All("trustedkey"))
 	if err != nil {
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 1
 	}
 	opts := daemon.Options{
-		KeyFile:                p.Last("keyfile"),
-		TrustedKeys:            trusted,
-		Family:                 family,
-		ConfigFile:             confFile,
-		PIDFile:                p.Last("pidfile"),
-		Interfaces:             p.All("interface"),
-		NoVirtualIPs:           p.Has("novirtualips"),
-		User:                   p.Last("user"),
-		Jail:                   p.Last("jaildir"),
-		StatsDir:               p.Last("statsdir"),
+		AuthNoReq:    p.Has("authnoreq"),
+		KeyFile:      p.Last("keyfile"),
+		TrustedKeys:  trusted,
+		Family:       family,
+		ConfigFile:   confFile,
+		PIDFile:      p.Last("pidfile"),
+		Interfaces:   p.All("interface"),
+		NoVirtualIPs: p.Has("novirtualips"),
+		User:         p.Last("user"),
+		Jail:         p.Last("jaildir"),
+		StatsDir:     p.Last("statsdir"),
+		Servers:      p.Operands,
+		Priority: daemon.Priority{
+			Raise:    p.Has("nice") || p.Has("priority"),
+			Value:    p.Int("priority"),
+			Override: p.Has("priority"),
+		},
 		CommandLine:            argv,
 		LogOutput:              out,
 		LogFileFromCommandLine: p.Has("logfile"),
@@ -190,12 +203,10 @@ func runDaemon(p *cli.Parsed, argv []string, ready *daemon.Readiness, stdout, st
 		return 0
 	case errors.Is(err, clock.ErrPanic):
 		// classic: "... set clock manually within 1000 s.", then exit 255 ("panic_stop").
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 255
 	default:
-		log.Error(err.Error())
-		ready.Fail(err)
+		fatal(err)
 		return 1
 	}
 }

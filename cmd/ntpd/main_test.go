@@ -110,7 +110,7 @@ func TestConfigtestSaysWhatStartupDoes(t *testing.T) {
 	self := filepath.Join(dir, "self.conf")
 	os.WriteFile(self, []byte("includefile "+self+"\n"), 0o644)
 	pad := strings.Repeat("# padding past the old size limit of four MiB, which dropped the whole file\n", 5<<20/75)
-	os.WriteFile(conf, []byte("server 198.18.0.2 iburst\nserver 198.18.0.2 maxpoll 8\nincludefile "+self+"\nenable mode7\n"+pad+"restrict default ignore\n"), 0o644)
+	os.WriteFile(conf, []byte("server 198.18.0.2 iburst\nserver 198.18.0.2 maxpoll 8\nincludefile "+self+"\nenable calibrate\n"+pad+"restrict default ignore\n"), 0o644)
 	var out, errb bytes.Buffer
 	if code := run([]string{"ntpd", "--configtest", "-c", conf}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d, want 0 (warnings only):\n%s", code, errb.String())
@@ -119,7 +119,7 @@ func TestConfigtestSaysWhatStartupDoes(t *testing.T) {
 	for _, want := range []string{
 		"warning: " + conf + ":2:1: server 198.18.0.2: duplicate association for 198.18.0.2 (first at " + conf + ":1:1); this line is skipped",
 		"warning: " + self + ":1:1: warning: includefile \"" + self + "\": getconfig: Maximum include file level exceeded",
-		"warning: " + conf + ":4:8: enable mode7 is refused",
+		"warning: " + conf + ":4:8: enable calibrate is read but gontp does not act on it",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("configtest output lacks %q:\n%s", want, msg)
@@ -150,7 +150,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-w"}, 1, "option 'wait-sync' requires an argument"},
 		{[]string{"-c", "a", "-c", "b"}, 1, "option 'configfile' may not appear more than once"},
 		{[]string{"-D", "x"}, 1, `option 'set-debug-level': "x" is not a number`},
-		{[]string{"-n", "192.0.2.1"}, 1, "servers on the command line"},
+		{[]string{"-n", "-c", "/nonexistent/ntp.conf", "192.0.2.1"}, 1, "/nonexistent/ntp.conf"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

@@ -9,7 +9,6 @@ import (
 // Missing-feature texts shared by several options.
 const (
 	noBroadcast = "broadcast client mode is not implemented"
-	noPriority  = "priority changes are not implemented yet"
 )
 
 // command is ntpd's command line: classic ntpd 4.2.8p15's option table (`ntpd --help`), with
@@ -26,9 +25,9 @@ var command = cli.Program{
 		{Short: '4', Long: "ipv4", Prohibits: []string{"ipv6"}, Desc: "Resolve host names to IPv4 addresses only"},
 		{Short: '6', Long: "ipv6", Prohibits: []string{"ipv4"}, Desc: "Resolve host names to IPv6 addresses only"},
 		{Short: 'a', Long: "authreq", Prohibits: []string{"authnoreq"}, Desc: "Require authentication of every association",
-			Detail: "What gontp always does: no association is mobilised for a peer that is not configured."},
+			Detail: "The default: a symmetric-active packet from a peer that is not configured mobilises a passive association only when it is authenticated."},
 		{Short: 'A', Long: "authnoreq", Prohibits: []string{"authreq"}, Desc: "Do not require authentication",
-			Missing: "gontp never mobilises associations for unconfigured peers, authenticated or not"},
+			Detail: "As disable auth: a symmetric-active packet without a MAC from a peer that is not configured mobilises a passive association (unless restrict nopeer or noepeer applies). An enable or disable auth line in the configuration wins."},
 		{Short: 'b', Long: "bcastsync", Desc: "Synchronise to broadcast servers", Missing: noBroadcast, Refused: true},
 		{Short: 'c', Long: "configfile", Arg: cli.String, ArgName: "file", Desc: "Read the configuration from this file",
 			Detail: "The default is /etc/ntp.conf."},
@@ -50,9 +49,11 @@ var command = cli.Program{
 		{Short: 'L', Long: "novirtualips", Desc: "Do not listen on virtual interfaces (names with a colon)"},
 		{Short: 'n', Long: "nofork", Prohibits: []string{"wait-sync"}, Desc: "Stay in the foreground",
 			Detail: "Without it the daemon forks, the parent exits once the child has bound its sockets, and the child runs detached."},
-		{Short: 'N', Long: "nice", Desc: "Run at a raised scheduling priority", Missing: noPriority},
+		{Short: 'N', Long: "nice", Desc: "Run at a raised scheduling priority",
+			Detail: "As classic's: every thread of the daemon runs SCHED_FIFO at the highest priority (99); if that is refused, at nice -12; if that is refused too, the daemon says \"set_process_priority: No way found to improve our priority\" and goes on."},
 		{Short: 'p', Long: "pidfile", Arg: cli.String, ArgName: "file", Desc: "Write the daemon's process ID to this file"},
-		{Short: 'P', Long: "priority", Arg: cli.Number, ArgName: "priority", Desc: "Run at this scheduling priority", Missing: noPriority},
+		{Short: 'P', Long: "priority", Arg: cli.Number, ArgName: "priority", Desc: "Run at this scheduling priority",
+			Detail: "Like -N, at this SCHED_FIFO priority (1 to 99; a value outside is taken as the nearest end), as classic's."},
 		{Short: 'q', Long: "quit", Prohibits: []string{"saveconfigquit", "wait-sync"}, Desc: "Set the time once and exit",
 			Detail: "The daemon stays in the foreground, waits until its servers have been selected, steps or slews the clock once and exits, printing the offset as classic's does."},
 		{Short: 'r', Long: "propagationdelay", Arg: cli.String, ArgName: "delay", Desc: "Assume this broadcast propagation delay",

@@ -29,6 +29,10 @@ var core = []string{
 	"gontp/internal/stats",
 	"gontp/internal/server",
 	"gontp/internal/control",
+	"gontp/refclock",
+	"gontp/internal/mode7",
+	"gontp/internal/nts",
+	"gontp/internal/siv",
 }
 
 // separated lists, for each package, the packages it must not depend on, directly or not: the
@@ -38,6 +42,7 @@ var core = []string{
 var separated = map[string][]string{
 	"gontp/internal/server":  {"gontp/internal/engine", "gontp/ntpconf"},
 	"gontp/internal/control": {"gontp/internal/engine", "gontp/ntpconf", "gontp/internal/server"},
+	"gontp/internal/mode7":   {"gontp/internal/engine", "gontp/ntpconf", "gontp/internal/server", "gontp/internal/control"},
 	// The system process is below the association: peer uses it, never the other way.
 	"gontp/system": {"gontp/peer"},
 }

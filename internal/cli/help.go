@@ -30,12 +30,12 @@ func (p *Program) Usage(argv0 string) string {
 }
 
 // joinUsage puts the operands on the usage line, or on a second line when the first would
-// pass 80 columns, as libopts does.
+// reach 80 columns, as libopts does (classic sntp's 80-column line is wrapped).
 func joinUsage(head, operands string) string {
 	if operands == "" {
 		return head + "\n"
 	}
-	if len(head)+1+len(operands) > 80 {
+	if len(head)+1+len(operands) >= 80 {
 		return head + " \\\n\t\t" + operands + "\n"
 	}
 	return head + " " + operands + "\n"

@@ -106,3 +106,66 @@ func (d *digest) Sum(b []byte) []byte         { return d.k.Sum(b, d.msg) }
 func (d *digest) Reset()                      { d.msg = d.msg[:0] }
 func (d *digest) Size() int                   { return Size }
 func (d *digest) BlockSize() int              { return Size }
+
+// Double sets dst to src doubled in GF(2^128) with the polynomial x^128+x^7+x^2+x+1: the
+// subkey step of RFC 4493 section 2.3, which AES-SIV's S2V uses too (RFC 5297 section 2.3,
+// "dbl"). dst and src may be the same array.
+func Double(dst, src *[Size]byte) { double(dst, src) }
+
+// Stream is an AES-CMAC fed in pieces, for a caller that MACs several strings without joining
+// them (AES-SIV's S2V, RFC 5297 section 2.4). Its state is inline, so it allocates nothing:
+// Init it once from the block cipher, Reset it before each message.
+type Stream struct {
+	b      cipher.Block
+	k1, k2 [Size]byte
+	x      [Size]byte // the running CBC value
+	buf    [Size]byte // the last block, possibly partial, not yet chained
+	n      int        // octets in buf
+}
+
+// Init keys s with b and derives the subkeys (RFC 4493 section 2.3).
+func (s *Stream) Init(b cipher.Block) {
+	s.b = b
+	// L = AES(K, 0) is computed in k1 itself: a local array handed to the block cipher (an
+	// interface) would escape to the heap.
+	s.k1 = [Size]byte{}
+	b.Encrypt(s.k1[:], s.k1[:])
+	double(&s.k1, &s.k1)
+	double(&s.k2, &s.k1)
+	s.Reset()
+}
+
+// Reset starts a new message.
+func (s *Stream) Reset() {
+	s.x = [Size]byte{}
+	s.n = 0
+}
+
+// Write feeds p. A full block is chained only when more data follows, because the last block
+// is finished differently (Sum).
+func (s *Stream) Write(p []byte) {
+	for len(p) > 0 {
+		if s.n == Size {
+			subtle.XORBytes(s.x[:], s.x[:], s.buf[:])
+			s.b.Encrypt(s.x[:], s.x[:])
+			s.n = 0
+		}
+		k := copy(s.buf[s.n:], p)
+		s.n += k
+		p = p[k:]
+	}
+}
+
+// Sum writes the tag of the message fed since Reset into out: a complete last block is xored
+// with K1, a partial one (or the empty message) padded with 10* and xored with K2.
+func (s *Stream) Sum(out *[Size]byte) {
+	if s.n == Size {
+		subtle.XORBytes(s.buf[:], s.buf[:], s.k1[:])
+	} else {
+		s.buf[s.n] = 0x80
+		clear(s.buf[s.n+1:])
+		subtle.XORBytes(s.buf[:], s.buf[:], s.k2[:])
+	}
+	subtle.XORBytes(s.x[:], s.x[:], s.buf[:])
+	s.b.Encrypt(out[:], s.x[:])
+}

@@ -4,6 +4,7 @@ package cmac
 
 import (
 	"bytes"
+	"crypto/aes"
 	"encoding/hex"
 	"testing"
 )
@@ -87,5 +88,40 @@ func BenchmarkSum48(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		k.Sum(buf, msg)
+	}
+}
+
+// TestStream checks the streaming CMAC against RFC 4493 section 4 (NIST SP 800-38B examples),
+// fed in one piece and byte by byte.
+func TestStream(t *testing.T) {
+	key := unhex(t, "2b7e151628aed2a6abf7158809cf4f3c")
+	msg := unhex(t, "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"+
+		"30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+	for _, c := range []struct {
+		n    int
+		want string
+	}{
+		{0, "bb1d6929e95937287fa37d129b756746"},
+		{16, "070a16b46b4d4144f79bdd9dd04a287c"},
+		{20, "7d85449ea6ea19c823a7bf78837dfade"},
+		{64, "51f0bebf7e3b9d92fc49741779363cfe"},
+	} {
+		b, _ := aes.NewCipher(key)
+		var m Stream
+		m.Init(b)
+		var out [Size]byte
+		m.Write(msg[:c.n])
+		m.Sum(&out)
+		if got := hex.EncodeToString(out[:]); got != c.want {
+			t.Errorf("CMAC of %d octets = %s, want %s", c.n, got, c.want)
+		}
+		m.Reset()
+		for i := 0; i < c.n; i++ {
+			m.Write(msg[i : i+1])
+		}
+		m.Sum(&out)
+		if got := hex.EncodeToString(out[:]); got != c.want {
+			t.Errorf("CMAC of %d octets fed byte by byte = %s, want %s", c.n, got, c.want)
+		}
 	}
 }

@@ -122,6 +122,62 @@ type Sources struct {
 	// Writer carries out :config, config-from-file and saveconfig (write.go); nil refuses
 	// them.
 	Writer Writer
+	// NTS returns the Network Time Security counters (NTPsec's nts_* variables, `ntpq -c
+	// ntsinfo` of NTPsec's ntpq); nil when NTS is not configured.
+	NTS func() NTSStats
+}
+
+// NTSStats are NTPsec's NTS counters (ntp_control.c of NTPsec 1.2.2, "ntsinfo"): NTP packets
+// with NTS fields sent and received as client and server, cookies made and decoded (by the
+// age of the master key that made them), and NTS-KE exchanges as client (probes) and server.
+type NTSStats struct {
+	ClientSend, ClientRecvGood, ClientRecvBad uint64
+	ServerRecvGood, ServerRecvBad, ServerSend uint64
+	CookieMake, CookieDecode, CookieDecodeOld uint64
+	CookieDecodeOld2, CookieDecodeOlder       uint64
+	CookieDecodeTooOld, CookieDecodeError     uint64
+	KEProbesGood, KEProbesBad                 uint64
+	KEServesGood, KEServesBad                 uint64
+}
+
+func (n NTSStats) value(name string) (uint64, bool) {
+	switch name {
+	case "nts_client_send":
+		return n.ClientSend, true
+	case "nts_client_recv_good":
+		return n.ClientRecvGood, true
+	case "nts_client_recv_bad":
+		return n.ClientRecvBad, true
+	case "nts_server_recv_good":
+		return n.ServerRecvGood, true
+	case "nts_server_recv_bad":
+		return n.ServerRecvBad, true
+	case "nts_server_send":
+		return n.ServerSend, true
+	case "nts_cookie_make":
+		return n.CookieMake, true
+	case "nts_cookie_decode":
+		return n.CookieDecode, true
+	case "nts_cookie_decode_old":
+		return n.CookieDecodeOld, true
+	case "nts_cookie_decode_old2":
+		return n.CookieDecodeOld2, true
+	case "nts_cookie_decode_older":
+		return n.CookieDecodeOlder, true
+	case "nts_cookie_decode_too_old":
+		return n.CookieDecodeTooOld, true
+	case "nts_cookie_decode_error":
+		return n.CookieDecodeError, true
+	case "nts_ke_probes_good":
+		return n.KEProbesGood, true
+	case "nts_ke_probes_bad":
+		return n.KEProbesBad, true
+	case "nts_ke_serves_good":
+		return n.KEServesGood, true
+	case "nts_ke_serves_bad":
+		return n.KEServesBad, true
+	}
+	return 0, false
 }
 
 // ServerStats are the time server's counters that the ss_* variables show (`ntpq -c

@@ -28,6 +28,13 @@ var sysNames = []string{
 	"rbuf_lowater", "io_dropped", "io_ignored", "io_received", "io_sent", "io_sendfailed",
 	"io_wakeups", "io_goodwakeups", "timerstats_reset", "timer_overruns", "timer_xmts",
 	"fuzz", "clk_wander_threshold",
+	// NTPsec's NTS counters (`ntpq -c ntsinfo` of NTPsec's ntpq), after classic's table so
+	// that classic's codes, default list and sys_var_list stay as they are.
+	"nts_client_send", "nts_client_recv_good", "nts_client_recv_bad", "nts_server_recv_good",
+	"nts_server_recv_bad", "nts_server_send", "nts_cookie_make", "nts_cookie_decode",
+	"nts_cookie_decode_old", "nts_cookie_decode_old2", "nts_cookie_decode_older",
+	"nts_cookie_decode_too_old", "nts_cookie_decode_error", "nts_ke_probes_good",
+	"nts_ke_probes_bad", "nts_ke_serves_good", "nts_ke_serves_bad",
 }
 
 // Codes of the system variables used by name below.
@@ -256,6 +263,12 @@ func (s *Server) putStats(b []byte, name string, c int, r *reply) ([]byte, bool)
 			v = 0
 		}
 		return appendUint(b, name, v), true
+	case strings.HasPrefix(name, "nts_"):
+		if s.src.NTS == nil {
+			return b, false
+		}
+		v, ok := s.src.NTS().value(name)
+		return appendUint(b, name, v), ok
 	case strings.HasPrefix(name, "mru_"):
 		if s.src.Monitor == nil {
 			return b, false

@@ -54,6 +54,19 @@ type Clock struct {
 	leapTab  *leap.Table      // nil without a (usable) leap file
 	leapPath string
 	leapWarn leap.Warner
+	// leapWatch is the leap file the daemon was configured with and the size and
+	// modification time it had when last read (WatchLeap).
+	leapWatch leapWatch
+}
+
+// leapWatch remembers the configured leap-seconds file and what a stat said of it when it
+// was last read, so that WatchLeap re-reads it only when it has changed.
+type leapWatch struct {
+	path      string
+	checkHash bool
+	size      int64
+	mtime     time.Time
+	seen      bool // size and mtime are those of a file that existed
 }
 
 // setupClock builds the daemon's clock from the command line and ntp.conf (tinker, enable
@@ -173,14 +186,19 @@ func (c *Clock) readDrift(path string) (float64, bool) {
 	return 0, false
 }
 
-// loadLeap reads the leap-seconds file and logs classic's line for it.
+// loadLeap reads the leap-seconds file and logs classic's line for it. A file that cannot be
+// read or parsed leaves the table in use unchanged (none at start).
 func (c *Clock) loadLeap(path string, checkHash bool) {
+	c.leapWatch = leapWatch{path: path, checkHash: checkHash}
 	f, err := os.Open(path)
 	if err != nil {
 		c.log.Warn(fmt.Sprintf("leapsecond file ('%s'): open failed: %v", path, err))
 		return
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		c.leapWatch.size, c.leapWatch.mtime, c.leapWatch.seen = fi.Size(), fi.ModTime(), true
+	}
 	t, err := leap.Parse(f, checkHash)
 	if err != nil {
 		c.log.Warn(fmt.Sprintf("leapsecond file ('%s'): %v; running without leap second information", path, err))
@@ -193,6 +211,41 @@ func (c *Clock) loadLeap(path string, checkHash bool) {
 	if err := c.Discipline.SetLeapTable(t, c.Now()); err != nil {
 		c.log.Error(err.Error())
 	}
+}
+
+// LeapCheckInterval is how often the daemon looks at the leap-seconds file's size and
+// modification time (WatchLeap). tzdata replaces /usr/share/zoneinfo/leap-seconds.list a few
+// times a year, months before the file in use expires, so minutes are soon enough; a stat
+// every five minutes costs nothing. Classic ntpd 4.2.8p15 checks the file once a day
+// (check_leap_file from the timer) and gontp also re-reads it at every SIGHUP.
+const LeapCheckInterval = 5 * time.Minute
+
+// WatchLeap re-reads the configured leap-seconds file, through the same path as at start
+// (loadLeap: classic's log line, the new TAI offset to the kernel), when its size or
+// modification time differ from those it had when last read, so that an update by tzdata
+// or update-leap takes effect without a restart. A file that vanished is reported once and
+// the table in use is kept (dpkg replaces the file by a rename, so it is never missing for
+// long); a new file that does not parse is reported once and the old table kept as well.
+// It runs on the engine's goroutine and reports whether the file was read again.
+func (c *Clock) WatchLeap() bool {
+	w := c.leapWatch
+	if w.path == "" {
+		return false
+	}
+	fi, err := os.Stat(w.path)
+	if err != nil {
+		if w.seen {
+			c.log.Warn(fmt.Sprintf("leapsecond file ('%s'): %v; keeping the leap second information in use", w.path, err))
+			c.leapWatch.seen, c.leapWatch.size, c.leapWatch.mtime = false, 0, time.Time{}
+		}
+		return false
+	}
+	if w.seen && fi.Size() == w.size && fi.ModTime().Equal(w.mtime) {
+		return false
+	}
+	c.log.Info(fmt.Sprintf("leapsecond file ('%s'): changed on disk, reading it again", w.path))
+	c.loadLeap(w.path, w.checkHash)
+	return true
 }
 
 // Now reads the clock the daemon keeps: the virtual clock, or the host's.

@@ -15,6 +15,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
 	"gontp/internal/control"
@@ -50,6 +51,11 @@ type runConfig struct {
 	// minPoll is classic's ntp_minpoll, from `discard average`: the least poll a reply
 	// advertises.
 	minPoll int8
+	// noAuth is `disable auth`: unauthenticated symmetric-active packets may mobilise
+	// passive associations (server.Config.NoAuth).
+	noAuth bool
+	// authSet says that an enable or disable line names auth (it then wins over -A).
+	authSet bool
 	// refclocks are the reference clock lines; openRefclocks makes their drivers (only at
 	// start: a driver may hold a device, and a reload does not change reference clocks).
 	refclocks []refclockLine
@@ -66,6 +72,10 @@ type runConfig struct {
 	problems []string
 	// parsed is the configuration this was made from (reload compares with it).
 	parsed *ntpconf.Config
+	// nts is Network Time Security: the server's settings and the NTS associations (nts.go);
+	// ntsInfo its counters for mode 6, set once NTS runs.
+	nts     ntsConf
+	ntsInfo func() control.NTSStats
 	// warned are the warnings start-up gave (a reload repeats them at debug level only).
 	warned map[string]bool
 }
@@ -79,7 +89,7 @@ var actedOn = map[string]bool{
 	"keys": true, "trustedkey": true, "controlkey": true, "requestkey": true, "keysdir": true,
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
-	"statsdir": true, "statistics": true, "filegen": true, "metrics": true,
+	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -225,6 +235,9 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	if cfg == nil {
 		return nil, perr
 	}
+	if err := addCommandLineServers(cfg, opts.Servers); err != nil {
+		return nil, err
+	}
 	for _, p := range Problems(perr) {
 		log.Error(p)
 	}
@@ -244,6 +257,29 @@ func loadConfig(opts Options, log *slog.Logger) (*runConfig, error) {
 	return rc, nil
 }
 
+// addCommandLineServers puts ntpd's server operands in front of the file's associations, as
+// classic's config_peers does: each one "server NAME iburst", version 4, nothing else. An
+// operand that is not a plain host name or address (one with blanks, quotes or '#', which
+// would be more than one word of a configuration line) is refused by name.
+func addCommandLineServers(cfg *ntpconf.Config, servers []string) error {
+	if len(servers) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, s := range servers {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"'#\\") {
+			return fmt.Errorf("command line: server %q is not a host name or address", s)
+		}
+		fmt.Fprintf(&b, "server %s iburst\n", s)
+	}
+	extra, err := ntpconf.ParseBytes("command line", []byte(b.String()))
+	if err != nil {
+		return fmt.Errorf("command line servers: %w", err)
+	}
+	cfg.Associations = append(extra.Associations, cfg.Associations...)
+	return nil
+}
+
 // CheckConfig is --configtest: it reads the configuration as start-up does and returns every
 // error (what a reload would refuse the file for) and every warning start-up would log, in
 // the daemon's words. A nil error means the file could be read at all.
@@ -259,6 +295,7 @@ func CheckConfig(file string, family int) (errs, warnings []string, err error) {
 	log := slog.New(&collect{level: slog.LevelWarn, out: &warnings, errs: &errs})
 	rc := applyConfig(cfg, family, log)
 	openRefclocks(rc)
+	loadNTSFiles(rc.nts, log) // the certificate, key and authorities start-up reads
 	errs = append(errs, rc.problems...)
 	return errs, warnings, nil
 }
@@ -341,12 +378,9 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	rc.keys, rc.controlKey = loadKeys(cfg, log)
 	flags := cfg.Flags()
 	rc.engine.NTP = flags["ntp"]
-	for _, o := range cfg.Disable {
-		if o.Name == "auth" {
-			// Classic's sys_authenticate only decides whether a peer nobody configured may
-			// mobilise an association without a MAC; gontp mobilises none for strangers.
-			log.Warn(fmt.Sprintf("%s: disable auth has no effect: gontp never mobilises associations for unconfigured peers, authenticated or not (classic would without a MAC)", o.Pos))
-		}
+	rc.noAuth = !flags["auth"]
+	for _, o := range append(cfg.Enable[:len(cfg.Enable):len(cfg.Enable)], cfg.Disable...) {
+		rc.authSet = rc.authSet || o.Name == "auth"
 	}
 
 	tv := cfg.TosParams()
@@ -378,9 +412,11 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		for _, o := range f.Options {
 			switch o.Name {
 			case "time1":
-				fu.Time1 = o.Value.Float()
+				fu.Time1, fu.Time1Set = o.Value.Float(), true
 			case "time2":
-				fu.Time2 = o.Value.Float()
+				fu.Time2, fu.Time2Set = o.Value.Float(), true
+			case "minjitter":
+				fu.MinJitter, fu.MinJitterSet = o.Value.Float(), true
 			case "stratum":
 				fu.Stratum, fu.StratumSet = int(o.Value.Float()), true
 			case "refid":
@@ -410,9 +446,28 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			log.Warn(fmt.Sprintf("%s: %s %s key %d: not a trusted key of the key file; nothing is sent to it (classic: \"no key\")",
 				a.Pos, a.Kind, a.Address, a.Key))
 		}
+		if a.Has("noval") && !a.Has("nts") {
+			log.Warn(fmt.Sprintf("%s: %s %s: noval applies only with nts; it has no effect", a.Pos, a.Kind, a.Address))
+		}
+		if a.Has("nts") && a.Refclock == nil {
+			// NTS-KE first, with the line's name; the association comes when it succeeds
+			// (nts.go). A pool line makes one association, with the pool name's NTS-KE
+			// server, as NTPsec does.
+			pc.Mode = wire.ModeClient
+			pc.NTS = true
+			if a.Kind == ntpconf.KindPeer {
+				log.Warn(fmt.Sprintf("%s: peer %s nts: NTS is client-server only (RFC 8915); this line has no effect", a.Pos, a.Address))
+				continue
+			}
+			rc.nts.clients = append(rc.nts.clients, ntsClientLine{pos: a.Pos.String(), name: a.Address,
+				family: family(a.Family, cmdFamily), noval: a.Has("noval"), peer: pc})
+			continue
+		}
 		if a.Refclock != nil {
 			addr := refclock.Address{Type: uint8(a.Refclock.Type), Unit: uint8(a.Refclock.Unit)}
-			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), addr: addr, fudge: fudges[*a.Refclock], peer: pc})
+			clk := refclock.Config{Addr: addr, Mode: uint32(a.TTLMode), Fudge: fudges[*a.Refclock],
+				Path: a.Path, PPSPath: a.PPSPath}
+			rc.refclocks = append(rc.refclocks, refclockLine{pos: a.Pos.String(), clock: clk, peer: pc})
 			continue
 		}
 		switch a.Kind {
@@ -458,6 +513,8 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 		rc.named = append(rc.named, namedServer{pos: a.Pos.String(), name: a.Address, family: a.Family, peer: pc})
 	}
 
+	ntsFromConfig(cfg, &rc.nts, log)
+
 	for _, r := range cfg.Interfaces {
 		target := r.Class
 		if target == "" {
@@ -476,31 +533,41 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 // refclockLine is a `server 127.127.t.u` line with its fudge.
 type refclockLine struct {
 	pos   string
-	addr  refclock.Address
-	fudge refclock.Fudge
+	clock refclock.Config
 	peer  peer.Config
 }
 
-// openRefclocks makes the drivers of the reference clock lines into rc.engine.Refclocks; a
-// driver that cannot be made is a problem named with its line.
+// openRefclocks puts the reference clock lines into rc.engine.Refclocks; a clock gontp has no
+// driver for is a problem named with its line. The drivers themselves (devices, segments,
+// sockets) are started by the running daemon only (startRefclocks), never by a check.
 func openRefclocks(rc *runConfig) {
 	for _, l := range rc.refclocks {
-		drv, err := refclock.New(l.addr, l.fudge)
-		if err != nil {
+		if err := refclock.Supported(l.clock.Addr); err != nil {
 			rc.problems = append(rc.problems, fmt.Sprintf("%s: %v", l.pos, err))
 			continue
 		}
-		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Addr: l.addr, Driver: drv, Peer: l.peer})
+		rc.engine.Refclocks = append(rc.engine.Refclocks, engine.Refclock{Clock: l.clock, Peer: l.peer})
 	}
 }
 
+// noAuth is whether authentication is not required for mobilising associations (classic
+// sys_authenticate off): `disable auth`, or -A when the file names neither.
+func (o Options) noAuth(rc *runConfig) bool {
+	if rc.authSet {
+		return rc.noAuth
+	}
+	return o.AuthNoReq
+}
+
 // actedFlags are the enable/disable flags the daemon uses: ntp (discipline), kernel (the
-// kernel loop) and monitor (the MRU list).
-var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true}
+// kernel loop), monitor (the MRU list), mode7 (the read-only ntpdc subset) and auth (whether
+// an unauthenticated symmetric-active packet may mobilise a passive association).
+var actedFlags = map[string]bool{"ntp": true, "kernel": true, "monitor": true, "mode7": true, "auth": true}
 
 // warnFlags names each enable or disable flag gontp reads but does not act on, with its
-// line. `enable mode7` is refused: gontp never answers mode-7 (ntpdc) requests, whatever the
-// configuration says (classic's mode 7 is a known amplifier and write path).
+// line. `enable mode7` is acted on for a read-only subset (internal/mode7: peer list and
+// details, system info and counters, kernel state); monlist and every write request stay
+// refused, and the log says so once.
 func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 	for _, list := range []struct {
 		verb string
@@ -508,11 +575,9 @@ func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 	}{{"enable", cfg.Enable}, {"disable", cfg.Disable}} {
 		for _, o := range list.opts {
 			switch {
-			case actedFlags[o.Name]:
 			case o.Name == "mode7" && list.verb == "enable":
-				log.Warn(fmt.Sprintf("%s: enable mode7 is refused: gontp never answers mode-7 (ntpdc) requests; use ntpq (mode 6)", o.Pos))
-			case o.Name == "mode7":
-				// disable mode7 is what gontp does anyway.
+				log.Info(fmt.Sprintf("%s: enable mode7: ntpdc's read-only requests are answered (peers, showpeer, sysinfo, sysstats, kerninfo); monlist and every write request are refused", o.Pos))
+			case actedFlags[o.Name]:
 			default:
 				log.Warn(fmt.Sprintf("%s: %s %s is read but gontp does not act on it yet; it has no effect", o.Pos, list.verb, o.Name))
 			}

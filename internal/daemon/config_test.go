@@ -108,7 +108,7 @@ func TestDuplicateAssociationWarnedAndSkipped(t *testing.T) {
 
 // TestUnusedFlagsAndOptionsWarned is issue 15 item 5: every enable/disable flag and every
 // association option gontp reads but does not act on is named with its line, and `enable
-// mode7` is refused.
+// mode7` says what it answers and what it refuses.
 func TestUnusedFlagsAndOptionsWarned(t *testing.T) {
 	_, logs := apply(t, `enable mode7 auth bclient calibrate stats
 disable auth
@@ -120,12 +120,10 @@ server 198.18.0.5 ttl 5
 server 198.18.0.6 ident grp
 `, 0)
 	for _, want := range []string{
-		"ntp.conf:1:8: enable mode7 is refused",
-		"ntp.conf:1:14: enable auth is read but gontp does not act on it",
+		"ntp.conf:1:8: enable mode7: ntpdc's read-only requests are answered (peers, showpeer, sysinfo, sysstats, kerninfo); monlist and every write request are refused",
 		"ntp.conf:1:19: enable bclient is read",
 		"ntp.conf:1:27: enable calibrate is read",
 		"ntp.conf:1:37: enable stats is read",
-		"ntp.conf:2:9: disable auth is read",
 		"ntp.conf:4:1: server 198.18.0.2: option xleave is read",
 		"ntp.conf:5:1: server 198.18.0.3: option autokey is read",
 		"ntp.conf:6:1: server 198.18.0.4: option xmtnonce is read",
@@ -136,13 +134,38 @@ server 198.18.0.6 ident grp
 			t.Errorf("log lacks %q", want)
 		}
 	}
-	for _, not := range []string{"enable monitor", "enable ntp", "enable kernel"} {
+	for _, not := range []string{"enable monitor", "enable ntp", "enable kernel", "enable auth", "disable auth"} {
 		if strings.Contains(logs, not) {
 			t.Errorf("log warns about %q, which gontp acts on:\n%s", not, logs)
 		}
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", logs)
+	}
+}
+
+// TestCommandLineServers: ntpd's operands become "server NAME iburst" associations in front
+// of the file's, as classic's config_peers makes them; an operand that would be more than a
+// host name on a configuration line is refused by name.
+func TestCommandLineServers(t *testing.T) {
+	cfg, err := ntpconf.ParseBytes("ntp.conf", []byte("server 192.0.2.9 minpoll 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addCommandLineServers(cfg, []string{"pool.ntp.example", "2001:db8::1"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range cfg.Associations {
+		got = append(got, string(a.Kind)+" "+a.Address+" "+strings.Join(a.Flags, ","))
+	}
+	if want := "server pool.ntp.example iburst|server 2001:db8::1 iburst|server 192.0.2.9 "; strings.Join(got, "|") != want {
+		t.Errorf("associations %q, want %q", strings.Join(got, "|"), want)
+	}
+	for _, bad := range []string{"a b", "x#y", `"q"`, ""} {
+		if err := addCommandLineServers(cfg, []string{bad}); err == nil || !strings.Contains(err.Error(), "command line") {
+			t.Errorf("operand %q: error %v, want a refusal naming the command line", bad, err)
+		}
 	}
 }
 

@@ -41,6 +41,7 @@ func newControl(snap func() *snapshot.Snapshot, kernel clock.Kernel, srv *server
 	}
 	rand.Read(cfg.NonceSecret[:])
 	src := control.Sources{
+		NTS:         rc.ntsInfo,
 		Snapshot:    snap,
 		ServerStats: func(now ntptime.Time) control.ServerStats { return controlServerStats(srv.Stats(now)) },
 		IO: func(now time.Time) control.IOStats {

@@ -28,11 +28,13 @@ import (
 	"gontp/internal/filegen"
 	"gontp/internal/keys"
 	"gontp/internal/metrics"
+	"gontp/internal/mode7"
 	"gontp/internal/netio"
 	"gontp/internal/ntptime"
 	"gontp/internal/server"
 	"gontp/internal/wire"
 	"gontp/ntpconf"
+	"gontp/refclock"
 )
 
 // Options are the daemon's settings from the command line.
@@ -43,6 +45,10 @@ type Options struct {
 	NoVirtualIPs bool     // -L
 	Port         uint16   // UDP port; 123 except in tests
 	CommandLine  []string // for the "Command line:" log line
+	// AuthNoReq is ntpd's -A (--authnoreq): `disable auth` unless the configuration file
+	// says `enable auth` or `disable auth` itself (classic applies the command line first,
+	// then the file). -a (--authreq) is the default.
+	AuthNoReq bool
 	// KeyFile is ntpd's -k: the symmetric key file, instead of ntp.conf's `keys`.
 	// TrustedKeys are -t: key ids trusted besides those of `trustedkey`.
 	KeyFile     string
@@ -82,11 +88,19 @@ type Options struct {
 	// pipe to the forking parent (nil: not forked). Both are told when the daemon runs.
 	Notifier  *Notifier
 	Readiness *Readiness
+	// LeapCheckInterval is how often the leap-seconds file is looked at for changes on
+	// disk; 0 means LeapCheckInterval (5 minutes). Tests make it short.
+	LeapCheckInterval time.Duration
 	// Jail is ntpd's -i: chroot to this directory once the sockets are bound and the pid
 	// file is written, before the user change (jail.go).
 	Jail string
 	// StatsDir is ntpd's -s: the statistics directory, over `statsdir`.
 	StatsDir string
+	// Servers are ntpd's operands: each is served as a "server NAME iburst" line before the
+	// configuration file's own, as classic's config_peers does (with or without -q).
+	Servers []string
+	// Priority is ntpd's -N and -P (priority.go).
+	Priority Priority
 }
 
 // Daemon is a running gontp ntpd.
@@ -97,17 +111,23 @@ type Daemon struct {
 	clock *Clock
 	srv   *server.Server
 	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
-	gate  atomic.Pointer[server.Gate]
-	ctl   *control.Server
-	eng   *engine.Engine
-	socks *netio.Set
+	gate atomic.Pointer[server.Gate]
+	ctl  *control.Server
+	// mode7 answers ntpdc's read-only requests while the flags in effect (mode7Flags, swapped
+	// by a reload) say `enable mode7`.
+	mode7      *mode7.Server
+	mode7Flags atomic.Pointer[ntpconf.SystemFlags]
+	eng        *engine.Engine
+	socks      *netio.Set
 
 	// toEngine carries datagrams that belong to associations to the engine goroutine,
 	// which alone owns the associations (docs/architecture.md: one goroutine owns all state).
 	toEngine chan inbound
 	// calls carries other work for the engine goroutine: resolved names, pool answers,
 	// interface changes.
-	calls    chan engineCall
+	calls chan engineCall
+	// readings carries the reference clock drivers' readings to the engine goroutine.
+	readings chan refclock.Reading
 	stopping <-chan struct{}
 	// routes caches the socket for each destination of the engine's packets; the engine
 	// goroutine alone uses it, and a rescan empties it.
@@ -116,6 +136,8 @@ type Daemon struct {
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
+	// nts is Network Time Security (nts.go); nil when ntp.conf has no NTS.
+	nts *ntsState
 	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
 	// handing it to netio per reply allocates nothing).
 	stampSeal netio.TxHook
@@ -160,6 +182,9 @@ type inbound struct {
 	rx     time.Time
 	src    netip.AddrPort
 	socket *netio.Socket
+	// passive: a symmetric-active packet from a stranger that mobilises a passive
+	// association (server.NewPassive).
+	passive bool
 }
 
 // Run starts the daemon and serves until ctx is cancelled. Errors that stop the daemon at
@@ -172,6 +197,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	prec, tick := measurePrecision(func() int64 { return time.Now().UnixNano() })
 	log.Info(fmt.Sprintf("proto: precision = %.3f usec (%d)", float64(tick)/1e3, prec))
+	setPriority(opts.Priority, log)
 
 	cfg, err := loadConfig(opts, log)
 	if err != nil {
@@ -199,14 +225,16 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	start := now()
 	d := &Daemon{
-		log:      log,
-		opts:     opts,
-		now:      now,
-		clock:    clk,
-		srv:      server.New(server.Config{MinPoll: cfg.minPoll}, ntptime.FromTime(start)),
+		log:   log,
+		opts:  opts,
+		now:   now,
+		clock: clk,
+		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
+			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
+		readings: make(chan refclock.Reading, 256),
 		stopping: ctx.Done(),
 		resolver: opts.Resolver,
 	}
@@ -231,9 +259,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
-		Resolve: func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
-		Stats:   d.stats,
-		Keys:    engineKeys,
+		Resolve:   func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
+		Stats:     d.stats,
+		Keys:      engineKeys,
+		LocalAddr: d.localAddrFor,
 	})
 	if err != nil {
 		return err
@@ -260,6 +289,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
 	d.startMetrics(cfg.parsed)
 	defer d.metrics.Close()
+	// NTS reads its certificate, key and master keys while still root, and binds TCP 4460.
+	d.startNTS(ctx, cfg.nts)
 	if opts.PIDFile != "" {
 		if err := writePIDFile(opts.PIDFile); err != nil {
 			log.Error(err.Error())
@@ -298,6 +329,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			d.gate.Load().List.AddInterface(sock.Local.Addr())
 		}
 	}
+	if d.nts != nil {
+		cfg.ntsInfo = d.ntsInfo
+	}
 	d.startConfig = cfg.parsed
 	writer := &configWriter{d: d, startFile: opts.ConfigFile, startAt: start}
 	if sd := cfg.parsed.Setting("saveconfigdir"); sd != nil {
@@ -305,6 +339,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	d.ctl = newControl(eng.Snapshot, clk.Kernel, d.srv, d.gate.Load, func() *netio.Set { return d.socks }, cfg, start, writer, d.keys.Load, log)
 	d.ctlReady.Store(d.ctl)
+	d.mode7Flags.Store(&cfg.flags)
+	d.mode7 = newMode7(eng.Snapshot, clk.Kernel, d.srv, func() map[string]bool { return *d.mode7Flags.Load() })
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
@@ -316,6 +352,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 
 	d.startLines(ctx, cfg)
+	d.startRefclocks(ctx, cfg.engine.Refclocks)
 	if opts.ObserveConfig != nil {
 		opts.ObserveConfig(d.configState)
 	}
@@ -370,6 +407,7 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	rxTime := d.clock.RxTime(p.RxTime, p.Kernel)
 	rx := ntptime.FromTime(rxTime)
 	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
+	src.Mode7 = d.mode7Enabled()
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
 	switch verdict {
 	case server.ToControl:
@@ -380,8 +418,17 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 			}
 		})
 		return 0, nil
-	case server.ToAssociation:
-		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket}
+	case server.ToPrivate:
+		sock, to := p.Socket, p.Source
+		d.mode7.Handle(p.Data, d.now(), func(b []byte) {
+			if err := sock.SendTo(b, to, nil); err != nil {
+				d.log.Debug("send failed", "to", to.String(), "error", err)
+			}
+		})
+		return 0, nil
+	case server.ToAssociation, server.NewPassive:
+		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket,
+			passive: verdict == server.NewPassive}
 		select {
 		case d.toEngine <- in:
 		default:
@@ -392,10 +439,19 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
 	}
+	if verdict == server.Replied && d.nts != nil && d.nts.ring != nil && len(p.Data) > wire.HeaderLen {
+		return d.ntsReply(p.Data, reply, n)
+	}
 	// The transmit timestamp is written at the last moment before the send (RFC 5905
 	// section 8: T3 as close to the wire as possible), and an authenticated reply is
 	// signed after it.
 	return n, d.stampSeal
+}
+
+// mode7Enabled reports whether `enable mode7` is in effect.
+func (d *Daemon) mode7Enabled() bool {
+	f := d.mode7Flags.Load()
+	return f != nil && d.mode7 != nil && (*f)["mode7"]
 }
 
 // runEngine is the engine's goroutine: it fires the association timers, feeds it the
@@ -417,6 +473,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 	}
 	tick := time.NewTicker(TickInterval) // drift file, leap file, interference checks
 	defer tick.Stop()
+	leapEvery := d.opts.LeapCheckInterval
+	if leapEvery <= 0 {
+		leapEvery = LeapCheckInterval
+	}
+	leapCheck := time.NewTicker(leapEvery) // the leap file changed on disk (WatchLeap)
+	defer leapCheck.Stop()
 	for {
 		var sends []engine.Send
 		select {
@@ -426,15 +488,31 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 			d.rescan()
 		case <-tick.C:
 			d.clock.Tick(d.now())
+		case <-leapCheck.C:
+			d.clock.WatchLeap()
 		case <-timer.C:
 			sends = d.eng.Timer(d.now())
 		case in := <-d.toEngine:
 			now := d.now()
 			d.recordInput(in, now)
-			sends = d.eng.Receive(in.data, in.src, in.rx, now)
+			if in.passive {
+				// A stranger's symmetric-active packet (server.NewPassive): never an
+				// NTS association's, which is configured.
+				sends = d.eng.NewPassive(in.data, in.src, in.rx, now)
+				d.srv.Processed()
+				break
+			}
+			switch d.ntsAccept(in) {
+			case ntsPlain:
+				sends = d.eng.Receive(in.data, in.src, in.rx, now)
+			case ntsVerified:
+				sends = d.eng.ReceiveNTS(in.data, in.src, in.rx, now)
+			}
 			d.srv.Processed()
 		case f := <-d.calls:
 			sends = f(d.eng, d.now())
+		case r := <-d.readings:
+			d.eng.RefclockReading(r, d.now())
 		}
 		for _, s := range sends {
 			d.send(s)
@@ -484,6 +562,9 @@ func (d *Daemon) send(s engine.Send) {
 		}
 		d.routes[s.To] = sock
 	}
+	if d.ntsSend(sock, s) {
+		return
+	}
 	var b [wire.HeaderLen + wire.MaxMACLen]byte
 	n := s.Packet.Encode(b[:])
 	keySet := d.keys.Load()
@@ -524,6 +605,28 @@ func (d *Daemon) send(s engine.Send) {
 		d.eng.TxTimestamp(s.To, actual, d.clock.RxTime(kernel, true))
 	}
 	d.recordOutput(sock.Local.Addr(), s, actual)
+}
+
+// localAddrFor is our address on the way to `to`: the local address of the socket the
+// engine's packets to it leave from (engine.Options.LocalAddr, for the orphan election).
+// It runs on the engine goroutine, which alone uses the route cache.
+func (d *Daemon) localAddrFor(to netip.AddrPort) (netip.Addr, bool) {
+	sock := d.routes[to]
+	if sock == nil {
+		if d.socks == nil {
+			return netip.Addr{}, false
+		}
+		var err error
+		if sock, err = d.socks.SocketFor(to); err != nil {
+			return netip.Addr{}, false
+		}
+		if d.routes == nil {
+			d.routes = map[netip.AddrPort]*netio.Socket{}
+		}
+		d.routes[to] = sock
+	}
+	a := sock.Local.Addr()
+	return a, a.IsValid() && !a.IsUnspecified()
 }
 
 func writePIDFile(path string) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,9 @@ var appliers = []applier{
 		e.SetNTP(cur.engine.NTP, now)
 	}},
 	{name: "enable/disable kernel", groups: []string{"flag kernel"}},
+	// NTS (nts.go): the NTS-KE server, its certificate, the master key file and the NTS
+	// associations are set up at start only.
+	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
@@ -117,6 +121,12 @@ func groupTexts(cfg *ntpconf.Config) map[string]string {
 			continue
 		}
 		key := f[0]
+		if (key == "server" || key == "pool") && slices.Contains(f[2:], "nts") {
+			// NTS associations (nts.go) come from an NTS-KE made at start: they belong
+			// to the nts group, which changes at a restart.
+			m["nts"] += l + "\n"
+			continue
+		}
 		switch key {
 		case "server":
 			if len(f) < 2 || !strings.HasPrefix(f[1], "127.127.") {
@@ -249,6 +259,11 @@ func (d *Daemon) reload(ctx context.Context) {
 		return
 	}
 	commandLineKeys(cfg, d.opts)
+	// The command line's servers stay what they were at start, as in classic.
+	if err := addCommandLineServers(cfg, d.opts.Servers); err != nil {
+		refuse([]string{err.Error()})
+		return
+	}
 	// A warning that start-up or the last reload gave already goes to debug; a new one
 	// (a line just added that gontp does not act on, say) is logged as such.
 	warned := &newWarnings{Handler: d.log.Handler(), seen: d.warned, now: map[string]bool{}}
@@ -273,6 +288,8 @@ func (d *Daemon) reload(ctx context.Context) {
 		// before it expires) takes effect without a restart.
 		if lp, checkHash, ok := cfg.Leapfile(); ok && lp != "" {
 			d.clock.loadLeap(lp, checkHash)
+		} else {
+			d.clock.leapWatch = leapWatch{} // no leapfile line any more: nothing to watch
 		}
 		d.reloaded(true)
 		return nil
@@ -317,6 +334,7 @@ func (d *Daemon) applyReload(ctx context.Context, e *engine.Engine, rc *runConfi
 		d.log.Warn("reload: " + strings.Join(restart, "; ") + " changed: gontp cannot change that in a running daemon yet; it takes effect at the next restart, the rest of the file is applied")
 	}
 	d.cur = rc
+	d.mode7Flags.Store(&rc.flags)
 }
 
 // applyLines applies the server and peer lines: removed associations go first (so that an
@@ -450,7 +468,8 @@ func (d *Daemon) applyPools(e *engine.Engine, cur *runConfig, now time.Time) {
 	}
 }
 
-// applyAccess swaps in the new restrict list and, when `discard`, `mru` or `enable monitor`
+// applyAccess swaps in the new restrict list, `enable/disable auth` and `tos floor/ceiling`
+// (whether strangers' symmetric-active packets may mobilise passive associations) and, when `discard`, `mru` or `enable monitor`
 // changed, the new MRU monitor; otherwise the running monitor, with its list of clients,
 // stays. The new list gets the hidden entries of the local addresses before it is seen, so
 // that the daemon never answers itself in between.
@@ -473,6 +492,8 @@ func (d *Daemon) applyAccess(_ *engine.Engine, cur *runConfig, _ time.Time) {
 		}
 	}
 	d.gate.Store(g)
+	d.srv.SetNoAuth(d.opts.noAuth(cur))
+	d.srv.SetStratumRange(cur.engine.Tos.Floor, cur.engine.Tos.Ceiling)
 }
 
 // applyLogging applies `logfile` and `logconfig` to the daemon's LogOutput. -l on the

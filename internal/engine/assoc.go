@@ -11,7 +11,6 @@ import (
 
 	"gontp/internal/wire"
 	"gontp/peer"
-	"gontp/refclock"
 )
 
 // AddServer mobilises a network association after start: a `server` or `peer` line whose
@@ -29,7 +28,7 @@ func (e *Engine) AddServer(pc peer.Config, now time.Time) (uint16, error) {
 	}
 	pc.Configured = true
 	pc.StartDelay = 0
-	as, err := e.add(pc, nil, refclock.Address{}, now)
+	as, err := e.add(pc, nil, now)
 	if err != nil {
 		return 0, err
 	}
@@ -62,9 +61,8 @@ func (e *Engine) Stepped(now time.Time) { e.stepped(now, "") }
 func (e *Engine) stepped(now time.Time, detail string) {
 	for _, as := range e.assocs {
 		e.acts = as.a.Reset("STEP", now, &e.sys, e.acts[:0])
-		if as.driver != nil {
-			as.a.SetRefclock(peer.RefclockInfo{Type: as.ref.Type, Stratum: as.driver.Stratum(),
-				RefID: as.driver.RefID(), Precision: as.driver.Precision()})
+		if as.clock != nil {
+			setRefclock(as)
 		}
 	}
 	e.sys.Leap = wire.LeapAlarm
@@ -118,7 +116,7 @@ func (e *Engine) timeout(as *association) {
 // next selection.
 func (e *Engine) RemoveServer(addr netip.AddrPort, now time.Time) error {
 	as := e.byAddr[addr]
-	if as == nil || as.driver != nil || as.removed {
+	if as == nil || as.clock != nil || as.removed {
 		return fmt.Errorf("no network association for %s", addr)
 	}
 	as.removed = true
@@ -193,13 +191,13 @@ func (e *Engine) sysStatus() uint16 {
 	var src uint16
 	if e.sysPeer != nil {
 		src = 6 // sync_ntp
-		if e.sysPeer.driver != nil {
-			switch e.sysPeer.ref.Type {
+		if e.sysPeer.clock != nil {
+			switch e.sysPeer.clock.Addr().Type {
 			case 1: // LOCAL
 				src = 5 // sync_local
 			case 22: // PPS
 				src = 1 // sync_pps
-			case 20, 28: // NMEA, SHM
+			case 20, 28, 46: // NMEA, SHM, GPSD_JSON
 				src = 4 // sync_uhf_radio, as ntpd classes GPS receivers
 			default:
 				src = 7 // sync_other

@@ -45,14 +45,10 @@ func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {
 
 func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Engine {
 	t.Helper()
-	drv, err := refclock.New(refclock.Address{Type: 1}, refclock.Fudge{Stratum: 10, StratumSet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
-		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv,
+		Refclocks: []Refclock{{Clock: refclock.Config{Addr: refclock.Address{Type: 1}, Fudge: refclock.Fudge{Stratum: 10, StratumSet: true}},
 			Peer: peer.Config{IBurst: true, MinPoll: 4, MaxPoll: 7}}},
 		NTP: ntp, Tos: &tos,
 	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Loop: p, Log: log})

@@ -41,11 +41,12 @@ type Config struct {
 	Pools []Pool
 }
 
-// Refclock is one configured reference clock.
+// Refclock is one configured reference clock. Its driver runs outside the engine (the
+// daemon's I/O layer reads the device) and hands its readings in through RefclockReading;
+// the engine keeps the clock's state (refclock.Proc) and polls it like a peer.
 type Refclock struct {
-	Addr   refclock.Address
-	Driver refclock.Driver
-	Peer   peer.Config // poll, prefer, iburst... of its server line; Addr is set by the engine
+	Clock refclock.Config
+	Peer  peer.Config // poll, prefer, iburst... of its server line; Addr is set by the engine
 }
 
 // Options are the run-time inputs of the engine: everything that depends on the real world.
@@ -61,6 +62,10 @@ type Options struct {
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
 	Resolve func(ResolveRequest)
+	// LocalAddr returns our address on the way to a remote one (the socket the daemon
+	// would send from), for the orphan-parent election; nil or false means unknown, and
+	// then any orphan-stratum peer may be our parent.
+	LocalAddr func(to netip.AddrPort) (netip.Addr, bool)
 	// Stats receives the statistics records (loopstats, peerstats, protostats); nil
 	// records nothing. Its methods must not block.
 	Stats Recorder
@@ -163,13 +168,12 @@ type Send struct {
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
-// clock, the driver that stands in for the network.
+// clock, the clock's state that stands in for the network.
 type association struct {
-	id     uint16
-	seq    uint64 // order of creation, shared with the pool prototypes
-	a      *peer.Assoc
-	driver refclock.Driver
-	ref    refclock.Address
+	id    uint16
+	seq   uint64 // order of creation, shared with the pool prototypes
+	a     *peer.Assoc
+	clock *refclock.Proc // nil for a network association
 	// removed is set when the engine demobilises a preemptible association (ActTimeout);
 	// the association itself does not know.
 	removed bool
@@ -183,12 +187,14 @@ type association struct {
 // Engine owns the associations, the system variables and the discipline. It is not safe for
 // concurrent use: one goroutine calls it (docs/architecture.md), and observers read snapshot.Snapshot.
 type Engine struct {
-	log  *slog.Logger
-	rng  *rand.Rand
-	sys  system.State
-	ntp  bool
-	loop Loop // nil: the clock is never adjusted
-	keys Keys
+	// ntsVerified is set by ReceiveNTS for the packet it hands to Receive.
+	ntsVerified bool
+	log         *slog.Logger
+	rng         *rand.Rand
+	sys         system.State
+	ntp         bool
+	loop        Loop // nil: the clock is never adjusted
+	keys        Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection.
 	leapVote [2]bool
 	// err is the panic that ended the discipline (classic exits there); once set, the
@@ -208,6 +214,10 @@ type Engine struct {
 	seq     uint64
 	nextID  uint16
 	resolve func(ResolveRequest)
+	// byClock finds a reference clock's association for its driver's readings.
+	byClock map[refclock.Address]*association
+	// localAddr is Options.LocalAddr (orphan.go).
+	localAddr func(netip.AddrPort) (netip.Addr, bool)
 	// survivors is the number of survivors of the last selection (ntpd sys_survivors),
 	// which decides whether pools look for more servers.
 	survivors int
@@ -238,18 +248,20 @@ func New(cfg Config, o Options) (*Engine, error) {
 		return nil, errors.New("engine: Options.Rand is nil")
 	}
 	e := &Engine{
-		log:      o.Log,
-		rng:      o.Rand,
-		sys:      system.DefaultState(),
-		ntp:      cfg.NTP,
-		loop:     o.Loop,
-		start:    o.Start,
-		lostPeer: o.Start,
-		byAddr:   map[netip.AddrPort]*association{},
-		warned:   map[string]bool{},
-		resolve:  o.Resolve,
-		keys:     o.Keys,
-		rec:      o.Stats,
+		log:       o.Log,
+		rng:       o.Rand,
+		sys:       system.DefaultState(),
+		ntp:       cfg.NTP,
+		loop:      o.Loop,
+		start:     o.Start,
+		lostPeer:  o.Start,
+		byAddr:    map[netip.AddrPort]*association{},
+		warned:    map[string]bool{},
+		resolve:   o.Resolve,
+		keys:      o.Keys,
+		rec:       o.Stats,
+		localAddr: o.LocalAddr,
+		byClock:   map[refclock.Address]*association{},
 	}
 	if e.rec == nil {
 		e.rec = noRecorder{}
@@ -299,18 +311,22 @@ func New(cfg Config, o Options) (*Engine, error) {
 	for _, pc := range cfg.Servers {
 		pc.StartDelay = time.Duration(n+1) * time.Second
 		pc.Configured = true
-		if _, err := e.add(pc, nil, refclock.Address{}, o.Start); err != nil {
+		if _, err := e.add(pc, nil, o.Start); err != nil {
 			return nil, err
 		}
 		n++
 	}
 	for _, rc := range cfg.Refclocks {
 		pc := rc.Peer
-		pc.Addr = netip.AddrPortFrom(rc.Addr.Addr(), 123)
+		pc.Addr = netip.AddrPortFrom(rc.Clock.Addr.Addr(), 123)
 		pc.Mode = wire.ModeClient
 		pc.Configured = true
 		pc.StartDelay = time.Duration(n+1) * time.Second
-		if _, err := e.add(pc, rc.Driver, rc.Addr, o.Start); err != nil {
+		proc, err := refclock.NewProc(rc.Clock, o.Precision)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := e.add(pc, proc, o.Start); err != nil {
 			return nil, err
 		}
 		n++
@@ -341,7 +357,7 @@ func (e *Engine) newID() uint16 {
 
 func (e *Engine) newSeq() uint64 { e.seq++; return e.seq }
 
-func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address, now time.Time) (*association, error) {
+func (e *Engine) add(pc peer.Config, proc *refclock.Proc, now time.Time) (*association, error) {
 	if _, dup := e.byAddr[pc.Addr]; dup {
 		return nil, fmt.Errorf("duplicate association for %s", pc.Addr)
 	}
@@ -349,10 +365,10 @@ func (e *Engine) add(pc peer.Config, d refclock.Driver, ref refclock.Address, no
 	if err != nil {
 		return nil, fmt.Errorf("association %s: %w", pc.Addr, err)
 	}
-	as := &association{id: e.newID(), seq: e.newSeq(), a: a, driver: d, ref: ref}
-	if d != nil {
-		a.SetRefclock(peer.RefclockInfo{Type: ref.Type, Stratum: d.Stratum(), RefID: d.RefID(),
-			Precision: d.Precision()})
+	as := &association{id: e.newID(), seq: e.newSeq(), a: a, clock: proc}
+	if proc != nil {
+		setRefclock(as)
+		e.byClock[proc.Addr()] = as
 	}
 	e.assocs = append(e.assocs, as)
 	e.byAddr[pc.Addr] = as
@@ -375,6 +391,9 @@ func (e *Engine) Next() time.Time {
 			next = p.nextdate
 		}
 	}
+	if t := e.orphanDeadline(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		next = t
+	}
 	if next.IsZero() {
 		next = e.start.Add(time.Hour)
 	}
@@ -389,13 +408,16 @@ func (e *Engine) Timer(now time.Time) []Send {
 			continue
 		}
 		e.acts = e.acts[:0]
-		if as.driver != nil {
+		if as.clock != nil {
 			e.acts = as.a.RefclockPoll(now, &e.sys, e.acts)
-			if s, ok, err := as.driver.Poll(now); err != nil {
-				e.warnOnce("refclock "+as.ref.Name(), "reference clock "+as.ref.Name()+": "+err.Error())
-			} else if ok {
-				e.acts = as.a.RefclockSample(peer.RefclockSample{Offset: s.Offset, Delay: s.Delay,
-					Jitter: s.Jitter, RootDisp: s.Disp, Leap: s.Leap}, now, &e.sys, e.acts)
+			s, ok, stats := as.clock.Poll(now, e.sys.Leap != wire.LeapAlarm)
+			if stats != "" || as.clock.StatsEveryPoll() {
+				e.rec.ClockStats(as.clock.Addr().String(), stats)
+			}
+			setRefclock(as)
+			if ok {
+				e.acts = as.a.RefclockSample(peer.RefclockSample{Offset: s.Offset,
+					Jitter: s.Jitter, RootDisp: s.Disp, Leap: s.Leap, RefTime: s.RefTime}, now, &e.sys, e.acts)
 			}
 		} else {
 			e.acts = as.a.Poll(now, &e.sys, e.acts)
@@ -414,6 +436,7 @@ func (e *Engine) Timer(now time.Time) []Send {
 			out = e.pollPool(p, now, out)
 		}
 	}
+	e.orphan(now)
 	e.publish(now)
 	return out
 }
@@ -443,7 +466,7 @@ func (e *Engine) Transmitted(to netip.AddrPort, planned, actual ntptime.Time) {
 // timestamp xmt (as it went out, after Transmitted): the association computes the reply's
 // offset and delay with it (peer.Assoc.TxTimestamp).
 func (e *Engine) TxTimestamp(to netip.AddrPort, xmt ntptime.Time, kernel time.Time) {
-	if as, ok := e.byAddr[to]; ok && as.driver == nil {
+	if as, ok := e.byAddr[to]; ok && as.clock == nil {
 		as.a.TxTimestamp(xmt, ntptime.FromTime(kernel))
 	}
 }
@@ -453,7 +476,7 @@ func (e *Engine) TxTimestamp(to netip.AddrPort, xmt ntptime.Time, kernel time.Ti
 // dropped.
 func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time.Time) []Send {
 	as := e.byAddr[src]
-	if as != nil && as.driver != nil {
+	if as != nil && as.clock != nil {
 		return nil
 	}
 	var pkt wire.Packet
@@ -473,6 +496,9 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 		if auth == authDrop {
 			return nil
 		}
+	}
+	if e.ntsVerified {
+		auth = peer.AuthOK // ReceiveNTS: the daemon verified the NTS authenticator
 	}
 	e.acts = e.acts[:0]
 	e.acts, err = as.a.Receive(&pkt, peer.Rx{Dst: ntptime.FromTime(rx), Auth: auth}, now, &e.sys, e.acts)
@@ -521,7 +547,7 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 		}
 		switch act.Kind {
 		case peer.ActSend:
-			if as.driver != nil {
+			if as.clock != nil {
 				break
 			}
 			id := as.a.KeyID()
@@ -580,6 +606,9 @@ func (e *Engine) reap() {
 	for _, as := range e.assocs {
 		if as.a.Gone() || as.removed {
 			delete(e.byAddr, as.a.Addr())
+			if as.clock != nil {
+				delete(e.byClock, as.clock.Addr())
+			}
 			if e.sysPeer == as {
 				e.sysPeer = nil
 			}
@@ -592,8 +621,8 @@ func (e *Engine) reap() {
 }
 
 func (e *Engine) name(as *association) string {
-	if as.driver != nil {
-		return as.ref.Name()
+	if as.clock != nil {
+		return as.clock.Addr().Name()
 	}
 	return as.a.Addr().Addr().String()
 }
@@ -606,6 +635,7 @@ func (e *Engine) selectClock(now time.Time) {
 	project := e.loop != nil && e.ntp && e.err == nil
 	for i, as := range e.assocs {
 		c := as.a.Candidate(now, &e.sys)
+		e.orphanCandidate(as, &c)
 		if project && !c.Epoch.IsZero() {
 			// Align every survivor's offset to now: the discipline may have moved the
 			// clock a lot since an old filter stage was measured.
@@ -869,8 +899,9 @@ func (e *Engine) publish(now time.Time) {
 			s.Peers = append(s.Peers, e.poolPeer(e.pools[pi], now, s))
 		}
 		p := snapshot.Peer{ID: as.id, Vars: as.a.Vars(now)}
-		if as.driver != nil {
-			p.Refclock = as.ref.Name()
+		if as.clock != nil {
+			p.Refclock = as.clock.Addr().Name()
+			p.Clock = clockVars(as.clock.Vars())
 		} else {
 			s.AssocModes[as.a.Addr()] = p.Vars.HMode
 		}

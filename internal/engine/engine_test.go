@@ -18,16 +18,13 @@ var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 func localEngine(t *testing.T, ntp, iburst bool, orphanWait float64) *Engine {
 	t.Helper()
-	drv, err := refclock.New(refclock.Address{Type: 1}, refclock.Fudge{Stratum: 10, StratumSet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tos := system.DefaultTos()
 	tos.OrphanWait = orphanWait
 	e, err := New(Config{
-		Refclocks: []Refclock{{Addr: refclock.Address{Type: 1}, Driver: drv, Peer: peer.Config{IBurst: iburst}}},
-		NTP:       ntp,
-		Tos:       &tos,
+		Refclocks: []Refclock{{Clock: refclock.Config{Addr: refclock.Address{Type: 1}, Fudge: refclock.Fudge{Stratum: 10, StratumSet: true}},
+			Peer: peer.Config{IBurst: iburst}}},
+		NTP: ntp,
+		Tos: &tos,
 	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2))})
 	if err != nil {
 		t.Fatal(err)
@@ -38,11 +35,20 @@ func localEngine(t *testing.T, ntp, iburst bool, orphanWait float64) *Engine {
 // run drives the engine's timer in virtual time until limit or until done says stop, and
 // returns the virtual time reached.
 func run(e *Engine, limit time.Duration, done func(*snapshot.Snapshot) bool) time.Duration {
+	return runFed(e, limit, nil, done)
+}
+
+// runFed is run with feed called before each timer, as a reference clock's driver hands in
+// its readings between polls.
+func runFed(e *Engine, limit time.Duration, feed func(now time.Time), done func(*snapshot.Snapshot) bool) time.Duration {
 	now := t0
 	for now.Sub(t0) < limit {
 		next := e.Next()
 		if next.After(now) {
 			now = next
+		}
+		if feed != nil {
+			feed(now)
 		}
 		e.Timer(now)
 		if done(e.Snapshot()) {

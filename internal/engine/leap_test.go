@@ -15,16 +15,19 @@ import (
 	"gontp/system"
 )
 
-// leapClock is a reference clock that reports a leap indicator.
-type leapClock struct{ leap uint8 }
-
-func (c *leapClock) Poll(now time.Time) (refclock.Sample, bool, error) {
-	return refclock.Sample{Time: now, Disp: 0.001, Leap: c.leap}, true, nil
+// leapClock is a reference clock (an NMEA receiver) that reports a leap indicator.
+type leapClock struct {
+	leap uint8
+	e    *Engine
 }
-func (c *leapClock) Description() string { return "test clock" }
-func (c *leapClock) Stratum() uint8      { return 0 }
-func (c *leapClock) RefID() string       { return "TEST" }
-func (c *leapClock) Precision() int8     { return -20 }
+
+var leapAddr = refclock.Address{Type: refclock.TypeNMEA}
+
+// feed hands the engine the receiver's sentence for now, as the driver would.
+func (c *leapClock) feed(now time.Time) {
+	c.e.RefclockReading(refclock.Reading{Addr: leapAddr, Kind: refclock.KindSample, Ref: now, Rx: now,
+		Leap: c.leap}, now)
+}
 
 // leapEngine runs the engine with gontp's discipline on a model kernel clock whose true
 // time is *el after start: the leap owner and the kernel's leap bits are the real ones.
@@ -35,24 +38,26 @@ func leapEngine(t *testing.T, clk *leapClock, start time.Time, p clock.Params) (
 	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
-		Refclocks: []Refclock{{Addr: refclock.Address{Type: 20}, Driver: clk, Peer: peer.Config{IBurst: true, Prefer: true}}},
+		Refclocks: []Refclock{{Clock: refclock.Config{Addr: leapAddr}, Peer: peer.Config{IBurst: true, Prefer: true}}},
 		NTP:       true,
 		Tos:       &tos,
 	}, Options{Precision: -20, Start: start, Rand: rand.New(rand.NewPCG(3, 4)), Loop: clock.New(m, p, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk.e = e
 	return e, m, el
 }
 
-// runUntil drives the engine's timer on the model's clock until limit (true time since
-// start) or until done says stop.
-func runUntil(e *Engine, m *clock.Model, el *time.Duration, limit time.Duration, done func(*snapshot.Snapshot) bool) {
+// runUntil drives the engine's timer on the model's clock, feeding the reference clock's
+// readings, until limit (true time since start) or until done says stop.
+func runUntil(e *Engine, clk *leapClock, m *clock.Model, el *time.Duration, limit time.Duration, done func(*snapshot.Snapshot) bool) {
 	for *el < limit {
 		next := e.Next()
 		if d := next.Sub(m.Now()); d > 0 {
 			*el += d
 		}
+		clk.feed(m.Now())
 		e.Timer(m.Now())
 		if done(e.Snapshot()) {
 			return
@@ -77,13 +82,13 @@ func TestLeapVotedFromSources(t *testing.T) {
 	clk := &leapClock{leap: wire.LeapAddSecond}
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	e, m, el := leapEngine(t, clk, start, clock.DefaultParams())
-	runUntil(e, m, el, time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	runUntil(e, clk, m, el, time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || kernelLeapBits(t, m) != 0 {
 		t.Fatalf("28 November: leap %d, kernel bits %#x; want 0 and none (the leap is for the end of the month)",
 			got, kernelLeapBits(t, m))
 	}
 	// 30 November, the last day.
-	runUntil(e, m, el, 48*time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapAddSecond })
+	runUntil(e, clk, m, el, 48*time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapAddSecond })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond || kernelLeapBits(t, m) != clock.StaIns {
 		t.Fatalf("30 November: leap %d kernel bits %#x, want 1 and STA_INS", got, kernelLeapBits(t, m))
 	}
@@ -92,7 +97,7 @@ func TestLeapVotedFromSources(t *testing.T) {
 	}
 	clk.leap = wire.LeapNone
 	lim := *el + time.Hour
-	runUntil(e, m, el, lim, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	runUntil(e, clk, m, el, lim, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
 	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || kernelLeapBits(t, m) != 0 {
 		t.Fatalf("after the announcement ended: leap %d, kernel bits %#x", got, kernelLeapBits(t, m))
 	}

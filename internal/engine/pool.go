@@ -11,7 +11,6 @@ import (
 	"gontp/internal/ntptime"
 	"gontp/internal/wire"
 	"gontp/peer"
-	"gontp/refclock"
 	"gontp/system"
 )
 
@@ -230,7 +229,7 @@ func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) 
 	}
 	pc := peer.Config{Addr: src, Mode: wire.ModeClient, MinPoll: p.minpoll, MaxPoll: p.maxpoll,
 		Version: v, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Preempt: true}
-	as, err := e.add(pc, nil, refclock.Address{}, now)
+	as, err := e.add(pc, nil, now)
 	if err != nil {
 		e.log.Error(fmt.Sprintf("pool %s: %v", p.name, err))
 		return true

@@ -20,7 +20,7 @@ import (
 // prefer, noselect and true.
 func (e *Engine) ReconfigureServer(pc peer.Config, now time.Time) error {
 	as := e.byAddr[pc.Addr]
-	if as == nil || as.driver != nil || as.removed {
+	if as == nil || as.clock != nil || as.removed {
 		return fmt.Errorf("no network association for %s", pc.Addr)
 	}
 	pc.Configured = true

@@ -60,6 +60,13 @@ func (s *syncBuffer) String() string {
 // clock discipline in it: nothing in it can adjust the clock.
 func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) (func() *snapshot.Snapshot, *syncBuffer) {
 	t.Helper()
+	return runGontpInProcessClock(t, h, conf, dns, daemon.ClockOptions{})
+}
+
+// runGontpInProcessClock is runGontpInProcess with clock options; tests that let gontp
+// discipline its clock pass a VirtualClock, so that only the daemon's own clock moves.
+func runGontpInProcessClock(t *testing.T, h *testnet.Host, conf string, dns fakeDNS, clk daemon.ClockOptions) (func() *snapshot.Snapshot, *syncBuffer) {
+	t.Helper()
 	dir := t.TempDir()
 	confPath := filepath.Join(dir, "ntp.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
@@ -72,7 +79,7 @@ func runGontpInProcess(t *testing.T, h *testnet.Host, conf string, dns fakeDNS) 
 	done := make(chan error, 1)
 	go func() {
 		done <- h.Do(func() error {
-			return daemon.Run(ctx, daemon.Options{ConfigFile: confPath, Port: 123, Resolver: dns,
+			return daemon.Run(ctx, daemon.Options{ConfigFile: confPath, Port: 123, Resolver: dns, Clock: clk,
 				Observe: func(f func() *snapshot.Snapshot) { snapc <- f }}, log)
 		})
 	}()

@@ -18,8 +18,9 @@ import (
 // the most replies it sends with one sendmmsg call.
 const BatchSize = 32
 
-// MaxReply is the size of the reply buffer a ReplyHandler gets.
-const MaxReply = 512
+// MaxReply is the size of the reply buffer a ReplyHandler gets: room for an NTS reply
+// (RFC 8915) carrying several new cookies, within the IPv6 minimum MTU.
+const MaxReply = 1232
 
 // ReplyHandler processes one received datagram, like Handler, and may write one reply to its
 // source into reply, returning the reply's length (0: no reply) and a hook that is called

@@ -3,8 +3,6 @@
 package ntpdate
 
 import (
-	"fmt"
-
 	"gontp/internal/ntptime"
 )
 
@@ -52,42 +50,14 @@ func precisionFP(prec int8) sfp {
 	return fpSecond >> uint(-prec)
 }
 
-// formatFixed prints a 32.32 value with ndec decimals, rounded half up on the magnitude, the way
-// libntp's dolfptoa does; plus selects lfptoa's explicit '+' for non-negative values.
-func formatFixed(v lfp, ndec int, plus bool) string {
-	neg := v < 0
-	u := uint64(v)
-	if neg {
-		u = -u
-	}
-	ip := u >> 32
-	p := uint64(1)
-	for range ndec {
-		p *= 10
-	}
-	d := ((u&0xffffffff)*p + 1<<31) >> 32
-	if d >= p {
-		d -= p
-		ip++
-	}
-	sign := ""
-	switch {
-	case neg:
-		sign = "-"
-	case plus:
-		sign = "+"
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, ip, ndec, d)
-}
-
 // lfptoa formats an offset as classic does: always signed ("+0.000090").
-func lfptoa(v lfp, ndec int) string { return formatFixed(v, ndec, true) }
+func lfptoa(v lfp, ndec int) string { return ntptime.FormatFixed(int64(v), ndec, true) }
 
 // fptoa formats an s_fp (a delay): a sign only when negative ("0.02596").
-func fptoa(v sfp, ndec int) string { return formatFixed(lfp(int64(v)<<16), ndec, false) }
+func fptoa(v sfp, ndec int) string { return ntptime.FormatFixed(int64(v)<<16, ndec, false) }
 
 // ufptoa formats an unsigned 16.16 value (root dispersion, dispersion).
-func ufptoa(v uint32, ndec int) string { return formatFixed(lfp(int64(v)<<16), ndec, false) }
+func ufptoa(v uint32, ndec int) string { return ntptime.FormatFixed(int64(v)<<16, ndec, false) }
 
 // seconds converts an lfp to float64 seconds for debug output and tests.
 func (v lfp) seconds() float64 { return float64(v) / (1 << 32) }

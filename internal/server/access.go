@@ -66,6 +66,12 @@ func (a AccessFlags) Restrict() Restrict {
 	if a&AccessVersion != 0 {
 		r |= RestrictVersion
 	}
+	if a&AccessNoPeer != 0 {
+		r |= RestrictNoPeer
+	}
+	if a&AccessNoEPeer != 0 {
+		r |= RestrictNoEPeer
+	}
 	return r
 }
 

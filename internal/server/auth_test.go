@@ -118,6 +118,18 @@ func TestNoTrust(t *testing.T) {
 	if n, v := s.Respond(signed(t, set, 2, true), tRx, unsyncSnap(), src, out); v != Replied || n != 52 {
 		t.Errorf("bad MAC: %v %d", v, n)
 	}
+	// An NTS request (an authenticator field, RFC 8915 section 5.6) passes only while the NTS
+	// responder runs, which then answers it authenticated or refuses it.
+	// (More than 24 octets after the header, or Decode would read them as a MAC.)
+	ntsReq := append(header(0, 4, 3, 6), 0x04, 0x04, 0x00, 0x20)
+	ntsReq = append(ntsReq, make([]byte, 28)...)
+	if _, v := s.Respond(ntsReq, tRx, unsyncSnap(), src, out); v != DropRestricted {
+		t.Errorf("NTS request without the NTS responder: %v", v)
+	}
+	s.AcceptNTS(true)
+	if _, v := s.Respond(ntsReq, tRx, unsyncSnap(), src, out); v != Replied {
+		t.Errorf("NTS request with the NTS responder: %v", v)
+	}
 }
 
 // TestSignedKoD: a rate-limited request with a usable key gets a signed kiss.

@@ -106,7 +106,7 @@ func (g *Gate) Check(req []byte, src netip.AddrPort, local netip.Addr, rx ntptim
 // of its documentation) with these restrict flags, i.e. whether classic's receive() would
 // call ntp_monitor() for the packet: not ignored, not a mode 6 or 7 query, served, at least a
 // header long, an acceptable version, mode 0 only as version 1, a well-formed trailer, and
-// authenticated if `notrust`. It returns the header's own mode and version, which the MRU
+// authenticated (a MAC, or an NTS authenticator) if `notrust`. It returns the header's own mode and version, which the MRU
 // list records.
 func reachesMonitor(req []byte, r Restrict) (mode, version uint8, ok bool) {
 	if len(req) < wire.HeaderLen || r&(RestrictIgnore|RestrictNoServe) != 0 {
@@ -131,7 +131,7 @@ func reachesMonitor(req []byte, r Restrict) (mode, version uint8, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
-	if r&RestrictNoTrust != 0 && !tr.HasMAC {
+	if r&RestrictNoTrust != 0 && !tr.HasMAC && !tr.HasNTSAuthenticator() {
 		return 0, 0, false
 	}
 	return mode, version, true

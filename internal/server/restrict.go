@@ -10,11 +10,11 @@ import "net/netip"
 // job (a later issue); Respond only acts on the result, at the point of classic ntpd's
 // receive() where each flag takes effect.
 //
-// Flags Respond deliberately does not have: `nopeer` and `noepeer` only stop an association
-// from being mobilised, which Respond never does; classic ntpd 4.2.8p15 still answers an
-// unknown symmetric-active peer with a mode-2 packet under either flag (observed, see
-// testdata/classic-observations.md). `nomodify`, `notrap`, `nomrulist` concern mode 6,
-// `ntpport` only affects matching, `flake` and `mssntp` are not supported.
+// Flags Respond deliberately does not have: `nomodify`, `notrap`, `nomrulist` concern mode 6,
+// `ntpport` only affects matching, `flake` and `mssntp` are not supported. `nopeer` and
+// `noepeer` only decide whether a symmetric-active packet from a stranger mobilises a
+// passive association (NewPassive); classic ntpd 4.2.8p15 still answers such a peer with a
+// mode-2 packet under `nopeer`.
 type Restrict uint32
 
 const (
@@ -23,7 +23,7 @@ const (
 	RestrictIgnore Restrict = 1 << iota
 	// RestrictNoServe (`noserve`) drops time packets; mode 6 is still handed on.
 	RestrictNoServe
-	// RestrictNoQuery (`noquery`) drops mode 6 (and mode 7, which is never answered anyway).
+	// RestrictNoQuery (`noquery`) drops mode 6 (and mode 7, answered only after `enable mode7`).
 	RestrictNoQuery
 	// RestrictNoTrust (`notrust`) drops time packets that carry no MAC.
 	RestrictNoTrust
@@ -38,6 +38,12 @@ const (
 	// kiss-o'-death instead of dropping it. The monitor decides whether a KoD is due (classic
 	// sends at most one per limit interval), so the caller sets it only then.
 	RestrictKoD
+	// RestrictNoPeer (`nopeer`): an unauthenticated symmetric-active packet from a stranger
+	// gets a mode-2 reply but mobilises no association (classic's AUTH(RES_NOPEER, ...)).
+	RestrictNoPeer
+	// RestrictNoEPeer (`noepeer`): no ephemeral symmetric passive association at all, even
+	// for an authenticated packet; the packet is declined.
+	RestrictNoEPeer
 )
 
 // Source is what the caller knows about a datagram's sender before Respond looks at it.
@@ -57,6 +63,9 @@ type Source struct {
 	// BogusPort says that the source port is 0, which classic ntpd counts as bad format and
 	// drops before anything else.
 	BogusPort bool
+	// Mode7 says that `enable mode7` is in effect: a mode-7 request is handed on (ToPrivate)
+	// instead of dropped.
+	Mode7 bool
 }
 
 // HostModeBroadcastClient is the host mode of a broadcast-client association (classic

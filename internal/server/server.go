@@ -40,17 +40,36 @@ type Config struct {
 	// answers max(request poll, MinPoll), comparing the octets unsigned, so that a client
 	// polling faster than 2^MinPoll s is told to slow down. Zero means DefaultMinPoll.
 	MinPoll int8
+	// NoAuth is `disable auth` (classic sys_authenticate off): a symmetric-active packet
+	// from a stranger without a MAC may then mobilise a symmetric passive association
+	// (NewPassive) unless `nopeer` or `noepeer` applies. With classic's default `enable
+	// auth` only an authenticated packet may, and gontp has no keys for NTP packets yet.
+	NoAuth bool
+	// Floor and Ceiling are `tos floor` and `tos ceiling`: a synchronised symmetric-active
+	// peer outside [Floor, Ceiling) mobilises no passive association ("no help"). A zero
+	// Ceiling means classic's default, 15.
+	Floor, Ceiling uint8
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
 // concurrent use: the only state is atomic counters and the key set.
 type Server struct {
 	minPoll uint8
+	noAuth  atomic.Bool
+	strata  atomic.Uint32 // floor<<8 | ceiling (Config.Floor, Config.Ceiling)
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
 	keys    atomic.Pointer[keyRef]
-	c       counters
+	// acceptNTS is set while the daemon's NTS responder runs: a request with an NTS
+	// authenticator then counts as authenticated for `notrust`, because the responder either
+	// answers it authenticated or refuses it (NTS NAK, drop); it never gets a plain reply.
+	acceptNTS atomic.Bool
+	c         counters
 }
+
+// AcceptNTS says whether NTS requests are verified after Respond (the daemon's NTS
+// responder runs), so that `restrict ... notrust` lets them through as authenticated.
+func (s *Server) AcceptNTS(on bool) { s.acceptNTS.Store(on) }
 
 // Keys checks the MACs of requests and signs replies (internal/keys.Set with ntp.conf's
 // trustedkey applied). Messages are the packet up to the key ID; digests follow the key ID.
@@ -133,6 +152,8 @@ func New(cfg Config, start ntptime.Time) *Server {
 		mp = DefaultMinPoll
 	}
 	s := &Server{minPoll: uint8(mp), start: start}
+	s.noAuth.Store(cfg.NoAuth)
+	s.SetStratumRange(cfg.Floor, cfg.Ceiling)
 	s.resetAt.Store(uint64(start))
 	return s
 }
@@ -156,7 +177,14 @@ const (
 	// ToAssociation: the packet belongs to the association given in Source.AssocMode; hand
 	// it to the engine (which reports accepted packets through Processed).
 	ToAssociation
-	// DropPrivate: mode 7 (ntpdc); never answered, as classic with mode 7 disabled.
+	// NewPassive: a symmetric-active packet from a stranger that may mobilise a symmetric
+	// passive association (classic receive(), AM_NEWPASS: authenticated, or `disable auth`
+	// and neither `nopeer` nor `noepeer`); hand it to the engine, which mobilises the
+	// association and processes the packet with it. Respond wrote nothing: the new
+	// association sends its own packets.
+	NewPassive
+	// DropPrivate: mode 7 (ntpdc) without `enable mode7`, or from a noquery source; not
+	// answered, as classic with mode 7 disabled.
 	DropPrivate
 	// DropRestricted: refused by a restrict flag, or an unauthenticated packet that would
 	// need an association (symmetric active with a bad MAC, broadcast or manycast server
@@ -177,6 +205,10 @@ const (
 	// DropNoSnapshot and DropOutShort: the caller passed no snapshot or too small a buffer.
 	DropNoSnapshot
 	DropOutShort
+	// ToPrivate: a mode-7 (ntpdc) request from a source without noquery while `enable mode7`
+	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
+	// nothing.
+	ToPrivate
 )
 
 var verdictNames = [...]string{
@@ -185,6 +217,7 @@ var verdictNames = [...]string{
 	KissOfDeath:     "kiss-of-death",
 	ToControl:       "to-control",
 	ToAssociation:   "to-association",
+	NewPassive:      "new-passive",
 	DropPrivate:     "drop-private",
 	DropRestricted:  "drop-restricted",
 	DropRateLimited: "drop-rate-limited",
@@ -193,6 +226,7 @@ var verdictNames = [...]string{
 	DropDeclined:    "drop-declined",
 	DropEmpty:       "drop-empty",
 	DropNoSnapshot:  "drop-no-snapshot",
+	ToPrivate:       "to-private",
 	DropOutShort:    "drop-out-short",
 }
 
@@ -258,7 +292,8 @@ var matchAssoc = [7][6]uint8{
 //     version 5;
 //  8. mode 0: a version-1 client request, else bad format;
 //  9. what follows the header: extension fields and/or a MAC (wire.Decode), else bad format;
-//  10. `notrust` without a MAC: restricted;
+//  10. `notrust` without a MAC (or, while the NTS responder runs, an NTS authenticator):
+//     restricted;
 //  11. rate limited: ss_limited, and a RATE KoD when due (never to modes 4 and 5);
 //  12. exactly 4 octets after the header are a crypto-NAK, which only the peer of an
 //     association may send (it goes to the engine, which drops it without a trace, as
@@ -266,9 +301,11 @@ var matchAssoc = [7][6]uint8{
 //     ("Invalid-NAK error" in classic's log);
 //  13. the association match (Source.AssocMode): the association's own packets are handed
 //     on, refused ones declined;
-//  14. from a stranger, a client request is answered (mode 4); a symmetric-active packet gets
-//     a mode-2 answer without an association; symmetric passive is declined; broadcast and
-//     server packets are restricted.
+//  14. from a stranger, a client request is answered (mode 4); a symmetric-active packet
+//     mobilises a passive association where classic's would (NewPassive: `disable auth`,
+//     no `nopeer`, no `noepeer`), is declined under `noepeer`, and otherwise gets a mode-2
+//     answer without an association; symmetric passive is declined; broadcast and server
+//     packets are restricted.
 //
 // Authentication (classic receive() and fast_xmit): a request whose MAC verifies with a key
 // trusted for its source (SetKeys) is answered with a MAC of the same key (Seal). A MAC that
@@ -299,6 +336,10 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	mode := req[0] & 7
 	switch mode {
 	case wire.ModePrivate:
+		if src.Mode7 && rflags&RestrictNoQuery == 0 {
+			c.private.Add(1)
+			return 0, ToPrivate
+		}
 		c.restricted.Add(1)
 		c.private.Add(1)
 		return 0, DropPrivate
@@ -349,7 +390,7 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		return 0, DropFormat
 	}
 	mode = p.Mode // a version-1 mode 0 is a client request
-	if rflags&RestrictNoTrust != 0 && !tr.HasMAC {
+	if rflags&RestrictNoTrust != 0 && !tr.HasMAC && !(s.acceptNTS.Load() && tr.HasNTSAuthenticator()) {
 		c.restricted.Add(1)
 		return 0, DropRestricted
 	}
@@ -425,13 +466,38 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		c.replies.Add(1)
 		return n, Replied
 	case amNewPass:
-		n := s.reply(req, &p, version, wire.ModeSymPassive, rx, &snap.Sys, out)
-		n += s.trailer(out[n:], len(req), authOK, authError, keyID)
-		if authError {
-			c.restricted.Add(1)
+		// Classic receive(), AM_NEWPASS. An association needs an authenticated packet
+		// unless `disable auth`; `nopeer` and `notrust` make authentication required
+		// anyway (AUTH(sys_authenticate | (restrict & (RES_NOPEER|RES_DONTTRUST)))).
+		required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+		if required && !authOK || !required && authError {
+			// Not allowed to mobilise: a mode-2 answer without an association (classic
+			// keeps it "for broken Windows clients"). A bad MAC gets the answer with a
+			// crypto-NAK and counts as restricted.
+			n := s.reply(req, &p, version, wire.ModeSymPassive, rx, &snap.Sys, out)
+			n += s.trailer(out[n:], len(req), authOK, authError, keyID)
+			if authError {
+				c.restricted.Add(1)
+			}
+			c.passiveReplies.Add(1)
+			return n, RepliedPassive
 		}
-		c.passiveReplies.Add(1)
-		return n, RepliedPassive
+		if rflags&RestrictNoEPeer != 0 {
+			c.declined.Add(1)
+			return 0, DropDeclined
+		}
+		// "No help": a synchronised peer outside the stratum range, stratum 0 counting
+		// as 16 (classic PKT_TO_STRATUM); an unsynchronised one may synchronise to us.
+		st, rng := p.Stratum, s.strata.Load()
+		if st == wire.StratumUnspec || st > wire.StratumUnsynched {
+			st = wire.StratumUnsynched
+		}
+		if p.Leap != wire.LeapAlarm && (uint32(st) < rng>>8 || uint32(st) >= rng&0xff) {
+			c.declined.Add(1)
+			return 0, DropDeclined
+		}
+		c.toAssoc.Add(1)
+		return 0, NewPassive
 	case amNoMatch, amErr:
 		c.declined.Add(1)
 		return 0, DropDeclined
@@ -440,6 +506,20 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		return 0, DropRestricted
 	}
 }
+
+// SetStratumRange applies `tos floor` and `tos ceiling` (Config.Floor, Config.Ceiling).
+func (s *Server) SetStratumRange(floor, ceiling uint8) {
+	if ceiling == 0 {
+		ceiling = DefaultCeiling
+	}
+	s.strata.Store(uint32(floor)<<8 | uint32(ceiling))
+}
+
+// DefaultCeiling is classic's `tos ceiling` (sys_ceiling, 15).
+const DefaultCeiling = 15
+
+// SetNoAuth applies `enable/disable auth` from a reloaded configuration (Config.NoAuth).
+func (s *Server) SetNoAuth(noAuth bool) { s.noAuth.Store(noAuth) }
 
 // trailer appends what follows a reply's header: room for the MAC of the request's key when
 // the request authenticated, else a crypto-NAK when it had a bad MAC or was longer than a

@@ -636,3 +636,46 @@ func FuzzRespond(f *testing.F) {
 		}
 	})
 }
+
+func stratum(b []byte, st uint8) []byte { b[1] = st; return b }
+
+// TestRespondNewPassive: classic receive()'s AM_NEWPASS with `disable auth`: an
+// unauthenticated symmetric-active packet from a stranger mobilises a passive association
+// unless `nopeer` (then a mode-2 answer without an association, as with `enable auth`) or
+// `noepeer` (declined); a bad MAC gets the answer with a crypto-NAK.
+func TestRespondNewPassive(t *testing.T) {
+	cases := []struct {
+		name    string
+		req     []byte
+		src     Source
+		verdict Verdict
+		stats   Stats
+	}{
+		{"plain", stratum(header(0, 4, 1, 6), 2), Source{}, NewPassive, Stats{Received: 1, ThisVer: 1, ToAssoc: 1}},
+		{"nopeer", header(0, 4, 1, 6), Source{Restrict: RestrictNoPeer}, RepliedPassive, Stats{Received: 1, ThisVer: 1, PassiveReplies: 1}},
+		{"noepeer", header(0, 4, 1, 6), Source{Restrict: RestrictNoEPeer}, DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1}},
+		{"bad-mac", cat(header(0, 4, 1, 6), mac(1, 16)), Source{}, RepliedPassive, Stats{Received: 1, ThisVer: 1, PassiveReplies: 1, Restricted: 1, CryptoNAKs: 1}},
+		{"v3", stratum(header(0, 3, 1, 6), 2), Source{}, NewPassive, Stats{Received: 1, OldVer: 1, ToAssoc: 1}},
+		{"stratum-15", stratum(header(0, 4, 1, 6), 15), Source{}, DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1}},
+		{"stratum-0-synced", stratum(header(0, 4, 1, 6), 0), Source{}, DropDeclined, Stats{Received: 1, ThisVer: 1, Declined: 1}},
+		{"stratum-0-unsynced", stratum(header(3, 4, 1, 6), 0), Source{}, NewPassive, Stats{Received: 1, ThisVer: 1, ToAssoc: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Config{NoAuth: true}, tStart)
+			out := make([]byte, MaxReplyLen)
+			_, v := s.Respond(tc.req, tRx, unsyncSnap(), tc.src, out)
+			if v != tc.verdict {
+				t.Errorf("verdict = %v, want %v", v, tc.verdict)
+			}
+			if d := cmp.Diff(tc.stats, s.Stats(tStart)); d != "" {
+				t.Errorf("stats (-want +got):\n%s", d)
+			}
+		})
+	}
+	// With classic's default `enable auth` the same packet only gets the mode-2 answer.
+	s := New(Config{}, tStart)
+	if _, v := s.Respond(header(0, 4, 1, 6), tRx, unsyncSnap(), Source{}, make([]byte, MaxReplyLen)); v != RepliedPassive {
+		t.Errorf("enable auth: verdict %v, want %v", v, RepliedPassive)
+	}
+}

@@ -164,6 +164,22 @@ func (it *ExtIter) Next() (ExtField, bool) {
 	return f, true
 }
 
+// ExtNTSAuthenticator is the type of RFC 8915's "NTS Authenticator and Encrypted Extension
+// Fields" field (section 5.6), which makes a request an NTS one.
+const ExtNTSAuthenticator = 0x0404
+
+// HasNTSAuthenticator reports whether t holds an NTS authenticator field. It says nothing of
+// whether the field verifies: the NTS responder decides that.
+func (t *Trailer) HasNTSAuthenticator() bool {
+	it := t.Fields()
+	for f, ok := it.Next(); ok; f, ok = it.Next() {
+		if f.Type == ExtNTSAuthenticator {
+			return true
+		}
+	}
+	return false
+}
+
 // ModeOf returns the mode bits of a datagram's first octet (0 for an empty one), so that a
 // receiver can dispatch to Decode or DecodeControl before decoding either.
 func ModeOf(b []byte) uint8 {

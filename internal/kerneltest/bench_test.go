@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+//go:build linux && amd64
+
+package kerneltest
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gontp/internal/uml"
+	"gontp/internal/uml/plan"
+)
+
+// BenchmarkKernelLab is issue 13's comparison on a real kernel: in each scenario three guests
+// start 0.3 s ahead of the host with tick 10001 (+100 ppm), one daemon each — gontp, chrony 4.3
+// and classic ntpd 4.2.8p15, all cold (no drift file) — against one reference chronyd on the
+// host side, and each guest's true clock error is read against the host clock once a second.
+// It prints one table per scenario. Scenarios: lan (clean link) and jitter (200 µs ± 100 µs,
+// normal, each way, through the relay in relay_test.go).
+//
+// It takes long (20 minutes per scenario by default), so it runs only with
+// GONTP_KERNEL_BENCH=1:
+//
+//	GONTP_KERNEL_BENCH=1 go test -run '^$' -bench KernelLab -benchtime 1x -timeout 90m ./internal/kerneltest
+//
+// GONTP_KERNEL_BENCH_MINUTES (default 20) and GONTP_KERNEL_BENCH_SCENARIOS (default
+// "lan,jitter") change the run.
+func BenchmarkKernelLab(b *testing.B) {
+	if os.Getenv("GONTP_KERNEL_BENCH") != "1" {
+		b.Skip("the real-kernel comparison takes 20 minutes a scenario: run it with GONTP_KERNEL_BENCH=1")
+	}
+	minutes := 20.0
+	if v := os.Getenv("GONTP_KERNEL_BENCH_MINUTES"); v != "" {
+		m, err := strconv.ParseFloat(v, 64)
+		if err != nil || m <= 0 {
+			b.Fatalf("GONTP_KERNEL_BENCH_MINUTES=%q: want a positive number of minutes", v)
+		}
+		minutes = m
+	}
+	scen := "lan,jitter"
+	if v := os.Getenv("GONTP_KERNEL_BENCH_SCENARIOS"); v != "" {
+		scen = v
+	}
+	for _, s := range strings.Split(scen, ",") {
+		b.Run(s, func(b *testing.B) { benchScenario(b, s, minutes) })
+	}
+}
+
+type daemonSpec struct {
+	name   string
+	files  func(dir, server string) map[string]string
+	argv   func(dir string, bd uml.Builds) []string
+	env    []string
+	mkdirs []string
+}
+
+var benchDaemons = []daemonSpec{
+	{
+		name: "gontp",
+		files: func(dir, server string) map[string]string {
+			return map[string]string{"ntp.conf": ntpdConf(server, "driftfile "+dir+"/ntp.drift")}
+		},
+		argv: func(dir string, bd uml.Builds) []string {
+			return []string{bd.NTPD, "-n", "-g", "-c", dir + "/ntp.conf"}
+		},
+	},
+	{
+		name: "chrony 4.3",
+		files: func(dir, server string) map[string]string {
+			return map[string]string{"chrony.conf": fmt.Sprintf("server %s iburst\ndriftfile %s/chrony.drift\nmakestep 1 3\ncmdport 0\npidfile %s/chronyd.pid\n", server, dir, dir)}
+		},
+		argv: func(dir string, _ uml.Builds) []string {
+			return []string{"/opt/ntp-reference/chrony/usr/sbin/chronyd", "-d", "-u", "root", "-f", dir + "/chrony.conf"}
+		},
+		mkdirs: []string{"/run/chrony", "/var/lib/chrony"},
+	},
+	{
+		name: "classic 4.2.8p15",
+		files: func(dir, server string) map[string]string {
+			return map[string]string{"ntp.conf": ntpdConf(server, "driftfile "+dir+"/ntp.drift")}
+		},
+		argv: func(dir string, _ uml.Builds) []string {
+			return []string{"/opt/ntp-reference/classic/usr/sbin/ntpd", "-n", "-g", "-c", dir + "/ntp.conf"}
+		},
+		env: []string{"LD_LIBRARY_PATH=/opt/ntp-reference/classic/usr/lib/x86_64-linux-gnu"},
+	},
+}
+
+func benchScenario(b *testing.B, scen string, minutes float64) {
+	var chronyConf string
+	var delay, jitter time.Duration
+	switch scen {
+	case "lan":
+	case "jitter":
+		delay, jitter = 200*time.Microsecond, 100*time.Microsecond
+		chronyConf = "bindaddress 127.0.0.1\n"
+	default:
+		b.Fatalf("unknown scenario %q (lan, jitter)", scen)
+	}
+	l := newLab(b, chronyConf)
+	if scen == "jitter" {
+		startRelay(b, l.server, netip.AddrPortFrom(l.server.Addr(), 123), netip.MustParseAddrPort("127.0.0.1:123"), delay, jitter)
+	}
+	bd := uml.Build(b)
+	run := minutes * 60
+	guests := make([]*uml.Guest, len(benchDaemons))
+	for i, d := range benchDaemons {
+		dir := b.TempDir()
+		for name, content := range d.files(dir, l.server.Addr().String()) {
+			write(b, dir, name, content)
+		}
+		guests[i] = uml.Boot(b, l.net, uml.Config{Name: d.name, Dir: dir, Timeout: secs(run + 180), Plan: plan.Plan{
+			Offset: startOffset, Tick: startTick, Mkdirs: d.mkdirs,
+			Steps: []plan.Step{
+				{Name: "daemon", Argv: d.argv(dir, bd), Env: d.env, Background: true},
+				{At: run, Stop: "daemon"},
+			},
+		}})
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nscenario %s: +0.3 s, +100 ppm (tick 10001), %g min, samples once a second\n\n", scen, minutes)
+	fmt.Fprintf(&out, "| daemon | < 1 ms from | < 100 µs from | 2nd half: mean | SD | max | rate error at end | steps |\n")
+	fmt.Fprintf(&out, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, g := range guests {
+		g.Wait()
+		ps := points(g)
+		fmt.Fprintf(&out, "| %s | %s |\n", benchDaemons[i].name, summarize(ps, run))
+	}
+	fmt.Print(out.String())
+}
+
+// summarize gives one table row: when the error came below 1 ms and 100 µs for good, the second
+// half's mean, SD and max |error|, the rate error at the end and the steps.
+func summarize(ps []point, run float64) string {
+	from := func(limit float64) string {
+		if len(ps) == 0 || math.Abs(ps[len(ps)-1].err) >= limit {
+			return "never"
+		}
+		t := 0.0
+		for i := len(ps) - 1; i >= 0; i-- {
+			if math.Abs(ps[i].err) >= limit {
+				t = ps[min(i+1, len(ps)-1)].mono
+				break
+			}
+		}
+		return fmt.Sprintf("%.0f s", t)
+	}
+	half := window(ps, run/2, run+1)
+	var sum, sq, mx float64
+	for _, p := range half {
+		sum += p.err
+		mx = math.Max(mx, math.Abs(p.err))
+	}
+	n := float64(len(half))
+	mean := sum / n
+	for _, p := range half {
+		sq += (p.err - mean) * (p.err - mean)
+	}
+	sd := math.Sqrt(sq / n)
+	last := ps[len(ps)-1].s
+	return fmt.Sprintf("%s | %s | %+.1f µs | %.1f µs | %.0f µs | %+.2f ppm | %d",
+		from(1e-3), from(100e-6), mean*1e6, sd*1e6, mx*1e6, rateError(last), last.Steps)
+}
