@@ -52,6 +52,9 @@ const (
 	// passiveDelay is the first-poll delay of a new symmetric passive association
 	// (ntp_minpkt in peer_clear).
 	passiveDelay = minPkt * time.Second
+	// HModeBClient is the host mode of a broadcast client association (ntpd
+	// MODE_BCLIENT, 6): it receives mode-5 packets and sends nothing.
+	HModeBClient uint8 = 6
 )
 
 // Flash bits: the result of the packet tests (TEST1..TEST9, reset on each packet) and of

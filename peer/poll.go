@@ -30,6 +30,17 @@ func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 		return append(acts, Action{Kind: ActRearm, At: a.nextdate})
 	}
 	hpoll := a.hpoll
+	if a.hmode == wire.ModeBroadcast {
+		// ntpd transmit(), MDF_BCAST/MDF_MCAST: a broadcast association sends the
+		// system variables every 2^minpoll s while the system clock is synchronised,
+		// and nothing while it is not (clients must not follow an unsynchronised
+		// server); there is no reply, no reach register and no burst.
+		a.outdate = now
+		if sys.Leap != wire.LeapAlarm {
+			acts = a.xmit(now, sys, acts)
+		}
+		return a.pollUpdate(hpoll, now, sys, acts)
+	}
 	// Nothing heard since the last poll and never reached: forget the peer's poll.
 	if a.outdate.After(a.timelastrec) && a.reach == 0 {
 		a.ppoll = a.maxpoll
@@ -82,7 +93,9 @@ func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 	if a.retry > 0 {
 		a.retry--
 	}
-	acts = a.xmit(now, sys, acts)
+	if a.hmode != HModeBClient { // a broadcast client only listens (ntpd transmit())
+		acts = a.xmit(now, sys, acts)
+	}
 	return a.pollUpdate(hpoll, now, sys, acts)
 }
 

@@ -45,7 +45,7 @@ func TestNewErrors(t *testing.T) {
 	sys := testSys()
 	for _, cfg := range []Config{
 		{Mode: wire.ModeClient},
-		{Addr: srvAddr, Mode: wire.ModeBroadcast},
+		{Addr: srvAddr, Mode: wire.ModePrivate},
 		{Addr: srvAddr, Mode: wire.ModeServer},
 		{Addr: srvAddr, Mode: wire.ModeClient, Version: 5},
 	} {

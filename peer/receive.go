@@ -62,6 +62,8 @@ func kissCode(p *wire.Packet) int {
 // mode hmode (RFC 5905 figure 13, the "process packet" cells).
 func modeMatches(hmode, pmode uint8) bool {
 	switch hmode {
+	case HModeBClient:
+		return pmode == wire.ModeBroadcast
 	case wire.ModeClient:
 		return pmode == wire.ModeServer
 	case wire.ModeSymActive:
@@ -102,6 +104,9 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 	}
 	if !modeMatches(a.hmode, pkt.Mode) {
 		return acts, ErrMode
+	}
+	if a.hmode == HModeBClient {
+		return a.receiveBroadcast(pkt, rx, now, sys, acts)
 	}
 	a.received++
 	a.flash &^= PacketTests
@@ -271,5 +276,7 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	}
 	delay = max(delay, log2s(sys.Precision))
 	disp := log2s(sys.Precision) + log2s(a.precision) + PHI*delay
-	return a.clockFilter(offset, delay, disp, now, sys, acts), nil
+	acts = a.clockFilter(offset, delay, disp, now, sys, acts)
+	a.endVolley(now, sys)
+	return acts, nil
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// Pools are the `pool` lines. Server lines whose names still have to be resolved are
 	// added later with AddServer.
 	Pools []Pool
+	// BClient is `broadcastclient`/`multicastclient` with `broadcastdelay`: how the
+	// associations NewBClient mobilises start.
+	BClient BClient
 }
 
 // Refclock is one configured reference clock. Its driver runs outside the engine (the
@@ -165,6 +168,11 @@ type Send struct {
 	// KeyID is the key the packet must be signed with after its transmit timestamp is
 	// written (0: no MAC). The engine only asks for trusted keys.
 	KeyID uint32
+	// Cast marks a broadcast association's packet: To is a broadcast address or a
+	// multicast group, sent on every interface that reaches it (netio CastSockets), with
+	// TTL for a group (0: the system's default).
+	Cast bool
+	TTL  uint8
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -193,6 +201,7 @@ type Engine struct {
 	rng         *rand.Rand
 	sys         system.State
 	ntp         bool
+	bclient     BClient
 	loop        Loop // nil: the clock is never adjusted
 	keys        Keys
 	// leapVote is the survivors' majority vote on a leap second at the last selection.
@@ -252,6 +261,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		rng:       o.Rand,
 		sys:       system.DefaultState(),
 		ntp:       cfg.NTP,
+		bclient:   cfg.BClient,
 		loop:      o.Loop,
 		start:     o.Start,
 		lostPeer:  o.Start,
@@ -456,7 +466,7 @@ func (e *Engine) Transmitted(to netip.AddrPort, planned, actual ntptime.Time) {
 		as.a.Transmitted(planned, actual)
 	}
 	for _, p := range e.pools {
-		if p.solicit == to && p.aorg == planned {
+		if (p.solicit == to || p.group == to) && p.aorg == planned {
 			p.aorg = actual
 		}
 	}
@@ -559,7 +569,11 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				}
 				break
 			}
-			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
+			send := Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id}
+			if act.Packet.Mode == wire.ModeBroadcast {
+				send.Cast, send.TTL = true, as.a.TTL()
+			}
+			out = append(out, send)
 		case peer.ActSample:
 			// ntpd clock_filter: record_peer_stats with the status word of the moment.
 			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),

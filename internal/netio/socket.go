@@ -62,7 +62,14 @@ type Socket struct {
 	Local    netip.AddrPort // bound address and port
 	Flags    uint32         // Flag* bits
 	Wildcard bool
-	ifIndex  int // interface index, 0 for wildcards
+	// Broadcast is the IPv4 broadcast address of the socket's interface (Address.Broadcast).
+	Broadcast netip.Addr
+	ifIndex   int // interface index, 0 for wildcards
+	castMu    sync.Mutex
+	castOpts  castState // the broadcast/multicast send options set so far (cast.go)
+	// castRx marks a socket bound to a broadcast address or a multicast group
+	// (ListenCast): it only receives, and rescans keep it.
+	castRx bool
 
 	action atomic.Int32 // Listen or Drop
 	opened time.Time
@@ -380,7 +387,10 @@ func (s *Socket) dest(dst netip.AddrPort) (unix.Sockaddr, error) {
 	s.sa6.Addr = a.As16()
 	s.sa6.Port = int(dst.Port())
 	s.sa6.ZoneId = 0
-	if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
+	if a.IsMulticast() && s.ifIndex != 0 {
+		// A group (CastSockets): out through this socket's own interface.
+		s.sa6.ZoneId = uint32(s.ifIndex)
+	} else if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
 		z, err := s.zoneIndex(a.Zone())
 		if err != nil {
 			return nil, fmt.Errorf("send from %s to %s: %w", s.Local, dst, err)
