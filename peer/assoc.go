@@ -119,16 +119,19 @@ type Assoc struct {
 
 	// on-wire state (RFC 5905 section 9.1)
 	aorg ntptime.Time // our last transmit timestamp, cleared once a reply matched it
-	rec  ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
-	dst  ntptime.Time // our receive timestamp of its last packet (our next rec)
-	xmt  ntptime.Time // the peer's last transmit timestamp, for the duplicate test
+	// t1 is the kernel's transmit time of the request that carried t1org (TxTimestamp).
+	t1org, t1 ntptime.Time
+	rec       ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
+	dst       ntptime.Time // our receive timestamp of its last packet (our next rec)
+	xmt       ntptime.Time // the peer's last transmit timestamp, for the duplicate test
 
 	reach      uint8
 	unreach    int
-	quiet      int // polls since the last reply (classic's unreach is also reset by the selection)
-	burst      int // packets left in the current burst
-	retry      int // polls left to wait for the reply that starts a burst
-	throttle   int // headway, s; decays by one per second
+	quiet      int  // polls since the last reply (classic's unreach is also reset by the selection)
+	burst      int  // packets left in the current burst
+	retry      int  // polls left to wait for the reply that starts a burst
+	throttle   int  // headway, s; decays by one per second
+	rated      bool // a RATE kiss came: no fast polling (system.State.FastPoll) for this server
 	throttleAt time.Time
 
 	outdate, nextdate time.Time // last poll (not burst) transmit; next scheduled poll

@@ -127,3 +127,7 @@ const (
 // maxEvents is where the event counter of the status word saturates; further reports of
 // the same event are dropped, as ntpd does (CTL_PEER_MAXEVENTS).
 const maxEvents = 15
+
+// maxTxLag bounds how much later than the packet's own transmit timestamp the kernel's
+// transmit time (Assoc.TxTimestamp) may be, s: beyond it the two are not of the same send.
+const maxTxLag = 0.1

@@ -178,7 +178,8 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		a.burst, a.retry = 0, 0
 		a.headway(now)
 		a.throttle = (NStages + 1) * (1 << a.minpoll)
-		return a.pollUpdate(ppoll, now, acts), ErrKissRate
+		a.rated = true
+		return a.pollUpdate(ppoll, now, sys, acts), ErrKissRate
 	case kissDeny, kissRstr:
 		// Classic 4.2.8p15 counts the kiss and drops it (receive(): "Drop any other kiss
 		// code packets"): the association stays, its reach stays 0 and it polls on, so
@@ -246,7 +247,7 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 			a.nextdate = now
 		}
 	}
-	acts = a.pollUpdate(a.hpoll, now, acts)
+	acts = a.pollUpdate(a.hpoll, now, sys, acts)
 
 	if a.reach == 0 {
 		acts = a.report(EvReachable, "", acts)
@@ -258,7 +259,15 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	// taken in fixed point (era-safe), the rest in float64 as ntpd does. The delay is
 	// made positive and at least the system precision; the dispersion is the two
 	// precisions plus PHI over the round trip (RFC 5905 section 8).
-	t21 := fixedSeconds(pkt.Rec, pkt.Org)
+	org := pkt.Org
+	if a.t1 != 0 && pkt.Org == a.t1org {
+		// The kernel's transmit time, when it is a plausible one: after the stamp the
+		// packet carries and within maxTxLag of it.
+		if lag := fixedSeconds(a.t1, pkt.Org); lag >= 0 && lag < maxTxLag {
+			org = a.t1
+		}
+	}
+	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
 	offset := (t21 + t34) / 2
 	delay := t21 - t34

@@ -110,6 +110,10 @@ type Daemon struct {
 	now   func() time.Time
 	clock *Clock
 	srv   *server.Server
+	// txKernel is the kernel's transmit time of the last request sendFrom sent, when
+	// txKernelOK (engine goroutine only).
+	txKernel   time.Time
+	txKernelOK bool
 	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
 	gate atomic.Pointer[server.Gate]
 	ctl  *control.Server
@@ -262,9 +266,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		engineKeys = cfg.keys
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Loop:     clk.Discipline,
-		LeapFile: clk.LeapPending,
-		Rand:     rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		Loop: clk.Discipline,
+		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve:   func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
@@ -614,12 +617,19 @@ func (d *Daemon) send(s engine.Send) {
 	if actual != 0 {
 		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
 	}
+	if d.txKernelOK {
+		d.eng.TxTimestamp(s.To, actual, d.clock.RxTime(d.txKernel, true))
+	}
 	d.recordOutput(sock.Local.Addr(), s, actual)
 }
 
 // sendFrom signs (after the stamp) and sends one association packet from sock, returning
 // the transmit timestamp that went out.
+//
+// A unicast client request also asks the kernel for its transmit time
+// (netio.SendToStamped), left in txKernel/txKernelOK for send.
 func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool) {
+	d.txKernelOK = false
 	var b [wire.HeaderLen + wire.MaxMACLen]byte
 	n := s.Packet.Encode(b[:])
 	keySet := d.keys.Load()
@@ -639,10 +649,21 @@ func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool
 			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
 		}
 	}
-	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {
+	// A client request also asks the kernel for its transmit time (netio.SendToStamped):
+	// the offset is computed with it, as the receive side uses the kernel's receive time.
+	var kernel time.Time
+	var ok bool
+	var err error
+	if s.Packet.Mode == wire.ModeClient && !s.Cast {
+		kernel, ok, err = sock.SendToStamped(b[:n], s.To, stamp)
+	} else {
+		err = sock.SendTo(b[:n], s.To, stamp)
+	}
+	if err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
 		return 0, false
 	}
+	d.txKernel, d.txKernelOK = kernel, ok
 	return actual, true
 }
 
