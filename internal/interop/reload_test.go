@@ -227,7 +227,7 @@ tinker panic 0 stepout 600
 		{name: "metrics", conf: base + "metrics 127.0.0.1:19975\n", log: "reload: metrics applied"},
 		{name: "restart-only directive", conf: base + "disable kernel\n",
 			log: "enable/disable kernel changed: gontp cannot change that in a running daemon yet"},
-		{name: "enable mode7 added", conf: base + "enable mode7\n", log: "enable mode7 is refused"},
+		{name: "enable mode7 added", conf: base + "enable mode7\n", log: "enable mode7: ntpdc's read-only requests are answered"},
 		{name: "back to base", conf: base},
 	}
 
