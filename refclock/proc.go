@@ -66,6 +66,16 @@ func NewProc(cfg Config, sysPrecision int8) (*Proc, error) {
 	return p, nil
 }
 
+// SetConfig gives the clock its edited configuration (a reload changed its server line's
+// mode or path or its fudge): the samples held for the next poll, the counters and the
+// status stay; the new fudge applies to the readings from now on. The address cannot
+// change (another address is another clock).
+func (p *Proc) SetConfig(cfg Config) {
+	if cfg.Addr == p.cfg.Addr {
+		p.cfg = cfg
+	}
+}
+
 // Addr is the clock's pseudo-address.
 func (p *Proc) Addr() Address { return p.cfg.Addr }
 

@@ -153,6 +153,9 @@ type Daemon struct {
 	// cmdRules are the -I options as interface rules, after the configuration's.
 	cmdRules []netio.Rule
 	lines    map[lineKey]*lineState
+	// drivers are the running reference clock drivers by address (refclock.go): a reload
+	// stops, starts and restarts them. The engine goroutine alone uses it once it runs.
+	drivers map[refclock.Address]*driver
 	cur      *runConfig
 	applied  map[string]string
 	warned   map[string]bool
