@@ -273,6 +273,7 @@ func (d *Daemon) reload(ctx context.Context) {
 		wlog.Warn(w.Error())
 	}
 	rc := applyConfig(cfg, d.opts.Family, wlog)
+	openRefclocks(rc)
 	if len(rc.problems) > 0 {
 		refuse(rc.problems)
 		return

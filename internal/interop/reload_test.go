@@ -392,8 +392,8 @@ func refclockPeer(s *snapshot.Snapshot, name string) *snapshot.Peer {
 
 // TestReloadRefclock (issue 17): reference clock lines and fudge are applied by SIGHUP in a
 // running daemon. An NMEA clock on a pseudo-terminal is reached; a reload adding its fudge
-// (time1, stratum, refid) keeps the association (same ID, reach kept) and advertises the new
-// stratum and refid at once, and later samples carry the new time1; a reload adding a LOCAL
+// (time2, stratum, refid) keeps the association (same ID, reach kept) and advertises the new
+// stratum and refid at once, and later samples carry the new time2; a reload adding a LOCAL
 // clock mobilises it; a reload removing the NMEA line demobilises its association and its
 // driver closes the serial line; after each step the configuration equals a fresh start's.
 func TestReloadRefclock(t *testing.T) {
@@ -402,7 +402,7 @@ func TestReloadRefclock(t *testing.T) {
 	m, pts := openPTY(t)
 	unix.SetNonblock(int(m.Fd()), true)
 	nmeaFeeder(t, nil, m)
-	base := fmt.Sprintf("disable ntp\nrefclock nmea unit 0 path %s minpoll 4 maxpoll 4 iburst\n", pts)
+	base := fmt.Sprintf("disable ntp\nrefclock nmea unit 0 path %s minpoll 4 maxpoll 4\n", pts)
 	a := startInProcess(t, hA, base)
 	const name = "GPS_NMEA(0)"
 	deadline := time.Now().Add(90 * time.Second)
@@ -431,7 +431,7 @@ func TestReloadRefclock(t *testing.T) {
 	}
 
 	t.Run("fudge added", func(t *testing.T) {
-		conf := base + "fudge 127.127.20.0 time1 0.25 stratum 3 refid XGPS\n"
+		conf := base + "fudge 127.127.20.0 time2 0.25 stratum 3 refid XGPS\n"
 		mark := len(a.logs.String())
 		if !a.hup(t, conf) {
 			t.Fatalf("refused:\n%s", a.logs.String()[mark:])
@@ -448,7 +448,7 @@ func TestReloadRefclock(t *testing.T) {
 		if p.Vars.Stratum != 3 || p.Vars.RefID != 0x58475053 {
 			t.Errorf("stratum %d refid %#x, want 3 and XGPS", p.Vars.Stratum, p.Vars.RefID)
 		}
-		// The next polls carry time1: the offset moves by 250 ms.
+		// The next polls carry time2 (NMEA's serial time fudge): the offset moves by 250 ms.
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			p := refclockPeer(a.snap(), name)
@@ -456,7 +456,7 @@ func TestReloadRefclock(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("offset %.6f s after the reload, %.6f s before: time1 0.25 not applied", p.Vars.Offset, before.Vars.Offset)
+				t.Fatalf("offset %.6f s after the reload, %.6f s before: time2 0.25 (the NMEA serial fudge) not applied", p.Vars.Offset, before.Vars.Offset)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -466,7 +466,7 @@ func TestReloadRefclock(t *testing.T) {
 		fresh(t, conf)
 	})
 	t.Run("LOCAL added", func(t *testing.T) {
-		conf := base + "fudge 127.127.20.0 time1 0.25 stratum 3 refid XGPS\nserver 127.127.1.0\nfudge 127.127.1.0 stratum 10\n"
+		conf := base + "fudge 127.127.20.0 time2 0.25 stratum 3 refid XGPS\nserver 127.127.1.0\nfudge 127.127.1.0 stratum 10\n"
 		if !a.hup(t, conf) {
 			t.Fatalf("refused:\n%s", a.logs)
 		}
