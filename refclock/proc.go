@@ -53,6 +53,8 @@ type Proc struct {
 	ppsGate bool
 	// heard is set once the driver delivered anything but a fault (GPSD_JSON: connected).
 	heard bool
+	// gpsd are GPSD_JSON's tallies since the last poll (its clockstats line).
+	gpsd GPSDCounts
 }
 
 // NewProc makes the state of a configured clock. It fails for a driver type gontp does not
@@ -64,6 +66,16 @@ func NewProc(cfg Config, sysPrecision int8) (*Proc, error) {
 	id := identities[cfg.Addr.Type]
 	p := &Proc{cfg: cfg, id: id, sysPrecision: sysPrecision, precision: id.precision}
 	return p, nil
+}
+
+// SetConfig gives the clock its edited configuration (a reload changed its server line's
+// mode or path or its fudge): the samples held for the next poll, the counters and the
+// status stay; the new fudge applies to the readings from now on. The address cannot
+// change (another address is another clock).
+func (p *Proc) SetConfig(cfg Config) {
+	if cfg.Addr == p.cfg.Addr {
+		p.cfg = cfg
+	}
 }
 
 // Addr is the clock's pseudo-address.
@@ -153,6 +165,8 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 		case TallyClash:
 			p.clash++
 		}
+	case KindCounts:
+		p.gpsd.add(r.Counts)
 	}
 	return ""
 }
@@ -337,12 +351,24 @@ func (p *Proc) Poll(now time.Time, synced bool) (s Sample, ok bool, stats string
 			} else {
 				p.report(EvTimeout)
 			}
-			return Sample{}, false, ""
+		} else {
+			p.report(EvNominal)
+			s, ok = p.receive()
 		}
-		p.report(EvNominal)
-		s, ok = p.receive()
-		return s, ok, p.timecode
+		return s, ok, p.gpsdStats()
 	}
+}
+
+// gpsdStats is GPSD_JSON's clockstats line at a poll: refclock_gpsdjson.c's poll_primary
+// writes the seven tallies of the interval ("%u %u %u %u %u %u %u") under fudge flag4 and
+// nothing otherwise; the PPS unit (128+) writes none. The tallies start again at each poll.
+func (p *Proc) gpsdStats() string {
+	c := p.gpsd
+	p.gpsd = GPSDCounts{}
+	if p.cfg.Addr.Type != TypeGPSDJSON || p.cfg.Addr.Unit >= 128 || !p.cfg.Fudge.Flags[3] {
+		return ""
+	}
+	return fmt.Sprintf("%d %d %d %d %d %d %d", c.Recv, c.BadReply, c.NoSync, c.STIRecv, c.STIUsed, c.PPSRecv, c.PPSUsed)
 }
 
 // receive is refclock_receive and refclock_sample: the offsets since the last poll are

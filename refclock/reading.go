@@ -36,7 +36,27 @@ const (
 	KindTally
 	// KindTimecode only updates the last time code ntpq shows.
 	KindTimecode
+	// KindCounts adds GPSD_JSON's per-poll tallies (Counts), which its clockstats line
+	// reports under fudge flag4.
+	KindCounts
 )
+
+// GPSDCounts are refclock_gpsdjson.c's tallies of one poll interval, in the order of its
+// clockstats line: records of a known class, bad replies, TPVs without a fix, serial time
+// records received and used, PPS records received and used.
+type GPSDCounts struct {
+	Recv, BadReply, NoSync, STIRecv, STIUsed, PPSRecv, PPSUsed uint32
+}
+
+func (c *GPSDCounts) add(d GPSDCounts) {
+	c.Recv += d.Recv
+	c.BadReply += d.BadReply
+	c.NoSync += d.NoSync
+	c.STIRecv += d.STIRecv
+	c.STIUsed += d.STIUsed
+	c.PPSRecv += d.PPSRecv
+	c.PPSUsed += d.PPSUsed
+}
 
 // Tally is an SHM segment read that gave no sample (refclock_shm.c shm_timer).
 type Tally uint8
@@ -79,6 +99,8 @@ type Reading struct {
 	Timecode string
 	// Precision, when not 0, is the precision the clock announced (SHM's precision word).
 	Precision int8
+	// Counts are the tallies a KindCounts reading adds.
+	Counts GPSDCounts
 	// PPS marks a sample taken on a pulse-per-second edge (NMEA and GPSD_JSON with PPS):
 	// the association is then a PPS source for the selection (classic FLAG_PPS).
 	PPS bool

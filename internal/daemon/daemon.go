@@ -160,9 +160,12 @@ type Daemon struct {
 	// cmdRules are the -I options as interface rules, after the configuration's.
 	cmdRules []netio.Rule
 	lines    map[lineKey]*lineState
-	cur      *runConfig
-	applied  map[string]string
-	warned   map[string]bool
+	// drivers are the running reference clock drivers by address (refclock.go): a reload
+	// stops, starts and restarts them. The engine goroutine alone uses it once it runs.
+	drivers map[refclock.Address]*driver
+	cur     *runConfig
+	applied map[string]string
+	warned  map[string]bool
 	// ctx is Run's context, for the name resolutions that runtime configuration starts.
 	ctx context.Context
 	// startConfig is ntp.conf as read at start (saveconfig writes it).

@@ -46,13 +46,13 @@ import (
 // goroutine, inside the reload's single step. An applier without apply names directives
 // that a running daemon cannot change yet: a reload that changes them says so, naming
 // them, and they take effect at the next restart.
-//
-// Directive groups owned by work in progress elsewhere plug in here: reference clocks
-// (server 127.127.t.u, fudge) get an apply function when their owners make them reloadable.
+// differs, when set, also reports a change the group texts cannot show (a reference
+// clock's device path, which saveconfig does not print).
 type applier struct {
-	name   string
-	groups []string
-	apply  func(d *Daemon, e *engine.Engine, cur *runConfig, now time.Time)
+	name    string
+	groups  []string
+	apply   func(d *Daemon, e *engine.Engine, cur *runConfig, now time.Time)
+	differs func(old, cur *runConfig) bool
 }
 
 var appliers = []applier{
@@ -82,7 +82,8 @@ var appliers = []applier{
 		d.ctl.SetSetVars(cur.setvars)
 	}},
 	{name: "pool, manycastclient", groups: []string{"pool", "manycastclient"}, apply: (*Daemon).applyPools},
-	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
+	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"},
+		apply: (*Daemon).applyRefclocks, differs: refclocksDiffer},
 	// The key file itself is read again at every reload (installKeys after the appliers), so
 	// that an edited ntp.keys takes effect; this applier only names the change.
 	{name: "keys, trustedkey, controlkey, requestkey", groups: []string{"keys", "trustedkey", "controlkey", "requestkey"},
@@ -275,6 +276,7 @@ func (d *Daemon) reload(ctx context.Context) {
 		wlog.Warn(w.Error())
 	}
 	rc := applyConfig(cfg, d.opts.Family, wlog)
+	openRefclocks(rc)
 	if len(rc.problems) > 0 {
 		refuse(rc.problems)
 		return
@@ -311,6 +313,9 @@ func (d *Daemon) applyReload(ctx context.Context, e *engine.Engine, rc *runConfi
 	d.applyLines(ctx, e, rc, now)
 	texts := groupTexts(rc.parsed)
 	changed := func(a applier) bool {
+		if a.differs != nil && a.differs(d.cur, rc) {
+			return true
+		}
 		for _, g := range a.groups {
 			if d.applied[g] != texts[g] {
 				return true

@@ -673,3 +673,77 @@ func TestRefclockNMEALikeClassic(t *testing.T) {
 		t.Logf("%s clockstats, last line: %s", who, lines[len(lines)-1])
 	}
 }
+
+// TestRefclockNMEAGarminZDGLikeClassic: classic ntpd 4.2.8p15 (on /dev/gps0 in a private
+// mount namespace) and gontp (on `path`) fed the same receiver, one that gontp's earlier
+// driver could not read: Garmin's $PGRMF only (mode 0x100: the date's century from the GPS
+// week number and leap seconds), and $GPZDG only (mode 0x08: GPS time of the following
+// second; the feed's receiver counts GPS time equal to UTC). Both daemons select the clock
+// at the same offset, -100 ms, the feed's, and show the same ntpq -p columns.
+func TestRefclockNMEAGarminZDGLikeClassic(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq")
+	cntpq := ref + "/classic-ntpq"
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is missing")
+	}
+	gpsEpoch := time.Date(1980, 1, 6, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		mode  int
+		extra func(time.Time) string
+	}{
+		{"PGRMF", 0x100, func(sec time.Time) string {
+			gps := sec.Add(18 * time.Second) // GPS time runs 18 s ahead of UTC
+			since := int64(gps.Sub(gpsEpoch) / time.Second)
+			week, tow := since/(7*86400)%1024, since%(7*86400)
+			u := sec.UTC()
+			return nmeaLine(fmt.Sprintf("PGRMF,%d,%d,%s,%s,18,4807.038,N,01131.000,E,A,2,0,0,1,1",
+				week, tow, u.Format("020106"), u.Format("150405")))
+		}},
+		{"GPZDG", 0x08, func(sec time.Time) string {
+			u := sec.Add(time.Second).UTC()
+			return nmeaLine("GPZDG," + u.Format("150405") + ".00," + u.Format("02,01,2006") + ",00.00,,")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			n := testnet.New(t)
+			hc, hg := n.Host("classic"), n.Host("gontp")
+			dir := t.TempDir()
+			script := filepath.Join(dir, "privdev.sh")
+			if err := os.WriteFile(script, []byte(privDev), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			mc, ptsc := openPTY(t)
+			mg, ptsg := openPTY(t)
+			conf := fmt.Sprintf("disable ntp\nserver 127.127.20.0 mode %d minpoll 4 maxpoll 4\n", c.mode)
+			os.WriteFile(filepath.Join(dir, "ntp.conf"), []byte(conf), 0o644)
+			cd := hc.Start(t, script, ptsc, ref+"/classic-ntpd", "-n", "-c", filepath.Join(dir, "ntp.conf"),
+				"-l", filepath.Join(dir, "ntpd.log"), "-p", filepath.Join(dir, "ntpd.pid"))
+			defer cd.Stop()
+			g := startGontp(t, hg, fmt.Sprintf("disable ntp\nrefclock nmea unit 0 path %s mode %d minpoll 4 maxpoll 4\n", ptsg, c.mode))
+			defer g.Stop()
+			if !hc.WaitUDP(123, 15*time.Second) || !hg.WaitUDP(123, 15*time.Second) {
+				t.Fatal("the daemons do not listen")
+			}
+			time.Sleep(time.Second)
+			unix.SetNonblock(int(mc.Fd()), true)
+			unix.SetNonblock(int(mg.Fd()), true)
+			nmeaFeeder(t, c.extra, mc, mg)
+			cl, _ := waitOffset(t, hc, cntpq, "GPS_NMEA(0)", 2*time.Minute, "*", func(off float64) bool { return nearFeed(off, -100) })
+			gl, _ := waitOffset(t, hg, cntpq, "GPS_NMEA(0)", 2*time.Minute, "*", func(off float64) bool { return nearFeed(off, -100) })
+			t.Logf("classic: *%s\ngontp:   *%s", cl, gl)
+			cf, gf := strings.Fields(cl), strings.Fields(gl)
+			for _, i := range []int{1, 2, 3, 5} {
+				if cf[i] != gf[i] {
+					t.Errorf("ntpq -p column %d: classic %q, gontp %q", i, cf[i], gf[i])
+				}
+			}
+			goff, _ := strconv.ParseFloat(gf[8], 64)
+			coff, _ := strconv.ParseFloat(cf[8], 64)
+			if math.Abs(goff-coff) > feedAgree {
+				t.Errorf("offsets: classic %v ms, gontp %v ms", coff, goff)
+			}
+		})
+	}
+}

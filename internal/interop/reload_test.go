@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"gontp/internal/daemon"
 	"gontp/internal/server"
@@ -225,6 +226,10 @@ tinker panic 0 stepout 600
 		{name: "statistics", conf: base + "statsdir " + incDir + "\nstatistics loopstats peerstats\n",
 			log: "statistics, filegen, statsdir, enable/disable stats applied"},
 		{name: "metrics", conf: base + "metrics 127.0.0.1:19975\n", log: "reload: metrics applied"},
+		{name: "reference clock added", conf: base + "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n",
+			log: "reload: reference clock LOCAL(0) added"},
+		{name: "reference clock fudge edited", conf: base + "server 127.127.1.0\nfudge 127.127.1.0 stratum 9 refid TEST\n",
+			log: "reload: reference clock LOCAL(0) takes its edited line and fudge; its measurements are kept"},
 		{name: "restart-only directive", conf: base + "disable kernel\n",
 			log: "enable/disable kernel changed: gontp cannot change that in a running daemon yet"},
 		{name: "enable mode7 added", conf: base + "enable mode7\n", log: "enable mode7: ntpdc's read-only requests are answered"},
@@ -376,4 +381,123 @@ func TestSIGHUPRealDaemon(t *testing.T) {
 	hup(&garbage, "nothing was changed, the running configuration stays")
 	hup(nil, "nothing was changed, the running configuration stays")
 	hup(&base, "takes its edited options; its measurements are kept")
+}
+
+// refclockPeer is the snapshot entry of the reference clock named name (GPS_NMEA(0)), nil
+// when there is none.
+func refclockPeer(s *snapshot.Snapshot, name string) *snapshot.Peer {
+	for i := range s.Peers {
+		if s.Peers[i].Refclock == name {
+			return &s.Peers[i]
+		}
+	}
+	return nil
+}
+
+// TestReloadRefclock (issue 17): reference clock lines and fudge are applied by SIGHUP in a
+// running daemon. An NMEA clock on a pseudo-terminal is reached; a reload adding its fudge
+// (time2, stratum, refid) keeps the association (same ID, reach kept) and advertises the new
+// stratum and refid at once, and later samples carry the new time2; a reload adding a LOCAL
+// clock mobilises it; a reload removing the NMEA line demobilises its association and its
+// driver closes the serial line; after each step the configuration equals a fresh start's.
+func TestReloadRefclock(t *testing.T) {
+	n := testnet.New(t)
+	hA, hB := n.Host("reloaded"), n.Host("fresh")
+	m, pts := openPTY(t)
+	unix.SetNonblock(int(m.Fd()), true)
+	nmeaFeeder(t, nil, m)
+	base := fmt.Sprintf("disable ntp\nrefclock nmea unit 0 path %s minpoll 4 maxpoll 4\n", pts)
+	a := startInProcess(t, hA, base)
+	const name = "GPS_NMEA(0)"
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if p := refclockPeer(a.snap(), name); p != nil && p.Vars.Reach != 0 && p.Vars.Offset != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the NMEA clock was not reached within 90 s\n%s", a.logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	before := *refclockPeer(a.snap(), name)
+	pid := os.Getpid()
+	if !holds(pid, pts) {
+		t.Fatalf("the NMEA driver does not hold %s", pts)
+	}
+	fresh := func(t *testing.T, conf string) {
+		t.Helper()
+		b := startInProcess(t, hB, conf)
+		want := b.state()
+		b.stop()
+		if diff := cmp.Diff(comparable(want), comparable(a.state()), addrCmp); diff != "" {
+			t.Errorf("after SIGHUP the configuration differs from a fresh start (-fresh +reloaded):\n%s", diff)
+		}
+	}
+
+	t.Run("fudge added", func(t *testing.T) {
+		conf := base + "fudge 127.127.20.0 time2 0.25 stratum 3 refid XGPS\n"
+		mark := len(a.logs.String())
+		if !a.hup(t, conf) {
+			t.Fatalf("refused:\n%s", a.logs.String()[mark:])
+		}
+		logs := a.logs.String()[mark:]
+		if !strings.Contains(logs, "reload: reference clock GPS_NMEA(0) takes its edited line and fudge; its measurements are kept") ||
+			strings.Contains(logs, "takes effect at the next restart") {
+			t.Errorf("reload log:\n%s", logs)
+		}
+		p := refclockPeer(a.snap(), name)
+		if p == nil || p.ID != before.ID || p.Vars.Reach == 0 {
+			t.Fatalf("association after the reload %+v, want ID %d with its reach kept", p, before.ID)
+		}
+		if p.Vars.Stratum != 3 || p.Vars.RefID != 0x58475053 {
+			t.Errorf("stratum %d refid %#x, want 3 and XGPS", p.Vars.Stratum, p.Vars.RefID)
+		}
+		// The next polls carry time2 (NMEA's serial time fudge): the offset moves by 250 ms.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			p := refclockPeer(a.snap(), name)
+			if d := p.Vars.Offset - before.Vars.Offset; d > 0.2 && d < 0.3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("offset %.6f s after the reload, %.6f s before: time2 0.25 (the NMEA serial fudge) not applied", p.Vars.Offset, before.Vars.Offset)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if !holds(pid, pts) {
+			t.Errorf("the restarted NMEA driver does not hold %s", pts)
+		}
+		fresh(t, conf)
+	})
+	t.Run("LOCAL added", func(t *testing.T) {
+		conf := base + "fudge 127.127.20.0 time2 0.25 stratum 3 refid XGPS\nserver 127.127.1.0\nfudge 127.127.1.0 stratum 10\n"
+		if !a.hup(t, conf) {
+			t.Fatalf("refused:\n%s", a.logs)
+		}
+		p := refclockPeer(a.snap(), "LOCAL(0)")
+		if p == nil || p.Vars.Stratum != 10 {
+			t.Fatalf("LOCAL(0) after the reload: %+v", p)
+		}
+		if q := refclockPeer(a.snap(), name); q == nil || q.ID != before.ID {
+			t.Errorf("the NMEA association changed: %+v", q)
+		}
+		fresh(t, conf)
+	})
+	t.Run("NMEA removed", func(t *testing.T) {
+		conf := "disable ntp\nserver 127.127.1.0\nfudge 127.127.1.0 stratum 10\n"
+		if !a.hup(t, conf) {
+			t.Fatalf("refused:\n%s", a.logs)
+		}
+		if p := refclockPeer(a.snap(), name); p != nil {
+			t.Errorf("GPS_NMEA(0) still there: %+v", p)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for holds(pid, pts) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still open 10 s after its line was removed", pts)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fresh(t, conf)
+	})
 }

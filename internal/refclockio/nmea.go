@@ -19,12 +19,13 @@ import (
 // Sentence selection bits of the server line's mode word (refclock_nmea.c): none set means
 // every sentence.
 const (
-	nmeaUseRMC  = 0x01
-	nmeaUseGGA  = 0x02
-	nmeaUseGLL  = 0x04
-	nmeaUseZDA  = 0x08
-	nmeaMsgMask = 0x0000FF0F
-	nmeaMaxLen  = 80 // characters before the checksum, '$' included
+	nmeaUseRMC   = 0x01
+	nmeaUseGGA   = 0x02
+	nmeaUseGLL   = 0x04
+	nmeaUseZDA   = 0x08 // $GPZDA and $GPZDG
+	nmeaUsePGRMF = 0x100
+	nmeaMsgMask  = 0x0000FF0F
+	nmeaMaxLen   = 80 // characters before the checksum, '$' included
 )
 
 // nmeaBauds are the rates of mode bits 4-6 (0: 4800, the default; 7 and above fall back).
@@ -50,8 +51,13 @@ type nmea struct {
 	log  *onceLog
 	sink Sink
 
-	cksum   [4]int // per sentence: the best checksum state seen (classic cksum_type)
+	cksum   [6]int // per sentence: the best checksum state seen (classic cksum_type)
 	lastRef time.Time
+	// gpsTime is set once a $GPZDG was used: the receiver counts GPS time, and UTC
+	// sentences are ignored from then on, as classic does (gps_time).
+	gpsTime bool
+	// century is the last century PGRMF's week number matched (classic century_cache).
+	century int
 }
 
 func newNMEA(cfg refclock.Config, o Options, lg *onceLog, sink Sink) *nmea {
@@ -241,6 +247,10 @@ func (n *nmea) sentence(raw string, rx time.Time) {
 		kind, bit = 2, nmeaUseGLL
 	case len(f[0]) >= 5 && f[0][2:] == "ZDA":
 		kind, bit = 3, nmeaUseZDA
+	case len(f[0]) >= 5 && f[0][2:] == "ZDG":
+		kind, bit = 4, nmeaUseZDA
+	case f[0] == "PGRMF":
+		kind, bit = 5, nmeaUsePGRMF
 	default:
 		return // not a sentence with time
 	}
@@ -253,6 +263,9 @@ func (n *nmea) sentence(raw string, rx time.Time) {
 		return
 	}
 	n.cksum[kind] = check
+	if n.gpsTime && kind != 4 {
+		return // GPS time once $GPZDG was used: UTC sentences would mix two time scales
+	}
 	field := func(i int) string {
 		if i < len(f) {
 			return f[i]
@@ -283,6 +296,15 @@ func (n *nmea) sentence(raw string, rx time.Time) {
 		h, m, sec, ns, okT = nmeaTime(field(1))
 		sync = true
 		y, mo, d, okD = nmeaDate3(field(2), field(3), field(4))
+	case 4: // $GPZDG,hhmmss.ss,dd,mm,yyyy,...: GPS time of the second that follows
+		h, m, sec, ns, okT = nmeaTime(field(1))
+		y, mo, d, okD = nmeaDate3(field(2), field(3), field(4))
+		// classic's parse_qual(4, '0', inverted) reads the year's first digit
+		sync = field(4) != "" && field(4)[0] != '0'
+	case 5: // $PGRMF,week,tow,ddmmyy,hhmmss,leap,lat,N,lon,E,mode,fix,...
+		h, m, sec, ns, okT = nmeaTime(field(4))
+		sync = field(11) != "" && field(11)[0] != '0'
+		y, mo, d, okD = n.pgrmfDate(field(1), field(2), field(3), field(5), h, m, sec)
 	}
 	switch {
 	case !okT:
@@ -301,6 +323,13 @@ func (n *nmea) sentence(raw string, rx time.Time) {
 	if ref.Day() != d {
 		n.report(refclock.EvBadDate, line) // 31 February
 		return
+	}
+	if kind == 4 {
+		ref = ref.Add(-time.Second) // $GPZDG names the second that follows
+		if !n.gpsTime {
+			n.gpsTime = true
+			n.log.info("using GPS time as if it were UTC")
+		}
 	}
 	if ref.Equal(n.lastRef) {
 		return // another sentence of the same second
@@ -367,6 +396,50 @@ func nmeaDate3(ds, ms, ys string) (y, m, d int, ok bool) {
 	m, _ = strconv.Atoi(ms)
 	y, _ = strconv.Atoi(ys)
 	return y, m, d, d >= 1 && d <= 31 && m >= 1 && m <= 12 && y >= minYear && y < minYear+100
+}
+
+// pgrmfDate is PGRMF's date: ddmmyy with the century the GPS week number says (classic
+// parse_weekdata and gpsfix_century). The week is GPS's 10-bit week (0..1023, as classic
+// requires; a receiver sending the full week number is refused), tow the seconds of the
+// week, leap the GPS-UTC leap seconds. The century is the one, from the 20th to the 24th,
+// in which the date (moved by the leap seconds when they cross midnight) falls in that week
+// of the GPS epoch 1980-01-06 modulo 1024 weeks.
+func (n *nmea) pgrmfDate(weekS, towS, dateS, leapS string, h, m, s int) (y, mo, d int, ok bool) {
+	week, err1 := strconv.Atoi(weekS)
+	tow, err2 := strconv.Atoi(towS)
+	leap, err3 := strconv.Atoi(leapS)
+	if err1 != nil || err2 != nil || err3 != nil || week < 0 || week >= 1024 || tow < 0 || tow >= 7*86400 {
+		return
+	}
+	if len(dateS) != 6 || !digits(dateS) {
+		return
+	}
+	d, _ = strconv.Atoi(dateS[0:2])
+	mo, _ = strconv.Atoi(dateS[2:4])
+	yy, _ := strconv.Atoi(dateS[4:6])
+	if d < 1 || d > 31 || mo < 1 || mo > 12 {
+		return
+	}
+	doff := 0
+	switch daysec := h*3600 + m*60 + s + leap; {
+	case daysec >= 86400:
+		doff = 1
+	case daysec < 0:
+		doff = -1
+	}
+	gpsEpoch := time.Date(1980, 1, 6, 0, 0, 0, 0, time.UTC)
+	for range 5 {
+		if n.century < 19 || n.century >= 24 {
+			n.century = 19
+		}
+		y = n.century*100 + yy
+		days := int(time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC).Sub(gpsEpoch).Hours()/24) + doff
+		if days >= 0 && (days/7)%1024 == week {
+			return y, mo, d, y >= minYear
+		}
+		n.century++
+	}
+	return 0, 0, 0, false
 }
 
 // unfoldDay gives a time of day without date the date that puts it within 12 hours of the

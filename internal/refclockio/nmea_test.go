@@ -68,6 +68,18 @@ func TestNMEASentences(t *testing.T) {
 		{"garbage", "\x01\xffgarbage", 0, refclock.KindReport, refclock.EvBadReply, time.Time{}},
 		{"not selected", sentence("GPGGA,120000.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), nmeaUseRMC, 255, 0, time.Time{}},
 		{"other sentence", sentence("GPGSV,3,1,11,03,03,111,00"), 0, 255, 0, time.Time{}},
+		// $GPZDG names the second that follows, in GPS time (refclock_nmea.c tofs -1).
+		{"ZDG", sentence("GPZDG,120001.00,06,12,2026,00.00,,"), 0, refclock.KindSample, 0, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)},
+		{"ZDG selected by the ZDA bit", sentence("GPZDG,120001.00,06,12,2026,00.00,,"), nmeaUseZDA, refclock.KindSample, 0, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)},
+		{"ZDG not selected", sentence("GPZDG,120001.00,06,12,2026,00.00,,"), nmeaUseRMC, 255, 0, time.Time{}},
+		// $PGRMF: GPS week 2448 of 2026-12-06 is 400 modulo 1024; 18 leap seconds; fix 2.
+		{"PGRMF", sentence("PGRMF,400,43218,061226,120000,18,4807.038,N,01131.000,E,A,2,0,0,1,1"), 0, refclock.KindSample, 0, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)},
+		{"PGRMF selected", sentence("PGRMF,400,43218,061226,120000,18,4807.038,N,01131.000,E,A,2,0,0,1,1"), nmeaUsePGRMF, refclock.KindSample, 0, time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)},
+		{"PGRMF not selected", sentence("PGRMF,400,43218,061226,120000,18,4807.038,N,01131.000,E,A,2,0,0,1,1"), nmeaUseRMC, 255, 0, time.Time{}},
+		{"PGRMF no fix", sentence("PGRMF,400,43218,061226,120000,18,4807.038,N,01131.000,E,A,0,0,0,1,1"), 0, refclock.KindReport, refclock.EvBadReply, time.Time{}},
+		{"PGRMF full week number", sentence("PGRMF,2448,43218,061226,120000,18,4807.038,N,01131.000,E,A,2,0,0,1,1"), 0, refclock.KindReport, refclock.EvBadDate, time.Time{}},
+		{"PGRMF week not of the date", sentence("PGRMF,401,43218,061226,120000,18,4807.038,N,01131.000,E,A,2,0,0,1,1"), 0, refclock.KindReport, refclock.EvBadDate, time.Time{}},
+		{"PGRMF bad time", sentence("PGRMF,400,43218,061226,127000,18,4807.038,N,01131.000,E,A,2,0,0,1,1"), 0, refclock.KindReport, refclock.EvBadTime, time.Time{}},
 	}
 	for _, c := range cases {
 		var got []refclock.Reading
@@ -103,6 +115,23 @@ func TestNMEAOneSamplePerSecond(t *testing.T) {
 	n.sentence(sentence("GPRMC,120001.00,A,4807.038,N,01131.000,E,0,0,061226,,,A"), rx.Add(time.Second))
 	if len(got) != 2 {
 		t.Fatalf("%d samples, want 2", len(got))
+	}
+}
+
+// TestNMEAGPSTime: once a $GPZDG was used the receiver counts GPS time, and UTC sentences
+// are ignored from then on (refclock_nmea.c gps_time), so that the two scales never mix.
+func TestNMEAGPSTime(t *testing.T) {
+	rx := time.Date(2026, 12, 6, 12, 0, 0, 100e6, time.UTC)
+	var got []refclock.Reading
+	n := newNMEA(refclock.Config{Addr: refclock.Address{Type: refclock.TypeNMEA}}, Options{Now: time.Now},
+		&onceLog{log: discard(), seen: map[string]bool{}}, func(r refclock.Reading) { got = append(got, r) })
+	n.sentence(sentence("GPRMC,120000.00,A,4807.038,N,01131.000,E,0,0,061226,,,A"), rx)
+	n.sentence(sentence("GPZDG,120002.00,06,12,2026,00.00,,"), rx.Add(time.Second))
+	n.sentence(sentence("GPRMC,120002.00,A,4807.038,N,01131.000,E,0,0,061226,,,A"), rx.Add(2*time.Second))
+	n.sentence(sentence("GPZDG,120003.00,06,12,2026,00.00,,"), rx.Add(2*time.Second))
+	if len(got) != 3 || !got[1].Ref.Equal(rx.Add(time.Second).Truncate(time.Second)) || !got[2].Ref.Equal(rx.Add(2*time.Second).Truncate(time.Second)) ||
+		!strings.HasPrefix(got[2].Timecode, "$GPZDG") {
+		t.Fatalf("readings %+v, want RMC, ZDG, ZDG (the RMC after the first ZDG ignored)", got)
 	}
 }
 

@@ -109,9 +109,8 @@ func (p *pps) run(ctx context.Context) {
 			p.dev.Close()
 		}
 	}()
-	if p.cfg.Fudge.Flags[2] {
-		p.log.warn("flag3", "fudge flag3 (the kernel's hardpps discipline) is not supported by gontp; the pulses are used through the daemon's loop")
-	}
+	// fudge flag3 (kernel hardpps) is refused with its file:line when the configuration is
+	// read (internal/daemon/config.go).
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
