@@ -161,8 +161,9 @@ func maskCV(s string) string {
 	return cvValue.ReplaceAllStringFunc(s, func(m string) string {
 		k, v, _ := strings.Cut(m, "=")
 		if k == "timecode" {
-			// digits, and the hex digits of GPSD_JSON's NTP timestamp
-			return k + "=" + regexp.MustCompile(`[0-9]|\b[0-9a-f]{8}\.[0-9a-f]{8}\b`).ReplaceAllString(v, "9")
+			// digits, the hex digits of GPSD_JSON's NTP timestamp, and an NMEA sentence's
+			// checksum (it changes with the second)
+			return k + "=" + regexp.MustCompile(`\*[0-9A-Fa-f]{2}\b|[0-9]|\b[0-9a-f]{8}\.[0-9a-f]{8}\b`).ReplaceAllString(v, "9")
 		}
 		return k + "=N"
 	})
