@@ -119,6 +119,9 @@ type Result struct {
 	Ignored bool
 	// Poll is sys_poll after the update: the engine sets its system.State.Poll from it.
 	Poll int8
+	// FastPoll, when not 0, is the poll exponent the associations should poll at (at
+	// most) while the discipline measures the start-up frequency (Discipline.FastPoll).
+	FastPoll int8
 	// Settling is classic's freq_cnt > 0: the clock filter should take the newest sample
 	// rather than the one of least delay (system.State.Settling).
 	Settling bool
@@ -143,115 +146,94 @@ type Vars struct {
 	MinTC     int8    // rv mintc
 	Kernel    bool    // the kernel PLL is in use
 	Updated   bool    // at least one update was processed
+	Allan     int8    // Allan intercept, log2 s (tinker allan): the clock filter uses it too
 }
 
-// sample is one offset in the estimator's history, on the uncorrected time line.
-type sample struct {
-	t float64 // local time minus the steps made, s since the discipline's epoch
-	u float64 // the offset the clock would have without any of our corrections, s
-	w float64 // weight: 1/σ²
-}
-
-// corrPoint is the state of the corrections left at an update: the total applied up to
-// time line t, and what was then commanded, from which the total at a later time follows
-// (the frequency integrates linearly; the kernel PLL amortises the phase geometrically,
-// 1/2^shift of the rest each second; a single-shot slew runs at 500 ppm).
-type corrPoint struct {
-	t, c    float64
-	pending float64 // phase commanded, s
-	ss      bool    // as a single-shot slew
-	shift   int     // the PLL's shift, shiftPLL+constant
-	freq    float64 // frequency correction, s/s
-}
-
-// pllLag is the average wait, s, between a PLL command and the kernel's first chunk of it.
-const pllLag = 0.5
-
-// at is the total correction at time line t ≥ p.t, as the kernel applies the commands.
-func (p corrPoint) at(t float64) float64 {
-	dt := t - p.t
-	c := p.c + p.freq*dt
-	switch {
-	case p.pending == 0:
-	case p.ss:
-		c += math.Copysign(math.Min(math.Abs(p.pending), singleshotRate*dt), p.pending)
-	default:
-		// The kernel computes each second's chunk at the second's start and applies it
-		// during that second; a new offset waits for the next start, on average half a
-		// second away.
-		c += p.pending * (1 - math.Pow(1-math.Ldexp(1, -p.shift), math.Max(dt-pllLag, 0)))
-	}
-	return c
-}
-
-// maxSamples bounds the estimator's history; pollSamples is the window needed before the
-// poll may rise.
+// Start-up training: from the first update until the frequency is known within
+// trainSigma from at least trainSamples samples (and never beyond classic's start-up
+// clamp), the discipline asks for polls every 2^trainPoll s and runs the kernel PLL with
+// time constant 0, so that the start-up error is gone in tens of seconds instead of the
+// minutes a 64 s poll and a 32 s PLL take (gontp's choice; classic waits out the stepout
+// in state FREQ). 2^3 s is classic's and chrony's default rate limit for a client
+// (`discard average 3`, `ratelimit interval 3`), so servers do not kiss it off.
 const (
-	maxSamples  = 64
-	pollSamples = 12
+	trainPoll    = MinTC
+	trainSamples = 8
+	trainSigma   = 0.01e-6
 )
+
+// Outliers: once the window holds trainSamples samples, a sample whose residual from the
+// window's line exceeds outlierGate times the residuals' scale (and outlierFloor) is held
+// back, up to maxOutliers in a row; the next is taken as a phase jump. The scale is
+// robust (the residuals' median): in the kernel lab the RMS of a window that still held
+// the start-up transient let a 500 µs outlier through. While settling, the clock filter
+// hands on every newest sample, so one that waited in a queue (4 ms, seen in the kernel
+// lab under load) would otherwise reach the fit with full weight and throw the
+// frequency 150 ppm off. Classic's popcorn suppressor (clock_filter) does the same job
+// for the filter's output.
+const (
+	outlierGate  = 5
+	outlierFloor = 50e-6
+	maxOutliers  = 3
+)
+
+// freqSigma is the least error assumed for a sample while the frequency is first
+// measured, s.
+const freqSigma = 100e-6
 
 // Discipline is the clock discipline. It is not safe for concurrent use; the engine's
 // goroutine owns it.
 //
-// The policy (when to step, wait out spikes, panic, poll) is classic ntpd's. The loop is
-// better than ntpd's hybrid PLL/FLL: every offset is mapped back to what the clock would
-// have shown without any correction (adding the phase corrections the kernel applied, as
-// read back from it, and the integral of the frequency corrections), and a weighted
-// least-squares line through those points gives both the frequency error and a smoothed
-// present offset, as chrony does; a runs test on the residuals shortens the window when the
-// oscillator wanders. The frequency is then set with ADJ_FREQUENCY and the smoothed offset
+// It has three parts, each the one owner of its concept:
+//   - the policy, here: classic ntpd's states (NSET, FSET, FREQ, SYNC, SPIK), step
+//     threshold and stepout, panic threshold and -g, -G, -q, the start-up clamp and
+//     sys_poll;
+//   - the estimator (estimator.go): offset and frequency from the samples, pure
+//     arithmetic;
+//   - the kernel ledger (ledger.go): what was asked of the kernel and what it has done,
+//     the STA_* word with the leap bits, TAI-UTC, interference.
+//
+// Leap seconds have their own owner (leap.go), whose decision the ledger writes.
+//
+// The loop is better than ntpd's hybrid PLL/FLL: every offset is mapped back to what the
+// clock would have shown without any correction, and a weighted least-squares line
+// through those points gives both the frequency error and a smoothed present offset, as
+// chrony does. The frequency is then set with ADJ_FREQUENCY and the smoothed offset
 // amortised by the kernel PLL held to phase only (STA_PLL|STA_FREQHOLD, time constant
 // sys_poll-3), or, with `disable kernel`, slewed with adjtime(2).
 type Discipline struct {
-	k   Kernel
 	p   Params
 	log *slog.Logger
 
+	est  estimator
+	led  ledger
+	leap leapOwner
+
 	state      State
-	started    bool
-	kernel     bool
 	allowPanic bool
 	forceStep  bool
 	poll       int8
 	tcCounter  int
+	atPoll     int // updates since sys_poll last changed
+	outliers   int // samples held back in a row
 	// clamp is classic's start-up clamp (freq_cnt > 0): from start until an update in
 	// FSET or SYNC comes within clockFloor, or until the stepout has passed in SYNC, the
 	// start-up transient is still being corrected, so Settling reports true (the clock
 	// filter hands on its newest sample, every sample is weighted alike) and the poll
 	// stays put. clampFrom is when it started counting down: the first update that left
 	// the clock in SYNC (classic decrements freq_cnt only in SYNC).
-	clamp     bool
-	clampFrom time.Time
-
-	epoch      time.Time // origin of the sample time line
-	stepSum    float64   // steps made since epoch, s
+	clamp      bool
+	clampFrom  time.Time
 	clockEpoch time.Time // classic clock_epoch: the last update that adjusted the clock
-	phaseSum   float64   // phase corrections applied (steps excluded), s
-	freqSum    float64   // integral of the frequency correction, s
-	lastT      float64   // time line of the last update
-	pending    float64   // phase correction commanded at the last update, s
-	pendingSS  bool      // it went to the single-shot slew
-	freq       float64   // frequency correction, s/s
-	prior      float64   // prior frequency (drift file or kept over a step), s/s
-	priorW     float64   // its weight, 1/σ² (0: none)
-	samples    []sample
-	freqSamps  int
-	// corr is the history of the total correction (phaseSum+freqSum) at each update, on
-	// the time line, so that an offset measured earlier than now (the clock filter may
-	// pick a stage several polls old) is mapped back with the corrections of its own time.
-	corr []corrPoint
 
 	lastOffset float64
 	jitter     float64 // clock_jitter, s
 	wander     float64 // clock_stability, s/s
 	updated    bool
-
-	tai        int   // TAI-UTC from the leap-seconds file, s (0: unknown)
-	kernelTAI  int   // TAI-UTC last written to the kernel
-	leapBits   int32 // STA_INS or STA_DEL while a leap second is armed
-	lastStatus int32 // status last written, for interference detection
-	lastFreq   int64
+	// rootDelay and rootDisp are the system's root delay and dispersion for the update
+	// being processed: the kernel's maximum error is rootdelay/2 + rootdisp (classic
+	// local_clock's ntv.maxerror).
+	rootDelay, rootDisp float64
 }
 
 // New makes a discipline over k. Nothing is written to the kernel until the first update,
@@ -269,18 +251,19 @@ func New(k Kernel, p Params, log *slog.Logger) *Discipline {
 	if p.Allan == 0 {
 		p.Allan = 11
 	}
-	d := &Discipline{k: k, p: p, log: log, state: NSET, allowPanic: p.PanicGate, forceStep: p.ForceStep,
+	d := &Discipline{p: p, log: log, state: NSET, allowPanic: p.PanicGate, forceStep: p.ForceStep,
 		clamp: true, poll: max(min(int8(DefMinPoll), p.MaxPoll), p.MinPoll)}
-	d.kernel = p.Kernel && !p.Once && p.StepFwd > 0 && p.StepBack > 0 && p.StepFwd <= MaxPhase &&
+	pll := p.Kernel && !p.Once && p.StepFwd > 0 && p.StepBack > 0 && p.StepFwd <= MaxPhase &&
 		p.StepBack <= MaxPhase
+	d.led = ledger{k: k, log: log, pll: pll}
 	d.jitter = math.Ldexp(1, int(p.Precision))
 	// Without a drift file the frequency is taken as 0 ± nsetSigma until samples say
 	// otherwise, so that the first two, seconds apart, cannot set it alone.
-	d.priorW = 1 / (nsetSigma * nsetSigma)
+	d.est = newEstimator(0, nsetSigma, p.Allan)
 	if p.Drift != nil {
 		d.state = FSET
-		d.freq = max(min(*p.Drift*1e-6, MaxFreq), -MaxFreq)
-		d.prior, d.priorW = d.freq, 1/(driftSigma*driftSigma)
+		d.led.freq = max(min(*p.Drift*1e-6, MaxFreq), -MaxFreq)
+		d.est = newEstimator(d.led.freq, driftSigma, p.Allan)
 	}
 	return d
 }
@@ -291,6 +274,14 @@ func (d *Discipline) SetPollLimits(minPoll, maxPoll int8) {
 	d.poll = max(min(d.poll, d.p.MaxPoll), d.p.MinPoll)
 }
 
+// SetRootDistance gives the system's root delay and root dispersion (s) of the update about
+// to be processed: classic clock_update sets sys_rootdelay and sys_rootdisp before it calls
+// local_clock, which hands rootdelay/2 + rootdisp to the kernel as its maximum error
+// (ntv.maxerror), the bound that ntptime, timedatectl and "synchronised" checks read.
+func (d *Discipline) SetRootDistance(rootDelay, rootDisp float64) {
+	d.rootDelay, d.rootDisp = rootDelay, rootDisp
+}
+
 // Poll returns sys_poll.
 func (d *Discipline) Poll() int8 { return d.poll }
 
@@ -299,12 +290,13 @@ func (d *Discipline) Poll() int8 { return d.poll }
 func (d *Discipline) Settling() bool { return d.state == NSET || d.state == FREQ || d.clamp }
 
 // Frequency returns the frequency correction, ppm: the drift file's value.
-func (d *Discipline) Frequency() float64 { return d.freq * 1e6 }
+func (d *Discipline) Frequency() float64 { return d.led.freq * 1e6 }
 
 // Vars returns the loop variables for ntpq.
 func (d *Discipline) Vars() Vars {
-	return Vars{State: d.state, Offset: d.lastOffset, Frequency: d.freq * 1e6, ClkJitter: d.jitter,
-		ClkWander: d.wander * 1e6, TC: d.poll, MinTC: d.p.MinPoll, Kernel: d.kernel, Updated: d.updated}
+	return Vars{State: d.state, Offset: d.lastOffset, Frequency: d.led.freq * 1e6, ClkJitter: d.jitter,
+		ClkWander: d.wander * 1e6, TC: d.poll, MinTC: d.p.MinPoll, Kernel: d.led.pll, Updated: d.updated,
+		Allan: d.p.Allan}
 }
 
 // Project returns the offset that a sample measured at local time from (s, positive when
@@ -315,11 +307,11 @@ func (d *Discipline) Vars() Vars {
 // while the kernel amortises a large initial offset, an old offset is tens of
 // milliseconds wrong. Before the first update it returns offset unchanged.
 func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
-	if !d.started || from.IsZero() || to.IsZero() || from.Equal(to) {
+	if !d.led.started || from.IsZero() || to.IsZero() || from.Equal(to) {
 		return offset
 	}
-	tf, tt := d.tline(from), d.tline(to)
-	return offset + d.correctionAt(tf) - d.correctionAt(tt) + d.freq*(tt-tf)
+	tf, tt := d.led.tline(from), d.led.tline(to)
+	return offset + d.led.correctionAt(tf) - d.led.correctionAt(tt) + d.led.freq*(tt-tf)
 }
 
 // Process takes one system offset (s, positive when the clock is behind) with the system
@@ -335,6 +327,9 @@ func (d *Discipline) Process(offset, jitter float64, now time.Time) (Result, err
 // describes the clock as it was then. The estimator places it at that time with the
 // corrections applied up to then; treating it as measured now would add the frequency
 // correction of the interval to it and bend the frequency estimate by as much.
+//
+// A kernel failure (EPERM without CAP_SYS_TIME, EINVAL) leaves the discipline as it was
+// before the call: the error names the adjtimex call, and the next update tries again.
 func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Result, error) {
 	if at.After(now) || at.IsZero() {
 		at = now
@@ -342,17 +337,43 @@ func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Resul
 	if math.IsNaN(offset) || math.IsInf(offset, 0) {
 		return d.result(Result{Ignored: true}), fmt.Errorf("clock: offset %v is not a number", offset)
 	}
-	if !d.started {
-		if err := d.start(now); err != nil {
+	saved := d.save()
+	r, err := d.process(offset, jitter, at, now)
+	if err != nil && !errors.Is(err, ErrPanic) {
+		d.restore(saved)
+		return d.result(Result{}), err
+	}
+	return r, err
+}
+
+// saved is the discipline's state before an update, restored when the kernel refuses it.
+type saved struct {
+	d   Discipline
+	est estimator
+	led ledger
+}
+
+func (d *Discipline) save() saved { return saved{d: *d, est: d.est.clone(), led: d.led.clone()} }
+
+func (d *Discipline) restore(s saved) {
+	*d = s.d
+	d.est, d.led = s.est, s.led
+}
+
+func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result, error) {
+	if !d.led.started {
+		if err := d.led.start(now, d.led.freq); err != nil {
 			return d.result(Result{}), err
 		}
+		d.clockEpoch = now
 	}
 	// Classic: "Clock exceeds panic threshold. Life as we know it ends." The check comes
-	// before everything, -q included, and -g lifts it until an update below the step
-	// threshold arrives.
+	// before everything, -q included; -g lifts it for the first update only: classic
+	// clears allow_panic right after the check, whatever the update then does.
 	if d.p.Panic > 0 && math.Abs(offset) > d.p.Panic && !d.allowPanic {
 		return d.result(Result{Ignored: true}), &PanicError{Offset: offset, Threshold: d.p.Panic}
 	}
+	d.allowPanic = false
 	if d.p.Once {
 		return d.once(offset, now)
 	}
@@ -375,7 +396,6 @@ func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Resul
 		}
 		return d.step(offset, now)
 	}
-	d.allowPanic = false
 	return d.slew(offset, jitter, at, now)
 }
 
@@ -383,106 +403,112 @@ func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Resul
 func (d *Discipline) result(r Result) Result {
 	r.Poll = d.poll
 	r.Settling = d.Settling()
+	r.FastPoll = d.FastPoll()
 	return r
 }
 
-// start prepares the kernel: nanosecond mode, the loop's status, the initial frequency.
-func (d *Discipline) start(now time.Time) error {
-	tx := Timex{Modes: ModeNano | ModeStatus | ModeFrequency, Status: d.status(false), Freq: ScaledPPM(d.freq)}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return fmt.Errorf("clock: adjtimex(start): %w", err)
+// training reports that the start-up frequency is still being measured: during the
+// start-up clamp, until trainSamples samples give the frequency within trainSigma.
+func (d *Discipline) training() bool {
+	if !d.Settling() || d.p.Once {
+		return false
 	}
-	d.lastStatus, d.lastFreq = tx.Status, tx.Freq
-	d.started, d.epoch, d.clockEpoch = true, now, now
-	return d.pushTAI()
+	return d.est.n() < trainSamples || d.est.slopeError() > trainSigma
 }
 
-// SetTAI gives the discipline TAI-UTC (s) from the leap-seconds file. With the kernel loop
-// in use it is written to the kernel (ADJ_TAI), so that CLOCK_TAI reads right, as classic
-// ntpd does when its leap file changes sys_tai; like every kernel write it waits for the
-// first update, so `disable ntp` leaves the kernel alone.
-func (d *Discipline) SetTAI(tai int) error {
-	d.tai = tai
-	if !d.started {
+// FastPoll is the poll exponent the engine should poll its sources at while the start-up
+// frequency is measured (trainPoll, bounded by the configured maxpoll), 0 otherwise.
+func (d *Discipline) FastPoll() int8 {
+	if !d.training() {
+		return 0
+	}
+	return min(trainPoll, d.p.MaxPoll)
+}
+
+// constant is the kernel PLL's time constant: sys_poll-3 (classic hands the kernel
+// sys_poll in nanosecond mode, where Linux adds nothing and ntpd's own loop would use
+// 2^sys_poll; with STA_FREQHOLD only the phase is amortised, 1/2^(2+constant) a second),
+// 0 while training.
+func (d *Discipline) constant() int {
+	if d.training() {
+		return 0
+	}
+	return int(max(d.poll-3, 0))
+}
+
+// SetTAI gives the discipline TAI-UTC (s). With the kernel loop in use it is written to the
+// kernel (ADJ_TAI), so that CLOCK_TAI reads right; like every kernel write it waits for
+// the first update, so `disable ntp` leaves the kernel alone. A leap table
+// (SetLeapTable) sets it at every update.
+func (d *Discipline) SetTAI(tai int) error { return d.led.setTAI(tai) }
+
+// SetLeapTable gives the leap owner the leap-seconds file (nil: none), read at start and
+// on every reload; its TAI-UTC goes to the kernel as SetTAI.
+func (d *Discipline) SetLeapTable(t LeapTable, now time.Time) error {
+	d.leap.table = t
+	if t == nil {
 		return nil
 	}
-	return d.pushTAI()
+	return d.led.setTAI(t.TAI(now))
 }
 
-func (d *Discipline) pushTAI() error {
-	if !d.kernel || d.tai <= 0 || d.tai == d.kernelTAI {
-		return nil
+// Leap takes the survivors' leap vote (a majority announcing an insertion or a deletion)
+// at an update at now and returns the leap owner's decision: whether a leap second is
+// scheduled, and whether it is armed now (the last day before it), which the kernel
+// carries as STA_INS/STA_DEL from this call on and the server serves as its leap
+// indicator. The engine calls it at every update that leaves the clock synchronised.
+func (d *Discipline) Leap(now time.Time, voteIns, voteDel bool) (LeapState, error) {
+	s := d.leap.decide(now, voteIns, voteDel)
+	if msg := describeLeap(d.leap.last, s); msg != "" {
+		d.log.Info(msg)
 	}
-	tx := Timex{Modes: ModeTAI, TAI: int32(d.tai)}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return fmt.Errorf("clock: adjtimex(TAI %d s): %w", d.tai, err)
+	d.leap.last = s
+	var err error
+	if e := d.led.setLeap(s.kernelBits()); e != nil {
+		err = e
 	}
-	d.kernelTAI = d.tai
-	return nil
+	if d.leap.table != nil {
+		if e := d.led.setTAI(d.leap.table.TAI(now)); e != nil && err == nil {
+			err = e
+		}
+	}
+	return s, err
 }
-
-// status is the STA_* word the loop keeps in the kernel.
-func (d *Discipline) status(synced bool) int32 {
-	s := d.leapBits
-	if d.kernel {
-		s = StaPLL | StaFreqHold
-	}
-	if !synced {
-		s |= StaUnsync
-	}
-	return s
-}
-
-// tline is the sample time line: local time without our steps.
-func (d *Discipline) tline(now time.Time) float64 { return now.Sub(d.epoch).Seconds() - d.stepSum }
 
 // once is -q (classic mode_ntpdate): step above the threshold, slew below, then done.
 func (d *Discipline) once(offset float64, now time.Time) (Result, error) {
 	if (offset > d.p.StepFwd && d.p.StepFwd > 0) || (-offset > d.p.StepBack && d.p.StepBack > 0) {
 		tx := Timex{Modes: ModeSetOffset, SetOffset: time.Duration(math.Round(offset * 1e9))}
-		if _, err := d.k.Adjtimex(&tx); err != nil {
-			return d.result(Result{}), fmt.Errorf("clock: step %+.6f s: %w", offset, err)
+		if err := d.led.adjtimex(fmt.Sprintf("step %+.6f s", offset), &tx); err != nil {
+			return d.result(Result{}), err
 		}
 		d.lastOffset, d.updated = offset, true
 		return d.result(Result{Stepped: true, Step: offset, Done: true,
 			Message: fmt.Sprintf("ntpd: time set %+.6fs", offset)}), nil
 	}
 	tx := Timex{Modes: ModeOffsetSingleshot, Offset: int64(math.Round(offset * 1e6))}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return d.result(Result{}), fmt.Errorf("clock: slew %+.6f s: %w", offset, err)
+	if err := d.led.adjtimex(fmt.Sprintf("single-shot slew %+.6f s", offset), &tx); err != nil {
+		return d.result(Result{}), err
 	}
 	d.lastOffset, d.updated = offset, true
 	return d.result(Result{Synchronised: true, Done: true, Message: fmt.Sprintf("ntpd: time slew %+.6fs", offset)}), nil
 }
 
 // step steps the clock by offset (classic step_systime) and restarts the loop's phase
-// bookkeeping; the frequency estimate is kept as a prior.
+// bookkeeping as classic does: clock_jitter back to the precision, last_offset 0 (rstclock
+// with offset 0), tc_counter 0.
 func (d *Discipline) step(offset float64, now time.Time) (Result, error) {
-	if err := d.account(now); err != nil {
+	if err := d.led.account(now); err != nil {
 		return d.result(Result{}), err
 	}
-	tx := Timex{Modes: ModeSetOffset | ModeStatus, SetOffset: time.Duration(math.Round(offset * 1e9)),
-		Status: d.status(false)}
-	if d.kernel {
-		// Drop what the PLL still had to do: it belonged to the old time.
-		tx.Modes |= ModeOffset
+	if err := d.led.step(offset); err != nil {
+		return d.result(Result{}), err
 	}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return d.result(Result{}), fmt.Errorf("clock: step %+.6f s: %w", offset, err)
-	}
-	if d.pendingSS {
-		ss := Timex{Modes: ModeOffsetSingleshot}
-		if _, err := d.k.Adjtimex(&ss); err != nil {
-			return d.result(Result{}), fmt.Errorf("clock: cancel slew: %w", err)
-		}
-	}
-	d.lastStatus = tx.Status
-	d.pending, d.pendingSS = 0, false
-	d.stepSum += offset
-	d.keepFrequencyOnly()
+	d.est.keepFrequencyOnly()
+	d.led.forget()
 	d.tcCounter = 0
 	d.jitter = math.Ldexp(1, int(d.p.Precision))
-	d.lastOffset, d.updated = offset, true
+	d.lastOffset, d.updated = 0, true
 	d.forceStep = false
 	if d.state == NSET {
 		d.state = FREQ
@@ -494,118 +520,13 @@ func (d *Discipline) step(offset float64, now time.Time) (Result, error) {
 		Detail: fmt.Sprintf("%+.6f s", offset)}), nil
 }
 
-// keepFrequencyOnly forgets the offset history after a step but keeps the frequency it
-// gave, weighted by how well it was known.
-func (d *Discipline) keepFrequencyOnly() {
-	if len(d.samples) >= 2 {
-		_, _, sb := d.fit(d.samples)
-		d.prior, d.priorW = d.freq, 1/math.Max(sb*sb, 1e-16)
-	}
-	d.samples = d.samples[:0]
-	d.corr = d.corr[:0]
-	d.freqSamps = 0
-}
-
-// account adds to phaseSum what the kernel applied of the last phase command and to
-// freqSum the frequency correction's integral up to now.
-func (d *Discipline) account(now time.Time) error {
-	t := d.tline(now)
-	d.freqSum += d.freq * (t - d.lastT)
-	d.lastT = t
-	if d.pending == 0 {
-		return nil
-	}
-	var tx Timex
-	if d.pendingSS {
-		tx.Modes = ModeOffsetSSRead
-	}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return fmt.Errorf("clock: adjtimex(read): %w", err)
-	}
-	rem := float64(tx.Offset) * 1e-9
-	if d.pendingSS || tx.Status&StaNano == 0 {
-		rem = float64(tx.Offset) * 1e-6
-	}
-	if !d.pendingSS {
-		d.interference(tx)
-	}
-	d.phaseSum += d.pending - rem
-	d.pending = rem
-	return nil
-}
-
-// record notes the corrections at time line t, after account and command.
-func (d *Discipline) record(t float64) {
-	if len(d.corr) == maxSamples {
-		copy(d.corr, d.corr[1:])
-		d.corr = d.corr[:maxSamples-1]
-	}
-	d.corr = append(d.corr, corrPoint{t: t, c: d.phaseSum + d.freqSum, pending: d.pending, ss: d.pendingSS,
-		shift: shiftPLL + int(max(d.poll-3, 0)), freq: d.freq})
-}
-
-// correctionAt is the total correction applied up to time line t: from the last update
-// before t, what its commands had applied by t; before the first recorded update, the
-// total then; with no update recorded, the present total.
-//
-// The model of how the kernel applies a command (corrPoint.at) is only approximate: the
-// PLL takes its chunk at second boundaries that the discipline does not see, so with a
-// short time constant (a quarter of the offset a second) the model may be ahead or behind
-// by a large part of a chunk. Yet the total is known exactly wherever the kernel was read:
-// at every recorded update and at the last account. Between two such points the model
-// gives only the shape, scaled to meet the exact totals at both ends; beyond the last
-// one it gives the increment from there.
-func (d *Discipline) correctionAt(t float64) float64 {
-	n := len(d.corr)
-	if n == 0 {
-		return d.phaseSum + d.freqSum
-	}
-	if t <= d.corr[0].t {
-		return d.corr[0].c
-	}
-	i := n - 1
-	for d.corr[i].t > t {
-		i--
-	}
-	p := d.corr[i]
-	endT, endC := d.lastT, d.phaseSum+d.freqSum
-	if i < n-1 {
-		endT, endC = d.corr[i+1].t, d.corr[i+1].c
-	}
-	if endT <= p.t {
-		return p.at(t)
-	}
-	if t >= endT {
-		return endC + p.at(t) - p.at(endT)
-	}
-	m, me := p.at(t)-p.c, p.at(endT)-p.c
-	if me == 0 {
-		return p.c + m
-	}
-	return p.c + (endC-p.c)*m/me
-}
-
-// interference notices a kernel state we did not leave: another time daemon or an
-// administrator (adjtimex, chronyd, timesyncd) is adjusting the clock too.
-func (d *Discipline) interference(tx Timex) {
-	const mask = StaPLL | StaFreqHold | StaNano
-	df := tx.Freq - d.lastFreq
-	if tx.Status&mask != d.lastStatus&mask|StaNano || df > 64 || df < -64 {
-		d.log.Warn("kernel clock state changed behind gontp's back: is another time daemon running?",
-			"status", fmt.Sprintf("%#x", tx.Status), "expected_status", fmt.Sprintf("%#x", d.lastStatus|StaNano),
-			"freq_ppm", FromScaledPPM(tx.Freq)*1e6, "expected_freq_ppm", FromScaledPPM(d.lastFreq)*1e6)
-		d.freq = FromScaledPPM(tx.Freq)
-		d.lastFreq = tx.Freq
-	}
-}
-
-// slew is an ordinary update: fit, set frequency and phase, adjust the poll.
+// slew is an ordinary update: estimate, set frequency and phase, adjust the poll.
 func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, error) {
-	if err := d.account(now); err != nil {
+	if err := d.led.account(now); err != nil {
 		return d.result(Result{}), err
 	}
-	ts := d.tline(at)
-	us := offset + d.correctionAt(ts)
+	ts := d.led.tline(at)
+	us := offset + d.led.correctionAt(ts)
 	prec := math.Ldexp(1, int(d.p.Precision))
 	// Classic's clock_jitter: exponential average of squared offset differences.
 	diff := math.Max(math.Abs(offset-d.lastOffset), prec)
@@ -622,31 +543,44 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 		// phase alike fits the line over its whole span.
 		sigma = math.Max(sigma, freqSigma)
 	}
-	t := d.tline(now)
-	// A sample not newer than the last one taken says nothing new about the oscillator.
-	if n := len(d.samples); n == 0 || ts > d.samples[n-1].t {
-		if len(d.samples) == maxSamples {
-			copy(d.samples, d.samples[1:])
-			d.samples = d.samples[:maxSamples-1]
+	t := d.led.tline(now)
+	if d.est.n() >= trainSamples {
+		pred, _, _ := d.est.line(ts)
+		gate := math.Max(outlierGate*d.est.residualScale(), outlierFloor)
+		if math.Abs(us-pred) > gate {
+			if d.outliers < maxOutliers {
+				d.outliers++
+				d.log.Debug("clock: offset held back as an outlier", "offset", offset,
+					"residual", us-pred, "gate", gate)
+				return d.result(Result{Ignored: true, Synchronised: d.state == SYNC}), nil
+			}
+			// The offset stayed off the line: the clock's phase jumped (a time source
+			// or path changed, or the host lost time), which a line through samples
+			// on both sides would take for a frequency error (5 ppm, seen in the
+			// kernel lab after a 1.8 ms jump of the guest's clock). The window starts
+			// again from here, keeping the frequency it had found.
+			d.log.Info(fmt.Sprintf("clock: offset %+.6f s stayed %.6f s off the estimate for %d samples: "+
+				"the estimator starts a new window, keeping the frequency", offset, us-pred, maxOutliers+1))
+			d.est.keepFrequencyOnly()
 		}
-		d.samples = append(d.samples, sample{t: ts, u: us, w: 1 / (sigma * sigma)})
 	}
-	d.samples = d.window(d.samples)
-	d.freqSamps++
+	d.outliers = 0
+	d.est.add(sample{t: ts, u: us, w: 1 / (sigma * sigma)})
 
-	a, b, _ := d.fit(d.samples)
-	oldFreq := d.freq
-	d.freq = max(min(b, MaxFreq), -MaxFreq)
+	u, b, _ := d.est.line(t)
+	oldFreq := d.led.freq
+	freq := max(min(b, MaxFreq), -MaxFreq)
 	// The smoothed present offset: the line now, less what we have corrected.
-	phase := a + b*(t-d.tmean(d.samples)) - d.phaseSum - d.freqSum
-	if len(d.samples) < 2 {
+	phase := u - d.led.total()
+	if d.est.n() < 2 {
 		phase = offset
 	}
-	if err := d.command(phase, true); err != nil {
+	tc := d.constant()
+	if err := d.led.command(freq, phase, tc, true, d.rootDelay/2+d.rootDisp, d.jitter); err != nil {
 		return d.result(Result{}), err
 	}
-	d.record(t)
-	df := d.freq - oldFreq
+	d.led.record(t, shiftPLL+tc)
+	df := freq - oldFreq
 	if d.updated {
 		d.wander = math.Sqrt(d.wander*d.wander + (df*df-d.wander*d.wander)/clockAvg)
 	}
@@ -659,7 +593,7 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	case FSET, SPIK:
 		d.state, r.Event = SYNC, "clock_sync"
 	case FREQ:
-		if d.freqSamps >= 4 && t-d.samples[0].t >= math.Max(d.p.Stepout, 30) {
+		if d.est.taken >= 4 && d.est.n() > 0 && t-d.est.samples[0].t >= math.Max(d.p.Stepout, 30) {
 			d.state, r.Event = SYNC, "clock_sync"
 		}
 	}
@@ -677,57 +611,29 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	return d.result(r), nil
 }
 
-// command sends the frequency and the phase correction to the kernel.
-func (d *Discipline) command(phase float64, synced bool) error {
-	tx := Timex{Modes: ModeFrequency | ModeStatus | ModeMaxError | ModeEstError, Freq: ScaledPPM(d.freq),
-		Status: d.status(synced), EstError: int64(d.jitter * 1e6),
-		MaxError: int64((math.Abs(phase) + d.jitter) * 1e6)}
-	ss := !d.kernel || math.Abs(phase) > MaxPhase
-	if !ss {
-		tx.Modes |= ModeOffset | ModeTimeConst
-		tx.Offset = int64(math.Round(phase * 1e9))
-		tx.Constant = int64(max(d.poll-3, 0))
-	} else if d.kernel {
-		tx.Modes |= ModeOffset // clear the PLL's offset; the slew does the work
-	}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return fmt.Errorf("clock: adjtimex(offset %+.9f s, freq %.3f ppm): %w", phase, d.freq*1e6, err)
-	}
-	d.lastStatus, d.lastFreq = d.status(synced), ScaledPPM(d.freq)
-	if ss {
-		s := Timex{Modes: ModeOffsetSingleshot, Offset: int64(math.Round(phase * 1e6))}
-		if _, err := d.k.Adjtimex(&s); err != nil {
-			return fmt.Errorf("clock: adjtime(%+.6f s): %w", phase, err)
-		}
-		phase = float64(int64(math.Round(phase*1e6))) * 1e-6
-	} else if d.pendingSS && d.pending != 0 {
-		s := Timex{Modes: ModeOffsetSingleshot}
-		if _, err := d.k.Adjtimex(&s); err != nil {
-			return fmt.Errorf("clock: cancel slew: %w", err)
-		}
-	}
-	d.pending, d.pendingSS = phase, ss
-	return nil
-}
-
 // pollAdjust is classic's sys_poll rule: offsets within CLOCK_PGATE jitters count up by
 // sys_poll, others down by twice that; crossing ±CLOCK_LIMIT moves the poll one step. One
 // condition is gontp's (chrony's polltarget): the poll only rises while the estimator's
 // window holds pollSamples samples, so an oscillator that wanders faster than the runs test
-// lets the window grow keeps the poll short enough to follow it.
+// lets the window grow keeps the poll short enough to follow it; and pollSamples updates
+// must have been made at the present poll, so that the samples of the fast start-up polls
+// do not raise it at once (a longer poll averages fewer samples and finds a vanished
+// server later).
 func (d *Discipline) pollAdjust(offset float64) {
 	if d.clamp {
 		// Classic: "Don't fiddle with the poll during the startup clamp period."
 		d.tcCounter = 0
 		return
 	}
-	if math.Abs(offset) < clockPGate*d.jitter && len(d.samples) >= pollSamples {
+	d.atPoll++
+	if math.Abs(offset) < clockPGate*d.jitter && d.est.n() >= pollSamples && d.atPoll >= pollSamples {
 		d.tcCounter += int(d.poll)
 		if d.tcCounter > clockLimit {
 			d.tcCounter = clockLimit
 			if d.poll < d.p.MaxPoll {
 				d.tcCounter = 0
 				d.poll++
+				d.atPoll = 0
 			}
 		}
 		return
@@ -738,155 +644,7 @@ func (d *Discipline) pollAdjust(offset float64) {
 		if d.poll > d.p.MinPoll {
 			d.tcCounter = 0
 			d.poll--
+			d.atPoll = 0
 		}
 	}
-}
-
-func (d *Discipline) tmean(s []sample) float64 {
-	var sw, st float64
-	for _, x := range s {
-		sw += x.w
-		st += x.w * x.t
-	}
-	return st / sw
-}
-
-// fit is the weighted least-squares line through the samples, with the prior frequency as
-// an extra observation of the slope: intercept a at the weighted mean time, slope b and
-// the slope's standard error.
-func (d *Discipline) fit(s []sample) (a, b, sb float64) {
-	tm := d.tmean(s)
-	var sw, su, stt, stu float64
-	for _, x := range s {
-		dt := x.t - tm
-		sw += x.w
-		su += x.w * x.u
-		stt += x.w * dt * dt
-		stu += x.w * dt * x.u
-	}
-	a = su / sw
-	if len(s) < 2 {
-		// One sample says nothing of the slope; its rounding residue (dt of about
-		// 1e-16 s) must not pass for a measurement.
-		stt, stu = 0, 0
-	}
-	den := stt + d.priorW
-	if den == 0 {
-		return a, d.freq, 1e-4
-	}
-	b = (stu + d.priorW*d.prior) / den
-	return a, b, math.Sqrt(1 / den)
-}
-
-// nsetSigma is the uncertainty of the frequency before any measurement: a crystal
-// oscillator's error is within ±100 ppm or so.
-const nsetSigma = 100e-6
-
-// driftSigma is the uncertainty given to a drift file's frequency, s/s. The file is
-// usually right within a part per million, but it was written at another temperature,
-// or on other hardware after a disk moved: at 1 ppm a file 20 ppm wrong outweighed a
-// minute of samples and the offset sat near a millisecond for a minute and a half
-// (testdata/sim/driftfile.scn); at 3 ppm the samples win within half a minute, and a
-// right file settles as fast.
-const driftSigma = 3e-6
-
-// freqSigma is the least error assumed for a sample in state FREQ, s.
-const freqSigma = 100e-6
-
-// priorWander is the oscillator's assumed random-walk frequency wander, s/s per √s, by
-// which a frequency learnt from dropped samples loses weight as time goes on (0.5 ppb/√s:
-// about 0.15 ppm over a day, a quartz oscillator in a room whose temperature varies).
-const priorWander = 0.5e-9
-
-// keepPrior keeps what the oldest drop samples of s told about the frequency: the slope of
-// all of s becomes the prior, weighted by its standard error and by the wander expected
-// since the dropped samples. Without it an estimator whose window was emptied by a long
-// outage would take the frequency from the first few noisy samples after it.
-func (d *Discipline) keepPrior(s []sample, drop int) {
-	if len(s) < 2 || drop <= 0 {
-		return
-	}
-	_, b, sb := d.fit(s)
-	dt := s[len(s)-1].t - d.tmean(s[:drop])
-	v := sb*sb + priorWander*priorWander*math.Max(dt, 0)
-	d.prior, d.priorW = b, 1/math.Max(v, 1e-18)
-}
-
-// window drops the oldest samples while the residuals fail a runs test: too few sign
-// changes mean the line no longer fits the oscillator (wander, or a change of path).
-func (d *Discipline) window(s []sample) []sample {
-	// Beyond twice the Allan intercept (tinker allan, 2^11 s) a straight line no longer
-	// describes a real oscillator's phase: wander dominates the noise it averages out.
-	if n := len(s); n > 0 {
-		limit := s[n-1].t - math.Ldexp(1, int(d.p.Allan)+1)
-		i := 0
-		for i < n-1 && s[i].t < limit {
-			i++
-		}
-		if i > 0 {
-			d.keepPrior(s, i)
-			copy(s, s[i:])
-			s = s[:n-i]
-		}
-	}
-	for len(s) >= 8 {
-		a, b, _ := d.fit(s)
-		tm := d.tmean(s)
-		var pos, neg, runs int
-		prev := 0
-		for _, x := range s {
-			r := x.u - a - b*(x.t-tm)
-			sg := 1
-			if r < 0 {
-				sg = -1
-				neg++
-			} else {
-				pos++
-			}
-			if sg != prev {
-				runs++
-				prev = sg
-			}
-		}
-		n := float64(len(s))
-		mu := 2*float64(pos)*float64(neg)/n + 1
-		v := (mu - 1) * (mu - 2) / (n - 1)
-		if v <= 0 || float64(runs) >= mu-2.33*math.Sqrt(v) {
-			break
-		}
-		drop := max(len(s)/4, 1)
-		copy(s, s[drop:])
-		s = s[:len(s)-drop]
-	}
-	return s
-}
-
-// Leap tells the kernel to insert (ins) or delete (del) a second at the coming UTC
-// midnight, or neither. Classic arms the kernel during the last day before the leap; the
-// caller (leap table or the servers' vote) decides when. The bits stay set in every status
-// the loop writes until Leap(false, false).
-func (d *Discipline) Leap(ins, del bool) error {
-	if ins && del {
-		return errors.New("clock: a leap second cannot be inserted and deleted at once")
-	}
-	var bits int32
-	if ins {
-		bits = StaIns
-	}
-	if del {
-		bits = StaDel
-	}
-	if bits == d.leapBits {
-		return nil
-	}
-	d.leapBits = bits
-	if !d.started {
-		return nil
-	}
-	tx := Timex{Modes: ModeStatus, Status: d.lastStatus&^(StaIns|StaDel) | bits}
-	if _, err := d.k.Adjtimex(&tx); err != nil {
-		return fmt.Errorf("clock: adjtimex(leap status %#x): %w", tx.Status, err)
-	}
-	d.lastStatus = tx.Status &^ StaNano
-	return nil
 }

@@ -6,6 +6,11 @@
 // threshold and -g; -x; -q; kernel or daemon loop) and the variables ntpq shows (offset,
 // frequency, sys_jitter, clk_jitter, clk_wander, tc, mintc).
 //
+// Each concept has one file: discipline.go the policy, estimator.go the estimate of offset
+// and frequency from the samples, ledger.go every call to the kernel and what the kernel
+// did with it (the STA_* word, leap bits included), leap.go the leap-second decisions
+// (scheduled, armed, withdrawn, the served leap indicator), model.go the simulated kernel.
+//
 // The package reaches the clock only through the Kernel interface, which is shaped like Linux
 // adjtimex(2) and clock_gettime(2): clock/adjtimex is the real one, Model a simulated kernel
 // clock used by tests, the simulator and the daemon's --virtual-clock.

@@ -24,7 +24,9 @@ type world struct {
 	nsrv   int     // servers averaged by the combine step
 	wander float64 // random-walk frequency wander, s/s per √s
 	next   time.Duration
-	burst  int // iburst-like quick updates left
+	burst  int     // iburst-like quick updates left
+	fast   bool    // poll at Result.FastPoll while the discipline trains, as the engine does
+	spike  float64 // added to the next measurement only, s
 	steps  int
 	log    func(string, ...any)
 }
@@ -47,7 +49,7 @@ func (w *world) measure() float64 {
 	for range w.nsrv {
 		n += (w.rng.ExpFloat64() - w.rng.ExpFloat64()) * w.sigma / 2
 	}
-	return -w.m.Error() + n/float64(w.nsrv)
+	return -w.m.Error() + n/float64(w.nsrv) + w.spike
 }
 
 // run advances true time to end in steps of dt, updating the discipline when due; up
@@ -68,11 +70,17 @@ func (w *world) run(t *testing.T, end, dt time.Duration, up func(time.Duration) 
 				w.steps++
 				w.burst = 6 // the engine resets the associations: a new iburst
 			}
-			if w.burst > 0 {
+			switch {
+			case w.burst > 0:
 				w.burst--
 				w.next = w.t + 2*time.Second
-			} else {
+			case r.FastPoll > 0 && w.fast:
+				w.next = w.t + time.Duration(1<<r.FastPoll)*time.Second
+			default:
 				w.next = w.t + time.Duration(1<<r.Poll)*time.Second
+			}
+			if w.spike != 0 {
+				w.spike = 0
 			}
 		} else if w.t >= w.next {
 			w.burst = 0
@@ -85,7 +93,7 @@ func (w *world) run(t *testing.T, end, dt time.Duration, up func(time.Duration) 
 }
 
 // freqError is the residual frequency error of the disciplined clock, s/s.
-func (w *world) freqError() float64 { return w.m.Natural() + w.d.freq }
+func (w *world) freqError() float64 { return w.m.Natural() + w.d.led.freq }
 
 func TestSimLAN(t *testing.T) {
 	for _, kernel := range []bool{true, false} {
@@ -258,7 +266,7 @@ func TestSlewOnlyX(t *testing.T) {
 	p := DefaultParams()
 	p.StepFwd, p.StepBack = 600, 600
 	w := newWorld(t, 5, 0, 10e-6, 4, p)
-	if w.d.kernel {
+	if w.d.led.pll {
 		t.Fatal("-x must turn the kernel loop off")
 	}
 	w.run(t, 2*time.Hour, time.Second, nil, nil)

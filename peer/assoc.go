@@ -75,6 +75,18 @@ type Config struct {
 	// whole number of seconds below minpoll. At startup ntpd spaces associations one
 	// second apart (the n-th polls after n s); the engine passes that here.
 	StartDelay time.Duration
+	// BClient marks a broadcast client (ntpd MDF_BCLNT), mobilised by the engine for a
+	// broadcast from a stranger (bclient.go). With Mode wire.ModeClient it starts with
+	// classic's volley; with Mode HModeBClient it listens at once and takes BDelay as the
+	// round-trip delay (ntpd's novolley; classic 4.2.8p15's configuration cannot ask for it,
+	// and the engine always starts with the volley).
+	BClient bool
+	// BDelay is `broadcastdelay`, s: the delay without a volley, and the limit the
+	// delay measured after a volley must not exceed (classic's |sys_bdelay|).
+	BDelay float64
+	// TTL is a broadcast association's IP TTL (IPv6 hop limit) for a multicast group
+	// (`broadcast ADDR ttl N`); 0 leaves the system's default.
+	TTL uint8
 }
 
 // Assoc is one association: the peer variables of RFC 5905 section 9 plus ntpd's poll and
@@ -88,9 +100,12 @@ type Assoc struct {
 	iburst, burstOn           bool
 	prefer, noselect, trueFlg bool
 	configured, preempt       bool
-	refclock                  uint8 // driver type for a reference clock (SetRefclock), else 0
-	pps                       bool  // a PPS source now (SetPPS)
-	refIBurst                 bool  // a reference clock's start-up burst (iburst) is running
+	refclock                  uint8   // driver type for a reference clock (SetRefclock), else 0
+	pps                       bool    // a PPS source now (SetPPS)
+	refIBurst                 bool    // a reference clock's start-up burst (iburst) is running
+	ttl                       uint8   // Config.TTL
+	bclient, bcVol            bool    // Config.BClient; the volley's delay is still to measure
+	bdelay                    float64 // Config.BDelay, then the measured delay
 
 	minpoll, maxpoll int8
 	hpoll, ppoll     int8
@@ -104,16 +119,19 @@ type Assoc struct {
 
 	// on-wire state (RFC 5905 section 9.1)
 	aorg ntptime.Time // our last transmit timestamp, cleared once a reply matched it
-	rec  ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
-	dst  ntptime.Time // our receive timestamp of its last packet (our next rec)
-	xmt  ntptime.Time // the peer's last transmit timestamp, for the duplicate test
+	// t1 is the kernel's transmit time of the request that carried t1org (TxTimestamp).
+	t1org, t1 ntptime.Time
+	rec       ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
+	dst       ntptime.Time // our receive timestamp of its last packet (our next rec)
+	xmt       ntptime.Time // the peer's last transmit timestamp, for the duplicate test
 
 	reach      uint8
 	unreach    int
-	quiet      int // polls since the last reply (classic's unreach is also reset by the selection)
-	burst      int // packets left in the current burst
-	retry      int // polls left to wait for the reply that starts a burst
-	throttle   int // headway, s; decays by one per second
+	quiet      int  // polls since the last reply (classic's unreach is also reset by the selection)
+	burst      int  // packets left in the current burst
+	retry      int  // polls left to wait for the reply that starts a burst
+	throttle   int  // headway, s; decays by one per second
+	rated      bool // a RATE kiss came: no fast polling (system.State.FastPoll) for this server
 	throttleAt time.Time
 
 	outdate, nextdate time.Time // last poll (not burst) transmit; next scheduled poll
@@ -154,9 +172,13 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		return nil, fmt.Errorf("association: invalid address %v", cfg.Addr)
 	}
 	switch cfg.Mode {
-	case wire.ModeClient, wire.ModeSymActive, wire.ModeSymPassive:
+	case wire.ModeClient, wire.ModeSymActive, wire.ModeSymPassive, wire.ModeBroadcast:
+	case HModeBClient:
+		if !cfg.BClient {
+			return nil, fmt.Errorf("association %v: broadcast client mode without BClient", cfg.Addr)
+		}
 	default:
-		return nil, fmt.Errorf("association %v: host mode %d not supported (only client, symmetric active and symmetric passive)", cfg.Addr, cfg.Mode)
+		return nil, fmt.Errorf("association %v: host mode %d not supported (only client, symmetric active, symmetric passive and broadcast)", cfg.Addr, cfg.Mode)
 	}
 	if rng == nil {
 		return nil, fmt.Errorf("association %v: nil random source", cfg.Addr)
@@ -195,11 +217,15 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		trueFlg:    cfg.True,
 		configured: cfg.Configured,
 		preempt:    cfg.Preempt,
+		ttl:        cfg.TTL,
+		bclient:    cfg.BClient,
+		bcVol:      cfg.BClient && cfg.Mode == wire.ModeClient,
+		bdelay:     cfg.BDelay,
 		minpoll:    minp,
 		maxpoll:    maxp,
 		rng:        rng,
 	}
-	a.clear("INIT", now, sys)
+	a.clear(a.initIdent(), now, sys)
 	switch {
 	case cfg.StartDelay > 0:
 		a.nextdate = now.Add(cfg.StartDelay)
@@ -211,6 +237,22 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 	a.report(EvMobilize, "", nil)
 	return a, nil
 }
+
+// initIdent is the refid ntpq shows for a new or cleared association: "INIT", or for a
+// broadcast association (which never hears a reply) "BCST", "MCST" for a multicast group,
+// as classic shows them.
+func (a *Assoc) initIdent() string {
+	if a.hmode != wire.ModeBroadcast {
+		return "INIT"
+	}
+	if a.addr.Addr().IsMulticast() {
+		return "MCST"
+	}
+	return "BCST"
+}
+
+// TTL is the broadcast association's multicast TTL (Config.TTL).
+func (a *Assoc) TTL() uint8 { return a.ttl }
 
 func clampPoll(p int8) int8 {
 	if p < MinPoll {

@@ -52,6 +52,9 @@ const (
 	// passiveDelay is the first-poll delay of a new symmetric passive association
 	// (ntp_minpkt in peer_clear).
 	passiveDelay = minPkt * time.Second
+	// HModeBClient is the host mode of a broadcast client association (ntpd
+	// MODE_BCLIENT, 6): it receives mode-5 packets and sends nothing.
+	HModeBClient uint8 = 6
 )
 
 // Flash bits: the result of the packet tests (TEST1..TEST9, reset on each packet) and of
@@ -124,3 +127,7 @@ const (
 // maxEvents is where the event counter of the status word saturates; further reports of
 // the same event are dropped, as ntpd does (CTL_PEER_MAXEVENTS).
 const maxEvents = 15
+
+// maxTxLag bounds how much later than the packet's own transmit timestamp the kernel's
+// transmit time (Assoc.TxTimestamp) may be, s: beyond it the two are not of the same send.
+const maxTxLag = 0.1

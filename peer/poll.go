@@ -30,6 +30,17 @@ func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 		return append(acts, Action{Kind: ActRearm, At: a.nextdate})
 	}
 	hpoll := a.hpoll
+	if a.hmode == wire.ModeBroadcast {
+		// ntpd transmit(), MDF_BCAST/MDF_MCAST: a broadcast association sends the
+		// system variables every 2^minpoll s while the system clock is synchronised,
+		// and nothing while it is not (clients must not follow an unsynchronised
+		// server); there is no reply, no reach register and no burst.
+		a.outdate = now
+		if sys.Leap != wire.LeapAlarm {
+			acts = a.xmit(now, sys, acts)
+		}
+		return a.pollUpdate(hpoll, now, sys, acts)
+	}
 	// Nothing heard since the last poll and never reached: forget the peer's poll.
 	if a.outdate.After(a.timelastrec) && a.reach == 0 {
 		a.ppoll = a.maxpoll
@@ -82,8 +93,20 @@ func (a *Assoc) Poll(now time.Time, sys *system.State, acts []Action) []Action {
 	if a.retry > 0 {
 		a.retry--
 	}
-	acts = a.xmit(now, sys, acts)
-	return a.pollUpdate(hpoll, now, acts)
+	if a.hmode != HModeBClient { // a broadcast client only listens (ntpd transmit())
+		acts = a.xmit(now, sys, acts)
+	}
+	return a.pollUpdate(hpoll, now, sys, acts)
+}
+
+// effMinPoll is the least poll exponent the association may use now: its minpoll, or
+// sys.FastPoll below it while the discipline measures the start-up frequency, for a
+// reachable association that has not been kissed off (RATE).
+func (a *Assoc) effMinPoll(sys *system.State) int8 {
+	if sys == nil || sys.FastPoll <= 0 || a.rated || a.reach == 0 || a.refclock != 0 || a.pool() {
+		return a.minpoll
+	}
+	return min(a.minpoll, sys.FastPoll)
 }
 
 // pool reports whether the association is a pool member: preemptible and not from a
@@ -125,7 +148,7 @@ func (a *Assoc) xmit(now time.Time, sys *system.State, acts []Action) []Action {
 	a.aorg = p.Xmt
 	a.sent++
 	a.headway(now)
-	a.throttle += 1<<a.minpoll - minPkt
+	a.throttle += 1<<a.effMinPoll(sys) - minPkt
 	return append(acts, Action{Kind: ActSend, Packet: p})
 }
 
@@ -138,6 +161,16 @@ func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
 	}
 }
 
+// TxTimestamp gives the kernel's transmit time of the request that carried transmit
+// timestamp xmt (SO_TIMESTAMPING, taken where the driver hands the packet on). The offset
+// and delay of its reply are computed with it as T1 instead of xmt, which was written
+// before the system call; the origin test still matches on xmt, which the server echoes.
+func (a *Assoc) TxTimestamp(xmt, kernel ntptime.Time) {
+	if xmt != 0 && a.aorg == xmt {
+		a.t1org, a.t1 = xmt, kernel
+	}
+}
+
 // pollUpdate clamps the host poll to [minpoll, maxpoll] and schedules the next poll (ntpd
 // poll_update). Inside a burst the next packet goes after the minimum spacing. Otherwise
 // the interval is 2^minpoll while waiting for a burst to start, 2^hpoll while unreachable,
@@ -145,7 +178,12 @@ func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
 // undersampling is evil"), counted from the last poll and stretched by a random 0..6.2%
 // (RFC 5905 section 13: the jitter keeps clients of one server from synchronising their
 // polls). The headway (throttle) delays it further after a RATE kiss.
-func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
+//
+// While the discipline measures the start-up frequency (sys.FastPoll), a reachable
+// association that was never kissed off polls at most every 2^FastPoll s; each of those
+// packets adds to the headway what a packet at that rate costs (xmit), so that they stay
+// within the budget of minpoll.
+func (a *Assoc) pollUpdate(mpoll int8, now time.Time, sys *system.State, acts []Action) []Action {
 	hpoll := mpoll
 	if hpoll > a.maxpoll {
 		hpoll = a.maxpoll
@@ -155,6 +193,7 @@ func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
 	}
 	a.hpoll = hpoll
 	throttle := a.headway(now)
+	minpoll := a.effMinPoll(sys)
 	early := throttle - (NStages-1)*(1<<a.minpoll)
 	if early < minPkt {
 		early = minPkt
@@ -174,6 +213,9 @@ func (a *Assoc) pollUpdate(mpoll int8, now time.Time, acts []Action) []Action {
 			hp = a.hpoll
 		default:
 			hp = min(a.ppoll, a.hpoll)
+			if minpoll < a.minpoll {
+				hp = min(hp, minpoll)
+			}
 		}
 		// ntpd: ((0x1000 | (random & 0xff)) << hp) >> 12, in whole seconds.
 		secs := (int64(0x1000|a.rng.IntN(256)) << uint(hp)) >> 12

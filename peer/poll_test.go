@@ -45,7 +45,7 @@ func TestNewErrors(t *testing.T) {
 	sys := testSys()
 	for _, cfg := range []Config{
 		{Mode: wire.ModeClient},
-		{Addr: srvAddr, Mode: wire.ModeBroadcast},
+		{Addr: srvAddr, Mode: wire.ModePrivate},
 		{Addr: srvAddr, Mode: wire.ModeServer},
 		{Addr: srvAddr, Mode: wire.ModeClient, Version: 5},
 	} {
@@ -548,5 +548,63 @@ func TestPoolMemberGoesQuiet(t *testing.T) {
 	}
 	if took := now.Sub(start); took > time.Duration(PoolQuiet)*69*time.Second {
 		t.Errorf("demobilised %v after the first unanswered poll", took)
+	}
+}
+
+// TestFastPollWhileTraining: while the discipline measures the start-up frequency
+// (sys.FastPoll), a reachable server is polled every 2^FastPoll s after its iburst, for as
+// long as asked (the headway at that rate stays within minpoll's budget), and at its
+// regular poll again afterwards; a server that sent a RATE kiss is never polled faster.
+func TestFastPollWhileTraining(t *testing.T) {
+	sys := testSys()
+	sys.FastPoll = 3
+	a := mustNew(t, Config{Configured: true, IBurst: true, StartDelay: time.Second}, t0, sys)
+	srv := goodServer()
+	for range 6 { // the iburst
+		if _, _, _, err := exchange(t, a, srv, sys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := a.NextPoll()
+	for i := 0; i < 40; i++ {
+		before := a.NextPoll()
+		if _, _, _, err := exchange(t, a, srv, sys); err != nil {
+			t.Fatal(err)
+		}
+		// 8 s, and 2 s more while the headway left by the iburst exceeds 2^minpoll.
+		if gap := a.NextPoll().Sub(before); gap < 8*time.Second || gap > 11*time.Second {
+			t.Fatalf("poll %d while training: next after %v, want 8 s", i, gap)
+		}
+	}
+	if avg := a.NextPoll().Sub(start) / 40; avg > 9*time.Second {
+		t.Errorf("average poll interval while training %v, want about 8 s", avg)
+	}
+	sys.FastPoll = 0
+	before := a.NextPoll()
+	if _, _, _, err := exchange(t, a, srv, sys); err != nil {
+		t.Fatal(err)
+	}
+	if gap := a.NextPoll().Sub(before); gap < 64*time.Second || gap > 70*time.Second {
+		t.Errorf("after training: next poll after %v, want 64 s", gap)
+	}
+
+	// A server that kissed us off (RATE) keeps its own pace.
+	sys = testSys()
+	sys.FastPoll = 3
+	b := mustNew(t, Config{Configured: true, StartDelay: time.Second}, t0, sys)
+	if _, _, _, err := exchange(t, b, srv, sys); err != nil {
+		t.Fatal(err)
+	}
+	kiss := srv
+	kiss.Kiss = "RATE"
+	exchange(t, b, kiss, sys)
+	for i := 0; i < 3; i++ {
+		before := b.NextPoll()
+		if _, _, _, err := exchange(t, b, srv, sys); err != nil {
+			t.Fatal(err)
+		}
+		if gap := b.NextPoll().Sub(before); gap < 60*time.Second {
+			t.Errorf("after a RATE kiss: next poll after %v, want no fast polling", gap)
+		}
 	}
 }

@@ -62,6 +62,8 @@ func kissCode(p *wire.Packet) int {
 // mode hmode (RFC 5905 figure 13, the "process packet" cells).
 func modeMatches(hmode, pmode uint8) bool {
 	switch hmode {
+	case HModeBClient:
+		return pmode == wire.ModeBroadcast
 	case wire.ModeClient:
 		return pmode == wire.ModeServer
 	case wire.ModeSymActive:
@@ -102,6 +104,9 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 	}
 	if !modeMatches(a.hmode, pkt.Mode) {
 		return acts, ErrMode
+	}
+	if a.hmode == HModeBClient {
+		return a.receiveBroadcast(pkt, rx, now, sys, acts)
 	}
 	a.received++
 	a.flash &^= PacketTests
@@ -173,7 +178,8 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		a.burst, a.retry = 0, 0
 		a.headway(now)
 		a.throttle = (NStages + 1) * (1 << a.minpoll)
-		return a.pollUpdate(ppoll, now, acts), ErrKissRate
+		a.rated = true
+		return a.pollUpdate(ppoll, now, sys, acts), ErrKissRate
 	case kissDeny, kissRstr:
 		// Classic 4.2.8p15 counts the kiss and drops it (receive(): "Drop any other kiss
 		// code packets"): the association stays, its reach stays 0 and it polls on, so
@@ -241,7 +247,7 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 			a.nextdate = now
 		}
 	}
-	acts = a.pollUpdate(a.hpoll, now, acts)
+	acts = a.pollUpdate(a.hpoll, now, sys, acts)
 
 	if a.reach == 0 {
 		acts = a.report(EvReachable, "", acts)
@@ -253,7 +259,15 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	// taken in fixed point (era-safe), the rest in float64 as ntpd does. The delay is
 	// made positive and at least the system precision; the dispersion is the two
 	// precisions plus PHI over the round trip (RFC 5905 section 8).
-	t21 := fixedSeconds(pkt.Rec, pkt.Org)
+	org := pkt.Org
+	if a.t1 != 0 && pkt.Org == a.t1org {
+		// The kernel's transmit time, when it is a plausible one: after the stamp the
+		// packet carries and within maxTxLag of it.
+		if lag := fixedSeconds(a.t1, pkt.Org); lag >= 0 && lag < maxTxLag {
+			org = a.t1
+		}
+	}
+	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
 	offset := (t21 + t34) / 2
 	delay := t21 - t34
@@ -262,5 +276,7 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	}
 	delay = max(delay, log2s(sys.Precision))
 	disp := log2s(sys.Precision) + log2s(a.precision) + PHI*delay
-	return a.clockFilter(offset, delay, disp, now, sys, acts), nil
+	acts = a.clockFilter(offset, delay, disp, now, sys, acts)
+	a.endVolley(now, sys)
+	return acts, nil
 }

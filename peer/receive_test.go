@@ -339,3 +339,53 @@ func TestForgedKissAfterReply(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelTxTimestamp: with the kernel's transmit time of the request (TxTimestamp), the
+// offset and delay are computed from it: a request that left 150 µs after the timestamp it
+// carries no longer shortens the path by 150 µs nor shifts the offset by 75 µs. A kernel
+// time for another request, or an implausible one, is not used.
+func TestKernelTxTimestamp(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		lag        time.Duration // kernel transmit time after the packet's stamp
+		otherXmt   bool
+		wantKernel bool
+	}{
+		{"used", 150 * time.Microsecond, false, true},
+		{"other request", 150 * time.Microsecond, true, false},
+		{"before the stamp", -time.Millisecond, false, false},
+		{"too late", time.Second, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sys := testSys()
+			a := mustNew(t, Config{StartDelay: time.Second}, t0, sys)
+			now := a.NextPoll()
+			req := sends(a.Poll(now, sys, nil))[0]
+			kernel := now.Add(tc.lag)
+			xmt := req.Xmt
+			if tc.otherXmt {
+				xmt = ntptime.FromTime(now.Add(time.Microsecond))
+			}
+			a.TxTimestamp(xmt, ntptime.FromTime(kernel))
+			// True path: 1 ms each way from when the packet left; clocks agree.
+			left := now.Add(150 * time.Microsecond)
+			rec := left.Add(time.Millisecond)
+			back := rec.Add(100*time.Microsecond + time.Millisecond)
+			rep := wire.Packet{Version: 4, Mode: wire.ModeServer, Stratum: 1, Poll: 6, Precision: -20,
+				RefID: wire.RefIDFromString("GPS"), Org: req.Xmt, Rec: ntptime.FromTime(rec),
+				Xmt: ntptime.FromTime(rec.Add(100 * time.Microsecond))}
+			acts, err := a.Receive(&rep, Rx{Dst: ntptime.FromTime(back)}, back, sys, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := find(acts, ActSample)[0].Sample
+			wantOff, wantDelay := 0.0, 0.002
+			if !tc.wantKernel {
+				wantOff, wantDelay = 75e-6, 0.00215
+			}
+			if math.Abs(s.Offset-wantOff) > 1e-8 || math.Abs(s.Delay-wantDelay) > 1e-8 {
+				t.Errorf("offset %.9f delay %.9f, want %.9f %.9f", s.Offset, s.Delay, wantOff, wantDelay)
+			}
+		})
+	}
+}

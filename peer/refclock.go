@@ -96,7 +96,7 @@ func (a *Assoc) RefclockPoll(now time.Time, sys *system.State, acts []Action) []
 			a.refIBurst = a.burst > 0
 		}
 	}
-	return a.pollUpdate(a.hpoll, now, acts)
+	return a.pollUpdate(a.hpoll, now, sys, acts)
 }
 
 // RefclockSample feeds one reading of the clock to the association (ntpd refclock_receive):

@@ -118,6 +118,9 @@ func (a *Assoc) Status() uint16 {
 	if a.reach != 0 {
 		s |= StatusReach
 	}
+	if a.hmode == wire.ModeBroadcast {
+		s |= StatusBcast
+	}
 	return s | uint16(a.nevents)<<4 | uint16(a.lastEvt&0xf)
 }
 

@@ -83,6 +83,10 @@ type State struct {
 	// freq_cnt > 0); the clock filter then uses the newest sample instead of the one with
 	// the least delay.
 	Settling bool
+	// FastPoll, when not 0, is the poll exponent reachable associations poll at (at
+	// most) while the discipline measures the start-up frequency (clock.Discipline's
+	// training); their headway is counted at that rate (gontp; classic polls at minpoll).
+	FastPoll int8
 	// LocalRefIDs are the RefIDs of this host's own addresses: a server whose refid is one
 	// of them is synchronised to us and fails TEST12 (ntpd local_refid).
 	LocalRefIDs []uint32

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"sync"
 	"time"
 
 	"gontp/clock"
@@ -88,7 +87,7 @@ func setupClock(o ClockOptions, cfg *ntpconf.Config, precision int8, log *slog.L
 		log.Info(fmt.Sprintf("virtual clock: %+.6f s from the host clock, oscillator %+.3f ppm; the host clock is never adjusted",
 			off, ppm))
 	} else {
-		c.Kernel = &adjtimex.Kernel{Interference: c.interference}
+		c.Kernel = &adjtimex.Kernel{}
 	}
 
 	t := cfg.TinkerParams()
@@ -207,9 +206,9 @@ func (c *Clock) loadLeap(path string, checkHash bool) {
 	}
 	c.leapTab, c.leapPath = t, path
 	c.log.Info(t.LoadedMessage(path))
-	// Before the first update the discipline only keeps it; after a reload it goes to the
-	// kernel at once.
-	if err := c.Discipline.SetTAI(t.TAI(c.Now())); err != nil {
+	// The discipline's leap owner decides from it (clock/leap.go). Before the first
+	// update it only keeps it; after a reload TAI-UTC goes to the kernel at once.
+	if err := c.Discipline.SetLeapTable(t, c.Now()); err != nil {
 		c.log.Error(err.Error())
 	}
 }
@@ -249,25 +248,6 @@ func (c *Clock) WatchLeap() bool {
 	return true
 }
 
-// interference is the real kernel's report of another program adjusting the clock. It is
-// logged at most once an hour: a second time daemon would otherwise repeat it at every
-// update.
-func (c *Clock) interference(what string) {
-	interferenceMu.Lock()
-	defer interferenceMu.Unlock()
-	now := time.Now()
-	if !lastInterference.IsZero() && now.Sub(lastInterference) < time.Hour {
-		return
-	}
-	lastInterference = now
-	c.log.Warn(what)
-}
-
-var (
-	interferenceMu   sync.Mutex
-	lastInterference time.Time
-)
-
 // Now reads the clock the daemon keeps: the virtual clock, or the host's.
 func (c *Clock) Now() time.Time {
 	if c.Virtual != nil {
@@ -300,8 +280,8 @@ const TickInterval = time.Minute
 
 // Tick does the clock's periodic work on the engine's goroutine: it rewrites the drift file
 // about hourly while the frequency is measured (classic's write_stats), and warns once a day
-// while the leap file is about to expire or has. The engine arms the kernel's leap second
-// (LeapPending feeds it the file's announcement).
+// while the leap file is about to expire or has. Leap seconds themselves are the
+// discipline's leap owner's (clock/leap.go), which the engine consults at every update.
 func (c *Clock) Tick(now time.Time) {
 	if c.drift != nil && c.Discipline.Vars().State == clock.SYNC {
 		if _, err := c.drift.Hourly(c.Discipline.Frequency(), now); err != nil {
@@ -314,18 +294,6 @@ func (c *Clock) Tick(now time.Time) {
 	if msg, ok := c.leapWarn.Check(c.leapTab, c.leapPath, now); ok {
 		c.log.Warn(msg)
 	}
-	if err := c.Discipline.SetTAI(c.leapTab.TAI(now)); err != nil {
-		c.log.Error(err.Error())
-	}
-}
-
-// LeapPending reports whether the leap-seconds file announces a leap second for the end of
-// the current day; both false without a usable file.
-func (c *Clock) LeapPending(now time.Time) (insert, del bool) {
-	if c.leapTab == nil {
-		return false, false
-	}
-	return c.leapTab.Pending(now)
 }
 
 // Close writes the drift file at exit if the frequency was measured and moved.

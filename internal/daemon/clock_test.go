@@ -132,14 +132,15 @@ func TestClockOptions(t *testing.T) {
 	}
 }
 
-// TestClockLeapFile: a leap second at the coming midnight is armed in the kernel on the
-// last day, and the file's coming expiry is warned about.
+// TestClockLeapFile: the leap-seconds file reaches the discipline's leap owner: a leap at
+// the end of this month is scheduled, and on its last day armed in the kernel; the file's
+// coming expiry is warned about.
 func TestClockLeapFile(t *testing.T) {
 	const ntpUnix = 2208988800
 	now := time.Now().UTC()
-	midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	monthEnd := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	list := fmt.Sprintf("#$\t3676924800\n#@\t%d\n3692217600\t37\n%d\t38\n",
-		now.Add(10*24*time.Hour).Unix()+ntpUnix, midnight.Unix()+ntpUnix)
+		now.Add(10*24*time.Hour).Unix()+ntpUnix, monthEnd.Unix()+ntpUnix)
 	dir := t.TempDir()
 	lf := filepath.Join(dir, "leap-seconds.list")
 	os.WriteFile(lf, []byte(list), 0o644)
@@ -147,27 +148,23 @@ func TestClockLeapFile(t *testing.T) {
 	if !strings.Contains(log.String(), "leapsecond file ('"+lf+"'): loaded") {
 		t.Fatalf("log:\n%s", log)
 	}
-	// The file announces an insertion at the end of today: the engine, which decides
-	// the leap indicator and arms the kernel, reads it through LeapPending.
-	if ins, del := c.LeapPending(now); !ins || del {
-		t.Errorf("LeapPending on the last day = %v, %v; want insertion", ins, del)
-	}
-	if ins, del := c.LeapPending(now.Add(-48 * time.Hour)); ins || del {
-		t.Errorf("LeapPending two days before = %v, %v; want nothing", ins, del)
-	}
-	// Arming the kernel for it (what the engine does) sets STA_INS.
 	if _, err := c.Discipline.Process(0, 1e-5, c.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Discipline.Leap(true, false); err != nil {
-		t.Fatal(err)
+	s, err := c.Discipline.Leap(monthEnd.Add(-48*time.Hour), false, false)
+	if err != nil || !s.Scheduled || !s.FromFile || !s.Insert || !s.At.Equal(monthEnd) || s.Armed {
+		t.Errorf("two days before: %+v %v; want the file's insertion scheduled, not armed", s, err)
+	}
+	s, err = c.Discipline.Leap(monthEnd.Add(-time.Hour), false, false)
+	if err != nil || !s.Armed || s.LeapIndicator() != 1 {
+		t.Errorf("on the last day: %+v %v; want armed", s, err)
 	}
 	var tx clock.Timex
 	if _, err := c.Kernel.Adjtimex(&tx); err != nil {
 		t.Fatal(err)
 	}
-	if tx.Status&clock.StaIns == 0 {
-		t.Errorf("kernel status %#x: leap insertion not armed", tx.Status)
+	if tx.Status&clock.StaIns == 0 || tx.TAI != 37 {
+		t.Errorf("kernel status %#x TAI %d: leap insertion not armed or TAI-UTC not 37", tx.Status, tx.TAI)
 	}
 	c.Tick(now)
 	if !strings.Contains(log.String(), "will expire in less than 10 days") {

@@ -35,7 +35,9 @@ const DefaultConfigFile = "/etc/ntp.conf"
 
 // runConfig is what the daemon takes from ntp.conf.
 type runConfig struct {
-	engine     engine.Config
+	engine engine.Config
+	// cast is the broadcast client's receive side (bcast.go).
+	cast       castListen
 	interfaces []netio.Rule
 	// named are the server and peer lines with host names, resolved after start.
 	named []namedServer
@@ -90,6 +92,8 @@ var actedOn = map[string]bool{
 	"driftfile": true, "leapfile": true, "tinker": true,
 	"logfile": true, "logconfig": true,
 	"statsdir": true, "statistics": true, "filegen": true, "metrics": true, "nts": true,
+	"broadcast": true, "broadcastclient": true, "multicastclient": true, "broadcastdelay": true,
+	"manycastserver": true,
 }
 
 // ParseConfigFile reads the configuration file name (DefaultConfigFile when empty) and its
@@ -486,6 +490,19 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			pc.Prefer, pc.Burst, pc.True, pc.Preempt = false, false, false, false
 			rc.engine.Pools = append(rc.engine.Pools, engine.Pool{Name: a.Address, Family: family(a.Family, cmdFamily), Peer: pc})
 			continue
+		case ntpconf.KindManycastClient:
+			// A manycast client (manycast.go in the engine): a pool prototype that
+			// solicits the group.
+			if pl, ok := manycastLine(a, pc, log); ok {
+				rc.engine.Pools = append(rc.engine.Pools, pl)
+			}
+			continue
+		case ntpconf.KindBroadcast:
+			// A broadcast server (ntpd MODE_BROADCAST): mode-5 packets every 2^minpoll s
+			// to an interface's broadcast address or a multicast group (bcast.go).
+			if !broadcastLine(a, &pc, log) {
+				continue
+			}
 		default:
 			log.Warn(fmt.Sprintf("%s: %s %s: gontp has no %s mode; this line has no effect", a.Pos, a.Kind, a.Address, a.Kind))
 			continue
@@ -514,6 +531,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 	}
 
 	ntsFromConfig(cfg, &rc.nts, log)
+	bclientFromConfig(cfg, rc, log)
 
 	for _, r := range cfg.Interfaces {
 		target := r.Class
@@ -594,7 +612,7 @@ func warnAssocOptions(a *ntpconf.Association, log *slog.Logger) {
 			log.Warn(fmt.Sprintf("%s: %s %s: option %s is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address, f))
 		}
 	}
-	if a.TTLMode != 0 && a.Refclock == nil {
+	if a.TTLMode != 0 && a.Refclock == nil && a.Kind != ntpconf.KindBroadcast && a.Kind != ntpconf.KindManycastClient {
 		log.Warn(fmt.Sprintf("%s: %s %s: option ttl is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address))
 	}
 	if a.Ident != "" {

@@ -110,6 +110,10 @@ type Daemon struct {
 	now   func() time.Time
 	clock *Clock
 	srv   *server.Server
+	// txKernel is the kernel's transmit time of the last request sendFrom sent, when
+	// txKernelOK (engine goroutine only).
+	txKernel   time.Time
+	txKernelOK bool
 	// gate is the restrict list and the MRU monitor in effect; a reload swaps it.
 	gate atomic.Pointer[server.Gate]
 	ctl  *control.Server
@@ -131,8 +135,11 @@ type Daemon struct {
 	stopping <-chan struct{}
 	// routes caches the socket for each destination of the engine's packets; the engine
 	// goroutine alone uses it, and a rescan empties it.
-	routes   map[netip.AddrPort]*netio.Socket
-	resolver Resolver
+	routes map[netip.AddrPort]*netio.Socket
+	// castWarned is the last error logged for each broadcast destination (bcast.go),
+	// so that a destination no interface reaches is named once, not at every poll.
+	castWarned map[netip.Addr]string
+	resolver   Resolver
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
@@ -185,6 +192,9 @@ type inbound struct {
 	// passive: a symmetric-active packet from a stranger that mobilises a passive
 	// association (server.NewPassive).
 	passive bool
+	// bclient marks a broadcast from a stranger that may mobilise a broadcast client
+	// association (server.NewBClient).
+	bclient bool
 }
 
 // Run starts the daemon and serves until ctx is cancelled. Errors that stop the daemon at
@@ -230,7 +240,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		now:   now,
 		clock: clk,
 		srv: server.New(server.Config{MinPoll: cfg.minPoll, NoAuth: opts.noAuth(cfg),
-			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling}, ntptime.FromTime(start)),
+			Floor: cfg.engine.Tos.Floor, Ceiling: cfg.engine.Tos.Ceiling, BClient: cfg.cast.on(),
+			ManycastServer: len(cfg.cast.manycast) > 0, ManycastClient: cfg.manycastClient()}, ntptime.FromTime(start)),
 		warned:   cfg.warned,
 		toEngine: make(chan inbound, 256),
 		calls:    make(chan engineCall, 64),
@@ -255,9 +266,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		engineKeys = cfg.keys
 	}
 	eng, err := engine.New(cfg.engine, engine.Options{Precision: prec, Start: start, Log: log,
-		Loop:     clk.Discipline,
-		LeapFile: clk.LeapPending,
-		Rand:     rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
+		Loop: clk.Discipline,
+		Rand: rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(os.Getpid()))),
 		// The engine asks; the lookup runs on its own goroutine and the answer comes back
 		// through d.calls, so the engine goroutine never waits for DNS.
 		Resolve:   func(req engine.ResolveRequest) { go d.resolvePool(ctx, req) },
@@ -287,6 +297,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	if cfg.cast.on() || len(cfg.cast.manycast) > 0 {
+		// broadcastclient/multicastclient/manycastserver: bound before the privilege
+		// drop, as classic.
+		if err := d.socks.ListenCast(cfg.cast.broadcast, cfg.cast.allGroups()); err != nil {
+			log.Error(err.Error())
+		}
+	}
 	// The metrics endpoint binds before the privilege drop, as the NTP sockets do.
 	d.startMetrics(cfg.parsed)
 	defer d.metrics.Close()
@@ -409,7 +426,24 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 	rx := ntptime.FromTime(rxTime)
 	src := d.gate.Load().Source(p.Data, p.Source, p.Socket.Local.Addr(), rx, snap.AssocModes[p.Source])
 	src.Mode7 = d.mode7Enabled()
+	var mcastSock *netio.Socket
+	if p.Socket.Local.Addr().IsMulticast() {
+		// A manycast client's request to a group we joined (manycastserver): the
+		// answer goes from our unicast address towards it.
+		if sock, err := d.socks.SocketFor(p.Source); err == nil {
+			mcastSock = sock
+			src.Manycast, src.ManycastLocal = true, sock.Local.Addr()
+		}
+	}
 	n, verdict := d.srv.Respond(p.Data, rx, snap, src, reply)
+	if mcastSock != nil {
+		if n > 0 && verdict.StampXmt() {
+			if err := mcastSock.SendTo(reply[:n], p.Source, d.stampSeal); err != nil {
+				d.log.Debug("send failed", "to", p.Source.String(), "error", err)
+			}
+		}
+		return 0, nil
+	}
 	switch verdict {
 	case server.ToControl:
 		sock, to := p.Socket, p.Source
@@ -427,9 +461,9 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 			}
 		})
 		return 0, nil
-	case server.ToAssociation, server.NewPassive:
+	case server.ToAssociation, server.NewPassive, server.NewBClient, server.ToManycast:
 		in := inbound{data: append([]byte(nil), p.Data...), rx: rxTime, src: p.Source, socket: p.Socket,
-			passive: verdict == server.NewPassive}
+			passive: verdict == server.NewPassive, bclient: verdict == server.NewBClient}
 		select {
 		case d.toEngine <- in:
 		default:
@@ -496,6 +530,12 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 		case in := <-d.toEngine:
 			now := d.now()
 			d.recordInput(in, now)
+			if in.bclient {
+				// A stranger's broadcast (server.NewBClient).
+				sends = d.eng.NewBClient(in.data, in.src, in.rx, now)
+				d.srv.Processed()
+				break
+			}
 			if in.passive {
 				// A stranger's symmetric-active packet (server.NewPassive): never an
 				// NTS association's, which is configured.
@@ -550,6 +590,10 @@ func (d *Daemon) runEngine(ctx context.Context) error {
 // SocketFor costs tens of microseconds, so its answer is kept per destination until the
 // next interface rescan.
 func (d *Daemon) send(s engine.Send) {
+	if s.Cast {
+		d.sendCast(s)
+		return
+	}
 	sock := d.routes[s.To]
 	if sock == nil {
 		var err error
@@ -566,6 +610,26 @@ func (d *Daemon) send(s engine.Send) {
 	if d.ntsSend(sock, s) {
 		return
 	}
+	actual, ok := d.sendFrom(sock, s)
+	if !ok {
+		return
+	}
+	if actual != 0 {
+		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
+	}
+	if d.txKernelOK {
+		d.eng.TxTimestamp(s.To, actual, d.clock.RxTime(d.txKernel, true))
+	}
+	d.recordOutput(sock.Local.Addr(), s, actual)
+}
+
+// sendFrom signs (after the stamp) and sends one association packet from sock, returning
+// the transmit timestamp that went out.
+//
+// A unicast client request also asks the kernel for its transmit time
+// (netio.SendToStamped), left in txKernel/txKernelOK for send.
+func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool) {
+	d.txKernelOK = false
 	var b [wire.HeaderLen + wire.MaxMACLen]byte
 	n := s.Packet.Encode(b[:])
 	keySet := d.keys.Load()
@@ -585,14 +649,47 @@ func (d *Daemon) send(s engine.Send) {
 			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
 		}
 	}
-	if err := sock.SendTo(b[:n], s.To, stamp); err != nil {
+	// A client request also asks the kernel for its transmit time (netio.SendToStamped):
+	// the offset is computed with it, as the receive side uses the kernel's receive time.
+	var kernel time.Time
+	var ok bool
+	var err error
+	if s.Packet.Mode == wire.ModeClient && !s.Cast {
+		kernel, ok, err = sock.SendToStamped(b[:n], s.To, stamp)
+	} else {
+		err = sock.SendTo(b[:n], s.To, stamp)
+	}
+	if err != nil {
 		d.log.Debug("send failed", "to", s.To.String(), "error", err)
+		return 0, false
+	}
+	d.txKernel, d.txKernelOK = kernel, ok
+	return actual, true
+}
+
+// sendCast sends a broadcast association's packet on every interface that reaches its
+// broadcast address or multicast group, each with its own transmit timestamp, as classic's
+// sendpkt does for a broadcast peer. Nothing answers, so the engine need not learn the
+// timestamps.
+func (d *Daemon) sendCast(s engine.Send) {
+	socks, err := d.socks.CastSockets(s.To.Addr(), int(s.TTL))
+	if err != nil {
+		d.castErr(s.To, err)
 		return
 	}
-	if actual != 0 {
-		d.eng.Transmitted(s.To, s.Packet.Xmt, actual)
+	delete(d.castWarned, s.To.Addr())
+	var last ntptime.Time
+	for _, sock := range socks {
+		if actual, ok := d.sendFrom(sock, s); ok {
+			d.recordOutput(sock.Local.Addr(), s, actual)
+			last = actual
+		}
 	}
-	d.recordOutput(sock.Local.Addr(), s, actual)
+	if last != 0 && s.Packet.Mode == wire.ModeClient {
+		// A manycast solicitation: the replies echo the stamp that went out (the last
+		// interface's, when several reach the group).
+		d.eng.Transmitted(s.To, s.Packet.Xmt, last)
+	}
 }
 
 // localAddrFor is our address on the way to `to`: the local address of the socket the

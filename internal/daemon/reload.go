@@ -81,7 +81,7 @@ var appliers = []applier{
 	{name: "setvar", groups: []string{"setvar"}, apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
 		d.ctl.SetSetVars(cur.setvars)
 	}},
-	{name: "pool", groups: []string{"pool"}, apply: (*Daemon).applyPools},
+	{name: "pool, manycastclient", groups: []string{"pool", "manycastclient"}, apply: (*Daemon).applyPools},
 	{name: "server 127.127.t.u and fudge (reference clocks)", groups: []string{"refclock", "fudge"}},
 	// The key file itself is read again at every reload (installKeys after the appliers), so
 	// that an edited ntp.keys takes effect; this applier only names the change.
@@ -99,6 +99,9 @@ var appliers = []applier{
 	// NTS (nts.go): the NTS-KE server, its certificate, the master key file and the NTS
 	// associations are set up at start only.
 	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
+	// The broadcast client's sockets are bound at start, before the privilege drop
+	// (bcast.go); `broadcast` lines are association lines and reload as such.
+	{name: "broadcastclient, multicastclient, broadcastdelay, manycastserver", groups: []string{"broadcastclient", "multicastclient", "broadcastdelay", "manycastserver"}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
@@ -466,6 +469,8 @@ func (d *Daemon) applyPools(e *engine.Engine, cur *runConfig, now time.Time) {
 			d.log.Info(fmt.Sprintf("reload: pool %s and its servers take the edited options", p.Name))
 		}
 	}
+	// A manycastclient line (a pool with a group) lets server replies from strangers in.
+	d.srv.SetManycastClient(cur.manycastClient())
 }
 
 // applyAccess swaps in the new restrict list, `enable/disable auth` and `tos floor/ceiling`

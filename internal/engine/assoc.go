@@ -14,7 +14,7 @@ import (
 )
 
 // AddServer mobilises a network association after start: a `server` or `peer` line whose
-// name has just been resolved (classic ntpd resolves names in the background too, so such
+// name has just been resolved, or a `server`, `peer` or `broadcast` line a reload added (classic ntpd resolves names in the background too, so such
 // associations appear after the literal ones). pc.Mode is wire.ModeClient for `server` and
 // wire.ModeSymActive for `peer`; the association is marked configured. Its first poll
 // comes a random whole number of seconds below minpoll from now, as ntpd's peer_clear
@@ -23,8 +23,8 @@ func (e *Engine) AddServer(pc peer.Config, now time.Time) (uint16, error) {
 	if !pc.Addr.IsValid() {
 		return 0, errors.New("engine: AddServer with an invalid address")
 	}
-	if pc.Mode != wire.ModeClient && pc.Mode != wire.ModeSymActive {
-		return 0, fmt.Errorf("engine: AddServer %s: host mode %d (want client 3 or symmetric active 1)", pc.Addr, pc.Mode)
+	if pc.Mode != wire.ModeClient && pc.Mode != wire.ModeSymActive && pc.Mode != wire.ModeBroadcast {
+		return 0, fmt.Errorf("engine: AddServer %s: host mode %d (want client 3, symmetric active 1 or broadcast 5)", pc.Addr, pc.Mode)
 	}
 	pc.Configured = true
 	pc.StartDelay = 0

@@ -24,6 +24,7 @@ type scripted struct {
 	answer func(n int, offset float64) (clock.Result, error)
 	calls  int
 	limits [2]int8
+	root   [2]float64
 }
 
 func (s *scripted) ProcessAt(offset, _ float64, _, _ time.Time) (clock.Result, error) {
@@ -35,8 +36,12 @@ func (s *scripted) Vars() clock.Vars {
 }
 func (s *scripted) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = [2]int8{minPoll, maxPoll} }
+func (s *scripted) SetRootDistance(delay, disp float64)            { s.root = [2]float64{delay, disp} }
 func (s *scripted) Settling() bool                                 { return false }
-func (s *scripted) Leap(bool, bool) error                          { return nil }
+func (s *scripted) FastPoll() int8                                 { return 0 }
+func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {
+	return clock.LeapState{}, nil
+}
 
 func processorEngine(t *testing.T, p *scripted, ntp bool, log *slog.Logger) *Engine {
 	t.Helper()
@@ -70,6 +75,11 @@ func TestProcessorDrivesSystemVariables(t *testing.T) {
 	}
 	if p.limits != [2]int8{4, 7} {
 		t.Errorf("poll limits %v, want the system peer's [4 7]", p.limits)
+	}
+	// The discipline gets the root delay and dispersion the system then shows (the
+	// kernel's maximum error is made of them).
+	if p.root[1] < minDisp || p.root != [2]float64{s.Sys.RootDelay, s.Sys.RootDisp} {
+		t.Errorf("root distance given to the discipline %v, system %v %v", p.root, s.Sys.RootDelay, s.Sys.RootDisp)
 	}
 	if s.Frequency != 12.5 || s.ClkJitter != 0.0002 || s.ClkWander != 0.01 || s.Offset != 0.001 ||
 		s.ClockState != uint8(clock.SYNC) {

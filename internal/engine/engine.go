@@ -39,6 +39,9 @@ type Config struct {
 	// Pools are the `pool` lines. Server lines whose names still have to be resolved are
 	// added later with AddServer.
 	Pools []Pool
+	// BClient is `broadcastclient`/`multicastclient` with `broadcastdelay`: how the
+	// associations NewBClient mobilises start.
+	BClient BClient
 }
 
 // Refclock is one configured reference clock. Its driver runs outside the engine (the
@@ -58,10 +61,6 @@ type Options struct {
 	// Loop is the clock loop that adjusts the clock (*clock.Discipline in the daemon). Nil
 	// means the clock is never adjusted (see clockUpdate): the engine's own tests.
 	Loop Loop
-	// LeapFile says whether the leap-seconds file announces a leap second for the end of the
-	// current day (leap.Table.Pending); nil means there is no leap file. It overrides the
-	// servers' vote, as classic's leap file does.
-	LeapFile func(now time.Time) (insert, del bool)
 	// Resolve starts the resolution of a pool's name. It must not block and must not call
 	// the engine: the answer comes back later through PoolResolved, on the engine's
 	// goroutine. Nil means pool names cannot be resolved (each attempt is logged).
@@ -132,9 +131,17 @@ type Loop interface {
 	// (classic freq_cnt > 0); the engine asks once at start, then takes
 	// clock.Result.Settling from each ProcessAt.
 	Settling() bool
-	// Leap tells the kernel to insert or delete a second at the end of the day
-	// (STA_INS/STA_DEL), or neither.
-	Leap(insert, del bool) error
+	// FastPoll is the poll exponent the associations should poll at while the loop
+	// measures the start-up frequency, 0 otherwise; the engine asks once at start, then
+	// takes clock.Result.FastPoll from each ProcessAt.
+	FastPoll() int8
+	// SetRootDistance gives the root delay and dispersion of the update about to be
+	// processed (the kernel's maximum error is rootdelay/2 + rootdisp).
+	SetRootDistance(rootDelay, rootDisp float64)
+	// Leap hands the survivors' leap vote to the loop's leap owner, which decides what is
+	// scheduled (leap file or vote, for the end of a month), arms the kernel during the
+	// last day and says what to serve (clock.Discipline.Leap).
+	Leap(now time.Time, voteIns, voteDel bool) (clock.LeapState, error)
 }
 
 // errNoLoop is the warning of an engine without a Loop: it never adjusts the clock, so it
@@ -161,6 +168,11 @@ type Send struct {
 	// KeyID is the key the packet must be signed with after its transmit timestamp is
 	// written (0: no MAC). The engine only asks for trusted keys.
 	KeyID uint32
+	// Cast marks a broadcast association's packet: To is a broadcast address or a
+	// multicast group, sent on every interface that reaches it (netio CastSockets), with
+	// TTL for a group (0: the system's default).
+	Cast bool
+	TTL  uint8
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -189,12 +201,11 @@ type Engine struct {
 	rng         *rand.Rand
 	sys         system.State
 	ntp         bool
+	bclient     BClient
 	loop        Loop // nil: the clock is never adjusted
-	leapFile    func(time.Time) (bool, bool)
 	keys        Keys
-	// leapVote is the survivors' majority vote on a leap second at the last selection;
-	// leapArmed is what the kernel was last told.
-	leapVote, leapArmed [2]bool
+	// leapVote is the survivors' majority vote on a leap second at the last selection.
+	leapVote [2]bool
 	// err is the panic that ended the discipline (classic exits there); once set, the
 	// discipline is never called again.
 	err error
@@ -250,6 +261,7 @@ func New(cfg Config, o Options) (*Engine, error) {
 		rng:       o.Rand,
 		sys:       system.DefaultState(),
 		ntp:       cfg.NTP,
+		bclient:   cfg.BClient,
 		loop:      o.Loop,
 		start:     o.Start,
 		lostPeer:  o.Start,
@@ -283,7 +295,17 @@ func New(cfg Config, o Options) (*Engine, error) {
 	case e.loop != nil:
 		e.sys.Settling = e.loop.Settling()
 	}
-	e.leapFile = o.LeapFile
+	if e.loop != nil {
+		// tinker allan is the discipline's setting; the clock filter ranks its stages by
+		// it too (classic's allan_xpt, used by clock_filter and the loop alike).
+		if a := e.loop.Vars().Allan; a > 0 {
+			e.sys.Allan = a
+		}
+		if cfg.NTP {
+			// The loop measures the start-up frequency from the first samples on.
+			e.sys.FastPoll = e.loop.FastPoll()
+		}
+	}
 	e.sys.Precision = o.Precision
 	if cfg.Tos != nil {
 		if err := cfg.Tos.Validate(); err != nil {
@@ -444,9 +466,18 @@ func (e *Engine) Transmitted(to netip.AddrPort, planned, actual ntptime.Time) {
 		as.a.Transmitted(planned, actual)
 	}
 	for _, p := range e.pools {
-		if p.solicit == to && p.aorg == planned {
+		if (p.solicit == to || p.group == to) && p.aorg == planned {
 			p.aorg = actual
 		}
+	}
+}
+
+// TxTimestamp gives the kernel's transmit time of the packet sent to `to` with transmit
+// timestamp xmt (as it went out, after Transmitted): the association computes the reply's
+// offset and delay with it (peer.Assoc.TxTimestamp).
+func (e *Engine) TxTimestamp(to netip.AddrPort, xmt ntptime.Time, kernel time.Time) {
+	if as, ok := e.byAddr[to]; ok && as.clock == nil {
+		as.a.TxTimestamp(xmt, ntptime.FromTime(kernel))
 	}
 }
 
@@ -538,7 +569,11 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				}
 				break
 			}
-			out = append(out, Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id})
+			send := Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id}
+			if act.Packet.Mode == wire.ModeBroadcast {
+				send.Cast, send.TTL = true, as.a.TTL()
+			}
+			out = append(out, send)
 		case peer.ActSample:
 			// ntpd clock_filter: record_peer_stats with the status word of the moment.
 			e.rec.PeerStats(now, stats.Peer{Source: as.a.Addr().Addr(), Status: as.a.Status(),
@@ -671,6 +706,12 @@ func (e *Engine) selectClock(now time.Time) {
 func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	v := sp.a.Vars(now)
 	e.sysEpoch = v.Epoch
+	// Classic clock_update sets the root delay and dispersion before local_clock, which
+	// hands them to the kernel as its maximum error.
+	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
+	// never below mindisp.
+	rootDelay := v.Delay + v.RootDelay
+	rootDisp := max(v.RootDisp+v.Disp+e.jitter+snapshot.PHI*now.Sub(v.Update).Seconds()+math.Abs(e.offset), minDisp)
 	synced := false
 	switch {
 	case !e.ntp || e.err != nil:
@@ -683,7 +724,7 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 		synced = ok
 	default:
 		var stepped bool
-		synced, stepped = e.process(v, now)
+		synced, stepped = e.process(v, rootDelay, rootDisp, now)
 		if stepped || e.err != nil {
 			return
 		}
@@ -697,11 +738,7 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 		e.sys.RefID = peer.RefID(v.Addr.Addr())
 	}
 	e.sys.RefTime = ntptime.FromTime(now)
-	e.sys.RootDelay = v.Delay + v.RootDelay
-	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
-	// never below mindisp.
-	rd := v.RootDisp + v.Disp + e.jitter + snapshot.PHI*now.Sub(v.Update).Seconds() + math.Abs(e.offset)
-	e.sys.RootDisp = max(rd, minDisp)
+	e.sys.RootDelay, e.sys.RootDisp = rootDelay, rootDisp
 	if synced {
 		if e.sys.Leap == wire.LeapAlarm {
 			e.sysEventReport(sysEvClockSync, "")
@@ -710,41 +747,18 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	}
 }
 
-// leap decides the leap indicator the server sends and arms the kernel for it: the leap
-// file when it announces a leap second for the end of the day, otherwise the survivors'
-// vote (ntpd: the leap file wins over the servers). Servers announce a leap during its last
-// day, and so does the file's Pending, so the indicator is set during the last day only.
+// leap is the leap indicator the server sends after a synchronising update: the loop's
+// leap owner decides it (with the kernel's arming) from the leap file and the survivors'
+// vote (clock.Discipline.Leap); an engine without a loop serves no warning.
 func (e *Engine) leap(now time.Time) uint8 {
-	want := e.leapVote
-	if e.leapFile != nil {
-		if ins, del := e.leapFile(now); ins || del {
-			want = [2]bool{ins, del}
-		}
+	if e.loop == nil || !e.ntp {
+		return wire.LeapNone
 	}
-	if want != e.leapArmed {
-		if e.loop != nil && e.ntp {
-			if err := e.loop.Leap(want[0], want[1]); err != nil {
-				e.warnOnce("leap", fmt.Sprintf("cannot arm the kernel for the leap second: %v", err))
-			} else {
-				switch {
-				case want[0]:
-					e.log.Info("leap second insertion armed for the end of the day")
-				case want[1]:
-					e.log.Info("leap second deletion armed for the end of the day")
-				default:
-					e.log.Info("leap second disarmed")
-				}
-			}
-		}
-		e.leapArmed = want
+	st, err := e.loop.Leap(now, e.leapVote[0], e.leapVote[1])
+	if err != nil {
+		e.warnOnce("leap", fmt.Sprintf("cannot arm the kernel for the leap second: %v", err))
 	}
-	switch {
-	case want[0]:
-		return wire.LeapAddSecond
-	case want[1]:
-		return wire.LeapDelSecond
-	}
-	return wire.LeapNone
+	return st.LeapIndicator()
 }
 
 // process hands the system offset to the Loop as classic clock_update hands it to
@@ -752,8 +766,9 @@ func (e *Engine) leap(now time.Time) uint8 {
 // unsynchronised (ntpd clear_all, refid STEP); a panic is reported as panic_stop and kept
 // for Err, and the discipline is not called again. It reports whether the clock is now
 // synchronised to the system peer and whether it was stepped.
-func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
+func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
 	e.loop.SetPollLimits(v.MinPoll, v.MaxPoll)
+	e.loop.SetRootDistance(rootDelay, rootDisp)
 	// The estimator places the offset at the system peer's sample time. While the
 	// frequency is unknown (settling) the other survivors' offsets cannot be aligned:
 	// Project knows the corrections but not the oscillator's error, so an offset measured
@@ -784,6 +799,7 @@ func (e *Engine) process(v peer.Vars, now time.Time) (synced, stepped bool) {
 	}
 	e.sys.Poll = r.Poll
 	e.sys.Settling = r.Settling
+	e.sys.FastPoll = r.FastPoll
 	if !r.Ignored {
 		// ntpd local_clock ends every update it acts on with record_loop_stats.
 		e.recordLoop(now, r.Poll)

@@ -29,69 +29,87 @@ func (c *leapClock) feed(now time.Time) {
 		Leap: c.leap}, now)
 }
 
-// armingDiscipline accepts every update and records what the kernel would be told. Like the
-// update-only disciplines of the simulator it leaves sys_poll at its start value.
-type armingDiscipline struct{ armed [][2]bool }
-
-func (d *armingDiscipline) ProcessAt(float64, float64, time.Time, time.Time) (clock.Result, error) {
-	return clock.Result{Synchronised: true, Poll: system.StartPoll}, nil
-}
-func (d *armingDiscipline) Vars() clock.Vars                               { return clock.Vars{} }
-func (d *armingDiscipline) Project(offset float64, _, _ time.Time) float64 { return offset }
-func (d *armingDiscipline) SetPollLimits(int8, int8)                       {}
-func (d *armingDiscipline) Settling() bool                                 { return false }
-func (d *armingDiscipline) Leap(ins, del bool) error {
-	d.armed = append(d.armed, [2]bool{ins, del})
-	return nil
-}
-
-func leapEngine(t *testing.T, clk *leapClock, d *armingDiscipline, file func(time.Time) (bool, bool)) *Engine {
+// leapEngine runs the engine with gontp's discipline on a model kernel clock whose true
+// time is *el after start: the leap owner and the kernel's leap bits are the real ones.
+func leapEngine(t *testing.T, clk *leapClock, start time.Time, p clock.Params) (*Engine, *clock.Model, *time.Duration) {
 	t.Helper()
+	el := new(time.Duration)
+	m := clock.NewModel(start, func() time.Duration { return *el }, 0, 0)
 	tos := system.DefaultTos()
 	tos.OrphanWait = 0
 	e, err := New(Config{
 		Refclocks: []Refclock{{Clock: refclock.Config{Addr: leapAddr}, Peer: peer.Config{IBurst: true, Prefer: true}}},
 		NTP:       true,
 		Tos:       &tos,
-	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(3, 4)), Loop: d, LeapFile: file})
+	}, Options{Precision: -20, Start: start, Rand: rand.New(rand.NewPCG(3, 4)), Loop: clock.New(m, p, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk.e = e
-	return e
+	return e, m, el
 }
 
-// TestLeapVotedFromSources: the system peer (the only survivor) announces a leap second, so
-// the server's replies carry it and the kernel is armed; when it stops, both are cleared.
+// runUntil drives the engine's timer on the model's clock, feeding the reference clock's
+// readings, until limit (true time since start) or until done says stop.
+func runUntil(e *Engine, clk *leapClock, m *clock.Model, el *time.Duration, limit time.Duration, done func(*snapshot.Snapshot) bool) {
+	for *el < limit {
+		next := e.Next()
+		if d := next.Sub(m.Now()); d > 0 {
+			*el += d
+		}
+		clk.feed(m.Now())
+		e.Timer(m.Now())
+		if done(e.Snapshot()) {
+			return
+		}
+	}
+}
+
+func kernelLeapBits(t *testing.T, m *clock.Model) int32 {
+	t.Helper()
+	var tx clock.Timex
+	if _, err := m.Adjtimex(&tx); err != nil {
+		t.Fatal(err)
+	}
+	return tx.Status & (clock.StaIns | clock.StaDel)
+}
+
+// TestLeapVotedFromSources: the system peer (the only survivor) announces a leap second
+// days before the end of the month: nothing is served or armed until the last day of the
+// month; then the server's replies carry it and the kernel is armed; when the source stops
+// announcing, both are cleared.
 func TestLeapVotedFromSources(t *testing.T) {
 	clk := &leapClock{leap: wire.LeapAddSecond}
-	d := &armingDiscipline{}
-	e := leapEngine(t, clk, d, nil)
-	runFed(e, time.Minute, clk.feed, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
-	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond {
-		t.Fatalf("leap %d, want 1 (insert) voted from the system peer", got)
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	e, m, el := leapEngine(t, clk, start, clock.DefaultParams())
+	runUntil(e, clk, m, el, time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
+	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || kernelLeapBits(t, m) != 0 {
+		t.Fatalf("28 November: leap %d, kernel bits %#x; want 0 and none (the leap is for the end of the month)",
+			got, kernelLeapBits(t, m))
 	}
-	if len(d.armed) == 0 || d.armed[len(d.armed)-1] != [2]bool{true, false} {
-		t.Fatalf("kernel armed %v, want insert", d.armed)
+	// 30 November, the last day.
+	runUntil(e, clk, m, el, 48*time.Hour, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapAddSecond })
+	if got := e.Snapshot().Sys.Leap; got != wire.LeapAddSecond || kernelLeapBits(t, m) != clock.StaIns {
+		t.Fatalf("30 November: leap %d kernel bits %#x, want 1 and STA_INS", got, kernelLeapBits(t, m))
+	}
+	if now := m.Now(); now.Day() != 30 {
+		t.Fatalf("armed at %v, want the last day", now)
 	}
 	clk.leap = wire.LeapNone
-	runFed(e, 10*time.Minute, clk.feed, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
-	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || d.armed[len(d.armed)-1] != [2]bool{false, false} {
-		t.Fatalf("after the announcement ended: leap %d, armed %v", got, d.armed)
+	lim := *el + time.Hour
+	runUntil(e, clk, m, el, lim, func(s *snapshot.Snapshot) bool { return s.Sys.Leap == wire.LeapNone })
+	if got := e.Snapshot().Sys.Leap; got != wire.LeapNone || kernelLeapBits(t, m) != 0 {
+		t.Fatalf("after the announcement ended: leap %d, kernel bits %#x", got, kernelLeapBits(t, m))
 	}
 }
 
-// TestLeapFileWins: the leap file's announcement is served and armed even when the sources
-// say nothing (classic: the leap file overrides the vote).
-func TestLeapFileWins(t *testing.T) {
-	d := &armingDiscipline{}
-	clk := &leapClock{}
-	e := leapEngine(t, clk, d, func(time.Time) (bool, bool) { return false, true })
-	runFed(e, time.Minute, clk.feed, func(s *snapshot.Snapshot) bool { return s.Sys.Leap != wire.LeapAlarm })
-	if got := e.Snapshot().Sys.Leap; got != wire.LeapDelSecond {
-		t.Fatalf("leap %d, want 2 (delete) from the leap file", got)
-	}
-	if len(d.armed) != 1 || d.armed[0] != [2]bool{false, true} {
-		t.Fatalf("kernel armed %v, want one delete", d.armed)
+// TestAllanReachesClockFilter: `tinker allan` reaches the clock filter (peer.Sys.Allan),
+// not only the discipline.
+func TestAllanReachesClockFilter(t *testing.T) {
+	p := clock.DefaultParams()
+	p.Allan = 13
+	e, _, _ := leapEngine(t, &leapClock{}, t0, p)
+	if e.sys.Allan != 13 {
+		t.Errorf("clock filter's Allan intercept %d, want tinker allan's 13", e.sys.Allan)
 	}
 }

@@ -25,6 +25,12 @@ type Pool struct {
 	// IBurst and NoSelect from it (classic passes on nothing else: not prefer, burst, true
 	// or key); Version is what the solicitations are sent with. Addr and Mode are ignored.
 	Peer peer.Config
+	// Group makes the prototype a manycast client (`manycastclient GROUP [ttl N]`, ntpd
+	// MDF_ACAST): it solicits the multicast group itself, no name is resolved, and every
+	// server that answers a solicitation may get an association (manycast.go). MaxTTL is
+	// the expanding ring's largest TTL (the line's ttl; 0: DefaultManycastTTL).
+	Group  netip.Addr
+	MaxTTL uint8
 }
 
 // ResolveRequest asks the daemon to resolve a pool's name. The answer goes back to the
@@ -63,6 +69,9 @@ type pool struct {
 	solicit netip.AddrPort
 	aorg    ntptime.Time
 	sent    uint64
+	// group, ttl, maxTTL: a manycast client's group and expanding ring (manycast.go).
+	group       netip.AddrPort
+	ttl, maxTTL uint8
 }
 
 func newPool(p Pool, id uint16, seq uint64, start time.Time) (*pool, error) {
@@ -95,8 +104,19 @@ func newPool(p Pool, id uint16, seq uint64, start time.Time) (*pool, error) {
 	if delay <= 0 {
 		delay = time.Second
 	}
-	return &pool{id: id, seq: seq, name: p.Name, family: p.Family, cfg: p.Peer,
-		minpoll: minp, maxpoll: maxp, version: v, nextdate: start.Add(delay)}, nil
+	pl := &pool{id: id, seq: seq, name: p.Name, family: p.Family, cfg: p.Peer,
+		minpoll: minp, maxpoll: maxp, version: v, nextdate: start.Add(delay)}
+	if p.Group.IsValid() {
+		if !p.Group.IsMulticast() {
+			return nil, fmt.Errorf("manycastclient %s: not a multicast group", p.Group)
+		}
+		pl.group = netip.AddrPortFrom(p.Group.Unmap(), 123)
+		pl.maxTTL = p.MaxTTL
+		if pl.maxTTL == 0 {
+			pl.maxTTL = DefaultManycastTTL
+		}
+	}
+	return pl, nil
 }
 
 // wants reports whether a pool may solicit another server (ntpd transmit() for MDF_POOL):
@@ -118,6 +138,8 @@ func (e *Engine) count() int { return len(e.assocs) + len(e.pools) }
 func (e *Engine) pollPool(p *pool, now time.Time, out []Send) []Send {
 	if e.poolWants() {
 		out = e.poolXmit(p, now, out)
+	} else {
+		p.ttl = 0 // a manycast client's ring starts from the link next time
 	}
 	secs := (int64(0x1000|e.rng.IntN(256)) << uint(p.minpoll)) >> 12
 	p.nextdate = now.Add(time.Duration(secs) * time.Second)
@@ -128,6 +150,9 @@ func (e *Engine) pollPool(p *pool, now time.Time, out []Send) []Send {
 // or asks for the name to be resolved when none is left (ntpd pool_xmit: "out of
 // addresses, re-query DNS next poll").
 func (e *Engine) poolXmit(p *pool, now time.Time, out []Send) []Send {
+	if p.group.IsValid() {
+		return e.manycastXmit(p, now, out)
+	}
 	if p.addrs == nil {
 		if !p.resolving {
 			p.resolving = true
@@ -207,14 +232,22 @@ func (e *Engine) PoolResolved(id uint16, addrs []netip.Addr, err error, now time
 func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) bool {
 	var p *pool
 	for _, q := range e.pools {
-		if q.solicit == src && q.aorg != 0 {
+		if q.solicit == src && q.aorg != 0 || q.group.IsValid() && q.aorg != 0 && pkt.Org == q.aorg {
 			p = q
 		}
 	}
 	if p == nil || pkt.Mode != wire.ModeServer || pkt.Org != p.aorg {
 		return false
 	}
-	p.solicit, p.aorg = netip.AddrPort{}, 0
+	if p.group.IsValid() {
+		// A manycast solicitation may be answered by many servers: each may get an
+		// association, so the origin stays valid until the next solicitation.
+		if _, known := e.byAddr[src]; known {
+			return true
+		}
+	} else {
+		p.solicit, p.aorg = netip.AddrPort{}, 0
+	}
 	stratum := pkt.Stratum
 	if stratum == wire.StratumUnspec || stratum > wire.StratumUnsynched {
 		stratum = wire.StratumUnsynched
@@ -257,6 +290,10 @@ func (e *Engine) poolVars(p *pool, now time.Time) peer.Vars {
 		Flash: peer.FlashPeerStratum | peer.FlashPeerDist | peer.FlashPeerUnreach,
 		Disp:  peer.MaxDisp, Timer: max(p.nextdate.Sub(now), 0), Selection: system.SelReject,
 		Configured: true, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Sent: p.sent,
+	}
+	if p.group.IsValid() {
+		// A manycast client shows its group and refid MCST, as classic's.
+		v.Addr, v.RefID = p.group, wire.RefIDFromString("MCST")
 	}
 	for i := range v.FiltDisp {
 		v.FiltDisp[i] = peer.MaxDisp

@@ -127,4 +127,8 @@ func (acceptAll) Vars() clock.Vars                               { return clock.
 func (acceptAll) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (acceptAll) SetPollLimits(int8, int8)                       {}
 func (acceptAll) Settling() bool                                 { return false }
-func (acceptAll) Leap(bool, bool) error                          { return nil }
+func (acceptAll) SetRootDistance(float64, float64)               {}
+func (acceptAll) FastPoll() int8                                 { return 0 }
+func (acceptAll) Leap(time.Time, bool, bool) (clock.LeapState, error) {
+	return clock.LeapState{}, nil
+}

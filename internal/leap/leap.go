@@ -2,8 +2,9 @@
 
 // Package leap reads the IETF/IERS leap-seconds.list file (the leapfile directive), checks
 // its SHA-1 hash and expiry as classic ntpd 4.2.8p15 does, and answers what the daemon
-// needs: TAI-UTC now, whether a leap second is due at the end of the current day, and a
-// majority vote over the servers' leap indicators.
+// needs: TAI-UTC now and the next leap second. It is an I/O helper: what to do about a leap
+// second (schedule, arm the kernel, serve the leap indicator) is decided by the clock
+// discipline's leap owner (clock/leap.go).
 package leap
 
 import (
@@ -48,6 +49,7 @@ var (
 	ErrBadHash      = errors.New("malformed hash signature")
 	ErrNoExpiry     = errors.New("no expiration date (#@ line)")
 	ErrEmpty        = errors.New("no leap second entries")
+	ErrNotMonthEnd  = errors.New("a leap second must take effect at 00:00:00 UTC on the first day of a month (the end of the month before)")
 )
 
 // maxLine bounds a line so that a hostile file cannot exhaust memory.
@@ -60,6 +62,7 @@ func Parse(r io.Reader, checkHash bool) (*Table, error) {
 	t := &Table{}
 	h := sha1.New()
 	var want []byte
+	var notMonthEnd error
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), maxLine)
 	line := 0
@@ -115,6 +118,16 @@ func Parse(r io.Reader, checkHash bool) (*Table, error) {
 			if err != nil {
 				return nil, fmt.Errorf("line %d: time: %w", line, err)
 			}
+			if u := at.UTC(); u.Day() != 1 || u.Hour() != 0 || u.Minute() != 0 || u.Second() != 0 {
+				// ITU-R TF.460: a leap second is the last second of a month (June and
+				// December first, March and September second). A file announcing one
+				// elsewhere is corrupt, and would make the kernel insert a second at
+				// some other midnight.
+				// A tampered file is reported as such first (below).
+				if notMonthEnd == nil {
+					notMonthEnd = fmt.Errorf("line %d: %w: %s", line, ErrNotMonthEnd, u.Format(time.DateTime))
+				}
+			}
 			tai, err := strconv.Atoi(f[1])
 			if err != nil || tai < 0 || tai > 10000 {
 				return nil, fmt.Errorf("line %d: TAI offset %q is not a number of seconds", line, f[1])
@@ -149,6 +162,9 @@ func Parse(r io.Reader, checkHash bool) (*Table, error) {
 			return nil, fmt.Errorf("%w: file says %x, contents hash to %x", ErrHashMismatch, want, got)
 		}
 		t.Hashed = true
+	}
+	if notMonthEnd != nil {
+		return nil, notMonthEnd
 	}
 	return t, nil
 }
@@ -185,16 +201,16 @@ func (t *Table) Next(now time.Time) (Entry, bool) {
 	return t.Entries[i], true
 }
 
-// Pending reports a leap second at the end of the current UTC day: insert when TAI-UTC
-// grows at the next entry, delete when it shrinks. This is when classic arms the kernel
-// (STA_INS/STA_DEL) and when served packets carry the leap indicator.
-func (t *Table) Pending(now time.Time) (insert, del bool) {
+// NextLeap is the first leap second after now: when the new TAI-UTC takes effect (the
+// midnight that ends a month) and whether a second is inserted (TAI-UTC grows) or
+// deleted. It is the clock discipline's leap owner's view of the file (clock.LeapTable),
+// which decides when to arm the kernel and what to serve.
+func (t *Table) NextLeap(now time.Time) (at time.Time, insert, ok bool) {
 	e, ok := t.Next(now)
-	if !ok || e.At.Sub(now) > 24*time.Hour {
-		return false, false
+	if !ok {
+		return time.Time{}, false, false
 	}
-	d := e.TAI - t.TAI(now)
-	return d > 0, d < 0
+	return e.At, e.TAI > t.TAI(now), true
 }
 
 // LoadedMessage is classic's log line after loading: "leapsecond file ('PATH'): loaded,
@@ -241,14 +257,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// Vote decides the leap warning from the survivors of selection: a leap is announced when
-// more than half of them carry it (classic's leap_vote_ins/leap_vote_del against
-// sys_survivors / 2), so that one wrong server cannot make the clock leap.
-func Vote(insert, del, survivors int) (ins, dl bool) {
-	if survivors <= 0 {
-		return false, false
-	}
-	return insert > survivors/2, del > survivors/2
 }

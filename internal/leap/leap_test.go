@@ -76,7 +76,8 @@ func TestSystemFile(t *testing.T) {
 	if _, err := Parse(bytes.NewReader(bad), true); !errors.Is(err, ErrHashMismatch) {
 		t.Errorf("tampered file: %v, want ErrHashMismatch", err)
 	}
-	if _, err := Parse(bytes.NewReader(bad), false); err != nil && !strings.Contains(err.Error(), "TAI offset changes") {
+	if _, err := Parse(bytes.NewReader(bad), false); err != nil && !strings.Contains(err.Error(), "TAI offset changes") &&
+		!errors.Is(err, ErrNotMonthEnd) {
 		t.Errorf("tampered file with ignorehash: %v", err)
 	}
 }
@@ -110,20 +111,17 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestPendingAndExpiry(t *testing.T) {
+func TestNextLeapAndExpiry(t *testing.T) {
 	tab, err := Parse(strings.NewReader(sample), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lastDay := time.Date(2016, 12, 31, 12, 0, 0, 0, time.UTC)
-	if ins, del := tab.Pending(lastDay); !ins || del {
-		t.Errorf("31 Dec 2016: insert %v delete %v, want insert", ins, del)
+	at, ins, ok := tab.NextLeap(time.Date(2016, 12, 31, 12, 0, 0, 0, time.UTC))
+	if !ok || !ins || !at.Equal(time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("31 Dec 2016: next leap %v insert %v ok %v, want an insertion at 1 Jan 2017", at, ins, ok)
 	}
-	if ins, _ := tab.Pending(lastDay.Add(-24 * time.Hour)); ins {
-		t.Error("30 Dec 2016: a leap is not due at the end of this day")
-	}
-	if ins, _ := tab.Pending(time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)); ins {
-		t.Error("after the leap nothing is pending")
+	if _, _, ok := tab.NextLeap(time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)); ok {
+		t.Error("after the last leap nothing is next")
 	}
 	var w Warner
 	now := tab.Expires.Add(48 * time.Hour)
@@ -149,17 +147,20 @@ func TestPendingAndExpiry(t *testing.T) {
 	}
 }
 
-func TestVote(t *testing.T) {
-	for _, c := range []struct {
-		ins, del, n int
-		wi, wd      bool
-	}{
-		{0, 0, 4, false, false}, {2, 0, 4, false, false}, {3, 0, 4, true, false},
-		{1, 0, 1, true, false}, {0, 2, 3, false, true}, {1, 0, 0, false, false},
-	} {
-		if i, d := Vote(c.ins, c.del, c.n); i != c.wi || d != c.wd {
-			t.Errorf("Vote(%d,%d,%d) = %v,%v", c.ins, c.del, c.n, i, d)
-		}
+// TestLeapNotAtMonthEnd: a leap second announced for another midnight than a month's end
+// is bad input: the file is rejected with the line that says it.
+func TestLeapNotAtMonthEnd(t *testing.T) {
+	// 3692304000 is 2 Jan 2017 00:00:00 UTC.
+	in := "#@ 3707596800\n3644697600 36\n3692304000 37\n"
+	_, err := Parse(strings.NewReader(in), false)
+	if !errors.Is(err, ErrNotMonthEnd) || !strings.Contains(err.Error(), "line 3:") ||
+		!strings.Contains(err.Error(), "2017-01-02 00:00:00") {
+		t.Fatalf("err %v, want ErrNotMonthEnd on line 3 naming 2017-01-02", err)
+	}
+	// One second off midnight is as wrong.
+	in = "#@ 3707596800\n3692217601 37\n"
+	if _, err := Parse(strings.NewReader(in), false); !errors.Is(err, ErrNotMonthEnd) {
+		t.Fatalf("err %v, want ErrNotMonthEnd", err)
 	}
 }
 
@@ -184,7 +185,7 @@ func FuzzParse(f *testing.F) {
 		}
 		now := tab.Entries[0].At
 		tab.TAI(now)
-		tab.Pending(now)
+		tab.NextLeap(now)
 		var w Warner
 		w.Check(tab, "f", now)
 		_ = tab.LoadedMessage("f")

@@ -231,7 +231,11 @@ func (b *batch) wait(events int16) (stop bool, err error) {
 	if b.steer != nil {
 		b.steer.account(now)
 	}
-	return ppoll(&b.poll)
+	stop, err = ppoll(&b.poll)
+	if b.poll[0].Revents&unix.POLLERR != 0 {
+		b.sock.drainTxStamps(b.fd) // see Socket.wait
+	}
+	return stop, err
 }
 
 // yieldEvery is half the runtime's preemption time slice (forcePreemptNS, 10 ms).

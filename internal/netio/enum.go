@@ -29,6 +29,9 @@ type Address struct {
 	Index int        // interface index
 	Addr  netip.Addr // IPv6 link-local addresses carry the decimal index as zone ("%5")
 	Flags uint32     // Flag* bits
+	// Broadcast is an IPv4 address's broadcast address (IFA_BROADCAST), invalid when the
+	// interface has none; `broadcast` lines naming it send from this address.
+	Broadcast netip.Addr
 }
 
 // KernelAddresses lists the addresses of the interfaces that are up, in the kernel's dump
@@ -87,7 +90,7 @@ func KernelAddresses() ([]Address, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing address attributes on %s: %w", l.name, err)
 		}
-		var local, address []byte
+		var local, address, bcast []byte
 		label := ""
 		flags := uint32(ifa.Flags)
 		for _, a := range attrs {
@@ -96,6 +99,8 @@ func KernelAddresses() ([]Address, error) {
 				local = a.Value
 			case syscall.IFA_ADDRESS:
 				address = a.Value
+			case syscall.IFA_BROADCAST:
+				bcast = a.Value
 			case syscall.IFA_LABEL:
 				label = cString(a.Value)
 			case unix.IFA_FLAGS:
@@ -123,7 +128,11 @@ func KernelAddresses() ([]Address, error) {
 		if label != "" && ifa.Family == syscall.AF_INET {
 			name = label
 		}
-		out = append(out, Address{Name: name, Index: idx, Addr: a, Flags: intFlags(l.flags, a)})
+		ad := Address{Name: name, Index: idx, Addr: a, Flags: intFlags(l.flags, a)}
+		if b, ok := netip.AddrFromSlice(bcast); ok && a.Is4() {
+			ad.Broadcast = b.Unmap()
+		}
+		out = append(out, ad)
 	}
 	return out, nil
 }

@@ -199,6 +199,7 @@ func (s *Set) add(a Address) {
 		s.log.Error(fmt.Sprintf("socket for %s on %s (#%d): %v; not listening there", ap, a.Name, index, err))
 		return
 	}
+	sock.Broadcast = a.Broadcast
 	s.sockets = append(s.sockets, sock)
 	s.logListen(sock)
 	switch {
@@ -238,7 +239,7 @@ func (s *Set) Rescan() (RescanResult, error) {
 	var res RescanResult
 	existing := map[string]*Socket{}
 	for _, sock := range s.sockets {
-		if !sock.Wildcard {
+		if !sock.Wildcard && !sock.castRx {
 			existing[addrKey(sock.Name, sock.Local.Addr())] = sock
 		}
 	}
@@ -263,7 +264,7 @@ func (s *Set) Rescan() (RescanResult, error) {
 	now := s.cfg.Now()
 	kept := s.sockets[:0]
 	for _, sock := range s.sockets {
-		if sock.Wildcard || keep[sock] {
+		if sock.Wildcard || sock.castRx || keep[sock] {
 			kept = append(kept, sock)
 			continue
 		}
@@ -365,7 +366,7 @@ func (s *Set) SocketFor(dst netip.AddrPort) (*Socket, error) {
 	defer s.mu.Unlock()
 	var wild *Socket
 	for _, sock := range s.sockets {
-		if sock.Action() != Listen {
+		if sock.Action() != Listen || sock.castRx {
 			continue
 		}
 		la := sock.Local.Addr()

@@ -62,7 +62,14 @@ type Socket struct {
 	Local    netip.AddrPort // bound address and port
 	Flags    uint32         // Flag* bits
 	Wildcard bool
-	ifIndex  int // interface index, 0 for wildcards
+	// Broadcast is the IPv4 broadcast address of the socket's interface (Address.Broadcast).
+	Broadcast netip.Addr
+	ifIndex   int // interface index, 0 for wildcards
+	castMu    sync.Mutex
+	castOpts  castState // the broadcast/multicast send options set so far (cast.go)
+	// castRx marks a socket bound to a broadcast address or a multicast group
+	// (ListenCast): it only receives, and rescans keep it.
+	castRx bool
 
 	action atomic.Int32 // Listen or Drop
 	opened time.Time
@@ -90,9 +97,11 @@ type Socket struct {
 	rd     reader
 	oob    []byte
 
-	sendMu sync.Mutex // guards the fields below, used by SendTo
-	sa4    unix.SockaddrInet4
-	sa6    unix.SockaddrInet6
+	sendMu   sync.Mutex // guards the fields below, used by SendTo and SendToStamped
+	sa4      unix.SockaddrInet4
+	sa6      unix.SockaddrInet6
+	txStamps uint8  // SO_TIMESTAMPING: 0 not tried, 1 on, 2 unavailable
+	txKey    uint32 // the kernel's counter (SOF_TIMESTAMPING_OPT_ID) for the next stamped send
 }
 
 // SocketStats are one socket's counters (ntpq ifstats, and classic's "Deleting interface" line).
@@ -223,7 +232,13 @@ func (s *Socket) read(i int, r *reader, oob []byte, p *Packet, buf []byte) error
 // for reading, so the eventfd is open.
 func (s *Socket) wait(fd int, events int16) (stop bool, err error) {
 	pfd := [2]unix.PollFd{{Fd: int32(fd), Events: events}, {Fd: int32(s.stopFd), Events: unix.POLLIN}}
-	return ppoll(&pfd)
+	stop, err = ppoll(&pfd)
+	if pfd[0].Revents&unix.POLLERR != 0 {
+		// A transmit timestamp SendToStamped no longer waits for (txstamp.go): left on
+		// the error queue it would wake every ppoll at once.
+		s.drainTxStamps(fd)
+	}
+	return stop, err
 }
 
 // ppoll waits for the first descriptor's events or for the second (an eventfd) to become
@@ -315,7 +330,6 @@ func rxTimestamp(oob []byte) (time.Time, bool) {
 // should the socket buffer be full and the send be retried). It does not allocate when dst
 // is not link-local or its zone is numeric or this socket is link-local.
 func (s *Socket) SendTo(b []byte, dst netip.AddrPort, hook TxHook) error {
-	a := dst.Addr().Unmap()
 	s.fdMu.RLock()
 	defer s.fdMu.RUnlock()
 	if s.fd < 0 {
@@ -324,32 +338,10 @@ func (s *Socket) SendTo(b []byte, dst netip.AddrPort, hook TxHook) error {
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
-	var to unix.Sockaddr
-	if s.Local.Addr().Is4() {
-		if !a.Is4() {
-			s.sendErrors.Add(1)
-			return fmt.Errorf("send from %s to %s: %w", s.Local, dst, ErrFamily)
-		}
-		s.sa4.Addr = a.As4()
-		s.sa4.Port = int(dst.Port())
-		to = &s.sa4
-	} else {
-		if !a.Is6() {
-			s.sendErrors.Add(1)
-			return fmt.Errorf("send from %s to %s: %w", s.Local, dst, ErrFamily)
-		}
-		s.sa6.Addr = a.As16()
-		s.sa6.Port = int(dst.Port())
-		s.sa6.ZoneId = 0
-		if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
-			z, err := s.zoneIndex(a.Zone())
-			if err != nil {
-				s.sendErrors.Add(1)
-				return fmt.Errorf("send from %s to %s: %w", s.Local, dst, err)
-			}
-			s.sa6.ZoneId = uint32(z)
-		}
-		to = &s.sa6
+	to, err := s.dest(dst)
+	if err != nil {
+		s.sendErrors.Add(1)
+		return err
 	}
 	for {
 		// Stamp, then sendto, nothing in between.
@@ -375,6 +367,37 @@ func (s *Socket) SendTo(b []byte, dst netip.AddrPort, hook TxHook) error {
 		s.sent.Add(1)
 		return nil
 	}
+}
+
+// dest is dst as a socket address for this socket. The caller holds sendMu (the
+// addresses are the socket's own, reused).
+func (s *Socket) dest(dst netip.AddrPort) (unix.Sockaddr, error) {
+	a := dst.Addr().Unmap()
+	if s.Local.Addr().Is4() {
+		if !a.Is4() {
+			return nil, fmt.Errorf("send from %s to %s: %w", s.Local, dst, ErrFamily)
+		}
+		s.sa4.Addr = a.As4()
+		s.sa4.Port = int(dst.Port())
+		return &s.sa4, nil
+	}
+	if !a.Is6() {
+		return nil, fmt.Errorf("send from %s to %s: %w", s.Local, dst, ErrFamily)
+	}
+	s.sa6.Addr = a.As16()
+	s.sa6.Port = int(dst.Port())
+	s.sa6.ZoneId = 0
+	if a.IsMulticast() && s.ifIndex != 0 {
+		// A group (CastSockets): out through this socket's own interface.
+		s.sa6.ZoneId = uint32(s.ifIndex)
+	} else if a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
+		z, err := s.zoneIndex(a.Zone())
+		if err != nil {
+			return nil, fmt.Errorf("send from %s to %s: %w", s.Local, dst, err)
+		}
+		s.sa6.ZoneId = uint32(z)
+	}
+	return &s.sa6, nil
 }
 
 // zoneIndex turns a destination zone into an interface index. Replies to link-local

@@ -66,6 +66,11 @@ type Source struct {
 	// Mode7 says that `enable mode7` is in effect: a mode-7 request is handed on (ToPrivate)
 	// instead of dropped.
 	Mode7 bool
+	// Manycast says that the request arrived on a multicast group's socket (a manycast
+	// client's solicitation, classic INT_MCASTOPEN); ManycastLocal is our unicast address
+	// towards the sender, from which the answer goes.
+	Manycast      bool
+	ManycastLocal netip.Addr
 }
 
 // HostModeBroadcastClient is the host mode of a broadcast-client association (classic

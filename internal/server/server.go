@@ -49,6 +49,16 @@ type Config struct {
 	// peer outside [Floor, Ceiling) mobilises no passive association ("no help"). A zero
 	// Ceiling means classic's default, 15.
 	Floor, Ceiling uint8
+	// BClient is `broadcastclient` or `multicastclient` (classic sys_bclient): a
+	// broadcast from a stranger may then mobilise a broadcast client association
+	// (NewBClient), authenticated unless NoAuth.
+	BClient bool
+	// ManycastServer is `manycastserver`: client requests to its groups are answered
+	// (Source.Manycast), by classic's rules.
+	ManycastServer bool
+	// ManycastClient is a `manycastclient` line: a server reply from a stranger may
+	// answer its solicitation (ToManycast).
+	ManycastClient bool
 }
 
 // Server answers time requests and keeps classic ntpd's ss_* counters. It is safe for
@@ -56,6 +66,9 @@ type Config struct {
 type Server struct {
 	minPoll uint8
 	noAuth  atomic.Bool
+	bclient atomic.Bool
+	mcast   atomic.Bool
+	acast   atomic.Bool
 	strata  atomic.Uint32 // floor<<8 | ceiling (Config.Floor, Config.Ceiling)
 	start   ntptime.Time
 	resetAt atomic.Uint64 // ntptime.Time of the last Reset
@@ -153,6 +166,9 @@ func New(cfg Config, start ntptime.Time) *Server {
 	}
 	s := &Server{minPoll: uint8(mp), start: start}
 	s.noAuth.Store(cfg.NoAuth)
+	s.bclient.Store(cfg.BClient)
+	s.mcast.Store(cfg.ManycastServer)
+	s.acast.Store(cfg.ManycastClient)
 	s.SetStratumRange(cfg.Floor, cfg.Ceiling)
 	s.resetAt.Store(uint64(start))
 	return s
@@ -205,6 +221,15 @@ const (
 	// DropNoSnapshot and DropOutShort: the caller passed no snapshot or too small a buffer.
 	DropNoSnapshot
 	DropOutShort
+	// NewBClient: a broadcast from a stranger that may mobilise a broadcast client
+	// association (classic receive(), AM_NEWBCL: `broadcastclient` or
+	// `multicastclient` given, and authenticated unless `disable auth`); hand it to the
+	// engine. Respond wrote nothing.
+	NewBClient
+	// ToManycast: a server reply from a stranger that may answer a manycast client's
+	// solicitation (classic AM_MANYCAST: a `manycastclient` line, authenticated unless
+	// `disable auth`); the engine checks its origin timestamp. Respond wrote nothing.
+	ToManycast
 	// ToPrivate: a mode-7 (ntpdc) request from a source without noquery while `enable mode7`
 	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
 	// nothing.
@@ -227,6 +252,8 @@ var verdictNames = [...]string{
 	DropEmpty:       "drop-empty",
 	DropNoSnapshot:  "drop-no-snapshot",
 	ToPrivate:       "to-private",
+	NewBClient:      "new-bclient",
+	ToManycast:      "to-manycast",
 	DropOutShort:    "drop-out-short",
 }
 
@@ -458,6 +485,11 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	authError := tr.HasMAC && !authOK
 	switch action {
 	case amFXmit:
+		if src.Manycast {
+			if v := s.manycastRefusal(&p, &snap.Sys, src, rflags, authOK, authError); v != 0 {
+				return 0, v
+			}
+		}
 		n := s.reply(req, &p, version, wire.ModeServer, rx, &snap.Sys, out)
 		n += s.trailer(out[n:], len(req), authOK, authError, keyID)
 		if authError {
@@ -501,7 +533,26 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 	case amNoMatch, amErr:
 		c.declined.Add(1)
 		return 0, DropDeclined
-	default: // amManycast, amNewBcl: we are neither a manycast nor a broadcast client
+	case amNewBcl:
+		// Classic receive(), AM_NEWBCL: only a broadcast client takes broadcasts, and
+		// it needs them authenticated unless `disable auth` (`nopeer` and `notrust`
+		// make it required anyway); a bad MAC never mobilises anything.
+		required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+		if !s.bclient.Load() || authError || required && !authOK {
+			c.restricted.Add(1)
+			return 0, DropRestricted
+		}
+		c.toAssoc.Add(1)
+		return 0, NewBClient
+	case amManycast:
+		required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+		if !s.acast.Load() || authError || required && !authOK {
+			c.restricted.Add(1)
+			return 0, DropRestricted
+		}
+		c.toAssoc.Add(1)
+		return 0, ToManycast
+	default:
 		c.restricted.Add(1)
 		return 0, DropRestricted
 	}
@@ -520,6 +571,48 @@ const DefaultCeiling = 15
 
 // SetNoAuth applies `enable/disable auth` from a reloaded configuration (Config.NoAuth).
 func (s *Server) SetNoAuth(noAuth bool) { s.noAuth.Store(noAuth) }
+
+// manycastRefusal decides on a manycast client's request that arrived on a group socket
+// (classic receive(), AM_FXMIT with INT_MCASTOPEN), counting a refusal: only with
+// `manycastserver` (else restricted); only while synchronised at a stratum below the
+// client's (stratum 0 counting as 16), not at exactly one above it (classic's sys_cohort
+// off), and not to a client already synchronised to us (its refid is our address) — all
+// declined; and only authenticated unless `disable auth` (`nopeer`, `notrust` make it
+// required), else restricted. Without an answer a manycast client never learns we exist.
+func (s *Server) manycastRefusal(p *wire.Packet, sys *snapshot.SysVars, src Source, rflags Restrict, authOK, authError bool) Verdict {
+	c := &s.c
+	if !s.mcast.Load() {
+		c.restricted.Add(1)
+		return DropRestricted
+	}
+	his := p.Stratum
+	if his == wire.StratumUnspec || his > wire.StratumUnsynched {
+		his = wire.StratumUnsynched
+	}
+	ours := sys.Stratum
+	mine := src.ManycastLocal.Is4() && p.RefID == binary.BigEndian.Uint32(src.ManycastLocal.AsSlice())
+	if sys.Leap == wire.LeapAlarm || ours >= his || ours == his+1 || mine {
+		c.declined.Add(1)
+		return DropDeclined
+	}
+	required := !s.noAuth.Load() || rflags&(RestrictNoPeer|RestrictNoTrust) != 0
+	if authError || required && !authOK {
+		c.restricted.Add(1)
+		return DropRestricted
+	}
+	return 0
+}
+
+// SetManycastServer applies `manycastserver` from a reloaded configuration.
+func (s *Server) SetManycastServer(on bool) { s.mcast.Store(on) }
+
+// SetManycastClient applies a reloaded configuration's `manycastclient` lines
+// (Config.ManycastClient).
+func (s *Server) SetManycastClient(on bool) { s.acast.Store(on) }
+
+// SetBClient applies `broadcastclient`/`multicastclient` from a reloaded configuration
+// (Config.BClient).
+func (s *Server) SetBClient(on bool) { s.bclient.Store(on) }
 
 // trailer appends what follows a reply's header: room for the MAC of the request's key when
 // the request authenticated, else a crypto-NAK when it had a bad MAC or was longer than a

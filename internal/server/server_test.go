@@ -4,6 +4,7 @@ package server
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"gontp/internal/snapshot"
@@ -677,5 +678,80 @@ func TestRespondNewPassive(t *testing.T) {
 	s := New(Config{}, tStart)
 	if _, v := s.Respond(header(0, 4, 1, 6), tRx, unsyncSnap(), Source{}, make([]byte, MaxReplyLen)); v != RepliedPassive {
 		t.Errorf("enable auth: verdict %v, want %v", v, RepliedPassive)
+	}
+}
+
+// TestRespondNewBClient: classic receive()'s AM_NEWBCL: a broadcast from a stranger goes to
+// the engine only on a broadcast client, and only authenticated unless `disable auth`
+// (`nopeer` makes it required anyway); a bad MAC never mobilises. Otherwise restricted.
+func TestRespondNewBClient(t *testing.T) {
+	cases := []struct {
+		name    string
+		cfg     Config
+		req     []byte
+		src     Source
+		verdict Verdict
+	}{
+		{"not-a-client", Config{NoAuth: true}, header(0, 4, 5, 6), Source{}, DropRestricted},
+		{"disable-auth", Config{NoAuth: true, BClient: true}, header(0, 4, 5, 6), Source{}, NewBClient},
+		{"enable-auth", Config{BClient: true}, header(0, 4, 5, 6), Source{}, DropRestricted},
+		{"nopeer", Config{NoAuth: true, BClient: true}, header(0, 4, 5, 6), Source{Restrict: RestrictNoPeer}, DropRestricted},
+		{"bad-mac", Config{NoAuth: true, BClient: true}, cat(header(0, 4, 5, 6), mac(1, 16)), Source{}, DropRestricted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg, tStart)
+			n, v := s.Respond(tc.req, tRx, unsyncSnap(), tc.src, make([]byte, MaxReplyLen))
+			if v != tc.verdict || n != 0 {
+				t.Errorf("verdict = %v (%d octets), want %v and nothing sent", v, n, tc.verdict)
+			}
+		})
+	}
+}
+
+// TestRespondManycast: classic receive()'s AM_FXMIT on a group socket and AM_MANYCAST: a
+// manycast request is answered only with `manycastserver`, while synchronised at a lower
+// stratum, and not by a client synchronised to us; a server reply from a stranger reaches
+// the engine only with a manycast client and authenticated unless `disable auth`.
+func TestRespondManycast(t *testing.T) {
+	local := netip.MustParseAddr("198.18.0.3")
+	mc := Source{Manycast: true, ManycastLocal: local}
+	synced := unsyncSnap()
+	synced.Sys.Leap, synced.Sys.Stratum = wire.LeapNone, 9
+	cases := []struct {
+		name    string
+		cfg     Config
+		req     []byte
+		snap    *snapshot.Snapshot
+		verdict Verdict
+	}{
+		{"answered", Config{ManycastServer: true, NoAuth: true}, header(0, 4, 3, 6), synced, Replied},
+		{"not-a-server", Config{NoAuth: true}, header(0, 4, 3, 6), synced, DropRestricted},
+		{"unsynchronised", Config{ManycastServer: true, NoAuth: true}, header(0, 4, 3, 6), unsyncSnap(), DropDeclined},
+		{"client-better", Config{ManycastServer: true, NoAuth: true}, stratum(header(0, 4, 3, 6), 3), synced, DropDeclined},
+		{"enable-auth", Config{ManycastServer: true}, header(0, 4, 3, 6), synced, DropRestricted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg, tStart)
+			_, v := s.Respond(tc.req, tRx, tc.snap, mc, make([]byte, MaxReplyLen))
+			if v != tc.verdict {
+				t.Errorf("verdict = %v, want %v", v, tc.verdict)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		verdict Verdict
+	}{
+		{"reply-to-client", Config{ManycastClient: true, NoAuth: true}, ToManycast},
+		{"reply-no-client", Config{NoAuth: true}, DropRestricted},
+		{"reply-enable-auth", Config{ManycastClient: true}, DropRestricted},
+	} {
+		s := New(tc.cfg, tStart)
+		if _, v := s.Respond(stratum(header(0, 4, 4, 6), 2), tRx, unsyncSnap(), Source{}, make([]byte, MaxReplyLen)); v != tc.verdict {
+			t.Errorf("%s: verdict = %v, want %v", tc.name, v, tc.verdict)
+		}
 	}
 }

@@ -69,8 +69,19 @@ func (l *UpdaterLoop) SetPollLimits(int8, int8) {}
 // Settling is false: the clock filter picks samples by delay from the start.
 func (l *UpdaterLoop) Settling() bool { return false }
 
-// Leap fails with errNoLeap.
-func (l *UpdaterLoop) Leap(bool, bool) error { return errNoLeap }
+// Leap fails with errNoLeap when the servers announce a leap second; it schedules nothing.
+func (l *UpdaterLoop) Leap(_ time.Time, ins, del bool) (clock.LeapState, error) {
+	if ins || del {
+		return clock.LeapState{}, errNoLeap
+	}
+	return clock.LeapState{}, nil
+}
+
+// SetRootDistance does nothing: an Updater sets no kernel maximum error.
+func (l *UpdaterLoop) SetRootDistance(float64, float64) {}
+
+// FastPoll is 0: an Updater asks for no start-up polling.
+func (l *UpdaterLoop) FastPoll() int8 { return 0 }
 
 // Exited returns the panic that ended the run, from an error of the Updater or from its own
 // Exited.

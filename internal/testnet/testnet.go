@@ -56,6 +56,10 @@ const Bridge = "br0"
 // HubAddr is the bridge's address in the hub namespace.
 var HubAddr = netip.MustParseAddr("198.18.0.1")
 
+// BroadcastAddr is the private network's IPv4 broadcast address, set on every host's
+// interface (broadcast mode's tests send to it).
+var BroadcastAddr = netip.MustParseAddr("198.18.0.255")
+
 // maxHosts keeps host addresses within 198.18.0.2 .. 198.18.0.254.
 const maxHosts = 253
 
@@ -169,7 +173,10 @@ func New(t testing.TB) *Net {
 	steps := [][]string{
 		{"-n", n.hub, "link", "set", "lo", "up"},
 		{"-n", n.hub, "link", "add", Bridge, "type", "bridge"},
-		{"-n", n.hub, "addr", "add", HubAddr.String() + "/24", "dev", Bridge},
+		// "broadcast +": the subnet's broadcast address (198.18.0.255), as a LAN's
+		// DHCP or ifupdown sets it; iproute2 leaves it unset otherwise, and broadcast
+		// mode (`broadcast`, `broadcastclient`) finds its interface by it.
+		{"-n", n.hub, "addr", "add", HubAddr.String() + "/24", "broadcast", "+", "dev", Bridge},
 		{"-n", n.hub, "link", "set", Bridge, "up"},
 	}
 	for _, s := range steps {
@@ -231,8 +238,12 @@ func (n *Net) Host(name string) *Host {
 		{"link", "add", "eth0", "netns", h.ns, "type", "veth", "peer", "name", hubEnd, "netns", n.hub},
 		{"-n", n.hub, "link", "set", hubEnd, "master", Bridge},
 		{"-n", n.hub, "link", "set", hubEnd, "up"},
-		{"-n", h.ns, "addr", "add", h.addr.String() + "/24", "dev", "eth0"},
+		{"-n", h.ns, "addr", "add", h.addr.String() + "/24", "broadcast", "+", "dev", "eth0"},
 		{"-n", h.ns, "link", "set", "eth0", "up"},
+		// The multicast range goes out on the LAN, as a default route would send it:
+		// without a route to the group, joining it (multicastclient) and sending to it
+		// fail (ENODEV, ENETUNREACH).
+		{"-n", h.ns, "route", "add", "224.0.0.0/4", "dev", "eth0"},
 	}
 	for _, s := range steps {
 		if err := ipCmd(s...); err != nil {

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
+package interop
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"gontp/internal/daemon"
+	"gontp/internal/testnet"
+	"gontp/internal/wire"
+)
+
+// TestBroadcastServerToClassic is issue 19's broadcast acceptance, server side: gontp,
+// synchronised to a chronyd (`local stratum 8`) on its virtual clock, has `broadcast
+// 198.18.0.255 minpoll 4` (and, in the multicast case, `broadcast 224.0.1.1 minpoll 4`);
+// classic ntpd 4.2.8p15 on another host has `broadcastclient` (or `multicastclient
+// 224.0.1.1`) and `disable auth`, and no server line. Classic must mobilise a broadcast
+// client association for gontp (after its client-mode volley, which gontp answers as any
+// server), select it and serve at stratum 10. In the "key" case gontp signs its
+// broadcasts with key 2 (SHA1) and classic has the keys and `enable auth` instead of
+// `disable auth`.
+func TestBroadcastServerToClassic(t *testing.T) {
+	for _, tc := range []struct {
+		name, gontp, classic string
+	}{
+		{"broadcast", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		{"multicast", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+		{"key", fmt.Sprintf("broadcast %s key 2 minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+			auth := "disable auth\n"
+			if tc.name == "key" {
+				// Authenticated: both sides have the keys, classic keeps `enable auth`.
+				keys := testnet.WriteFile(t, "ntp.keys", sharedKeys)
+				auth = fmt.Sprintf("keys %s\ntrustedkey 1 2 3 6\n", keys)
+				tc.gontp = auth + tc.gontp
+			}
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			server := tn.Host("gontp")
+			client := tn.Host("classic")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			runGontpInProcessClock(t, server, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\n", chrony.Addr())+tc.gontp, nil, virtual)
+			testnet.ClassicNTPD(t, client, auth+tc.classic)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				stratum, refid, _ := classicSys(t, client, ref)
+				rows := classicPeers(t, client, ref)
+				if stratum == 10 && refid == server.Addr().String() {
+					t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, rows)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, rows)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
+
+// TestBroadcastClientGontp is the client side: a broadcast server (classic ntpd 4.2.8p15,
+// or gontp), synchronised to a chronyd at stratum 8, sends to the private network's
+// broadcast address or to the group 224.0.1.1 every 16 s; gontp with `broadcastclient`
+// (or `multicastclient 224.0.1.1`) and `disable auth`, and no server line, must mobilise
+// a broadcast client association for it after its volley, select it and serve at stratum
+// 10 (on its virtual clock), having used at least one broadcast (pmode 5) after the volley.
+func TestBroadcastClientGontp(t *testing.T) {
+	for _, tc := range []struct {
+		name, server, cast, client string
+	}{
+		{"classic-broadcast", "classic", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		{"classic-multicast", "classic", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+		{"gontp-broadcast", "gontp", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		{"gontp-multicast", "gontp", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			testnet.Reference(t, "classic-ntpd", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			server := tn.Host("server")
+			client := tn.Host("client")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			up := fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\n", chrony.Addr())
+			if tc.server == "classic" {
+				testnet.ClassicNTPD(t, server, up+tc.cast)
+			} else {
+				runGontpInProcessClock(t, server, up+tc.cast, nil, virtual)
+			}
+			snap, _ := runGontpInProcessClock(t, client, "disable auth\n"+tc.client, nil, virtual)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				s := snap()
+				p, ok := findPeer(s, server.Addr())
+				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && p.Vars.HMode == 6 && p.Vars.PMode == wire.ModeBroadcast && !p.Vars.Configured {
+					t.Logf("gontp: stratum %d, association %+v", s.Sys.Stratum, p.Vars)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v", s.Sys.Stratum, s.SysPeer, ok, p.Vars)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
+
+// TestManycastServerToClassic is half of issue 19's manycast acceptance: gontp, synchronised
+// to a chronyd at stratum 8 on its virtual clock, has `manycastserver 224.0.1.1`; classic
+// ntpd 4.2.8p15 with `manycastclient 224.0.1.1` and `disable auth` must find it (its
+// solicitation to the group is answered from gontp's unicast address), mobilise an
+// association for it and synchronise to it at stratum 10.
+func TestManycastServerToClassic(t *testing.T) {
+	t.Parallel() // minutes of waiting on its own network
+	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+	tn := testnet.New(t)
+	chrony := tn.Host("chrony")
+	server := tn.Host("gontp")
+	client := tn.Host("classic")
+	testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+	virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+	runGontpInProcessClock(t, server, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nmanycastserver 224.0.1.1\n", chrony.Addr()), nil, virtual)
+	testnet.ClassicNTPD(t, client, "disable auth\nmanycastclient 224.0.1.1 minpoll 3\n")
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		stratum, refid, _ := classicSys(t, client, ref)
+		rows := classicPeers(t, client, ref)
+		if stratum == 10 && refid == server.Addr().String() {
+			t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, rows)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, rows)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// TestManycastClientGontp is the other half: a manycast server (classic ntpd 4.2.8p15 or
+// gontp with `manycastserver 224.0.1.1`), synchronised to a chronyd at stratum 8; gontp
+// with `manycastclient 224.0.1.1 minpoll 3` and `disable auth` must find it, mobilise a
+// client association for it and serve at stratum 10.
+func TestManycastClientGontp(t *testing.T) {
+	for _, impl := range []string{"classic", "gontp"} {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			testnet.Reference(t, "classic-ntpd", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			server := tn.Host("server")
+			client := tn.Host("client")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			conf := fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nmanycastserver 224.0.1.1\n", chrony.Addr())
+			if impl == "classic" {
+				testnet.ClassicNTPD(t, server, "disable auth\n"+conf)
+			} else {
+				runGontpInProcessClock(t, server, conf, nil, virtual)
+			}
+			snap, _ := runGontpInProcessClock(t, client, "disable auth\nmanycastclient 224.0.1.1 minpoll 3\n", nil, virtual)
+			deadline := time.Now().Add(3 * time.Minute)
+			for {
+				s := snap()
+				p, ok := findPeer(s, server.Addr())
+				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && !p.Vars.Configured && p.Vars.Preempt {
+					t.Logf("gontp: stratum %d, found %s (reach %o)", s.Sys.Stratum, p.Vars.Addr, p.Vars.Reach)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v", s.Sys.Stratum, s.SysPeer, ok, p.Vars)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
