@@ -103,26 +103,38 @@ func TestDebianPackage(t *testing.T) {
 	})
 
 	t.Run("tutorial", func(t *testing.T) {
-		debs, _ := filepath.Glob(filepath.Join(out, "gontp_*.deb"))
-		deb := ""
-		for _, d := range debs {
-			if !strings.Contains(filepath.Base(d), "~") {
-				deb = d
-			}
-		}
-		if deb == "" {
-			t.Fatalf("no .deb of the current build in %s", out)
-		}
-		tutorial(t, ctx, deb)
+		tutorial(t, ctx, "deb-tutorial", currentDeb(t, out))
 	})
+	t.Run("timedatectl-synchronized", func(t *testing.T) {
+		// About four minutes: the script's guest powers itself off after at most 200 s.
+		uctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		tutorial(t, uctx, "deb-uml-timedate", currentDeb(t, out))
+	})
+}
+
+// currentDeb is the .deb of the current build in out (not the earlier build, whose version has
+// a "~", made for the upgrade check).
+func currentDeb(t *testing.T, out string) string {
+	t.Helper()
+	debs, _ := filepath.Glob(filepath.Join(out, "gontp_*.deb"))
+	for _, d := range debs {
+		if !strings.Contains(filepath.Base(d), "~") {
+			return d
+		}
+	}
+	t.Fatalf("no .deb of the current build in %s", out)
+	return ""
 }
 
 // tutorial runs packaging/deb-tutorial on the built package: the seed tutorial in a
 // systemd-nspawn container (apt install, edit ntp.conf, systemctl, ntpq -p, timedatectl
 // set-ntp, a client's ntpdate -q) and the package's Debian plumbing. The script exits 77 with a
 // "skip - WHY" line where the machine cannot boot a container; under CI=true that fails.
-func tutorial(t *testing.T, ctx context.Context, deb string) {
-	cmd := exec.CommandContext(ctx, "./deb-tutorial", "-d", deb)
+// The same for packaging/deb-uml-timedate (script), timedatectl's "System clock synchronized:
+// yes" in a User-Mode Linux guest booting the Debian root with systemd.
+func tutorial(t *testing.T, ctx context.Context, script, deb string) {
+	cmd := exec.CommandContext(ctx, "./"+script, "-d", deb)
 	// On a timeout the script gets SIGTERM, so that its trap powers the container off, stops
 	// chronyd by its PID and removes the namespaces; SIGKILL only if that hangs.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -134,17 +146,17 @@ func tutorial(t *testing.T, ctx context.Context, deb string) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting deb-tutorial: %v", err)
+		t.Fatalf("starting %s: %v", script, err)
 	}
 	var skipped string
 	passed, failed, totals := readSkip(t, pipe, &skipped)
 	err = cmd.Wait()
 	if s := stderr.String(); s != "" {
-		t.Logf("deb-tutorial stderr:\n%s", s)
+		t.Logf("%s stderr:\n%s", script, s)
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 77 {
-		msg := "deb-tutorial: " + skipped
+		msg := script + ": " + skipped
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -152,12 +164,12 @@ func tutorial(t *testing.T, ctx context.Context, deb string) {
 	}
 	switch {
 	case !totals:
-		t.Errorf("deb-tutorial ended without its closing count (%d ok, %d not ok seen): %v", passed, failed, err)
+		t.Errorf("%s ended without its closing count (%d ok, %d not ok seen): %v", script, passed, failed, err)
 	case err != nil && failed == 0:
-		t.Errorf("deb-tutorial: %v with no failed check", err)
+		t.Errorf("%s: %v with no failed check", script, err)
 	}
 	if passed == 0 {
-		t.Error("deb-tutorial passed no check")
+		t.Errorf("%s passed no check", script)
 	}
 }
 
