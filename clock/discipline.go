@@ -150,16 +150,22 @@ type Vars struct {
 }
 
 // Start-up training: from the first update until the frequency is known within
-// trainSigma from at least trainSamples samples (and never beyond classic's start-up
-// clamp), the discipline asks for polls every 2^trainPoll s and runs the kernel PLL with
-// time constant 0, so that the start-up error is gone in tens of seconds instead of the
-// minutes a 64 s poll and a 32 s PLL take (gontp's choice; classic waits out the stepout
-// in state FREQ). 2^3 s is classic's and chrony's default rate limit for a client
-// (`discard average 3`, `ratelimit interval 3`), so servers do not kiss it off.
+// trainSigma from at least trainSamples samples, and for at most trainMax, the discipline
+// asks for polls every 2^trainPoll s; during classic's start-up clamp it also runs the
+// kernel PLL with time constant 0, so that the start-up error is gone in tens of seconds
+// instead of the minutes a 64 s poll and a 32 s PLL take (gontp's choice; classic waits
+// out the stepout in state FREQ). 2^3 s is classic's and chrony's default rate limit for
+// a client (`discard average 3`, `ratelimit interval 3`), so servers do not kiss it off.
+// On a clean LAN the frequency is known within a minute; over a jittery link (200 µs ±
+// 100 µs each way, 70 µs of noise in each offset) it takes the samples of a quarter of an
+// hour to know it within 0.03 ppm, so that a frequency taken from the first five minutes
+// (±0.1 ppm) does not drift the clock by 30 µs in the next five; after trainMax the
+// configured poll takes over whatever the estimate's error.
 const (
 	trainPoll    = MinTC
 	trainSamples = 8
 	trainSigma   = 0.01e-6
+	trainMax     = 15 * time.Minute
 )
 
 // Outliers: once the window holds trainSamples samples, a sample whose residual from the
@@ -225,6 +231,8 @@ type Discipline struct {
 	clamp      bool
 	clampFrom  time.Time
 	clockEpoch time.Time // classic clock_epoch: the last update that adjusted the clock
+	startAt    time.Time // the first update
+	lastAt     time.Time // the latest update
 
 	lastOffset float64
 	jitter     float64 // clock_jitter, s
@@ -365,8 +373,9 @@ func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result,
 		if err := d.led.start(now, d.led.freq); err != nil {
 			return d.result(Result{}), err
 		}
-		d.clockEpoch = now
+		d.clockEpoch, d.startAt = now, now
 	}
+	d.lastAt = now
 	// Classic: "Clock exceeds panic threshold. Life as we know it ends." The check comes
 	// before everything, -q included; -g lifts it for the first update only: classic
 	// clears allow_panic right after the check, whatever the update then does.
@@ -407,13 +416,17 @@ func (d *Discipline) result(r Result) Result {
 	return r
 }
 
-// training reports that the start-up frequency is still being measured: during the
-// start-up clamp, until trainSamples samples give the frequency within trainSigma.
+// training reports that the start-up frequency is still being measured: until
+// trainSamples samples give the frequency within trainSigma, during the start-up clamp
+// and for at most trainMax after the first update.
 func (d *Discipline) training() bool {
-	if !d.Settling() || d.p.Once {
+	if d.p.Once {
 		return false
 	}
-	return d.est.n() < trainSamples || d.est.slopeError() > trainSigma
+	if d.Settling() {
+		return d.est.n() < trainSamples || d.est.slopeError() > trainSigma
+	}
+	return d.lastAt.Sub(d.startAt) < trainMax && d.est.slopeError() > trainSigma
 }
 
 // FastPoll is the poll exponent the engine should poll its sources at while the start-up
@@ -428,9 +441,9 @@ func (d *Discipline) FastPoll() int8 {
 // constant is the kernel PLL's time constant: sys_poll-3 (classic hands the kernel
 // sys_poll in nanosecond mode, where Linux adds nothing and ntpd's own loop would use
 // 2^sys_poll; with STA_FREQHOLD only the phase is amortised, 1/2^(2+constant) a second),
-// 0 while training.
+// 0 while training during the start-up clamp.
 func (d *Discipline) constant() int {
-	if d.training() {
+	if d.Settling() && d.training() {
 		return 0
 	}
 	return int(max(d.poll-3, 0))

@@ -293,11 +293,15 @@ func (l *ledger) pushTAI() error {
 	return nil
 }
 
+// corrHistory bounds the correction history: it maps back samples measured since the
+// oldest kept update, and the clock filter hands on nothing older than eight polls.
+const corrHistory = 64
+
 // record notes the corrections at time line t, after account and command.
 func (l *ledger) record(t float64, shift int) {
-	if len(l.corr) == maxSamples {
+	if len(l.corr) == corrHistory {
 		copy(l.corr, l.corr[1:])
-		l.corr = l.corr[:maxSamples-1]
+		l.corr = l.corr[:corrHistory-1]
 	}
 	l.corr = append(l.corr, corrPoint{t: t, c: l.total(), pending: l.pending, ss: l.ss, shift: shift, freq: l.freq})
 }

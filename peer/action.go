@@ -32,9 +32,15 @@ const (
 	ActTimeout
 	// ActDemobilize: remove the association (Detail says why). It ignores further calls.
 	ActDemobilize
+	// ActLatest: a new sample arrived that gave the clock filter no new output (its best
+	// stage was used already). Classic does nothing more; gontp hands the association's
+	// latest sample (Candidate.Latest) to the discipline if it is the system peer, without
+	// a selection, so that selection, and with it classic's survivor bookkeeping, keeps
+	// classic's pace.
+	ActLatest
 )
 
-var actionNames = [...]string{"", "send", "rearm", "sample", "select", "event", "timeout", "demobilize"}
+var actionNames = [...]string{"", "send", "rearm", "sample", "select", "event", "timeout", "demobilize", "latest"}
 
 func (k ActionKind) String() string {
 	if int(k) < len(actionNames) && k != 0 {

@@ -151,6 +151,10 @@ type Assoc struct {
 	delay  float64
 	disp   float64
 	jitter float64
+	// latest is the newest sample and latestExcess its delay above the least delay in the
+	// register: what the discipline takes at every sample (Candidate.Latest).
+	latest       stage
+	latestExcess float64
 
 	sel              system.SelCode
 	nevents, lastEvt uint8
@@ -278,6 +282,7 @@ func (a *Assoc) clear(ident string, now time.Time, sys *system.State) {
 	a.ppoll = a.maxpoll
 	a.hpoll = a.minpoll
 	a.offset, a.delay = 0, 0
+	a.latest, a.latestExcess = stage{}, 0
 	a.disp = MaxDisp
 	a.jitter = log2s(sys.Precision)
 	a.next = 0

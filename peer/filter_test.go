@@ -75,18 +75,35 @@ func TestClockFilterByHand(t *testing.T) {
 	}
 }
 
-// TestClockFilterOldSample: when the best stage is one already used, nothing is handed on
-// and the offset stays.
+// TestClockFilterOldSample: when the best stage is one already used, no filter output is
+// handed on (no peerstats) and the offset stays, as in classic; the new sample becomes the
+// latest, with its excess delay, and is announced (ActLatest) so that the discipline gets it,
+// except while settling, when the filter takes the newest sample anyway.
 func TestClockFilterOldSample(t *testing.T) {
 	sys := testSys()
 	a := mustNew(t, Config{}, t0, sys)
 	filterAt(a, sys, 0, 0.001, 0.010, 0.0001)
 	acts := filterAt(a, sys, 64, 0.030, 0.050, 0.0001)
-	if len(find(acts, ActSample)) != 0 || len(find(acts, ActSelect)) != 0 {
-		t.Errorf("old best stage handed on again: %v", kinds(acts))
+	if len(find(acts, ActSample)) != 0 || len(find(acts, ActSelect)) != 0 || len(find(acts, ActLatest)) != 1 {
+		t.Errorf("old best stage: actions %v, want one latest, no sample and no select", kinds(acts))
 	}
 	if a.offset != 0.001 || a.delay != 0.010 {
 		t.Errorf("offset %g delay %g", a.offset, a.delay)
+	}
+	c := a.Candidate(t0.Add(64*time.Second), sys)
+	if c.Offset != 0.001 || c.Latest != 0.030 || !near(c.Excess, 0.040) ||
+		!c.LatestAt.Equal(t0.Add(64*time.Second)) || !c.Epoch.Equal(t0) {
+		t.Errorf("candidate %+v: want filtered 0.001 from t0, latest 0.030 at +64 s with excess 0.040", c)
+	}
+
+	sys.Settling = true
+	b := mustNew(t, Config{}, t0, sys)
+	sys.Settling = false
+	filterAt(b, sys, 0, 0.001, 0.010, 0.0001)
+	sys.Settling = true
+	filterAt(b, sys, 64, 0.030, 0.050, 0.0001)
+	if b.offset != 0.030 {
+		t.Errorf("settling: offset %g, want the newest sample's 0.030", b.offset)
 	}
 }
 

@@ -80,6 +80,9 @@ func (a *Assoc) Candidate(now time.Time, sys *system.State) system.Candidate {
 		Stratum:   a.stratum,
 		Leap:      a.leap,
 		Epoch:     a.epoch,
+		Latest:    a.latest.offset,
+		LatestAt:  a.latest.epoch,
+		Excess:    a.latestExcess,
 		Unfit:     a.unfit(now, sys),
 		Prefer:    a.prefer,
 		True:      a.trueFlg,
@@ -87,6 +90,13 @@ func (a *Assoc) Candidate(now time.Time, sys *system.State) system.Candidate {
 		AddrRefID: a.addrRefID,
 		PPS:       a.pps,
 	}
+}
+
+// Latest returns the association's newest sample (offset, s, and when it was measured)
+// with its delay above the least delay in the clock filter (Candidate.Latest); a zero
+// time when there is none.
+func (a *Assoc) Latest() (offset float64, at time.Time, excess float64) {
+	return a.latest.offset, a.latest.epoch, a.latestExcess
 }
 
 // SetSelection stores the selection code that Select gave the association. Survivors of

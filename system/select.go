@@ -42,6 +42,13 @@ type Candidate struct {
 	Stratum  uint8
 	Leap     uint8
 	Epoch    time.Time // time of the sample Offset comes from
+	// Latest is the offset of the association's newest sample (s), measured at LatestAt,
+	// and Excess its delay above the least delay in the clock filter (s): the discipline
+	// takes every new sample of the system peer (Result.Disc), the filter's choice only
+	// for the selection. A zero LatestAt means there is none (Offset is then used).
+	Latest   float64
+	LatestAt time.Time
+	Excess   float64
 	// Unfit holds the peer tests (TEST10..13) that failed; any makes the candidate a reject.
 	Unfit  uint16
 	Prefer bool // `prefer`
@@ -91,7 +98,25 @@ type Result struct {
 	LeapIns, LeapDel int
 	// Stale is set when the system peer's sample is not newer than SysEpoch: ntpd then
 	// neither updates the clock nor publishes the new codes, and neither should the engine.
+	// The system peer's sample is its latest (Candidate.LatestAt) when it has one.
 	Stale bool
+	// Disc is what the discipline takes: the combined offset with the system peer's
+	// share moved from its filtered offset to its latest sample, the time of that sample
+	// and its excess delay (Candidate.Latest). With a prefer or PPS system peer it is that
+	// peer's latest sample.
+	Disc Disc
+}
+
+// Disc is the discipline's input from one selection (Result.Disc).
+type Disc struct {
+	Offset float64
+	At     time.Time
+	Excess float64
+	// Share is the system peer's weight in the combined offset and Others the weighted
+	// mean of the other survivors' offsets (at the selection's time): a later sample of
+	// the system peer alone (ActLatest) is combined with them as Share·latest +
+	// (1-Share)·Others.
+	Share, Others float64
 }
 
 // Selector holds the scratch space of Select so that repeated selections do not allocate.
@@ -353,12 +378,15 @@ func (s *Selector) Select(cands []Candidate, p SelectParams) Result {
 	if typesystem >= 0 {
 		if prefer < 0 {
 			codes[typesystem] = SelSysPeer
-			res.Offset, res.Jitter = combine(cands, surv, speer)
+			var share float64
+			res.Offset, res.Jitter, share = combine(cands, surv, speer)
+			res.Disc = disc(cands[typesystem], res.Offset, share)
 		} else {
 			typesystem = surv[prefer].idx
 			res.ClockHop = 0
 			codes[typesystem] = SelSysPeer
 			res.Offset, res.Jitter = cands[typesystem].Offset, cands[typesystem].Jitter
+			res.Disc = disc(cands[typesystem], res.Offset, 1)
 		}
 	}
 	if typepps >= 0 && math.Abs(res.Offset) < 0.4 &&
@@ -368,18 +396,34 @@ func (s *Selector) Select(cands []Candidate, p SelectParams) Result {
 		res.ClockHop = 0
 		codes[typesystem] = SelPPSPeer
 		res.Offset, res.Jitter = cands[typesystem].Offset, cands[typesystem].Jitter
+		res.Disc = disc(cands[typesystem], res.Offset, 1)
 	}
 	res.SysPeer = typesystem
-	if typesystem >= 0 && !cands[typesystem].Epoch.After(p.SysEpoch) {
+	if typesystem >= 0 && !res.Disc.At.After(p.SysEpoch) {
 		res.Stale = true
 	}
 	return res
 }
 
+// disc moves the system peer's share of the system offset from its filtered offset to its
+// latest sample.
+func disc(c Candidate, offset, share float64) Disc {
+	var others float64
+	if share < 1 {
+		others = (offset - share*c.Offset) / (1 - share)
+	}
+	if c.LatestAt.IsZero() {
+		return Disc{Offset: offset, At: c.Epoch, Share: share, Others: others}
+	}
+	return Disc{Offset: offset + share*(c.Latest-c.Offset), At: c.LatestAt, Excess: c.Excess,
+		Share: share, Others: others}
+}
+
 // combine is the combine algorithm of RFC 5905 section 11.2.3 (ntpd clock_combine): the
 // survivors' offsets weighted by the inverse of their root distances, and the system jitter
-// from the weighted offset differences to the system peer and its selection jitter.
-func combine(cands []Candidate, surv []survivor, speer int) (offset, jitter float64) {
+// from the weighted offset differences to the system peer and its selection jitter; share
+// is the system peer's weight in the offset.
+func combine(cands []Candidate, surv []survivor, speer int) (offset, jitter, share float64) {
 	var y, z, w float64
 	sys := cands[surv[speer].idx].Offset
 	for _, sv := range surv {
@@ -389,7 +433,7 @@ func combine(cands []Candidate, surv []survivor, speer int) (offset, jitter floa
 		z += x * o
 		w += x * (o - sys) * (o - sys)
 	}
-	return z / y, math.Sqrt(w/y + surv[speer].seljit*surv[speer].seljit)
+	return z / y, math.Sqrt(w/y + surv[speer].seljit*surv[speer].seljit), 1 / surv[speer].synch / y
 }
 
 // sortEnds orders the interval endpoints by value with ntpd's selection sort (the list is

@@ -238,9 +238,11 @@ type Engine struct {
 	sysPeer                 *association
 	clockHop                float64
 	sysEpoch                time.Time
-	lostPeer                time.Time // when the system peer was lost (or start), for the orphan wait
-	offset                  float64   // last system offset, s
-	jitter                  float64   // system jitter, s
+	lostPeer                time.Time   // when the system peer was lost (or start), for the orphan wait
+	offset                  float64     // last system offset, s
+	jitter                  float64     // system jitter, s
+	disc                    system.Disc // the discipline's input from the last update
+	discAt                  time.Time   // when the last selection ran (disc.Others is aligned to it)
 	warned                  map[string]bool
 
 	acts []peer.Action
@@ -550,7 +552,7 @@ func (e *Engine) SetKeys(k Keys) { e.keys = k }
 
 // carryOut performs the actions of one association call.
 func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
-	selectNow := false
+	selectNow, latest := false, false
 	for _, act := range e.acts {
 		if as.removed {
 			break // the engine demobilised it: what the association asked after that is moot
@@ -580,6 +582,8 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				Offset: act.Sample.Offset, Delay: act.Sample.Delay, Disp: act.Sample.Disp, Jitter: act.Sample.Jitter})
 		case peer.ActSelect:
 			selectNow = true
+		case peer.ActLatest:
+			latest = true
 		case peer.ActEvent:
 			e.logPeerEvent(as, act.Event, act.Detail)
 		case peer.ActDemobilize:
@@ -590,8 +594,34 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 	}
 	if selectNow {
 		e.selectClock(now)
+	} else if latest && as == e.sysPeer && !as.removed {
+		e.latestUpdate(as, now)
 	}
 	return out
+}
+
+// latestUpdate hands the system peer's latest sample to the discipline when the clock
+// filter had no new output for it (peer.ActLatest): combined with the other survivors as
+// the last selection weighted them, it updates the clock as a selection would, so the
+// estimator sees every sample of the system peer rather than one in a few (the filter's
+// least-delay stage is often one already used). Without a discipline there is nothing to
+// gain, and the selection keeps classic's pace.
+func (e *Engine) latestUpdate(sp *association, now time.Time) {
+	if e.loop == nil || !e.ntp || e.err != nil || e.sys.Settling || e.disc.At.IsZero() {
+		return
+	}
+	off, at, excess := sp.a.Latest()
+	if !at.After(e.sysEpoch) {
+		return
+	}
+	d := e.disc
+	d.Offset = e.loop.Project(off, at, now)
+	if d.Share < 1 {
+		d.Offset = d.Share*d.Offset + (1-d.Share)*e.loop.Project(d.Others, e.discAt, now)
+	}
+	d.At, d.Excess = at, excess
+	e.disc, e.offset = d, d.Offset
+	e.clockUpdate(sp, now)
 }
 
 // noteKiss logs a DENY or RSTR Kiss-o'-Death at the default level, once until the server
@@ -654,6 +684,9 @@ func (e *Engine) selectClock(now time.Time) {
 			// Align every survivor's offset to now: the discipline may have moved the
 			// clock a lot since an old filter stage was measured.
 			c.Offset = e.loop.Project(c.Offset, c.Epoch, now)
+			if !c.LatestAt.IsZero() {
+				c.Latest = e.loop.Project(c.Latest, c.LatestAt, now)
+			}
 		}
 		e.cands = append(e.cands, c)
 		if as == e.sysPeer {
@@ -697,7 +730,7 @@ func (e *Engine) selectClock(now time.Time) {
 		e.log.Info(fmt.Sprintf("synchronized to %s, stratum %d", e.name(sp), sp.a.Vars(now).Stratum))
 	}
 	e.sysPeer = sp
-	e.offset, e.jitter = res.Offset, res.Jitter
+	e.offset, e.jitter, e.disc, e.discAt = res.Offset, res.Jitter, res.Disc, now
 	e.clockUpdate(sp, now)
 }
 
@@ -705,7 +738,7 @@ func (e *Engine) selectClock(now time.Time) {
 // clock_update does after a successful discipline step (RFC 5905 appendix A.5.5.1).
 func (e *Engine) clockUpdate(sp *association, now time.Time) {
 	v := sp.a.Vars(now)
-	e.sysEpoch = v.Epoch
+	e.sysEpoch = e.disc.At
 	// Classic clock_update sets the root delay and dispersion before local_clock, which
 	// hands them to the kernel as its maximum error.
 	// ntpd: rootdisp = peer rootdisp + peer disp + system jitter + PHI * age + |offset|,
@@ -769,18 +802,28 @@ func (e *Engine) leap(now time.Time) uint8 {
 func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
 	e.loop.SetPollLimits(v.MinPoll, v.MaxPoll)
 	e.loop.SetRootDistance(rootDelay, rootDisp)
-	// The estimator places the offset at the system peer's sample time. While the
-	// frequency is unknown (settling) the other survivors' offsets cannot be aligned:
-	// Project knows the corrections but not the oscillator's error, so an offset measured
-	// a burst earlier (seconds) is off by that error times its age (300 µs for 6 s at
-	// 50 ppm) and the combination bends the first frequency estimate; the system peer's
-	// own sample is exact at its own time (classic combines anyway). Afterwards the
-	// combined offset, aligned to now (selectClock), is moved back to that time.
+	// The estimator places the offset at the time of the system peer's latest sample
+	// (system.Result.Disc). While the frequency is unknown (settling) the other
+	// survivors' offsets cannot be aligned: Project knows the corrections but not the
+	// oscillator's error, so an offset measured a burst earlier (seconds) is off by that
+	// error times its age (300 µs for 6 s at 50 ppm) and the combination bends the first
+	// frequency estimate; the system peer's own sample is exact at its own time (classic
+	// combines anyway). Afterwards the combined offset, aligned to now (selectClock), is
+	// moved back to that time.
+	at := e.disc.At
+	if at.IsZero() {
+		at = v.Epoch
+	}
 	offset := v.Offset
 	if !e.sys.Settling {
-		offset = e.loop.Project(e.offset, now, v.Epoch)
+		offset = e.loop.Project(e.disc.Offset, now, at)
 	}
-	r, err := e.loop.ProcessAt(offset, e.jitter, v.Epoch, now)
+	// A sample's error is bounded by half its delay above the least the filter holds
+	// (the rest of the round trip went one way or the other): it widens the sample's
+	// uncertainty beyond the system jitter, so a sample that waited in a queue weighs
+	// little (chrony weights its regression the same way).
+	sigma := math.Hypot(max(e.jitter, v.Jitter), e.disc.Excess/2)
+	r, err := e.loop.ProcessAt(offset, sigma, at, now)
 	if err != nil {
 		if errors.Is(err, clock.ErrPanic) {
 			e.err = err

@@ -48,9 +48,10 @@
 //	                              a pool line; M servers NAME.1 ... NAME.M (default N)
 //	                              behind one name whose DNS answers carry N of them,
 //	                              rotating
-//	link NAME|* [delay=S] [jitter=S] [asym=S] [loss=P] [lossout=P] [lossback=P]
+//	link NAME|* [delay=S] [jitter=S] [normal=S] [asym=S] [loss=P] [lossout=P] [lossback=P]
 //	                              the path to a server (or pool), or the default (*):
 //	                              one-way delay, mean of the exponential queueing delay,
+//	                              standard deviation of a normal jitter (the kernel lab's),
 //	                              outbound minus return delay, loss probabilities
 //	down NAME|* at=D [for=D]      a server (a pool's servers; every server: the network)
 //	                              is unreachable from D, for a while or for good

@@ -97,7 +97,12 @@ type PoolSpec struct {
 // with its own probability.
 type Link struct {
 	Delay, Jitter, Asym float64 // s
-	LossOut, LossBack   float64 // probability 0..1
+	// Normal is the standard deviation of a normal jitter added to each direction (s),
+	// independent per packet and never making the delay negative: the kernel lab's relay
+	// (200 µs ± 100 µs each way), where the delay says nothing of a sample's offset error,
+	// unlike the queueing jitter.
+	Normal            float64
+	LossOut, LossBack float64 // probability 0..1
 }
 
 // Down is a period in which a server (every server of a pool when Target names the pool,
@@ -603,6 +608,8 @@ func parseLink(args []string) (Link, error) {
 			l.Jitter, err = parseSeconds(v)
 		case "asym":
 			l.Asym, err = parseSeconds(v)
+		case "normal":
+			l.Normal, err = parseSeconds(v)
 		case "loss":
 			l.LossOut, err = parseProb(v)
 			l.LossBack = l.LossOut
@@ -611,13 +618,13 @@ func parseLink(args []string) (Link, error) {
 		case "lossback":
 			l.LossBack, err = parseProb(v)
 		default:
-			err = fmt.Errorf("unknown option (delay, jitter, asym, loss, lossout, lossback)")
+			err = fmt.Errorf("unknown option (delay, jitter, normal, asym, loss, lossout, lossback)")
 		}
 		if err != nil {
 			return l, fmt.Errorf("%s=%s: %w", k, v, err)
 		}
 	}
-	if l.Delay < 0 || l.Jitter < 0 || l.Delay-math.Abs(l.Asym)/2 < 0 {
+	if l.Delay < 0 || l.Jitter < 0 || l.Normal < 0 || l.Delay-math.Abs(l.Asym)/2 < 0 {
 		return l, fmt.Errorf("delays must not be negative (delay >= |asym|/2)")
 	}
 	return l, nil

@@ -431,11 +431,17 @@ func (w *world) send(out []engine.Send) {
 	}
 }
 
+// queueing is a packet's delay beyond the link's fixed delay: the exponential queueing
+// jitter and the normal jitter, which may shorten the delay but not below zero.
 func (w *world) queueing(l Link) float64 {
-	if l.Jitter <= 0 {
-		return 0
+	var q float64
+	if l.Jitter > 0 {
+		q = w.net.ExpFloat64() * l.Jitter
 	}
-	return w.net.ExpFloat64() * l.Jitter
+	if l.Normal > 0 {
+		q = max(q+w.net.NormFloat64()*l.Normal, math.Abs(l.Asym)/2-l.Delay)
+	}
+	return q
 }
 
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
