@@ -82,3 +82,22 @@ func TestPhaseJumpKeepsFrequency(t *testing.T) {
 		t.Errorf("error %.1f µs 40 minutes after the jump", e*1e6)
 	}
 }
+
+// TestTrainingOnANoisyLink: with 70 µs of noise in each offset (the kernel lab's jittery
+// link) the frequency is not known within trainSigma when the start-up clamp ends, so the
+// discipline keeps asking for 8 s polls, up to trainMax; on a clean link it stops within
+// the first minutes (TestStartupTraining).
+func TestTrainingOnANoisyLink(t *testing.T) {
+	w := newWorld(t, 0.3, 100, 70e-6, 1, DefaultParams())
+	w.fast = true
+	w.run(t, 10*time.Minute, 100*time.Millisecond, nil, nil)
+	if w.d.Settling() || w.d.FastPoll() == 0 {
+		t.Fatalf("at 10 minutes: settling %v, fast poll %d: want the clamp over and the training on",
+			w.d.Settling(), w.d.FastPoll())
+	}
+	w.run(t, 16*time.Minute, 100*time.Millisecond, nil, nil)
+	if w.d.FastPoll() != 0 {
+		t.Errorf("still training after %v", trainMax+time.Minute)
+	}
+	t.Logf("frequency error at 16 minutes %.4f ppm", w.freqError()*1e6)
+}

@@ -62,6 +62,40 @@ func TestSelectCombineByHand(t *testing.T) {
 	}
 }
 
+// TestSelectDiscTakesTheLatestSample: the discipline's input is the combined offset with the
+// system peer's share (its weight, 100/175 in TestSelectCombineByHand's case) moved from
+// its filtered offset to its latest sample, at that sample's time; the others keep their
+// filtered offsets. A selection whose system peer has no newer sample than the last update
+// is stale.
+func TestSelectDiscTakesTheLatestSample(t *testing.T) {
+	cands := []Candidate{cand(0.001, 0.010), cand(0.002, 0.020), cand(0.003, 0.040)}
+	at := t0.Add(2 * time.Minute)
+	cands[0].Latest, cands[0].LatestAt, cands[0].Excess = 0.004, at, 0.0003
+	r := Select(cands, params())
+	if r.SysPeer != 0 || r.Stale {
+		t.Fatalf("sys peer %d stale %v", r.SysPeer, r.Stale)
+	}
+	share := 100.0 / 175
+	d := r.Disc
+	if !near(d.Offset, 0.275/175+share*0.003) || !d.At.Equal(at) || d.Excess != 0.0003 ||
+		!near(d.Share, share) || !near(d.Others, 0.175/75) {
+		t.Errorf("disc %+v: want offset %g at %v, excess 0.0003, share %g, others %g",
+			d, 0.275/175+share*0.003, at, share, 0.175/75)
+	}
+	if !near(r.Offset, 0.275/175) {
+		t.Errorf("system offset %g: the filtered offsets still make it", r.Offset)
+	}
+	p := params()
+	p.SysEpoch = at
+	if r := Select(cands, p); !r.Stale {
+		t.Error("a selection without a sample newer than the last update is not stale")
+	}
+	cands[0].LatestAt = time.Time{}
+	if r := Select(cands, params()); !r.Disc.At.Equal(cands[0].Epoch) || !near(r.Disc.Offset, r.Offset) {
+		t.Errorf("without a latest sample: disc %+v, want the filtered offset at its epoch", r.Disc)
+	}
+}
+
 func TestSelectStratumWeight(t *testing.T) {
 	// Same offsets and distances: the lower stratum wins by stratum × mindist.
 	a, b := cand(0.001, 0.010), cand(0.001, 0.010)

@@ -37,6 +37,10 @@ type world struct {
 	// tells the engine (Transmitted).
 	restamp time.Duration
 	tell    bool
+	// slow, when set, adds this much to the return path of the nth reply (from 0): the
+	// delay grows and the offset falls by half of it.
+	slow  func(n int) time.Duration
+	nrepl int
 }
 
 func addr(n int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, byte(n)}) }
@@ -98,6 +102,10 @@ func (w *world) deliver(sends []Send) {
 		var b [wire.HeaderLen]byte
 		reply.Encode(b[:])
 		w.now = w.now.Add(2 * time.Millisecond)
+		if w.slow != nil {
+			w.now = w.now.Add(w.slow(w.nrepl))
+		}
+		w.nrepl++
 		sends = append(sends, w.e.Receive(b[:], s.To, w.now, w.now)...)
 	}
 	for len(w.reqs) > 0 {

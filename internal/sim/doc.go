@@ -73,6 +73,8 @@
 //	settle_time(X)             from when on |offset| stayed below X to the end
 //	max_offset[(FROM[,TO])]    largest |offset| in [FROM, TO) (default: sync to end)
 //	rms_offset[(FROM[,TO])]    RMS offset in [FROM, TO)
+//	sd_offset[(FROM[,TO])]     standard deviation of the offset about its mean in
+//	                           [FROM, TO): the kernel lab's steady-state SD
 //	freq_error[(FROM)]         largest |frequency error| (ppm) from FROM to the end
 //	steps                      number of clock steps
 //	syspeer_changes            changes of the system peer after the first selection

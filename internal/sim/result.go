@@ -237,20 +237,26 @@ func (r *Result) Metric(name string, args []string) float64 {
 			return 0
 		}
 		return r.Samples[last+1].T.Seconds()
-	case "max_offset", "rms_offset":
+	case "max_offset", "rms_offset", "sd_offset":
 		win := r.window(args)
 		if len(win) == 0 {
 			return math.NaN()
 		}
-		m, sq := 0.0, 0.0
+		m, sum, sq := 0.0, 0.0, 0.0
 		for _, s := range win {
 			m = math.Max(m, math.Abs(s.Offset))
+			sum += s.Offset
 			sq += s.Offset * s.Offset
 		}
-		if name == "max_offset" {
+		n := float64(len(win))
+		switch name {
+		case "max_offset":
 			return m
+		case "sd_offset":
+			mean := sum / n
+			return math.Sqrt(math.Max(sq/n-mean*mean, 0))
 		}
-		return math.Sqrt(sq / float64(len(win)))
+		return math.Sqrt(sq / n)
 	case "freq_error":
 		from := 0.0
 		if len(args) > 0 {

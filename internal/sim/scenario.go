@@ -141,6 +141,7 @@ var metricArity = map[string][2]int{
 	"settle_time":        {1, 1},
 	"max_offset":         {0, 2},
 	"rms_offset":         {0, 2},
+	"sd_offset":          {0, 2},
 	"freq_error":         {0, 1},
 	"steps":              {0, 0},
 	"syspeer_changes":    {0, 0},
@@ -685,7 +686,7 @@ func parseLimit(args []string) (Limit, error) {
 	}
 	// Check the arguments that are times now rather than at the end of a run.
 	switch m {
-	case "settle_time", "max_offset", "rms_offset", "freq_error":
+	case "settle_time", "max_offset", "rms_offset", "sd_offset", "freq_error":
 		for _, a := range l.Args {
 			if _, err := parseSeconds(a); err != nil {
 				return l, fmt.Errorf("%s argument %q: %w", m, a, err)

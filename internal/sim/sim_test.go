@@ -432,6 +432,7 @@ func TestMetricsOnKnownSamples(t *testing.T) {
 	}
 	check("max_offset", nil, 0.004)
 	check("max_offset", []string{"0", "2"}, 0.5)
+	check("sd_offset", []string{"0", "2"}, 0.15) // 0.5 and 0.2 about their mean 0.35
 	check("rms_offset", []string{"2", "4"}, math.Sqrt((0.003*0.003+0.004*0.004)/2))
 	check("settle_time", []string{"1ms"}, 4)
 	check("settle_time", []string{"1"}, 0)
