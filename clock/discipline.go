@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -238,6 +239,8 @@ type Discipline struct {
 	jitter     float64 // clock_jitter, s
 	wander     float64 // clock_stability, s/s
 	updated    bool
+	// primed are the system peer's samples from before the first update (Prime).
+	primed []Earlier
 	// rootDelay and rootDisp are the system's root delay and dispersion for the update
 	// being processed: the kernel's maximum error is rootdelay/2 + rootdisp (classic
 	// local_clock's ntv.maxerror).
@@ -274,6 +277,29 @@ func New(k Kernel, p Params, log *slog.Logger) *Discipline {
 		d.est = newEstimator(d.led.freq, driftSigma, p.Allan)
 	}
 	return d
+}
+
+// Earlier is a sample the system peer measured before the discipline's first update
+// (Prime): its offset (s, positive when the clock is behind) and the local time it was
+// measured at.
+type Earlier struct {
+	Offset float64
+	At     time.Time
+}
+
+// Prime hands the discipline, before its first update, the samples the system peer
+// measured before it: the first update is the fourth sample of an iburst (the clock
+// filter's dispersion keeps an association unfit until then), and with that sample alone
+// a start-up step leaves the frequency unknown until the next update, 8 s later, during
+// which the kernel lab's +100 ppm clock ran a millisecond away. The three earlier samples
+// (6 s) give the frequency within a few ppm before the step, and the step sets it.
+// Classic has nothing like it: its step is followed by 300 s of frequency measurement.
+// It has no effect after the first update.
+func (d *Discipline) Prime(s []Earlier) {
+	if d.updated || d.led.started {
+		return
+	}
+	d.primed = append(d.primed[:0], s...)
 }
 
 // SetPollLimits bounds sys_poll by the system peer's minpoll and maxpoll, as classic does.
@@ -376,6 +402,7 @@ func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result,
 		d.clockEpoch, d.startAt = now, now
 	}
 	d.lastAt = now
+	primed := d.takePrimed(offset, at)
 	// Classic: "Clock exceeds panic threshold. Life as we know it ends." The check comes
 	// before everything, -q included; -g lifts it for the first update only: classic
 	// clears allow_panic right after the check, whatever the update then does.
@@ -403,9 +430,34 @@ func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result,
 				return d.result(Result{Ignored: true}), nil
 			}
 		}
-		return d.step(offset, now)
+		return d.step(offset, now, primed)
 	}
 	return d.slew(offset, jitter, at, now)
+}
+
+// takePrimed puts the primed samples (Prime) and the first update's own sample into the
+// empty estimator, on the time line of no corrections (none has been made), and reports
+// whether there were any. Their weight is the start-up's (freqSigma).
+func (d *Discipline) takePrimed(offset float64, at time.Time) bool {
+	if len(d.primed) == 0 || d.updated || d.est.n() > 0 {
+		d.primed = nil
+		return false
+	}
+	w := 1 / (freqSigma * freqSigma)
+	slices.SortFunc(d.primed, func(a, b Earlier) int { return a.At.Compare(b.At) })
+	n := 0
+	for _, p := range d.primed {
+		if p.At.Before(at) && !math.IsNaN(p.Offset) && !math.IsInf(p.Offset, 0) {
+			d.est.add(sample{t: d.led.tline(p.At), u: p.Offset, w: w})
+			n++
+		}
+	}
+	d.primed = nil
+	if n == 0 {
+		return false
+	}
+	d.est.add(sample{t: d.led.tline(at), u: offset, w: w})
+	return true
 }
 
 // result fills the fields every result carries.
@@ -510,7 +562,9 @@ func (d *Discipline) once(offset float64, now time.Time) (Result, error) {
 // step steps the clock by offset (classic step_systime) and restarts the loop's phase
 // bookkeeping as classic does: clock_jitter back to the precision, last_offset 0 (rstclock
 // with offset 0), tc_counter 0.
-func (d *Discipline) step(offset float64, now time.Time) (Result, error) {
+//
+// A first step with primed samples (Prime) also sets the frequency they give.
+func (d *Discipline) step(offset float64, now time.Time, primed bool) (Result, error) {
 	if err := d.led.account(now); err != nil {
 		return d.result(Result{}), err
 	}
@@ -519,6 +573,13 @@ func (d *Discipline) step(offset float64, now time.Time) (Result, error) {
 	}
 	d.est.keepFrequencyOnly()
 	d.led.forget()
+	if primed {
+		freq := max(min(d.est.prior, MaxFreq), -MaxFreq)
+		if err := d.led.command(freq, 0, d.constant(), false, d.rootDelay/2+d.rootDisp, d.jitter); err != nil {
+			return d.result(Result{}), err
+		}
+		d.led.record(d.led.tline(now), shiftPLL+d.constant())
+	}
 	d.tcCounter = 0
 	d.jitter = math.Ldexp(1, int(d.p.Precision))
 	d.lastOffset, d.updated = 0, true

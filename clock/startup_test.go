@@ -101,3 +101,37 @@ func TestTrainingOnANoisyLink(t *testing.T) {
 	}
 	t.Logf("frequency error at 16 minutes %.4f ppm", w.freqError()*1e6)
 }
+
+// TestPrimedStepSetsFrequency: the first update is an iburst's fourth sample; given the
+// three before it (Prime), the start-up step also sets the frequency they show, so the
+// +100 ppm clock does not run away in the seconds until the next update. Without them the
+// frequency stays 0 until then (classic's behaviour after its step).
+func TestPrimedStepSetsFrequency(t *testing.T) {
+	for _, prime := range []bool{true, false} {
+		el := new(time.Duration)
+		m := NewModel(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), func() time.Duration { return *el }, 0.3, 100)
+		d := New(m, DefaultParams(), nil)
+		var earlier []Earlier
+		for range 3 {
+			earlier = append(earlier, Earlier{Offset: -m.Error(), At: m.Now()})
+			*el += 2 * time.Second
+		}
+		if prime {
+			d.Prime(earlier)
+		}
+		r, err := d.ProcessAt(-m.Error(), 1e-5, m.Now(), m.Now())
+		if err != nil || !r.Stepped {
+			t.Fatalf("prime %v: first update %+v %v, want a step", prime, r, err)
+		}
+		*el += 8 * time.Second
+		e := math.Abs(m.Error())
+		switch {
+		case prime && (math.Abs(d.Frequency()+100) > 1 || e > 20e-6):
+			t.Errorf("primed: frequency %.3f ppm and error %.1f µs 8 s after the step, want -100 ± 1 ppm and under 20 µs",
+				d.Frequency(), e*1e6)
+		case !prime && (d.Frequency() != 0 || e < 700e-6):
+			t.Errorf("unprimed: frequency %.3f ppm and error %.1f µs 8 s after the step, want 0 and 800 µs",
+				d.Frequency(), e*1e6)
+		}
+	}
+}

@@ -99,6 +99,19 @@ func (a *Assoc) Latest() (offset float64, at time.Time, excess float64) {
 	return a.latest.offset, a.latest.epoch, a.latestExcess
 }
 
+// Stages returns the clock filter's usable stages (below MaxDisp), oldest first, as
+// samples with their own offset, delay, dispersion and time.
+func (a *Assoc) Stages() []Sample {
+	var out []Sample
+	for i := range NStages {
+		f := &a.filter[(a.next+i)%NStages]
+		if f.disp < MaxDisp && !f.epoch.IsZero() {
+			out = append(out, Sample{Offset: f.offset, Delay: f.delay, Disp: f.disp, Epoch: f.epoch})
+		}
+	}
+	return out
+}
+
 // SetSelection stores the selection code that Select gave the association. Survivors of
 // the selection (candidate and system peer) have their unreach counter reset, as in
 // ntpd's clock_select.

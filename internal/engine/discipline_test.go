@@ -39,6 +39,7 @@ func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = 
 func (s *scripted) SetRootDistance(delay, disp float64)            { s.root = [2]float64{delay, disp} }
 func (s *scripted) Settling() bool                                 { return false }
 func (s *scripted) FastPoll() int8                                 { return 0 }
+func (s *scripted) Prime([]clock.Earlier)                          {}
 func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {
 	return clock.LeapState{}, nil
 }

@@ -135,6 +135,9 @@ type Loop interface {
 	// measures the start-up frequency, 0 otherwise; the engine asks once at start, then
 	// takes clock.Result.FastPoll from each ProcessAt.
 	FastPoll() int8
+	// Prime gives the loop, before its first update, the system peer's earlier samples
+	// (clock.Discipline.Prime); a loop without use for them ignores them.
+	Prime(earlier []clock.Earlier)
 	// SetRootDistance gives the root delay and dispersion of the update about to be
 	// processed (the kernel's maximum error is rootdelay/2 + rootdisp).
 	SetRootDistance(rootDelay, rootDisp float64)
@@ -757,7 +760,7 @@ func (e *Engine) clockUpdate(sp *association, now time.Time) {
 		synced = ok
 	default:
 		var stepped bool
-		synced, stepped = e.process(v, rootDelay, rootDisp, now)
+		synced, stepped = e.process(sp, v, rootDelay, rootDisp, now)
 		if stepped || e.err != nil {
 			return
 		}
@@ -799,7 +802,7 @@ func (e *Engine) leap(now time.Time) uint8 {
 // unsynchronised (ntpd clear_all, refid STEP); a panic is reported as panic_stop and kept
 // for Err, and the discipline is not called again. It reports whether the clock is now
 // synchronised to the system peer and whether it was stepped.
-func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
+func (e *Engine) process(sp *association, v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
 	e.loop.SetPollLimits(v.MinPoll, v.MaxPoll)
 	e.loop.SetRootDistance(rootDelay, rootDisp)
 	// The estimator places the offset at the time of the system peer's latest sample
@@ -823,6 +826,17 @@ func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time
 	// uncertainty beyond the system jitter, so a sample that waited in a queue weighs
 	// little (chrony weights its regression the same way).
 	sigma := math.Hypot(max(e.jitter, v.Jitter), e.disc.Excess/2)
+	if !e.loop.Vars().Updated {
+		// The first update: the system peer's earlier samples (the iburst's first three)
+		// tell the frequency before a start-up step.
+		var earlier []clock.Earlier
+		for _, st := range sp.a.Stages() {
+			if st.Epoch.Before(at) {
+				earlier = append(earlier, clock.Earlier{Offset: st.Offset, At: st.Epoch})
+			}
+		}
+		e.loop.Prime(earlier)
+	}
 	r, err := e.loop.ProcessAt(offset, sigma, at, now)
 	if err != nil {
 		if errors.Is(err, clock.ErrPanic) {

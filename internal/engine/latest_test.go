@@ -26,8 +26,14 @@ type update struct {
 // recording is a synchronised, settled Loop that records what it is given.
 type recording struct {
 	scripted
-	got []update
+	got    []update
+	primed [][]clock.Earlier
 }
+
+func (r *recording) Prime(e []clock.Earlier) { r.primed = append(r.primed, e) }
+
+// Vars says whether an update was made, as the discipline does.
+func (r *recording) Vars() clock.Vars { return clock.Vars{Updated: len(r.got) > 0} }
 
 func (r *recording) ProcessAt(offset, sigma float64, at, _ time.Time) (clock.Result, error) {
 	r.got = append(r.got, update{offset, sigma, at})
@@ -80,6 +86,37 @@ func TestEverySampleReachesTheLoop(t *testing.T) {
 	for _, p := range v.Peers {
 		if math.Abs(p.Vars.Offset) > 1e-9 || math.Abs(p.Vars.Delay-0.002) > 1e-9 {
 			t.Errorf("filtered offset %g delay %g: want classic's choice, the least-delay stage (0, 2 ms)", p.Vars.Offset, p.Vars.Delay)
+		}
+	}
+}
+
+// TestFirstUpdatePrimesTheLoop: the first update is an iburst's fourth sample (the filter's
+// dispersion keeps the association unfit before); the loop gets the three earlier samples
+// first (clock.Discipline.Prime), once.
+func TestFirstUpdatePrimesTheLoop(t *testing.T) {
+	tos := system.DefaultTos()
+	loop := &recording{}
+	w := &world{t: t, now: t0, dark: map[netip.Addr]bool{}, kod: map[netip.Addr]string{},
+		stratum: 2, sent: map[netip.AddrPort]int{}, log: &bytes.Buffer{}}
+	e, err := New(Config{Servers: []peer.Config{{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient,
+		IBurst: true}}, NTP: true, Tos: &tos},
+		Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(7, 9)), Loop: loop,
+			Log: slog.New(slog.NewTextHandler(w.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.e = e
+	w.run(2*time.Minute, nil)
+	if len(loop.primed) != 1 || len(loop.got) == 0 {
+		t.Fatalf("primed %d times, %d updates: want once, before the first", len(loop.primed), len(loop.got))
+	}
+	p := loop.primed[0]
+	if len(p) < 3 {
+		t.Fatalf("primed with %d samples, want the iburst's earlier ones (3)", len(p))
+	}
+	for i, x := range p {
+		if !x.At.Before(loop.got[0].at) || (i > 0 && !x.At.After(p[i-1].At)) {
+			t.Errorf("primed sample %d at %v: want oldest first, before the first update's %v", i, x.At, loop.got[0].at)
 		}
 	}
 }

@@ -128,6 +128,7 @@ func (acceptAll) Project(offset float64, _, _ time.Time) float64 { return offset
 func (acceptAll) SetPollLimits(int8, int8)                       {}
 func (acceptAll) Settling() bool                                 { return false }
 func (acceptAll) SetRootDistance(float64, float64)               {}
+func (acceptAll) Prime([]clock.Earlier)                          {}
 func (acceptAll) FastPoll() int8                                 { return 0 }
 func (acceptAll) Leap(time.Time, bool, bool) (clock.LeapState, error) {
 	return clock.LeapState{}, nil

@@ -57,6 +57,10 @@ func (l *UpdaterLoop) ProcessAt(offset, jitter float64, _, now time.Time) (clock
 	return clock.Result{Synchronised: ok, Poll: system.StartPoll}, nil
 }
 
+// Prime is ignored: an Updater takes one offset at a time and has no frequency estimate
+// for earlier samples to improve.
+func (l *UpdaterLoop) Prime([]clock.Earlier) {}
+
 // Vars reports the last offset taken; the Updater has no other loop variables.
 func (l *UpdaterLoop) Vars() clock.Vars { return clock.Vars{Offset: l.last} }
 
