@@ -22,8 +22,9 @@ import (
 // start 0.3 s ahead of the host with tick 10001 (+100 ppm), one daemon each — gontp, chrony 4.3
 // and classic ntpd 4.2.8p15, all cold (no drift file) — against one reference chronyd on the
 // host side, and each guest's true clock error is read against the host clock once a second.
-// It prints one table per scenario. Scenarios: lan (clean link) and jitter (200 µs ± 100 µs,
-// normal, each way, through the relay in relay_test.go).
+// It prints one table per scenario. Scenarios: lan (clean link), jitter (200 µs ± 100 µs,
+// normal, each way, through the relay in relay_test.go) and restart (the clean link, each
+// daemon started with a drift file 0.05 ppm from the truth, as after a restart).
 //
 // It takes long (20 minutes per scenario by default), so it runs only with
 // GONTP_KERNEL_BENCH=1:
@@ -54,8 +55,14 @@ func BenchmarkKernelLab(b *testing.B) {
 }
 
 type daemonSpec struct {
-	name   string
-	files  func(dir, server string) map[string]string
+	name  string
+	files func(dir, server string) map[string]string
+	// drift is the drift file the restart scenario starts the daemon with, in its own
+	// convention, 0.05 ppm from the truth (the guest runs fast by +0.05 ppm with it):
+	// classic's and gontp's hold the kernel's frequency correction (-100 ppm for tick
+	// 10001); chrony sets the tick itself and counts its value as the clock's own rate
+	// error (positive: fast), which is 0 here.
+	drift  [2]string
 	argv   func(dir string, bd uml.Builds) []string
 	env    []string
 	mkdirs []string
@@ -70,6 +77,7 @@ var benchDaemons = []daemonSpec{
 		argv: func(dir string, bd uml.Builds) []string {
 			return []string{bd.NTPD, "-n", "-g", "-c", dir + "/ntp.conf"}
 		},
+		drift: [2]string{"ntp.drift", "-99.950\n"},
 	},
 	{
 		name: "chrony 4.3",
@@ -80,6 +88,7 @@ var benchDaemons = []daemonSpec{
 			return []string{"/opt/ntp-reference/chrony/usr/sbin/chronyd", "-d", "-u", "root", "-f", dir + "/chrony.conf"}
 		},
 		mkdirs: []string{"/run/chrony", "/var/lib/chrony"},
+		drift:  [2]string{"chrony.drift", "-0.050000 0.050000\n"},
 	},
 	{
 		name: "classic 4.2.8p15",
@@ -89,7 +98,8 @@ var benchDaemons = []daemonSpec{
 		argv: func(dir string, _ uml.Builds) []string {
 			return []string{"/opt/ntp-reference/classic/usr/sbin/ntpd", "-n", "-g", "-c", dir + "/ntp.conf"}
 		},
-		env: []string{"LD_LIBRARY_PATH=/opt/ntp-reference/classic/usr/lib/x86_64-linux-gnu"},
+		env:   []string{"LD_LIBRARY_PATH=/opt/ntp-reference/classic/usr/lib/x86_64-linux-gnu"},
+		drift: [2]string{"ntp.drift", "-99.950\n"},
 	},
 }
 
@@ -97,12 +107,12 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 	var chronyConf string
 	var delay, jitter time.Duration
 	switch scen {
-	case "lan":
+	case "lan", "restart":
 	case "jitter":
 		delay, jitter = 200*time.Microsecond, 100*time.Microsecond
 		chronyConf = "bindaddress 127.0.0.1\n"
 	default:
-		b.Fatalf("unknown scenario %q (lan, jitter)", scen)
+		b.Fatalf("unknown scenario %q (lan, jitter, restart)", scen)
 	}
 	l := newLab(b, chronyConf)
 	if scen == "jitter" {
@@ -115,6 +125,9 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 		dir := b.TempDir()
 		for name, content := range d.files(dir, l.server.Addr().String()) {
 			write(b, dir, name, content)
+		}
+		if scen == "restart" {
+			write(b, dir, d.drift[0], d.drift[1])
 		}
 		guests[i] = uml.Boot(b, l.net, uml.Config{Name: d.name, Dir: dir, Timeout: secs(run + 180), Plan: plan.Plan{
 			Offset: startOffset, Tick: startTick, Mkdirs: d.mkdirs,
