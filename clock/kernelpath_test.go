@@ -352,12 +352,24 @@ func TestKernelPPSBits(t *testing.T) {
 	if tx := update(); tx.Status&(StaPPSTime|StaPPSFreq) != 0 {
 		t.Fatalf("status %#x before SetKernelPPS", tx.Status)
 	}
-	d.SetKernelPPS(true)
+	if err := d.SetKernelPPS(true); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
 		want := int32(StaPLL | StaFreqHold | StaIns | StaPPSTime | StaPPSFreq)
 		if tx := update(); tx.Status&want != want {
 			t.Fatalf("update %d: status %#x, want %#x set", i, tx.Status, want)
 		}
+	}
+	// The kernel's hardpps sets the frequency from the pulses (STA_PPSFREQ): the loop
+	// leaves it, takes it as its own, and does not take it for another daemon.
+	pps := Timex{Modes: ModeFrequency, Freq: ScaledPPM(3.25e-6)}
+	if _, err := m.Adjtimex(&pps); err != nil {
+		t.Fatal(err)
+	}
+	if tx := update(); tx.Freq != ScaledPPM(3.25e-6) || math.Abs(d.Frequency()-3.25) > 1e-3 {
+		t.Fatalf("kernel frequency %.3f ppm, loop's %.3f ppm after the kernel's PPS set 3.25 ppm",
+			FromScaledPPM(tx.Freq)*1e6, d.Frequency())
 	}
 	// Off goes to the kernel at once: the source may stop being the system peer with no
 	// update to follow.
@@ -372,7 +384,7 @@ func TestKernelPPSBits(t *testing.T) {
 	}
 	l := buf.String()
 	if strings.Count(l, "kernel PPS discipline enabled") != 1 || strings.Count(l, "kernel PPS discipline disabled") != 1 ||
-		strings.Contains(l, "behind gontp's back") {
+		strings.Contains(l, "behind gontp's back") || strings.Contains(l, "frequency") {
 		t.Fatalf("log: %s", l)
 	}
 

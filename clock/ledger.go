@@ -185,7 +185,8 @@ func (l *ledger) interference(tx Timex, rem float64, now time.Time) {
 	switch {
 	case tx.Status&watchedStatus != l.status&watchedStatus:
 		what = fmt.Sprintf("status %#x, gontp wrote %#x", tx.Status&^StaNano, l.status)
-	case tx.Freq-l.kfreq > 64 || l.kfreq-tx.Freq > 64:
+	case (tx.Freq-l.kfreq > 64 || l.kfreq-tx.Freq > 64) && !(l.pll && l.hardpps):
+		// (the kernel's PPS discipline moves the frequency itself)
 		what = fmt.Sprintf("frequency %.3f ppm, gontp wrote %.3f ppm", FromScaledPPM(tx.Freq)*1e6,
 			FromScaledPPM(l.kfreq)*1e6)
 	case l.pll && math.Abs(rem) > math.Abs(l.pending)+1e-6:
@@ -216,8 +217,18 @@ func (l *ledger) command(freq, phase float64, constant int, synced bool, maxErr,
 	} else if l.pll {
 		tx.Modes |= ModeOffset // clear the PLL's offset; the slew does the work
 	}
+	// With the kernel's PPS discipline on, the kernel sets the frequency from the pulses
+	// (STA_PPSFREQ): the ledger leaves it and takes the kernel's as the loop's, as classic's
+	// local_clock writes no MOD_FREQUENCY and reads ntv.freq back.
+	hard := l.pll && l.hardpps
+	if hard {
+		tx.Modes &^= ModeFrequency
+	}
 	if err := l.adjtimex(fmt.Sprintf("offset %+.9f s, freq %.3f ppm, status %#x", phase, freq*1e6, st), &tx); err != nil {
 		return err
+	}
+	if hard {
+		freq = FromScaledPPM(tx.Freq)
 	}
 	l.ppsChange(st)
 	l.status, l.kfreq, l.freq, l.synced = st, ScaledPPM(freq), freq, synced
