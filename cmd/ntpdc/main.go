@@ -169,6 +169,10 @@ func (c *client) resolve(name string) (netip.Addr, error) {
 	return addrs[0].Unmap(), nil
 }
 
+// serverPort is NTP's port, which classic ntpdc always asks; the tests point it at a
+// scripted server.
+var serverPort uint16 = 123
+
 // open is classic's openhost: a connected UDP socket to the host's port 123.
 func (c *client) open(host, progname string) bool {
 	a, err := c.resolve(host)
@@ -176,7 +180,7 @@ func (c *client) open(host, progname string) bool {
 		fmt.Fprintf(c.stderr, "***Can't find host %s\n", host)
 		return false
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 123)))
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, serverPort)))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "%s: socket: %s\n", progname, cError(err))
 		return false
