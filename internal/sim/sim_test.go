@@ -465,3 +465,38 @@ func TestPanicErrorEndsRun(t *testing.T) {
 		t.Errorf("exited = %g", got)
 	}
 }
+
+// TestPoolReplaceAfterOverfill: a pool may overfill at the start (10 servers and the
+// prototype: 11 associations, solicited while fewer than minclock had survived a selection,
+// as classic's pool does; pool.scn did with seed 16 before the discipline took every sample)
+// and, after 3 servers go dark, refills to maxclock associations (9 servers), as classic
+// does once enough servers survive. The replacement is complete then: the metric does not
+// wait for the start's overfill to come back (it did, and reported +Inf). The metric is
+// checked on recorded counts, so that it does not depend on whether a seed overfills; the
+// run checks the refill to maxclock.
+func TestPoolReplaceAfterOverfill(t *testing.T) {
+	sc := load(t, "pool.scn")
+	first := sc.Darkens[0].At
+	// Overfilled before the darken (10 servers and the prototype: 11 associations, one
+	// above maxclock 10), refilled after it to maxclock: 9 servers and the prototype.
+	r := newResult(sc)
+	r.live = []liveCount{{T: 10 * time.Second, N: 10, All: 11}, {T: first + time.Minute, N: 7, All: 8},
+		{T: first + 5*time.Minute, N: 9, All: 10}}
+	if got := r.Metric("pool_replace_polls", nil); math.Abs(got-300.0/64) > 1e-9 {
+		t.Errorf("overfilled pool: pool_replace_polls %v, want the refill to maxclock counted (300 s: 4.69 polls of 64 s)", got)
+	}
+	// Not overfilled: the same count as before is the goal.
+	r.live = []liveCount{{T: 10 * time.Second, N: 9, All: 10}, {T: first + time.Minute, N: 6, All: 7},
+		{T: first + 3*time.Minute, N: 8, All: 9}, {T: first + 6*time.Minute, N: 9, All: 10}}
+	if got := r.Metric("pool_replace_polls", nil); math.Abs(got-360.0/64) > 1e-9 {
+		t.Errorf("pool at maxclock: pool_replace_polls %v, want 360 s: 5.63 polls", got)
+	}
+	res, err := Run(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := res.live[len(res.live)-1]
+	if end.All != 10 || end.N != 9 {
+		t.Fatalf("at the end %d live of %d associations, want maxclock (10) with the prototype", end.N, end.All)
+	}
+}
