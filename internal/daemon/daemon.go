@@ -148,6 +148,9 @@ type Daemon struct {
 	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
 	// handing it to netio per reply allocates nothing).
 	stampSeal netio.TxHook
+	// seal only computes the MAC of an interleaved reply, whose transmit timestamp
+	// Respond wrote.
+	seal netio.TxHook
 	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
 	// the associations' packets with them, authinfo and runtime configuration read them.
 	keys atomic.Pointer[keys.Set]
@@ -262,6 +265,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		wire.PutXmt(b, ntptime.FromTime(now))
 		d.srv.Seal(b)
 	}
+	d.seal = func(b []byte, _ time.Time) { d.srv.Seal(b) }
 	var engineKeys engine.Keys
 	if cfg.keys != nil {
 		d.keys.Store(cfg.keys)
@@ -365,6 +369,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
+	// The real departure times of replies to clients that may ask for the interleaved
+	// mode (server/xleave.go), on the disciplined clock's timescale.
+	d.socks.OnTxTime(func(dst netip.AddrPort, reply []byte, tx time.Time, kernel bool) {
+		d.srv.Transmitted(dst, reply, ntptime.FromTime(d.clock.RxTime(tx, kernel)))
+	})
 	if err := d.socks.ServeBatch(d.handle); err != nil {
 		return err
 	}
@@ -474,8 +483,18 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 		}
 		return 0, nil
 	}
+	if verdict == server.RepliedInterleaved {
+		// The transmit timestamp is our previous reply's real departure time, already
+		// written; only the MAC is still to compute. This reply's own departure time is
+		// kept for the client's next request (server/xleave.go).
+		p.WantTxTime = true
+		return n, d.seal
+	}
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
+	}
+	if verdict == server.Replied && server.WantsTxTime(p.Data) {
+		p.WantTxTime = true
 	}
 	if verdict == server.Replied && d.nts != nil && d.nts.ring != nil && len(p.Data) > wire.HeaderLen {
 		return d.ntsReply(p.Data, reply, n)
