@@ -85,7 +85,7 @@ func (g *Gate) Check(req []byte, src netip.AddrPort, local netip.Addr, rx ntptim
 		return s, 0 // classic drops these before looking at the restrict list
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	s.Addr, s.Port = src.Addr(), src.Port()
+	s.Addr = src.Addr()
 	acc, _ := g.List.Match(src)
 	s.Restrict = acc.Restrict()
 	mode, version, ok := reachesMonitor(req, s.Restrict)

@@ -60,9 +60,6 @@ type Source struct {
 	AssocMode uint8
 	// Addr is the source address, for the address lists of keys (Seal, authenticate).
 	Addr netip.Addr
-	// Port is the source port: with Addr it names the client whose interleaved state
-	// (xleave.go) a request may select.
-	Port uint16
 	// BogusPort says that the source port is 0, which classic ntpd counts as bad format and
 	// drops before anything else.
 	BogusPort bool

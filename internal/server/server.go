@@ -500,7 +500,7 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 		n := s.reply(req, &p, version, wire.ModeServer, rx, &snap.Sys, out)
 		verdict := Replied
 		if !authError && !src.Manycast {
-			if tx, ok := s.interleaved(req, &p, tr.NumExt, netip.AddrPortFrom(src.Addr, src.Port)); ok {
+			if tx, ok := s.interleaved(req, &p, tr.NumExt, src.Addr); ok {
 				// Origin: the request's receive field; transmit: our previous reply's
 				// real departure time (xleave.go).
 				wire.PutOrg(out[:n], p.Rec)

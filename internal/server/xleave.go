@@ -26,7 +26,10 @@ import (
 // transmit the real departure time of our previous reply. chronyd's `xleave` client
 // speaks exactly this; any other request gets the basic reply.
 //
-// The state is a fixed table indexed by a hash of the client's address and port, so that
+// The state is a fixed table indexed by a hash of the client's address (not its port:
+// chronyd sends each request from a new random port, and the origin timestamp, which must
+// equal our receive timestamp of the previous request, already tells clients behind one
+// address apart), so that
 // serving stays allocation-free and the memory bounded (xleaveSlots entries; chronyd
 // likewise keeps it in its bounded client log). A client whose slot another client took
 // gets a basic reply, which every interleaved client accepts and recovers from.
@@ -38,7 +41,7 @@ const xleaveSlots = 1 << 12
 // transmit time of our reply to it.
 type xleaveEntry struct {
 	mu     sync.Mutex
-	client netip.AddrPort
+	client netip.Addr
 	rx, tx ntptime.Time
 }
 
@@ -50,28 +53,21 @@ type xleaveTable struct {
 
 func newXleaveTable() *xleaveTable { return &xleaveTable{seed: maphash.MakeSeed()} }
 
-// canon is client with an IPv4-mapped address unmapped, as the restrict list sees it.
-func canon(client netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(client.Addr().Unmap(), client.Port())
-}
-
-func (t *xleaveTable) slot(client netip.AddrPort) *xleaveEntry {
-	a := client.Addr().As16()
+func (t *xleaveTable) slot(client netip.Addr) *xleaveEntry {
+	a := client.As16()
 	var h maphash.Hash
 	h.SetSeed(t.seed)
 	h.Write(a[:])
-	h.WriteByte(byte(client.Port()))
-	h.WriteByte(byte(client.Port() >> 8))
 	return &t.entries[h.Sum64()&(xleaveSlots-1)]
 }
 
 // lookup returns the transmit time of our reply to client's previous request when rx was
 // our receive timestamp of it.
-func (t *xleaveTable) lookup(client netip.AddrPort, rx ntptime.Time) (ntptime.Time, bool) {
+func (t *xleaveTable) lookup(client netip.Addr, rx ntptime.Time) (ntptime.Time, bool) {
 	if rx == 0 {
 		return 0, false
 	}
-	client = canon(client)
+	client = client.Unmap()
 	e := t.slot(client)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -81,8 +77,8 @@ func (t *xleaveTable) lookup(client netip.AddrPort, rx ntptime.Time) (ntptime.Ti
 	return e.tx, true
 }
 
-func (t *xleaveTable) save(client netip.AddrPort, rx, tx ntptime.Time) {
-	client = canon(client)
+func (t *xleaveTable) save(client netip.Addr, rx, tx ntptime.Time) {
+	client = client.Unmap()
 	e := t.slot(client)
 	e.mu.Lock()
 	e.client, e.rx, e.tx = client, rx, tx
@@ -127,7 +123,7 @@ func (s *Server) Transmitted(client netip.AddrPort, reply []byte, tx ntptime.Tim
 	if rx == 0 {
 		return
 	}
-	s.xleave.save(client, rx, tx)
+	s.xleave.save(client.Addr(), rx, tx)
 }
 
 // interleaved reports whether a client request asks for, and may get, an interleaved
@@ -135,7 +131,7 @@ func (s *Server) Transmitted(client netip.AddrPort, reply []byte, tx ntptime.Tim
 // client's previous request, its receive field is set and differs from its transmit field,
 // and it carries nothing but the header and perhaps a MAC (an NTS request is answered in
 // the basic mode: its authenticator covers a fresh exchange).
-func (s *Server) interleaved(req []byte, p *wire.Packet, numExt int, client netip.AddrPort) (ntptime.Time, bool) {
+func (s *Server) interleaved(req []byte, p *wire.Packet, numExt int, client netip.Addr) (ntptime.Time, bool) {
 	if numExt != 0 || p.Org == 0 || p.Rec == 0 || p.Rec == p.Xmt || !client.IsValid() {
 		return 0, false
 	}

@@ -25,7 +25,7 @@ func TestInterleavedReply(t *testing.T) {
 	s := New(Config{}, tStart)
 	snap := unsyncSnap()
 	client := netip.MustParseAddrPort("198.18.0.2:123")
-	src := Source{Addr: client.Addr(), Port: client.Port()}
+	src := Source{Addr: client.Addr()}
 	out := make([]byte, MaxReplyLen)
 
 	// First exchange: nothing kept, a basic reply.
@@ -63,17 +63,17 @@ func TestInterleavedReply(t *testing.T) {
 
 	// The same origin from another port of the same host, or an origin that is not our
 	// last receive timestamp, or a receive field equal to the transmit field: basic.
-	other := Source{Addr: client.Addr(), Port: 124}
+	other := Source{Addr: netip.MustParseAddr("198.18.0.3")}
 	for name, c := range map[string]struct {
 		req []byte
 		src Source
 	}{
-		"other port": {xleaveReq(rx1, 0x6666, 0x7777), other},
+		"other host": {xleaveReq(rx1, 0x6666, 0x7777), other},
 		"stale org":  {xleaveReq(rx1-1, 0x6666, 0x7777), src},
 		"rec==xmt":   {xleaveReq(rx1, 0x7777, 0x7777), src},
 		"zero rec":   {xleaveReq(rx1, 0, 0x7777), src},
 		"with ext":   {cat(xleaveReq(rx1, 0x6666, 0x7777), ext(0x0104, 28)), src},
-		"manycast":   {xleaveReq(rx1, 0x6666, 0x7777), Source{Addr: client.Addr(), Port: client.Port(), Manycast: true}},
+		"manycast":   {xleaveReq(rx1, 0x6666, 0x7777), Source{Addr: client.Addr(), Manycast: true}},
 	} {
 		if _, v := s.Respond(c.req, rx2, snap, c.src, out); v == RepliedInterleaved {
 			t.Errorf("%s: interleaved reply; want basic", name)
@@ -89,7 +89,7 @@ func TestInterleavedAllocs(t *testing.T) {
 	s := New(Config{}, tStart)
 	snap := unsyncSnap()
 	client := netip.MustParseAddrPort("198.18.0.2:123")
-	src := Source{Addr: client.Addr(), Port: client.Port()}
+	src := Source{Addr: client.Addr()}
 	out := make([]byte, MaxReplyLen)
 	rx := tRx
 	req := xleaveReq(0, 0x4444, 0x5555)
@@ -111,7 +111,7 @@ func BenchmarkRespondInterleaved(b *testing.B) {
 	s := New(Config{}, tStart)
 	snap := unsyncSnap()
 	client := netip.MustParseAddrPort("198.18.0.2:123")
-	src := Source{Addr: client.Addr(), Port: client.Port()}
+	src := Source{Addr: client.Addr()}
 	out := make([]byte, MaxReplyLen)
 	rx := tRx
 	req := xleaveReq(0, 0x4444, 0x5555)
