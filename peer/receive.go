@@ -4,6 +4,7 @@ package peer
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"gontp/internal/ntptime"
@@ -113,6 +114,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 	kiss := kissCode(pkt)
 
 	var failed error
+	interleaved := false
 	switch {
 	case pkt.Xmt == 0:
 		a.flash |= FlashUnsync
@@ -125,6 +127,11 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		a.flash |= FlashBogus
 		a.bogusorg++
 		return acts, ErrBogus
+	case a.xleaveReply(pkt):
+		// The interleaved answer to our request (xleave.go): it echoes the receive
+		// field we sent, not our transmit timestamp.
+		interleaved = true
+		a.aorg = 0
 	case pkt.Org == 0 || pkt.Org != a.aorg:
 		a.flash |= FlashBogus
 		a.bogusorg++
@@ -195,13 +202,13 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 
 	a.timereceived = now
 	a.authentic = rx.Auth == AuthOK
-	return a.process(pkt, now, sys, acts, failed)
+	return a.process(pkt, now, sys, acts, failed, interleaved)
 }
 
 // process is the second half of the receive path (ntpd process_packet): the header tests,
 // then the header is adopted, the burst armed, the reach register lit, and offset, delay and
 // dispersion computed for the clock filter.
-func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts []Action, failed error) ([]Action, error) {
+func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts []Action, failed error, interleaved bool) ([]Action, error) {
 	pstratum := pkt.Stratum
 	if pstratum == wire.StratumUnspec || pstratum > wire.StratumUnsynched {
 		pstratum = wire.StratumUnsynched
@@ -269,6 +276,19 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	}
 	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
+	if interleaved {
+		// The previous exchange, completed with the server's real departure time.
+		t21, t34 = a.xleaveSample(pkt)
+		if d := t21 - t34; d < 0 || d > 1 {
+			// Classic's interleave_error: timestamps of different exchanges.
+			a.xleaveDone(pkt, false)
+			return a.report(EvXerr, fmt.Sprintf("t21 %.6f t34 %.6f", t21, t34), acts), ErrXleave
+		}
+		if !a.xl.interleaved {
+			acts = a.report(EvXleave, "", acts)
+		}
+	}
+	a.xleaveDone(pkt, interleaved)
 	offset := (t21 + t34) / 2
 	delay := t21 - t34
 	if delay < 0 {
