@@ -4,7 +4,10 @@ package interop
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,4 +60,89 @@ func TestInterleavedServerToChronyd(t *testing.T) {
 		t.Errorf("chronyd fell back to the basic mode with gontp:\n%s", out)
 	}
 	t.Logf("figure: chronyd client of gontp (xleave): peer delay %s", ntpdataField(out, "Peer delay"))
+}
+
+// ntpqDelay reads the delay column (ms) of server's row in `ntpq -pn` run with ntpq on h
+// against the daemon on 127.0.0.1.
+func ntpqDelay(t *testing.T, h *testnet.Host, ntpq string, server string) (float64, string) {
+	t.Helper()
+	out, err := h.Run(t, 10*time.Second, ntpq, "-pn", "127.0.0.1")
+	if err != nil {
+		return -1, fmt.Sprintf("ntpq: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 10 || strings.TrimLeft(f[0], " x.-+#*o") != server {
+			continue
+		}
+		d, err := strconv.ParseFloat(f[7], 64)
+		if err != nil || f[6] == "0" {
+			return -1, string(out)
+		}
+		return d, string(out)
+	}
+	return -1, string(out)
+}
+
+// TestInterleavedClientOfChronyd: gontp with `server CHRONYD xleave` uses chronyd's
+// interleaved replies (the interleave_mode event, and chronyd counts interleaved packets),
+// and the figure of issue 19: the delay gontp measures to that chronyd in the interleaved
+// mode, in the basic mode, and classic ntpd 4.2.8p15's to the same chronyd, all polling
+// every 8 s on the same private network. The figures are printed, never asserted (timing is
+// the machine's). A second classic ntpd has `xleave` on its server line, to show what
+// classic's client mode makes of it (logged, not asserted).
+func TestInterleavedClientOfChronyd(t *testing.T) {
+	t.Parallel()
+	ref := testnet.Reference(t, "chronyd", "chronyc", "classic-ntpd", "classic-ntpq")
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	gx := tn.Host("gontpxl")
+	gb := tn.Host("gontpbasic")
+	cl := tn.Host("classic")
+	cx := tn.Host("classicxl")
+	sock := chronySocket(t)
+	testnet.Chronyd(t, ch, fmt.Sprintf("local stratum 8\nallow\nbindcmdaddress %s\n", sock))
+	line := fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3", ch.Addr())
+	// Peer events go to protostats, as classic's do.
+	stats := t.TempDir()
+	startGontp(t, gx, line+" xleave\ndisable ntp\nstatsdir "+stats+"/\nstatistics protostats\n")
+	proto := func() string {
+		b, _ := os.ReadFile(filepath.Join(stats, "protostats"))
+		return string(b)
+	}
+	startGontp(t, gb, line+"\ndisable ntp\n")
+	testnet.ClassicNTPD(t, cl, line+"\ndisable ntp\n")
+	testnet.ClassicNTPD(t, cx, line+" xleave\ndisable ntp\n")
+	ntpq := binary(t, "ntpq")
+	cntpq := filepath.Join(ref, "classic-ntpq")
+
+	ok, desc := waitFor(60*time.Second, func() (bool, string) {
+		p := proto()
+		return strings.Contains(p, "interleave_mode"), p
+	})
+	if !ok {
+		t.Fatalf("gontp did not enter the interleaved mode with chronyd:\n%s", desc)
+	}
+	// Eight more polls each, so that every clock filter holds samples of this mode only.
+	time.Sleep(70 * time.Second)
+	sstats := chronyc(t, ch, sock, "serverstats")
+	t.Logf("chronyc serverstats:\n%s", sstats)
+	if n := statValue(sstats, "Interleaved NTP packets"); n < 5 {
+		t.Errorf("chronyd sent %d interleaved replies; want >= 5", n)
+	}
+	if p := proto(); strings.Contains(p, "interleave_error") {
+		t.Errorf("gontp found inconsistent interleaved timestamps:\n%s", p)
+	}
+	addr := ch.Addr().String()
+	dx, ox := ntpqDelay(t, gx, ntpq, addr)
+	db, ob := ntpqDelay(t, gb, ntpq, addr)
+	dc, oc := ntpqDelay(t, cl, cntpq, addr)
+	_, ocx := ntpqDelay(t, cx, cntpq, addr)
+	t.Logf("gontp xleave ntpq -pn:\n%s\ngontp basic ntpq -pn:\n%s\nclassic ntpq -pn:\n%s\nclassic with xleave ntpq -pn:\n%s", ox, ob, oc, ocx)
+	rv, _ := gx.Run(t, 10*time.Second, ntpq, "-c", "rv &1", "127.0.0.1")
+	t.Logf("gontp xleave ntpq -c 'rv &1':\n%s", rv)
+	if dx < 0 || db < 0 || dc < 0 {
+		t.Fatalf("a daemon has no delay for chronyd: gontp xleave %v, gontp basic %v, classic %v", dx, db, dc)
+	}
+	t.Logf("figure: delay to chronyd (ms, ntpq -pn): gontp xleave %.3f, gontp basic %.3f, classic 4.2.8p15 %.3f", dx, db, dc)
 }
