@@ -146,3 +146,49 @@ func TestInterleavedClientOfChronyd(t *testing.T) {
 	}
 	t.Logf("figure: delay to chronyd (ms, ntpq -pn): gontp xleave %.3f, gontp basic %.3f, classic 4.2.8p15 %.3f", dx, db, dc)
 }
+
+// TestInterleavedWithClassic: gontp and classic ntpd 4.2.8p15, each `server OTHER xleave`.
+// Classic's server never answers in the interleaved mode (its fast_xmit has no such branch),
+// so gontp falls back to the basic mode and must still reach and use classic. What classic's
+// client makes of `xleave` against gontp is logged (classic interleaves only symmetric and
+// broadcast associations; against chronyd its xleave client line never becomes reachable,
+// TestInterleavedClientOfChronyd).
+func TestInterleavedWithClassic(t *testing.T) {
+	t.Parallel()
+	ref := testnet.Reference(t, "chronyd", "classic-ntpd", "classic-ntpq")
+	tn := testnet.New(t)
+	ch := tn.Host("chrony")
+	gh := tn.Host("gontp")
+	cl := tn.Host("classic")
+	testnet.Chronyd(t, ch, "local stratum 8\nallow\n")
+	g := startGontp(t, gh, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nserver %s xleave iburst minpoll 3 maxpoll 3\ndisable ntp\n", ch.Addr(), cl.Addr()))
+	testnet.ClassicNTPD(t, cl, fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nserver %s xleave iburst minpoll 3 maxpoll 3\ndisable ntp\n", ch.Addr(), gh.Addr()))
+	ntpq := binary(t, "ntpq")
+	cntpq := filepath.Join(ref, "classic-ntpq")
+	// Classic with `disable ntp` never answers synchronised (testnet.ClassicNTPD), so its
+	// replies fail only the stratum test (flash 0x20, reach 0, as classic's own client shows
+	// them); the timestamp tests (duplicate, bogus origin, unsynchronised: flash 0x07) must
+	// pass for the basic replies to gontp's interleaved requests.
+	ok, desc := waitFor(60*time.Second, func() (bool, string) {
+		out, _ := gh.Run(t, 10*time.Second, ntpq, "-c", "rv &2 flash", "-c", "pstats &2", "127.0.0.1")
+		m := regexp.MustCompile(`flash=([0-9a-f]+)`).FindStringSubmatch(string(out))
+		r := regexp.MustCompile(`(?m)^packets received:\s+(\d+)`).FindStringSubmatch(string(out))
+		if m == nil || r == nil {
+			return false, string(out)
+		}
+		flash, _ := strconv.ParseUint(m[1], 16, 16)
+		received, _ := strconv.Atoi(r[1])
+		return received >= 4 && flash&0x07 == 0 && flash&0x20 != 0 &&
+			regexp.MustCompile(`(?m)^bogus origin:\s+0$`).MatchString(string(out)), string(out)
+	})
+	if !ok {
+		t.Fatalf("gontp's xleave association does not take classic's basic replies:\n%s\n%s", desc, g.Log())
+	}
+	t.Logf("gontp ntpq rv/pstats of its xleave association to classic:\n%s", desc)
+	_, gout := ntpqDelay(t, gh, ntpq, cl.Addr().String())
+	desc = gout
+	_, cout := ntpqDelay(t, cl, cntpq, gh.Addr().String())
+	t.Logf("gontp ntpq -pn:\n%s\nclassic ntpq -pn:\n%s", desc, cout)
+	rv, _ := cl.Run(t, 10*time.Second, cntpq, "-c", "rv &2", "127.0.0.1")
+	t.Logf("classic ntpq -c 'rv &2' (its xleave association to gontp):\n%s", rv)
+}
