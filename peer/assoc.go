@@ -128,6 +128,9 @@ type Assoc struct {
 	dst       ntptime.Time // our receive timestamp of its last packet (our next rec)
 	xmt       ntptime.Time // the peer's last transmit timestamp, for the duplicate test
 	xl        xleaveState  // the interleaved mode (xleave.go)
+	// flip and borg: the interleaved symmetric mode (symxleave.go)
+	flip int8
+	borg ntptime.Time
 
 	reach      uint8
 	unreach    int
@@ -277,6 +280,10 @@ func (a *Assoc) clear(ident string, now time.Time, sys *system.State) {
 	a.refid = wire.RefIDFromString(ident)
 	a.aorg, a.rec, a.dst, a.xmt = 0, 0, 0, 0
 	a.xl = xleaveState{on: a.xl.on}
+	a.flip, a.borg = 0, 0
+	if a.xl.on && a.symmetric() {
+		a.flip = 1 // classic peer_clear: "initialize the alternate origin switch"
+	}
 	a.reach, a.unreach, a.burst, a.retry = 0, 0, 0, 0
 	a.throttle, a.throttleAt = 0, now
 	a.epoch, a.timereceived, a.timelastrec, a.timereachable = time.Time{}, time.Time{}, time.Time{}, time.Time{}

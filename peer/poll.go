@@ -145,13 +145,16 @@ func (a *Assoc) xmit(now time.Time, sys *system.State, acts []Action) []Action {
 		Rec:       a.dst,
 		Xmt:       ntptime.FromTime(now),
 	}
-	a.xleaveRequest(&p)
-	a.aorg = p.Xmt
-	a.xl.reqT1 = p.Xmt
+	keep := a.symXleaveXmit(&p)
+	if !keep {
+		a.xleaveRequest(&p)
+		a.aorg = p.Xmt
+		a.xl.reqT1 = p.Xmt
+	}
 	a.sent++
 	a.headway(now)
 	a.throttle += 1<<a.effMinPoll(sys) - minPkt
-	return append(acts, Action{Kind: ActSend, Packet: p})
+	return append(acts, Action{Kind: ActSend, Packet: p, KeepXmt: keep})
 }
 
 // Transmitted replaces the transmit timestamp of the last packet sent, planned, with the

@@ -127,6 +127,9 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		a.flash |= FlashBogus
 		a.bogusorg++
 		return acts, ErrBogus
+	case a.symmetric() && kiss == noKiss:
+		// The origin tests of a symmetric packet, basic or interleaved (symxleave.go).
+		failed = a.symXleaveTests(pkt, &acts)
 	case a.xleaveReply(pkt):
 		// The interleaved answer to our request (xleave.go): it echoes the receive
 		// field we sent, not our transmit timestamp.
@@ -152,9 +155,12 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		return a.report(EvBadAuth, "digest", acts), ErrAuth
 	}
 
-	// Update the state variables.
-	a.rec = pkt.Xmt
-	a.dst = rx.Dst
+	// Update the state variables (in the interleaved symmetric mode only after the
+	// packet is processed, symXleaveAfter).
+	if a.flip == 0 || !a.symmetric() {
+		a.rec = pkt.Xmt
+		a.dst = rx.Dst
+	}
 	a.xmt = pkt.Xmt
 	a.timelastrec = now
 	a.quiet = 0
@@ -202,7 +208,8 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 
 	a.timereceived = now
 	a.authentic = rx.Auth == AuthOK
-	return a.process(pkt, now, sys, acts, failed, interleaved)
+	acts, err := a.process(pkt, now, sys, acts, failed, interleaved)
+	return a.symXleaveAfter(pkt, rx.Dst, now, acts), err
 }
 
 // process is the second half of the receive path (ntpd process_packet): the header tests,
@@ -276,6 +283,14 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	}
 	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
+	if a.flip != 0 && a.symmetric() {
+		// Interleaved symmetric: timestamps of two consecutive packets each way.
+		t21, t34 = a.symXleaveSample(pkt)
+		if d := t21 - t34; d < 0 || d > 1 {
+			return a.symXleaveError(t21, t34, acts), ErrXleave
+		}
+		a.xl.interleaved = true
+	}
 	if interleaved {
 		// The previous exchange, completed with the server's real departure time.
 		t21, t34 = a.xleaveSample(pkt)

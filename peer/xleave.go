@@ -76,7 +76,7 @@ func (a *Assoc) xleaveSample(pkt *wire.Packet) (t21, t34 float64) {
 // our receive time.
 func (a *Assoc) xleaveDone(pkt *wire.Packet, interleaved bool) {
 	x := &a.xl
-	if !x.on {
+	if !x.on || a.hmode != wire.ModeClient {
 		return
 	}
 	x.t1, x.t2, x.t4 = x.reqT1, pkt.Rec, a.dst

@@ -449,7 +449,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			Version: uint8(a.Version), KeyID: a.Key,
 			IBurst: a.Has("iburst"), Burst: a.Has("burst"), Prefer: a.Has("prefer"),
 			NoSelect: a.Has("noselect"), True: a.Has("true"), Preempt: a.Has("preempt"),
-			Xleave: a.Has("xleave") && a.Kind != ntpconf.KindPeer,
+			Xleave: a.Has("xleave"),
 		}
 		if a.Key != 0 && !rc.keys.Trusted(uint32(a.Key)) {
 			log.Warn(fmt.Sprintf("%s: %s %s key %d: not a trusted key of the key file; nothing is sent to it (classic: \"no key\")",
@@ -616,10 +616,10 @@ func warnAssocOptions(a *ntpconf.Association, log *slog.Logger) {
 		case "autokey", "xmtnonce":
 			log.Warn(fmt.Sprintf("%s: %s %s: option %s is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address, f))
 		case "xleave":
-			// The interleaved mode is the client/server one (peer/xleave.go); classic's
-			// symmetric and broadcast interleaved modes are not there yet.
-			if a.Kind != ntpconf.KindServer && a.Kind != ntpconf.KindPool {
-				log.Warn(fmt.Sprintf("%s: %s %s: option xleave works only on server and pool lines (the client/server interleaved mode); here it has no effect", a.Pos, a.Kind, a.Address))
+			// The client/server (peer/xleave.go) and symmetric (peer/symxleave.go)
+			// interleaved modes; classic's broadcast one is not there yet.
+			if a.Kind != ntpconf.KindServer && a.Kind != ntpconf.KindPool && a.Kind != ntpconf.KindPeer {
+				log.Warn(fmt.Sprintf("%s: %s %s: option xleave works only on server, pool and peer lines; here it has no effect", a.Pos, a.Kind, a.Address))
 			}
 		}
 	}

@@ -113,7 +113,7 @@ func TestUnusedFlagsAndOptionsWarned(t *testing.T) {
 	_, logs := apply(t, `enable mode7 auth bclient calibrate stats
 disable auth
 enable monitor ntp kernel
-peer 198.18.0.2 xleave
+broadcast 198.18.0.255 xleave
 server 198.18.0.3 autokey
 server 198.18.0.4 xmtnonce
 server 198.18.0.5 ttl 5
@@ -124,7 +124,7 @@ server 198.18.0.6 ident grp
 		"ntp.conf:1:19: enable bclient is read",
 		"ntp.conf:1:27: enable calibrate is read",
 		"ntp.conf:1:37: enable stats is read",
-		"ntp.conf:4:1: peer 198.18.0.2: option xleave works only on server and pool lines",
+		"ntp.conf:4:1: broadcast 198.18.0.255: option xleave works only on server, pool and peer lines",
 		"ntp.conf:5:1: server 198.18.0.3: option autokey is read",
 		"ntp.conf:6:1: server 198.18.0.4: option xmtnonce is read",
 		"ntp.conf:7:1: server 198.18.0.5: option ttl is read",

@@ -632,8 +632,20 @@ func (d *Daemon) send(s engine.Send) {
 	if d.ntsSend(sock, s) {
 		return
 	}
+	apriori := d.now()
 	actual, ok := d.sendFrom(sock, s)
 	if !ok {
+		return
+	}
+	if s.KeepXmt {
+		// An interleaved symmetric packet: its own departure time goes out in the
+		// next one (peer/symxleave.go).
+		t := d.now()
+		if d.txKernelOK {
+			t = d.clock.RxTime(d.txKernel, true)
+		}
+		d.eng.SentAt(s.To, t, apriori)
+		d.recordOutput(sock.Local.Addr(), s, actual)
 		return
 	}
 	if actual != 0 {
@@ -666,7 +678,11 @@ func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool
 	var actual ntptime.Time
 	stamp := func(p []byte, now time.Time) {
 		actual = ntptime.FromTime(now)
-		wire.PutXmt(p, actual)
+		if s.KeepXmt {
+			actual = s.Packet.Xmt
+		} else {
+			wire.PutXmt(p, actual)
+		}
 		if s.KeyID != 0 {
 			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
 		}
@@ -676,7 +692,7 @@ func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool
 	var kernel time.Time
 	var ok bool
 	var err error
-	if s.Packet.Mode == wire.ModeClient && !s.Cast {
+	if s.Packet.Mode == wire.ModeClient && !s.Cast || s.KeepXmt {
 		kernel, ok, err = sock.SendToStamped(b[:n], s.To, stamp)
 	} else {
 		err = sock.SendTo(b[:n], s.To, stamp)
