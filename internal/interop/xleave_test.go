@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"gontp/internal/daemon"
-	"gontp/internal/snapshot"
 	"gontp/internal/testnet"
-	"gontp/internal/wire"
 )
 
 // Interleaved mode (issue 19, item 5) against the real programs on a private network.
@@ -196,63 +194,35 @@ func TestInterleavedWithClassic(t *testing.T) {
 	t.Logf("classic ntpq -c 'rv &2' (its xleave association to gontp):\n%s", rv)
 }
 
-// TestInterleavedSymmetricWithClassic: classic ntpd 4.2.8p15 `peer GONTP xleave` and gontp
-// `peer CLASSIC xleave` run classic's interleaved symmetric mode: gontp's association is
-// interleaved, reachable and its system peer (classic takes its time from a chronyd), and
-// classic's association with gontp is reachable, which it can only be if gontp's packets
-// pass classic's interleaved origin test. A second gontp with no line for classic (`disable
-// auth`) follows classic's interleaved active peer in a passive association, switching to
-// the interleaved mode as classic's passive side does.
-func TestInterleavedSymmetricWithClassic(t *testing.T) {
+// TestInterleavedSymmetricWithChronyd: gontp `peer CHRONYD xleave` and chronyd 4.3 `peer
+// GONTP xleave` (chronyd at `local stratum 8`) run the interleaved symmetric mode: chronyc
+// ntpdata shows "Interleaved : Yes" for gontp, and gontp's association is interleaved,
+// reachable and its system peer.
+func TestInterleavedSymmetricWithChronyd(t *testing.T) {
 	t.Parallel()
-	ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+	testnet.Reference(t, "chronyd", "chronyc")
 	tn := testnet.New(t)
-	chrony := tn.Host("chrony")
-	classic := tn.Host("classic")
-	active := tn.Host("active")
-	passive := tn.Host("passive")
-	testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
-	testnet.ClassicNTPD(t, classic, fmt.Sprintf(
-		"server %s iburst minpoll 3 maxpoll 3\npeer %s xleave minpoll 3 maxpoll 3\npeer %s xleave minpoll 3 maxpoll 3\n",
-		chrony.Addr(), active.Addr(), passive.Addr()))
-	virtual := daemon.ClockOptions{VirtualClock: "0,0"}
-	snapA, _ := runGontpInProcessClock(t, active, fmt.Sprintf("peer %s xleave minpoll 3 maxpoll 3\n", classic.Addr()), nil, virtual)
-	snapP, _ := runGontpInProcessClock(t, passive, "disable auth\n", nil, virtual)
-
-	check := func(s *snapshot.Snapshot, wantMode uint8) (string, bool) {
-		p, ok := findPeer(s, classic.Addr())
-		switch {
-		case !ok:
-			return "no association for classic", false
-		case p.Vars.HMode != wantMode:
-			return fmt.Sprintf("hmode %d, want %d", p.Vars.HMode, wantMode), false
-		case !p.Vars.Interleaved || p.Vars.Reach == 0 || s.SysPeer != p.ID:
-			return fmt.Sprintf("interleaved %v reach %o sys peer %d (classic is %d) flash %#x bogus %d",
-				p.Vars.Interleaved, p.Vars.Reach, s.SysPeer, p.ID, p.Vars.Flash, p.Vars.BogusOrg), false
+	ch := tn.Host("chrony")
+	gh := tn.Host("gontp")
+	sock := chronySocket(t)
+	testnet.Chronyd(t, ch, fmt.Sprintf("local stratum 8\nallow\nbindcmdaddress %s\npeer %s xleave minpoll 3 maxpoll 3\n", sock, gh.Addr()))
+	snap, logs := runGontpInProcessClock(t, gh, fmt.Sprintf("peer %s xleave minpoll 3 maxpoll 3\n", ch.Addr()), nil,
+		daemon.ClockOptions{VirtualClock: "0,0"})
+	var why, out string
+	ok, _ := waitFor(3*time.Minute, func() (bool, string) {
+		s := snap()
+		p, found := findPeer(s, ch.Addr())
+		out = chronyc(t, ch, sock, "ntpdata", gh.Addr().String())
+		if !found {
+			why = "no association for chronyd"
+			return false, why
 		}
-		return fmt.Sprintf("interleaved, reach %o, delay %.3f ms, xleave %.3f ms", p.Vars.Reach, p.Vars.Delay*1e3, p.Vars.Xleave*1e3), true
+		why = fmt.Sprintf("interleaved %v reach %o sys peer %d (chronyd is %d) flash %#x bogus %d delay %.3f ms xleave %.3f ms",
+			p.Vars.Interleaved, p.Vars.Reach, s.SysPeer, p.ID, p.Vars.Flash, p.Vars.BogusOrg, p.Vars.Delay*1e3, p.Vars.Xleave*1e3)
+		return p.Vars.Interleaved && p.Vars.Reach&7 == 7 && s.SysPeer == p.ID && interleavedRe.MatchString(out), why
+	})
+	if !ok {
+		t.Fatalf("no interleaved symmetric association: gontp: %s\nchronyc ntpdata:\n%s\ngontp log:\n%s", why, out, logs)
 	}
-	var whyA, whyP, rows string
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		var okA, okP bool
-		whyA, okA = check(snapA(), wire.ModeSymActive)
-		whyP, okP = check(snapP(), wire.ModeSymPassive)
-		seen := map[string]uint64{}
-		rs := classicPeers(t, classic, ref)
-		for _, r := range rs {
-			seen[r.remote] = r.reach
-		}
-		rows = fmt.Sprintf("%+v", rs)
-		okC := seen[active.Addr().String()]&7 == 7 && seen[passive.Addr().String()]&7 == 7
-		if okA && okP && okC {
-			break
-		}
-		if time.Now().After(deadline) {
-			out, _ := classic.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-c", "rv &2", "-c", "rv &3", "127.0.0.1")
-			t.Fatalf("after 4 minutes: active gontp: %s; passive gontp: %s; classic's peers: %s\n%s", whyA, whyP, rows, out)
-		}
-		time.Sleep(2 * time.Second)
-	}
-	t.Logf("active gontp: %s; passive gontp: %s; classic's peers: %s", whyA, whyP, rows)
+	t.Logf("gontp: %s\nchronyc ntpdata %s:\n%s", why, gh.Addr(), out)
 }
