@@ -100,9 +100,15 @@ var appliers = []applier{
 	// NTS (nts.go): the NTS-KE server, its certificate, the master key file and the NTS
 	// associations are set up at start only.
 	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
-	// The broadcast client's sockets are bound at start, before the privilege drop
-	// (bcast.go); `broadcast` lines are association lines and reload as such.
-	{name: "broadcastclient, multicastclient, broadcastdelay, manycastserver", groups: []string{"broadcastclient", "multicastclient", "broadcastdelay", "manycastserver"}},
+	// `broadcastdelay` needs no socket: the broadcast client associations mobilised from
+	// now on take it.
+	{name: "broadcastdelay", groups: []string{"broadcastdelay"}, apply: func(_ *Daemon, e *engine.Engine, cur *runConfig, _ time.Time) {
+		e.SetBClient(cur.engine.BClient)
+	}},
+	// The broadcast client's and the manycast server's sockets are bound at start, before
+	// the privilege drop (bcast.go); `broadcast` lines are association lines and reload as
+	// such.
+	{name: "broadcastclient, multicastclient, manycastserver", groups: []string{"broadcastclient", "multicastclient", "manycastserver"}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
