@@ -282,6 +282,15 @@ func (d *Discipline) SetRootDistance(rootDelay, rootDisp float64) {
 	d.rootDelay, d.rootDisp = rootDelay, rootDisp
 }
 
+// SetKernelPPS says whether the kernel's own PPS discipline should run: a PPS driver bound
+// its pulses to the kernel (fudge flag3, PPS_KC_BIND) and the PPS source is the system
+// peer. With the kernel loop the status word carries STA_PPSTIME|STA_PPSFREQ from now on
+// (classic local_clock with hardpps_enable), written at once once the kernel has been
+// started; without the kernel loop nothing changes. The kernel then
+// reports the pulses' state (STA_PPSSIGNAL, STA_PPSJITTER, ppsfreq, jitter, stabil, calcnt)
+// to ntptime and ntpq's kerninfo.
+func (d *Discipline) SetKernelPPS(on bool) error { return d.led.setHardPPS(on) }
+
 // Poll returns sys_poll.
 func (d *Discipline) Poll() int8 { return d.poll }
 

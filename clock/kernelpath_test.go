@@ -327,3 +327,76 @@ func TestLeapBitsWithoutKernelLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelPPSBits: while a bound PPS source is the system peer (SetKernelPPS), every
+// status word of the kernel loop carries STA_PPSTIME|STA_PPSFREQ beside STA_PLL and the leap
+// bits, as classic's local_clock writes them with hardpps_enable, and the change is logged;
+// when the source stops being the system peer (or flag3 goes) the bits go at once.
+// Without the kernel loop they are never set.
+func TestKernelPPSBits(t *testing.T) {
+	var buf strings.Builder
+	start := time.Date(2026, 12, 31, 20, 0, 0, 0, time.UTC)
+	d, m, el := leapWorld(t, start, slog.New(slog.NewTextHandler(&buf, nil)))
+	if _, err := d.Leap(m.Now(), true, false); err != nil {
+		t.Fatal(err)
+	}
+	update := func() Timex {
+		t.Helper()
+		*el += 16 * time.Second
+		if _, err := d.Process(-m.Error(), 1e-5, m.Now()); err != nil {
+			t.Fatal(err)
+		}
+		tx, _ := kernelStatus(t, m)
+		return tx
+	}
+	if tx := update(); tx.Status&(StaPPSTime|StaPPSFreq) != 0 {
+		t.Fatalf("status %#x before SetKernelPPS", tx.Status)
+	}
+	if err := d.SetKernelPPS(true); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		want := int32(StaPLL | StaFreqHold | StaIns | StaPPSTime | StaPPSFreq)
+		if tx := update(); tx.Status&want != want {
+			t.Fatalf("update %d: status %#x, want %#x set", i, tx.Status, want)
+		}
+	}
+	// The kernel's hardpps sets the frequency from the pulses (STA_PPSFREQ): the loop
+	// leaves it, takes it as its own, and does not take it for another daemon.
+	pps := Timex{Modes: ModeFrequency, Freq: ScaledPPM(3.25e-6)}
+	if _, err := m.Adjtimex(&pps); err != nil {
+		t.Fatal(err)
+	}
+	if tx := update(); tx.Freq != ScaledPPM(3.25e-6) || math.Abs(d.Frequency()-3.25) > 1e-3 {
+		t.Fatalf("kernel frequency %.3f ppm, loop's %.3f ppm after the kernel's PPS set 3.25 ppm",
+			FromScaledPPM(tx.Freq)*1e6, d.Frequency())
+	}
+	// Off goes to the kernel at once: the source may stop being the system peer with no
+	// update to follow.
+	if err := d.SetKernelPPS(false); err != nil {
+		t.Fatal(err)
+	}
+	if tx, _ := kernelStatus(t, m); tx.Status&(StaPPSTime|StaPPSFreq) != 0 || tx.Status&(StaIns|StaPLL) != StaIns|StaPLL {
+		t.Fatalf("status %#x after SetKernelPPS(false), want the PPS bits gone, STA_PLL and STA_INS kept", tx.Status)
+	}
+	if tx := update(); tx.Status&(StaPPSTime|StaPPSFreq) != 0 {
+		t.Fatalf("status %#x at the next update", tx.Status)
+	}
+	l := buf.String()
+	if strings.Count(l, "kernel PPS discipline enabled") != 1 || strings.Count(l, "kernel PPS discipline disabled") != 1 ||
+		strings.Contains(l, "behind gontp's back") || strings.Contains(l, "frequency") {
+		t.Fatalf("log: %s", l)
+	}
+
+	p := DefaultParams()
+	p.Kernel = false
+	m2 := NewModel(start, func() time.Duration { return *el }, 0, 0)
+	d2 := New(m2, p, nil)
+	d2.SetKernelPPS(true)
+	if _, err := d2.Process(0, 1e-5, m2.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if tx, _ := kernelStatus(t, m2); tx.Status&(StaPPSTime|StaPPSFreq) != 0 {
+		t.Fatalf("without the kernel loop: status %#x", tx.Status)
+	}
+}

@@ -60,6 +60,10 @@ type ledger struct {
 	k   Kernel
 	log *slog.Logger
 	pll bool // the kernel PLL amortises the phase (enable kernel); else single-shot slews
+	// hardpps is the kernel's own PPS discipline (fudge flag3 of the PPS driver): the
+	// driver bound the pulses to the kernel (PPS_KC_BIND) and the PPS source is the system
+	// peer, so that STA_PPSTIME|STA_PPSFREQ go into the status word with the kernel loop.
+	hardpps bool
 
 	started  bool
 	epoch    time.Time // origin of the time line
@@ -91,11 +95,17 @@ func (l *ledger) clone() ledger {
 }
 
 // statusWord is the STA_* word the ledger keeps in the kernel. The leap bits are ORed
-// into the loop's bits, never replaced by them.
+// into the loop's bits, never replaced by them. With the kernel loop and a bound kernel
+// PPS consumer, STA_PPSTIME|STA_PPSFREQ hand phase and frequency to the kernel's hardpps
+// (classic local_clock with hardpps_enable); without the kernel loop the kernel's PPS has
+// no PLL to correct, so the bits stay off, as classic only sets them in its kernel branch.
 func (l *ledger) statusWord(synced bool) int32 {
 	s := l.leapBits
 	if l.pll {
 		s |= StaPLL | StaFreqHold
+		if l.hardpps {
+			s |= StaPPSTime | StaPPSFreq
+		}
 	}
 	if !synced {
 		s |= StaUnsync
@@ -175,7 +185,8 @@ func (l *ledger) interference(tx Timex, rem float64, now time.Time) {
 	switch {
 	case tx.Status&watchedStatus != l.status&watchedStatus:
 		what = fmt.Sprintf("status %#x, gontp wrote %#x", tx.Status&^StaNano, l.status)
-	case tx.Freq-l.kfreq > 64 || l.kfreq-tx.Freq > 64:
+	case (tx.Freq-l.kfreq > 64 || l.kfreq-tx.Freq > 64) && !(l.pll && l.hardpps):
+		// (the kernel's PPS discipline moves the frequency itself)
 		what = fmt.Sprintf("frequency %.3f ppm, gontp wrote %.3f ppm", FromScaledPPM(tx.Freq)*1e6,
 			FromScaledPPM(l.kfreq)*1e6)
 	case l.pll && math.Abs(rem) > math.Abs(l.pending)+1e-6:
@@ -206,9 +217,20 @@ func (l *ledger) command(freq, phase float64, constant int, synced bool, maxErr,
 	} else if l.pll {
 		tx.Modes |= ModeOffset // clear the PLL's offset; the slew does the work
 	}
+	// With the kernel's PPS discipline on, the kernel sets the frequency from the pulses
+	// (STA_PPSFREQ): the ledger leaves it and takes the kernel's as the loop's, as classic's
+	// local_clock writes no MOD_FREQUENCY and reads ntv.freq back.
+	hard := l.pll && l.hardpps
+	if hard {
+		tx.Modes &^= ModeFrequency
+	}
 	if err := l.adjtimex(fmt.Sprintf("offset %+.9f s, freq %.3f ppm, status %#x", phase, freq*1e6, st), &tx); err != nil {
 		return err
 	}
+	if hard {
+		freq = FromScaledPPM(tx.Freq)
+	}
+	l.ppsChange(st)
 	l.status, l.kfreq, l.freq, l.synced = st, ScaledPPM(freq), freq, synced
 	if ss {
 		s := Timex{Modes: ModeOffsetSingleshot, Offset: int64(math.Round(phase * 1e6))}
@@ -226,6 +248,17 @@ func (l *ledger) command(freq, phase float64, constant int, synced bool, maxErr,
 	return l.pushTAI()
 }
 
+// ppsChange logs the kernel PPS discipline turned on or off by the status word st, as
+// classic's sync_status reports "PPS enabled" and "PPS disabled".
+func (l *ledger) ppsChange(st int32) {
+	switch was, now := l.status&StaPPSTime != 0, st&StaPPSTime != 0; {
+	case now && !was:
+		l.log.Info(fmt.Sprintf("kernel PPS discipline enabled: status %#x (STA_PPSTIME|STA_PPSFREQ)", st))
+	case was && !now:
+		l.log.Info(fmt.Sprintf("kernel PPS discipline disabled: status %#x", st))
+	}
+}
+
 // step steps the clock by offset (ADJ_SETOFFSET, atomic) and drops the phase still to be
 // applied: it belonged to the old time.
 func (l *ledger) step(offset float64) error {
@@ -237,6 +270,7 @@ func (l *ledger) step(offset float64) error {
 	if err := l.adjtimex(fmt.Sprintf("step %+.9f s, status %#x", offset, st), &tx); err != nil {
 		return err
 	}
+	l.ppsChange(st)
 	if l.ss && l.pending != 0 {
 		ss := Timex{Modes: ModeOffsetSingleshot}
 		if err := l.adjtimex("cancel single-shot slew", &ss); err != nil {
@@ -266,6 +300,30 @@ func (l *ledger) setLeap(bits int32) error {
 		l.leapBits = old
 		return err
 	}
+	l.ppsChange(st)
+	l.status = st
+	return nil
+}
+
+// setHardPPS turns the kernel's PPS discipline on or off (STA_PPSTIME|STA_PPSFREQ, with
+// the kernel loop only). Once the kernel has been started it writes the status at once,
+// as setLeap does, so that the bits go when the PPS source stops being the system peer
+// even though no update follows.
+func (l *ledger) setHardPPS(on bool) error {
+	if on == l.hardpps {
+		return nil
+	}
+	l.hardpps = on
+	if !l.started || !l.pll {
+		return nil
+	}
+	st := l.statusWord(l.synced)
+	tx := Timex{Modes: ModeStatus, Status: st}
+	if err := l.adjtimex(fmt.Sprintf("PPS status %#x", st), &tx); err != nil {
+		l.hardpps = !on
+		return err
+	}
+	l.ppsChange(st)
 	l.status = st
 	return nil
 }

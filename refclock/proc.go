@@ -55,6 +55,10 @@ type Proc struct {
 	heard bool
 	// gpsd are GPSD_JSON's tallies since the last poll (its clockstats line).
 	gpsd GPSDCounts
+	// kernelPPS is set while the driver has the kernel's PPS discipline bound to its
+	// pulses (fudge flag3); kernelRefused counts the kernel's refusals of the bind.
+	kernelPPS     bool
+	kernelRefused uint64
 }
 
 // NewProc makes the state of a configured clock. It fails for a driver type gontp does not
@@ -76,7 +80,14 @@ func (p *Proc) SetConfig(cfg Config) {
 	if cfg.Addr == p.cfg.Addr {
 		p.cfg = cfg
 	}
+	if !p.cfg.Fudge.Flags[2] {
+		p.kernelPPS = false // the driver unbinds as it restarts without flag3
+	}
 }
+
+// KernelPPS reports whether the driver has bound its pulses to the kernel's own PPS
+// discipline (fudge flag3 and a kernel that took PPS_KC_BIND).
+func (p *Proc) KernelPPS() bool { return p.kernelPPS }
 
 // Addr is the clock's pseudo-address.
 func (p *Proc) Addr() Address { return p.cfg.Addr }
@@ -124,7 +135,7 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 	if r.Timecode != "" {
 		p.timecode = r.Timecode
 	}
-	if !(r.Kind == KindReport && r.Event == EvFault) {
+	if !(r.Kind == KindReport && r.Event == EvFault) && r.Kind != KindKernelPPS {
 		p.heard = true
 	}
 	switch r.Kind {
@@ -167,6 +178,11 @@ func (p *Proc) Add(r Reading, synced bool) (stats string) {
 		}
 	case KindCounts:
 		p.gpsd.add(r.Counts)
+	case KindKernelPPS:
+		p.kernelPPS = r.Bound && p.cfg.Fudge.Flags[2]
+		if !r.Bound {
+			p.kernelRefused++
+		}
 	}
 	return ""
 }
@@ -422,6 +438,11 @@ type Vars struct {
 	Stratum                            uint8
 	RefID                              string
 	Flags                              uint8
+	// KernelPPS and KernelPPSRefused are the kernel PPS discipline's state (fudge flag3):
+	// bound now, and how often the kernel refused the bind. ntpq does not show them (classic
+	// has no such variables); the metrics endpoint does.
+	KernelPPS        bool
+	KernelPPSRefused uint64
 }
 
 // Vars returns the clock's variables now.
@@ -434,5 +455,6 @@ func (p *Proc) Vars() Vars {
 		Time1: f.Time1, Time2: f.Time2, MinJitter: f.MinJitter,
 		Time1Set: f.Time1Set, Time2Set: f.Time2Set, MinJitterSet: f.MinJitterSet,
 		Stratum: p.Stratum(), RefID: p.RefID(), Flags: f.flagBits(),
+		KernelPPS: p.kernelPPS, KernelPPSRefused: p.kernelRefused,
 	}
 }

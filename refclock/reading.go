@@ -39,6 +39,12 @@ const (
 	// KindCounts adds GPSD_JSON's per-poll tallies (Counts), which its clockstats line
 	// reports under fudge flag4.
 	KindCounts
+	// KindKernelPPS is the outcome of a PPS driver's request (fudge flag3) to bind its
+	// pulses to the kernel's own PPS discipline (PPS_KC_BIND; classic refclock_params):
+	// Bound says whether the kernel took them. A refusal (a kernel built without
+	// CONFIG_NTP_PPS answers EOPNOTSUPP) is counted; the pulses still discipline the clock
+	// through the daemon's loop.
+	KindKernelPPS
 )
 
 // GPSDCounts are refclock_gpsdjson.c's tallies of one poll interval, in the order of its
@@ -104,4 +110,6 @@ type Reading struct {
 	// PPS marks a sample taken on a pulse-per-second edge (NMEA and GPSD_JSON with PPS):
 	// the association is then a PPS source for the selection (classic FLAG_PPS).
 	PPS bool
+	// Bound is the outcome of a KindKernelPPS reading.
+	Bound bool
 }

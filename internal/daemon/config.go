@@ -426,11 +426,10 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			case "refid":
 				fu.RefID, fu.RefIDSet = o.Value.Str, true
 			case "flag1", "flag2", "flag3", "flag4":
+				// flag3 on PPS and NMEA is the kernel's hardpps discipline: the driver
+				// binds it (internal/refclockio/pps.go) and the engine sets the kernel's
+				// PPS status bits while that source is the system peer.
 				fu.Flags[o.Name[4]-'1'] = o.Value.Float() != 0
-				if t := f.Refclock.Type; o.Name == "flag3" && fu.Flags[2] && (t == refclock.TypePPS || t == refclock.TypeNMEA) {
-					log.Warn(fmt.Sprintf("%s: fudge %s flag3 1 (the kernel's hardpps discipline: PPS_KC_BIND, STA_PPSTIME and STA_PPSFREQ) is not supported by gontp; the pulses discipline the clock through the daemon's loop, as with flag3 0",
-						o.Pos, refclock.Address{Type: uint8(t), Unit: uint8(f.Refclock.Unit)}))
-				}
 			default:
 				log.Warn(fmt.Sprintf("%s: fudge %s is read but gontp does not act on it yet", o.Pos, o.Name))
 			}

@@ -25,6 +25,7 @@ type scripted struct {
 	calls  int
 	limits [2]int8
 	root   [2]float64
+	pps    []bool // SetKernelPPS before each ProcessAt
 }
 
 func (s *scripted) ProcessAt(offset, _ float64, _, _ time.Time) (clock.Result, error) {
@@ -37,6 +38,7 @@ func (s *scripted) Vars() clock.Vars {
 func (s *scripted) Project(offset float64, _, _ time.Time) float64 { return offset }
 func (s *scripted) SetPollLimits(minPoll, maxPoll int8)            { s.limits = [2]int8{minPoll, maxPoll} }
 func (s *scripted) SetRootDistance(delay, disp float64)            { s.root = [2]float64{delay, disp} }
+func (s *scripted) SetKernelPPS(on bool) error                     { s.pps = append(s.pps, on); return nil }
 func (s *scripted) Settling() bool                                 { return false }
 func (s *scripted) FastPoll() int8                                 { return 0 }
 func (s *scripted) Leap(time.Time, bool, bool) (clock.LeapState, error) {

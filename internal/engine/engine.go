@@ -138,6 +138,10 @@ type Loop interface {
 	// SetRootDistance gives the root delay and dispersion of the update about to be
 	// processed (the kernel's maximum error is rootdelay/2 + rootdisp).
 	SetRootDistance(rootDelay, rootDisp float64)
+	// SetKernelPPS says, before each update, whether the kernel's own PPS discipline
+	// should run: the system peer is a PPS source whose driver bound its pulses to the
+	// kernel (fudge flag3; clock.Discipline.SetKernelPPS).
+	SetKernelPPS(on bool) error
 	// Leap hands the survivors' leap vote to the loop's leap owner, which decides what is
 	// scheduled (leap file or vote, for the end of a month), arms the kernel during the
 	// last day and says what to serve (clock.Discipline.Leap).
@@ -697,6 +701,9 @@ func (e *Engine) selectClock(now time.Time) {
 			e.lostPeer = now
 			e.sysEventReport(sysEvNoPeer, "")
 		}
+		if e.loop != nil && e.ntp {
+			e.kernelPPS()
+		}
 		return
 	}
 	sp := e.assocs[res.SysPeer]
@@ -773,6 +780,19 @@ func (e *Engine) leap(now time.Time) uint8 {
 	return st.LeapIndicator()
 }
 
+// kernelPPS tells the loop whether the kernel's own PPS discipline should run: while the
+// system peer is a PPS source whose driver bound its pulses to the kernel (fudge flag3).
+// Classic hands the pulses to the kernel (hardpps_enable) from the bind on, whatever the
+// selection; gontp only while the PPS source is the system peer, that is while a prefer
+// peer numbers its seconds (the pps rules of clock_select), and takes the bits off again
+// when it no longer is.
+func (e *Engine) kernelPPS() {
+	on := e.sysPeer != nil && e.sysPeer.clock != nil && e.sysPeer.clock.KernelPPS()
+	if err := e.loop.SetKernelPPS(on); err != nil {
+		e.warnOnce("kernelpps", fmt.Sprintf("cannot set the kernel's PPS discipline: %v", err))
+	}
+}
+
 // process hands the system offset to the Loop as classic clock_update hands it to
 // local_clock, and acts on the answer: a step clears every association and leaves the system
 // unsynchronised (ntpd clear_all, refid STEP); a panic is reported as panic_stop and kept
@@ -781,6 +801,7 @@ func (e *Engine) leap(now time.Time) uint8 {
 func (e *Engine) process(v peer.Vars, rootDelay, rootDisp float64, now time.Time) (synced, stepped bool) {
 	e.loop.SetPollLimits(v.MinPoll, v.MaxPoll)
 	e.loop.SetRootDistance(rootDelay, rootDisp)
+	e.kernelPPS()
 	// The estimator places the offset at the system peer's sample time. While the
 	// frequency is unknown (settling) the other survivors' offsets cannot be aligned:
 	// Project knows the corrections but not the oscillator's error, so an offset measured

@@ -48,6 +48,7 @@ func clockVars(v refclock.Vars) *snapshot.ClockVars {
 		Time1: v.Time1, Time2: v.Time2, Time1Set: v.Time1Set, Time2Set: v.Time2Set,
 		MinJitter: v.MinJitter, MinJitterSet: v.MinJitterSet,
 		Stratum: v.Stratum, RefID: v.RefID, Flags: v.Flags,
+		KernelPPS: v.KernelPPS, KernelPPSRefused: v.KernelPPSRefused,
 	}
 }
 

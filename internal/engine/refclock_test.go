@@ -63,21 +63,25 @@ func TestRefclockBurstFillsReach(t *testing.T) {
 // TestPPSNeedsPreferPeer: the PPS driver's pulses count only once the system is
 // synchronised (here by a prefer NMEA receiver); it then becomes the system peer as a PPS
 // source ('o'); when the prefer receiver falls silent, the PPS clock is no longer used
-// (classic: the atom driver only with a prefer peer).
+// (classic: the atom driver only with a prefer peer). With fudge flag3 and the driver's
+// kernel bind, the loop is told to run the kernel's PPS discipline exactly while the PPS
+// clock is the system peer.
 func TestPPSNeedsPreferPeer(t *testing.T) {
 	nmea := refclock.Address{Type: refclock.TypeNMEA}
 	pps := refclock.Address{Type: refclock.TypePPS}
 	tos := system.DefaultTos()
+	loop := &kernelPPSLoop{}
 	e, err := New(Config{
 		Refclocks: []Refclock{
 			{Clock: refclock.Config{Addr: nmea}, Peer: peer.Config{MinPoll: 4, MaxPoll: 4, Prefer: true}},
-			{Clock: refclock.Config{Addr: pps}, Peer: peer.Config{MinPoll: 4, MaxPoll: 4}},
+			{Clock: refclock.Config{Addr: pps, Fudge: refclock.Fudge{Flags: [4]bool{2: true}}}, Peer: peer.Config{MinPoll: 4, MaxPoll: 4}},
 		},
 		NTP: true, Tos: &tos,
-	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Loop: acceptAll{}})
+	}, Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(1, 2)), Loop: loop})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.RefclockReading(refclock.Reading{Addr: pps, Kind: refclock.KindKernelPPS, Bound: true}, t0)
 	gps := true
 	step := func(now time.Time) {
 		if gps {
@@ -108,6 +112,17 @@ func TestPPSNeedsPreferPeer(t *testing.T) {
 	if off := e.Snapshot().Peers[1].Vars.Offset; off < 19e-6 || off > 21e-6 {
 		t.Fatalf("PPS offset %v, want 20 µs", off)
 	}
+	if len(loop.on) == 0 || loop.on[0] || !e.Snapshot().Peers[1].Clock.KernelPPS {
+		t.Fatalf("SetKernelPPS %v before the PPS clock was the system peer; clock %+v", loop.on, e.Snapshot().Peers[1].Clock)
+	}
+	// The next update, with the PPS clock as the system peer, turns the kernel's PPS on.
+	for calls := len(loop.on); len(loop.on) == calls && now.Sub(t0) < 10*time.Minute; {
+		now = now.Add(time.Second)
+		step(now)
+	}
+	if _, p := sel(); p != system.SelPPSPeer || !loop.on[len(loop.on)-1] {
+		t.Fatalf("PPS selection %d, SetKernelPPS %v: want on while the bound PPS clock is the system peer", p, loop.on)
+	}
 	gps = false
 	for end := now.Add(5 * time.Minute); now.Before(end); now = now.Add(time.Second) {
 		step(now)
@@ -115,7 +130,18 @@ func TestPPSNeedsPreferPeer(t *testing.T) {
 	if _, p := sel(); p == system.SelPPSPeer {
 		t.Fatalf("PPS still the system peer 5 minutes after the prefer peer fell silent")
 	}
+	if loop.on[len(loop.on)-1] {
+		t.Fatalf("SetKernelPPS %v: still on once the PPS clock is no longer the system peer", loop.on)
+	}
 }
+
+// kernelPPSLoop takes every offset and records what SetKernelPPS was told before each.
+type kernelPPSLoop struct {
+	acceptAll
+	on []bool
+}
+
+func (l *kernelPPSLoop) SetKernelPPS(on bool) error { l.on = append(l.on, on); return nil }
 
 // acceptAll is a loop that takes every offset and says the clock is synchronised.
 type acceptAll struct{}
@@ -128,6 +154,7 @@ func (acceptAll) Project(offset float64, _, _ time.Time) float64 { return offset
 func (acceptAll) SetPollLimits(int8, int8)                       {}
 func (acceptAll) Settling() bool                                 { return false }
 func (acceptAll) SetRootDistance(float64, float64)               {}
+func (acceptAll) SetKernelPPS(bool) error                        { return nil }
 func (acceptAll) FastPoll() int8                                 { return 0 }
 func (acceptAll) Leap(time.Time, bool, bool) (clock.LeapState, error) {
 	return clock.LeapState{}, nil

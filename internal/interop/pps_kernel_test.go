@@ -29,6 +29,12 @@ const umlKernel = "/usr/bin/linux.uml"
 //
 // pps-ktimer's "second" is a kernel timer, not a second boundary, so its phase wanders and
 // the offsets it gives are large; the test checks the path, not accuracy.
+//
+// The clock has fudge flag3, the kernel's own PPS discipline (PPS_KC_BIND). Debian's
+// kernels, this guest's included, are built with NO_HZ and so without CONFIG_NTP_PPS: the
+// kernel answers EOPNOTSUPP. As classic, gontp logs the refusal once, with the errno, and
+// the pulses go on through its own loop; the guest's kernel status (ntptime) never gets
+// STA_PPSTIME. The kernel hardpps path itself cannot run on such a kernel.
 func TestRefclockPPSKernel(t *testing.T) {
 	t.Parallel() // minutes of waiting on its own network: runs beside the others
 	if os.Geteuid() != 0 {
@@ -48,7 +54,7 @@ func TestRefclockPPSKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	for _, pkg := range []string{"./cmd/ntpd", "./cmd/ntpq", "./internal/interop/testdata/finitmodule"} {
+	for _, pkg := range []string{"./cmd/ntpd", "./cmd/ntpq", "./cmd/ntptime", "./internal/interop/testdata/finitmodule"} {
 		cmd := exec.Command("go", "build", "-o", dir+"/", pkg)
 		cmd.Dir = "../.."
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -57,7 +63,7 @@ func TestRefclockPPSKernel(t *testing.T) {
 		}
 	}
 	conf := "server 127.127.1.0 prefer minpoll 4 maxpoll 4\nfudge 127.127.1.0 stratum 1\n" +
-		"server 127.127.22.0 minpoll 4 maxpoll 4\ntos orphanwait 0\n"
+		"server 127.127.22.0 minpoll 4 maxpoll 4\nfudge 127.127.22.0 flag3 1\ntos orphanwait 0\n"
 	if err := os.WriteFile(filepath.Join(dir, "ntp.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +86,10 @@ for i in 1 2 3 4 5 6 7; do
 done
 echo "== cv"
 $D/ntpq -c "cv &2" 127.0.0.1
+echo "== kerninfo"
+$D/ntpq -c kerninfo 127.0.0.1
+echo "== ntptime"
+$D/ntptime
 echo o > /proc/sysrq-trigger
 sleep 30
 `, dir, core, ktimer)
@@ -121,6 +131,17 @@ sleep 30
 	if !reached || polls == 0 || cv["device"] != `"PPS Clock Discipline"` {
 		t.Fatalf("PPS(0) never reached (reach %v, cv %v):\n%s\n%s", reached, cv, out, log)
 	}
+	// fudge flag3: the kernel's refusal, logged once with its errno; the kernel status word
+	// never carries the PPS discipline's bits.
+	const refusal = "PPS_KC_BIND: operation not supported (EOPNOTSUPP, errno 95)"
+	if strings.Count(string(log), "PPS_KC_BIND") != 1 || !strings.Contains(string(log), refusal) {
+		t.Fatalf("want the kernel's refusal of flag3 logged once (%q):\n%s", refusal, log)
+	}
+	nt := string(out[strings.Index(string(out), "== ntptime"):])
+	if !strings.Contains(nt, "status 0x") || strings.Contains(nt, "PPSTIME") || strings.Contains(nt, "PPSFREQ") {
+		t.Fatalf("guest kernel status:\n%s", nt)
+	}
+	t.Logf("ntpd log:\n%s", log)
 }
 
 func skipOrFailUML(t *testing.T, format string, args ...any) {

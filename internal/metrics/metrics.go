@@ -48,6 +48,7 @@ type descs struct {
 	state, synced, poll, precision, syncSource *prometheus.Desc
 
 	peerInfo, reach, pOffset, pDelay, pJitter, pDisp, pPoll, pStratum, pSent, pReceived *prometheus.Desc
+	kernelPPS, kernelPPSRefused                                                         *prometheus.Desc
 
 	uptime, received, processed, sent, dropped, restricted, limited, kod, mru, engineDropped *prometheus.Desc
 
@@ -88,6 +89,9 @@ func newDescs() descs {
 		pStratum:  d("ntp_peer_stratum", "Stratum the association's server announces (16: unsynchronised).", peer...),
 		pSent:     d("ntp_peer_packets_sent_total", "Packets sent to the association's server.", peer...),
 		pReceived: d("ntp_peer_packets_received_total", "Packets received from the association's server.", peer...),
+
+		kernelPPS:        d("ntp_refclock_kernel_pps_bound", "1 while a PPS clock with fudge flag3 has the kernel's PPS discipline bound to its pulses (PPS_KC_BIND).", peer...),
+		kernelPPSRefused: d("ntp_refclock_kernel_pps_refused_total", "Times the kernel refused a PPS clock's fudge flag3 bind (a kernel without CONFIG_NTP_PPS: EOPNOTSUPP).", peer...),
 
 		uptime:        d("ntp_server_uptime_seconds", "Seconds since the daemon started (ntpq sysstats uptime)."),
 		received:      d("ntp_server_packets_received_total", "NTP packets received, any mode (ntpq sysstats received)."),
@@ -262,6 +266,14 @@ func (c *collector) collectPeers(s *snapshot.Snapshot, gauge func(*prometheus.De
 		gauge(d.pStratum, float64(v.Stratum), id, addr)
 		counter(d.pSent, v.Sent, id, addr)
 		counter(d.pReceived, v.Received, id, addr)
+		if c := p.Clock; c != nil && c.Flags&4 != 0 && (c.Type == 20 || c.Type == 22) {
+			b := 0.0
+			if c.KernelPPS {
+				b = 1
+			}
+			gauge(d.kernelPPS, b, id, addr)
+			counter(d.kernelPPSRefused, c.KernelPPSRefused, id, addr)
+		}
 	}
 }
 

@@ -70,3 +70,30 @@ ntp_server_mru_entries 42
 		t.Errorf("ntp_peer_info: %d series", n)
 	}
 }
+
+// TestKernelPPSMetrics: a PPS clock with fudge flag3 shows whether the kernel's PPS
+// discipline is bound and how often the kernel refused it; other clocks show neither.
+func TestKernelPPSMetrics(t *testing.T) {
+	src := fixture()
+	s := src.Snapshot()
+	pps := snapshot.Peer{ID: 8, Refclock: "PPS(0)", Vars: peer.Vars{Addr: netip.MustParseAddrPort("127.127.22.0:123")},
+		Clock: &snapshot.ClockVars{Type: 22, Flags: 4, KernelPPSRefused: 2}}
+	shm := snapshot.Peer{ID: 9, Refclock: "SHM(0)", Vars: peer.Vars{Addr: netip.MustParseAddrPort("127.127.28.0:123")},
+		Clock: &snapshot.ClockVars{Type: 28, Flags: 4}}
+	s.Peers = append(s.Peers, pps, shm)
+	c := NewCollector(src)
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
+	want := `
+# HELP ntp_refclock_kernel_pps_bound 1 while a PPS clock with fudge flag3 has the kernel's PPS discipline bound to its pulses (PPS_KC_BIND).
+# TYPE ntp_refclock_kernel_pps_bound gauge
+ntp_refclock_kernel_pps_bound{address="127.127.22.0",assoc_id="8"} 0
+# HELP ntp_refclock_kernel_pps_refused_total Times the kernel refused a PPS clock's fudge flag3 bind (a kernel without CONFIG_NTP_PPS: EOPNOTSUPP).
+# TYPE ntp_refclock_kernel_pps_refused_total counter
+ntp_refclock_kernel_pps_refused_total{address="127.127.22.0",assoc_id="8"} 2
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "ntp_refclock_kernel_pps_bound", "ntp_refclock_kernel_pps_refused_total"); err != nil {
+		t.Error(err)
+	}
+}

@@ -4,6 +4,7 @@ package refclockio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -20,7 +21,22 @@ const (
 	ppsCaptureClear  = 0x02
 	ppsTSFmtTSpec    = 0x1000
 	ppsAPIVersion    = 1
+	ppsKCHardPPS     = 0 // PPS_KC_HARDPPS: the kernel's hardpps() consumer
 )
+
+// ppsKCBind is PPS_KC_BIND, _IOW('p', 0xa5, struct pps_bind_args *): like PPS_SETPARAMS
+// (0xa2) a write whose size field is a pointer's (linux/pps.h declares both with pointer
+// types), so it is PPS_SETPARAMS with the next-but-two number on every architecture.
+// golang.org/x/sys does not define it.
+const ppsKCBind = unix.PPS_SETPARAMS - 0xa2 + 0xa5
+
+// ppsBindArgs is struct pps_bind_args (linux/pps.h): the timestamp format, the edge to hand
+// to the consumer (0 unbinds) and the consumer.
+type ppsBindArgs struct {
+	TSFormat int32
+	Edge     int32
+	Consumer int32
+}
 
 // ppsDevice is the seam at the ioctl: the real one is a /dev/ppsN descriptor, a test's is a
 // recorded sequence of the kernel's answers. Everything above it (parameters, edge choice,
@@ -74,6 +90,9 @@ type pps struct {
 	dev     ppsDevice
 	seq     uint32
 	haveSeq bool
+	// bound is set while the kernel's hardpps consumer takes this device's pulses (fudge
+	// flag3); it is released when the driver stops.
+	bound bool
 	// device overrides the device path (the NMEA driver's /dev/gpsppsN).
 	device string
 }
@@ -104,13 +123,7 @@ func (p *pps) edge() int32 {
 }
 
 func (p *pps) run(ctx context.Context) {
-	defer func() {
-		if p.dev != nil {
-			p.dev.Close()
-		}
-	}()
-	// fudge flag3 (kernel hardpps) is refused with its file:line when the configuration is
-	// read (internal/daemon/config.go).
+	defer p.close()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -126,6 +139,62 @@ func (p *pps) run(ctx context.Context) {
 func (p *pps) fault(kind, format string, args ...any) {
 	p.log.warn(kind, format, args...)
 	p.sink(refclock.Reading{Addr: p.cfg.Addr, Kind: refclock.KindReport, Event: refclock.EvFault})
+}
+
+// close releases the kernel consumer, if bound, and closes the device.
+func (p *pps) close() {
+	if p.dev == nil {
+		return
+	}
+	p.unbind()
+	p.dev.Close()
+	p.dev = nil
+}
+
+// unbind hands the device's pulses back from the kernel's hardpps (PPS_KC_BIND with edge
+// 0), so that a stopped driver, or one restarted without flag3 at a reload, leaves no
+// kernel PPS discipline behind. Classic never unbinds: the kernel keeps disciplining from
+// the pulses after ntpd exits, until the device goes away.
+func (p *pps) unbind() {
+	if !p.bound {
+		return
+	}
+	p.bound = false
+	args := ppsBindArgs{TSFormat: ppsTSFmtTSpec, Edge: 0, Consumer: ppsKCHardPPS}
+	if err := p.dev.ioctl(ppsKCBind, unsafe.Pointer(&args)); err != nil {
+		p.log.warn("kcunbind", "PPS_KC_BIND (unbind) on %s: %v", p.path(), err)
+		return
+	}
+	p.log.info("kernel PPS discipline released from %s", p.path())
+}
+
+// bind asks the kernel to discipline the clock from the captured edge itself (fudge flag3;
+// classic refclock_params' time_pps_kcbind(PPS_KC_HARDPPS, edge, PPS_TSFMT_TSPEC)). The
+// outcome goes to the core, which sets STA_PPSTIME|STA_PPSFREQ while this source is the
+// system peer. A refusal is logged once with the kernel's errno (EOPNOTSUPP from a kernel
+// without CONFIG_NTP_PPS, as Debian's NO_HZ kernels are; EPERM without CAP_SYS_TIME) and
+// counted; like classic, the driver goes on with the pulses in the daemon's loop.
+func (p *pps) bind() {
+	args := ppsBindArgs{TSFormat: ppsTSFmtTSpec, Edge: p.edge(), Consumer: ppsKCHardPPS}
+	err := p.dev.ioctl(ppsKCBind, unsafe.Pointer(&args))
+	if err != nil {
+		var errno unix.Errno
+		name := ""
+		if errors.As(err, &errno) {
+			n := unix.ErrnoName(errno)
+			if errno == unix.EOPNOTSUPP {
+				n = "EOPNOTSUPP" // the kernel's name for it (ENOTSUP is the same number)
+			}
+			name = fmt.Sprintf(" (%s, errno %d)", n, int(errno))
+		}
+		p.log.warn("kcbind", "fudge flag3: the kernel refused its PPS discipline on %s: PPS_KC_BIND: %v%s; the pulses discipline the clock through gontp's loop",
+			p.path(), err, name)
+	} else {
+		p.bound = true
+		p.log.ok("kcbind")
+		p.log.info("fudge flag3: kernel PPS discipline bound to the %s edge of %s", p.edgeName(), p.path())
+	}
+	p.sink(refclock.Reading{Addr: p.cfg.Addr, Kind: refclock.KindKernelPPS, Bound: p.bound})
 }
 
 // start opens the device and sets the capture mode (refclock_ppsapi, refclock_params).
@@ -155,6 +224,9 @@ func (p *pps) start() error {
 		return fmt.Errorf("PPS_SETPARAMS: %w", err)
 	}
 	p.dev = dev
+	if p.cfg.Fudge.Flags[2] {
+		p.bind()
+	}
 	return nil
 }
 
@@ -178,8 +250,7 @@ func (p *pps) timer() {
 	var fd unix.PPSFData // zero timeout: the newest edge, without waiting
 	if err := p.dev.ioctl(unix.PPS_FETCH, unsafe.Pointer(&fd)); err != nil {
 		p.fault("fetch", "PPS_FETCH on %s: %v; reopening", p.path(), err)
-		p.dev.Close()
-		p.dev = nil
+		p.close()
 		return
 	}
 	p.log.ok("fetch")

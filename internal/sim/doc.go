@@ -88,5 +88,7 @@
 //	outage_end_offset          largest |offset| at the end of a down period or outage
 //	pool_replace_polls         after the first darken line, polls (of the pool's minpoll)
 //	                           until as many reachable associations with a live server
-//	                           are in use as before
+//	                           are in use as before, less any overfill beyond `tos
+//	                           maxclock` associations the pool made before a selection
+//	                           had minclock survivors (it refills only to maxclock)
 package sim

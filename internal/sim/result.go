@@ -58,11 +58,12 @@ type Result struct {
 	live    []liveCount
 }
 
-// liveCount is the number of associations that are reachable and whose server is up,
-// from T on.
+// liveCount is the number of associations that are reachable and whose server is up (N),
+// and of all associations, pool prototypes included (All: ntpd's peer_associations), from T
+// on.
 type liveCount struct {
-	T time.Duration
-	N int
+	T      time.Duration
+	N, All int
 }
 
 // PeerChange is one change of the system peer.
@@ -124,8 +125,9 @@ func (r *Result) observe(w *world, s *snapshot.Snapshot) {
 			sp = n
 		}
 	}
-	if len(r.live) == 0 || r.live[len(r.live)-1].N != live {
-		r.live = append(r.live, liveCount{T: w.now, N: live})
+	if c := (liveCount{T: w.now, N: live, All: len(s.Peers)}); len(r.live) == 0 ||
+		r.live[len(r.live)-1].N != c.N || r.live[len(r.live)-1].All != c.All {
+		r.live = append(r.live, c)
 	}
 	if sp != "" && math.IsInf(r.FirstSysPeer, 1) {
 		r.FirstSysPeer = w.now.Seconds()
@@ -422,6 +424,14 @@ func fmtValue(metric string, v float64) string {
 // poolReplacePolls measures how fast a pool replaces servers that went dark: from the
 // first darken line until the engine again has as many reachable
 // associations with a live server as it had just before, in polls of the pool's minpoll.
+//
+// "As many as before" leaves out what the pool will never replace: as classic's pool
+// (transmit() for MDF_POOL), gontp's solicits servers while there are fewer than `tos
+// maxclock` associations (the prototype counts), or beyond that while fewer than `tos
+// minclock` survived the last selection, which happens at the start before the first
+// selection. A pool that overfilled then (10 servers and the prototype, 11 associations)
+// refills only to maxclock (9 servers) once enough servers survive, so the target is the
+// count before less that overfill.
 func (r *Result) poolReplacePolls() float64 {
 	sc := r.Scenario
 	first := time.Duration(-1)
@@ -439,10 +449,14 @@ func (r *Result) poolReplacePolls() float64 {
 	if first < 0 {
 		return math.NaN()
 	}
+	maxclock := system.DefaultTos().MaxClock
+	if sc.Tos != nil {
+		maxclock = sc.Tos.MaxClock
+	}
 	before := -1
 	for _, l := range r.live {
 		if l.T < first {
-			before = l.N
+			before = l.N - max(0, l.All-maxclock)
 			continue
 		}
 		if before >= 0 && l.T > first && l.N >= before {

@@ -464,3 +464,46 @@ func TestPanicErrorEndsRun(t *testing.T) {
 		t.Errorf("exited = %g", got)
 	}
 }
+
+// TestPoolReplaceAfterOverfill: pool.scn with seed 16 overfills at the start (10 servers and
+// the prototype: 11 associations, solicited while fewer than minclock had survived a
+// selection, as classic's pool does) and, after 3 servers go dark, refills to maxclock
+// associations (9 servers), as classic does once enough servers survive. The replacement is
+// complete then: the metric no longer waits for the start's overfill to come back (it did,
+// and reported +Inf); other seeds, without the overfill, keep their figures.
+func TestPoolReplaceAfterOverfill(t *testing.T) {
+	sc := load(t, "pool.scn")
+	sc.Seed = 16
+	res, err := Run(sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sc.Darkens[0].At
+	var before liveCount
+	for _, l := range res.live {
+		if l.T < first {
+			before = l
+		}
+	}
+	if before.N != 10 || before.All != 11 {
+		t.Fatalf("before the darken: %d live of %d associations; this seed should have overfilled to 10 and 11", before.N, before.All)
+	}
+	end := res.live[len(res.live)-1]
+	maxclock := 10 // classic's default; pool.scn has no tos line
+	if sc.Tos != nil {
+		maxclock = sc.Tos.MaxClock
+	}
+	if end.All != maxclock || end.N != maxclock-1 {
+		t.Fatalf("at the end %d live of %d associations, want maxclock (%d) with the prototype", end.N, end.All, maxclock)
+	}
+	if got := res.Metric("pool_replace_polls", nil); math.IsInf(got, 0) || got > 10 {
+		t.Fatalf("pool_replace_polls %v, want the refill to maxclock counted (<= 10 polls)", got)
+	}
+	sc.Seed = 1
+	if res, err = Run(sc, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Metric("pool_replace_polls", nil); math.Abs(got-4.8) > 0.05 {
+		t.Fatalf("seed 1: pool_replace_polls %v, want 4.8 as before", got)
+	}
+}

@@ -80,6 +80,9 @@ func (l *UpdaterLoop) Leap(_ time.Time, ins, del bool) (clock.LeapState, error) 
 // SetRootDistance does nothing: an Updater sets no kernel maximum error.
 func (l *UpdaterLoop) SetRootDistance(float64, float64) {}
 
+// SetKernelPPS does nothing: an Updater has no kernel PPS discipline.
+func (l *UpdaterLoop) SetKernelPPS(bool) error { return nil }
+
 // FastPoll is 0: an Updater asks for no start-up polling.
 func (l *UpdaterLoop) FastPoll() int8 { return 0 }
 

@@ -94,6 +94,10 @@ type ClockVars struct {
 	RefID   string
 	// Flags are the fudge flags flag1..flag4 as bits 1, 2, 4, 8.
 	Flags uint8
+	// KernelPPS is set while the driver has the kernel's PPS discipline bound to its pulses
+	// (fudge flag3); KernelPPSRefused counts the kernel's refusals of that bind.
+	KernelPPS        bool
+	KernelPPSRefused uint64
 }
 
 // Peer is one association as observers see it.
