@@ -89,6 +89,15 @@ func (c castListen) allGroups() []netip.Addr {
 	return out
 }
 
+// serves reports whether the sockets bound for c (at start) serve the configuration next
+// without new ones: next turns the broadcast client and the manycast server each off, or
+// keeps exactly c's.
+func (c castListen) serves(next castListen) bool {
+	client := !next.on() || next.broadcast == c.broadcast && slices.Equal(next.groups, c.groups)
+	manycast := len(next.manycast) == 0 || slices.Equal(next.manycast, c.manycast)
+	return client && manycast
+}
+
 // on reports whether the daemon is a broadcast client at all (classic sys_bclient).
 func (c castListen) on() bool { return c.broadcast || len(c.groups) > 0 }
 

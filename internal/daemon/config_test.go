@@ -225,3 +225,30 @@ func TestKernelPPSFlag3Accepted(t *testing.T) {
 		t.Errorf("refclocks %+v", rc.engine.Refclocks)
 	}
 }
+
+// TestCastReloadWithoutNewSockets: a reload may turn the broadcast client and the manycast
+// server off, and back on with the sockets bound at start; anything else needs a restart.
+func TestCastReloadWithoutNewSockets(t *testing.T) {
+	g1, g2 := netip.MustParseAddr("224.0.1.1"), netip.MustParseAddr("239.1.1.1")
+	start := castListen{broadcast: true, groups: []netip.Addr{g1}, manycast: []netip.Addr{g2}}
+	for _, c := range []struct {
+		name string
+		next castListen
+		want bool
+	}{
+		{"unchanged", start, true},
+		{"all off", castListen{}, true},
+		{"client off, manycast kept", castListen{manycast: []netip.Addr{g2}}, true},
+		{"manycast off, client kept", castListen{broadcast: true, groups: []netip.Addr{g1}}, true},
+		{"another group", castListen{broadcast: true, groups: []netip.Addr{g2}}, false},
+		{"broadcast dropped, group kept", castListen{groups: []netip.Addr{g1}}, false},
+		{"another manycast group", castListen{manycast: []netip.Addr{g1}}, false},
+	} {
+		if got := start.serves(c.next); got != c.want {
+			t.Errorf("%s: serves = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if (castListen{}).serves(castListen{broadcast: true}) {
+		t.Error("a broadcast client added to a daemon that bound no broadcast socket")
+	}
+}

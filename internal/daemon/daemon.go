@@ -139,7 +139,10 @@ type Daemon struct {
 	// castWarned is the last error logged for each broadcast destination (bcast.go),
 	// so that a destination no interface reaches is named once, not at every poll.
 	castWarned map[netip.Addr]string
-	resolver   Resolver
+	// castStart is what the broadcast client and manycast server sockets were bound for
+	// at start (a reload can turn them off and on, not bind others).
+	castStart castListen
+	resolver  Resolver
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
@@ -304,6 +307,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	d.castStart = cfg.cast
 	if cfg.cast.on() || len(cfg.cast.manycast) > 0 {
 		// broadcastclient/multicastclient/manycastserver: bound before the privilege
 		// drop, as classic.
