@@ -152,10 +152,9 @@ func manycastLine(a *ntpconf.Association, pc peer.Config, log *slog.Logger) (eng
 		log.Warn(fmt.Sprintf("%s: manycastclient %s: ttl %d outside 1..255; this line has no effect", a.Pos, a.Address, a.TTLMode))
 		return engine.Pool{}, false
 	}
-	if a.Key != 0 {
-		log.Warn(fmt.Sprintf("%s: manycastclient %s: key %d: the solicitations go unsigned and the servers found get no key; use `disable auth` or restrict the group", a.Pos, a.Address, a.Key))
-	}
-	pc.Prefer, pc.Burst, pc.True, pc.Preempt, pc.KeyID = false, false, false, false, 0
+	// `key N`: the solicitations are signed with it, and only servers whose replies are
+	// signed with it get an association, which keeps the key (engine manycast.go).
+	pc.Prefer, pc.Burst, pc.True, pc.Preempt = false, false, false, false
 	return engine.Pool{Name: g.Unmap().String(), Group: g.Unmap(), MaxTTL: uint8(a.TTLMode), Peer: pc}, true
 }
 

@@ -511,7 +511,7 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 		return nil
 	}
 	if as == nil {
-		if e.poolReply(&pkt, src, now) {
+		if e.poolReply(&pkt, data, &tr, src, now) {
 			e.publish(now)
 		}
 		return nil

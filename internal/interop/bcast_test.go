@@ -181,3 +181,58 @@ func TestManycastClientGontp(t *testing.T) {
 		})
 	}
 }
+
+// TestManycastWithKeys is issue 19's symmetric-key manycast, against classic ntpd 4.2.8p15
+// with its default `enable auth`: the manycast client's line has `key 2` (SHA1), its
+// solicitations are signed with it and only replies signed with it are taken. Both ways:
+// classic `manycastclient 224.0.1.1 key 2` finds gontp's `manycastserver 224.0.1.1` and
+// synchronises to it at stratum 10; gontp `manycastclient 224.0.1.1 key 2` finds classic's
+// manycast server, keeps the key on the association (auth ok) and serves at stratum 10.
+func TestManycastWithKeys(t *testing.T) {
+	for _, client := range []string{"classic", "gontp"} {
+		t.Run(client+" client", func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			sh := tn.Host("server")
+			ch := tn.Host("client")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			keys := testnet.WriteFile(t, "ntp.keys", sharedKeys)
+			auth := fmt.Sprintf("keys %s\ntrustedkey 1 2\n", keys)
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			srvConf := auth + fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nmanycastserver 224.0.1.1\n", chrony.Addr())
+			cliConf := auth + "manycastclient 224.0.1.1 key 2 minpoll 3\n"
+			deadline := time.Now().Add(3 * time.Minute)
+			if client == "classic" {
+				runGontpInProcessClock(t, sh, srvConf, nil, virtual)
+				testnet.ClassicNTPD(t, ch, cliConf)
+				for {
+					stratum, refid, _ := classicSys(t, ch, ref)
+					if stratum == 10 && refid == sh.Addr().String() {
+						t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, classicPeers(t, ch, ref))
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, classicPeers(t, ch, ref))
+					}
+					time.Sleep(2 * time.Second)
+				}
+			}
+			testnet.ClassicNTPD(t, sh, srvConf)
+			snap, logs := runGontpInProcessClock(t, ch, cliConf, nil, virtual)
+			for {
+				s := snap()
+				p, ok := findPeer(s, sh.Addr())
+				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && p.Vars.KeyID == 2 && p.Vars.Authentic {
+					t.Logf("gontp: stratum %d, found %s with key %d (reach %o)", s.Sys.Stratum, p.Vars.Addr, p.Vars.KeyID, p.Vars.Reach)
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v\n%s", s.Sys.Stratum, s.SysPeer, ok, p.Vars, logs)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
