@@ -4,6 +4,7 @@ package netio
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -88,5 +89,54 @@ func TestReplyTxTimes(t *testing.T) {
 	}
 	if kernel != len(reports) {
 		t.Errorf("%d of %d reports with a kernel timestamp; want all", kernel, len(reports))
+	}
+}
+
+// TestBatchServeTxTimesNoAlloc: a loop iteration whose replies ask for their kernel transmit
+// times (the interleaved mode) still allocates nothing.
+func TestBatchServeTxTimesNoAlloc(t *testing.T) {
+	port := freePort(t)
+	list := &fixedList{}
+	list.set(loAddr("127.0.0.1"), loAddr("127.0.0.2"))
+	s := openSet(t, Config{Port: port, Rules: mustRules(t, "ignore wildcard"), DSCP: -1, Enumerate: list.list, ReceiveLoops: 1})
+	a, b := socketAt(t, s, "127.0.0.1"), socketAt(t, s, "127.0.0.2")
+	var seen, kern atomic.Int64
+	h := echoStamp(&seen, &kern)
+	bt, err := b.newLoop(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bt.release()
+	var reported, kernel int
+	bt.txTime = func(_ netip.AddrPort, _ []byte, _ time.Time, k bool) {
+		reported++
+		if k {
+			kernel++
+		}
+	}
+	want := func(p *Packet, reply []byte) (int, TxHook) {
+		p.WantTxTime = true
+		return h(p, reply)
+	}
+	msg := make([]byte, 48)
+	var fail error
+	allocs := testing.AllocsPerRun(200, func() {
+		for range 4 {
+			if err := a.SendTo(msg, b.Local, nil); err != nil {
+				fail = err
+			}
+		}
+		if stop, err := bt.serve(want); err != nil || stop {
+			fail = fmt.Errorf("serve: stop %v, %v", stop, err)
+		}
+	})
+	if fail != nil {
+		t.Fatal(fail)
+	}
+	if allocs != 0 {
+		t.Errorf("a batch iteration with transmit times allocated %.1f times, want 0", allocs)
+	}
+	if reported == 0 || kernel != reported {
+		t.Errorf("%d replies reported, %d with a kernel timestamp; want all with one", reported, kernel)
 	}
 }
