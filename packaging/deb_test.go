@@ -2,8 +2,9 @@
 
 // Package packaging holds the tests of gontp's Debian package (debian/, issues 9 and 21). The
 // work is done by the shell scripts beside this file, which are also usable on their own:
-// deb-build (make deb), deb-test-root (the cached Debian 12 root), deb-acceptance and
-// deb-tutorial (the seed tutorial in a container booted with systemd).
+// deb-build (make deb), deb-test-root (the cached Debian 12 root), deb-acceptance,
+// deb-tutorial (the seed tutorial in a container booted with systemd), deb-uml-timedate and
+// deb-uml-apparmor (User-Mode Linux guests: timedatectl's clock state, the AppArmor profile).
 package packaging
 
 import (
@@ -111,6 +112,13 @@ func TestDebianPackage(t *testing.T) {
 		defer cancel()
 		tutorial(t, uctx, "deb-uml-timedate", currentDeb(t, out))
 	})
+	t.Run("apparmor-enforce", func(t *testing.T) {
+		// About a minute: the guest powers itself off when its checks have run, after at
+		// most 200 s waiting for synchronisation and 90 s for the host's query.
+		uctx, cancel := context.WithTimeout(ctx, 7*time.Minute)
+		defer cancel()
+		tutorial(t, uctx, "deb-uml-apparmor", currentDeb(t, out))
+	})
 }
 
 // currentDeb is the .deb of the current build in out (not the earlier build, whose version has
@@ -132,7 +140,9 @@ func currentDeb(t *testing.T, out string) string {
 // set-ntp, a client's ntpdate -q) and the package's Debian plumbing. The script exits 77 with a
 // "skip - WHY" line where the machine cannot boot a container; under CI=true that fails.
 // The same for packaging/deb-uml-timedate (script), timedatectl's "System clock synchronized:
-// yes" in a User-Mode Linux guest booting the Debian root with systemd.
+// yes" in a User-Mode Linux guest booting the Debian root with systemd, and for
+// packaging/deb-uml-apparmor, the AppArmor profile enforced in such a guest booted with
+// AppArmor (the host kernel has none).
 func tutorial(t *testing.T, ctx context.Context, script, deb string) {
 	cmd := exec.CommandContext(ctx, "./"+script, "-d", deb)
 	// On a timeout the script gets SIGTERM, so that its trap powers the container off, stops

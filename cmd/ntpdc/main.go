@@ -2,9 +2,10 @@
 
 // Command ntpdc is gontp's ntpdc: classic ntpdc 4.2.8p15's read-only commands (peers,
 // dmpeers, listpeers, showpeer, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats,
-// timerstats) over mode 7, with classic's options and output, for classic ntpd servers and
-// gontp's (after `enable mode7`). Classic's write commands and monlist are named and
-// refused. The requests and their answers are in query.go, the printing in ops.go.
+// timerstats, and pstats, ctlstats, authinfo, reslist, monlist) over mode 7, with classic's
+// options and output, for classic ntpd servers and gontp's (after `enable mode7`). Classic's
+// write commands and the authenticated ifstats are named and refused. The requests and their
+// answers are in query.go, the printing in ops.go and stats.go.
 package main
 
 import (
@@ -20,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"gontp/internal/cli"
 )
@@ -48,9 +51,9 @@ var command = cli.Program{
 		{Short: '?', Long: "help", Desc: "display extended usage information and exit"},
 		{Short: '!', Long: "more-help", Desc: "extended usage information passed thru pager"},
 	},
-	Description: `ntpdc asks an NTP daemon for its peers, system variables, counters and kernel state over mode 7, the private protocol of classic ntpd. gontp's ntpdc has classic ntpdc 4.2.8p15's read-only commands, with classic's output: peers, dmpeers, listpeers, showpeer, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats and timerstats, plus help, host, version and quit. It talks to classic ntpd and to gontp's ntpd (which answers peers, dmpeers, listpeers, showpeer, sysinfo, sysstats and kerninfo after "enable mode7").
+	Description: `ntpdc asks an NTP daemon for its peers, system variables, counters and kernel state over mode 7, the private protocol of classic ntpd. gontp's ntpdc has classic ntpdc 4.2.8p15's read-only commands, with classic's output: peers, dmpeers, listpeers, showpeer, pstats, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats, timerstats, ctlstats, authinfo, reslist and monlist, plus help, host, version and quit. Without -c it reads commands from standard input, with the prompt "ntpdc> " when that is a terminal; with several hosts each command's output follows a line "--- HOST ---". It talks to classic ntpd and to gontp's ntpd (which answers peers, dmpeers, listpeers, showpeer, sysinfo, sysstats and kerninfo after "enable mode7"). Classic ntpd 4.2.8p15 answers monlist with "data not found" (the list was a traffic amplifier); older servers' lists are printed.
 
-Classic's write commands (addserver, unconfig, enable, restrict, fudge, keys, traps, ...) and monlist are refused by name: they need classic's request key, and monlist is the traffic amplifier classic itself turned off. ntpq(1) (mode 6) does all of this and more.`,
+Classic's write commands (addserver, unconfig, enable, restrict, fudge, keys, traps, ...), ifstats and ifreload (authenticated requests in classic), clockstat and clkbug are refused by name. ntpq(1) (mode 6) does all of this and more.`,
 	Sections: []cli.Section{{Title: "See also", Text: "ntpq(1), ntpd(8)"}},
 }
 
@@ -63,6 +66,7 @@ type client struct {
 	family  string
 	stdout  io.Writer
 	stderr  io.Writer
+	prompt  bool // stdin is a terminal: print "ntpdc> " before each command
 }
 
 func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
@@ -118,6 +122,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		hosts = []string{"localhost"}
 	}
 	progname := filepath.Base(argv[0])
+	if f, ok := stdin.(*os.File); ok {
+		c.prompt = isTerminal(int(f.Fd()))
+	}
 	for _, h := range hosts {
 		if !c.open(h, progname) {
 			continue
@@ -126,6 +133,11 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			c.interactive(stdin)
 		} else {
 			for _, cmd := range cmds {
+				// Classic's main loop: with several hosts, each command's output is
+				// preceded by the host's name as given.
+				if len(hosts) > 1 {
+					fmt.Fprintf(c.stdout, "--- %s ---\n", h)
+				}
 				if !c.docmd(cmd) {
 					break
 				}
@@ -134,6 +146,12 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		c.s.conn.Close()
 	}
 	return 0
+}
+
+// isTerminal says whether fd is a terminal: classic ntpdc prompts ("ntpdc> ") only then.
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }
 
 // resolve finds a host's address in the family -4/-6 ask for.
@@ -151,6 +169,10 @@ func (c *client) resolve(name string) (netip.Addr, error) {
 	return addrs[0].Unmap(), nil
 }
 
+// serverPort is NTP's port, which classic ntpdc always asks; the tests point it at a
+// scripted server.
+var serverPort uint16 = 123
+
 // open is classic's openhost: a connected UDP socket to the host's port 123.
 func (c *client) open(host, progname string) bool {
 	a, err := c.resolve(host)
@@ -158,7 +180,7 @@ func (c *client) open(host, progname string) bool {
 		fmt.Fprintf(c.stderr, "***Can't find host %s\n", host)
 		return false
 	}
-	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 123)))
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, serverPort)))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "%s: socket: %s\n", progname, cError(err))
 		return false
@@ -168,9 +190,17 @@ func (c *client) open(host, progname string) bool {
 	return true
 }
 
+// interactive reads commands from stdin until quit or its end; on a terminal each is asked
+// for with classic's prompt "ntpdc> " (classic prints no prompt when stdin is a pipe or a file).
 func (c *client) interactive(stdin io.Reader) {
 	sc := bufio.NewScanner(stdin)
-	for sc.Scan() {
+	for {
+		if c.prompt {
+			fmt.Fprint(c.stdout, "ntpdc> ")
+		}
+		if !sc.Scan() {
+			return
+		}
 		if !c.docmd(sc.Text()) {
 			return
 		}
@@ -241,7 +271,7 @@ func (c *client) docmd(line string) bool {
 			op(c, args, c.stdout)
 			return true
 		}
-		fmt.Fprintf(c.stderr, "***Command `%s' is not available in gontp's ntpdc (write commands need classic's request key; monlist is not served); use ntpq\n", name)
+		fmt.Fprintf(c.stderr, "***Command `%s' is not available in gontp's ntpdc (write commands, ifstats and ifreload need classic's request key; clkbug is not kept); use ntpq\n", name)
 	}
 	return true
 }

@@ -29,15 +29,20 @@ var ops = map[string]func(c *client, args []string, out io.Writer){
 	"iostats":    (*client).iostats,
 	"memstats":   (*client).memstats,
 	"timerstats": (*client).timerstats,
+	"pstats":     (*client).pstats,
+	"ctlstats":   (*client).ctlstats,
+	"authinfo":   (*client).authinfo,
+	"reslist":    (*client).reslist,
+	"monlist":    (*client).monlist,
 }
 
 // classicOnly are classic ntpdc's other commands: gontp's ntpdc names them and refuses them
 // (the write commands need classic's request key, and monlist is the amplifier classic
 // itself turned off).
-var classicOnly = []string{"addpeer", "addrefclock", "addserver", "addtrap", "authinfo", "broadcast",
-	"clkbug", "clockstat", "clrtrap", "controlkey", "ctlstats", "delrestrict", "disable", "enable",
-	"fudge", "ifreload", "ifstats", "monlist", "preset", "pstats", "readkeys", "requestkey", "reset",
-	"reslist", "restrict", "traps", "trustedkey", "unconfig", "unrestrict", "untrustedkey", "keyid",
+var classicOnly = []string{"addpeer", "addrefclock", "addserver", "addtrap", "broadcast",
+	"clkbug", "clockstat", "clrtrap", "controlkey", "delrestrict", "disable", "enable",
+	"fudge", "ifreload", "ifstats", "preset", "readkeys", "requestkey", "reset",
+	"restrict", "traps", "trustedkey", "unconfig", "unrestrict", "untrustedkey", "keyid",
 	"keytype", "passwd"}
 
 // Fixed-point printing as libntp's lfptoa, fptoa and ufptoa (ntptime.FormatFixed).
@@ -135,14 +140,29 @@ func (c *client) eitherSize(size, full, v4 int) bool {
 	return false
 }
 
+// familyWanted is classic's IP_VERSION argument of peers, dmpeers, listpeers and reslist:
+// "-4" or "-6" keeps one address family.
 func familyWanted(args []string, v6 bool) bool {
 	if len(args) == 0 {
 		return true
 	}
-	return (args[0] == "6" && v6) || (args[0] == "4" && !v6)
+	return (args[0] == "-6" && v6) || (args[0] == "-4" && !v6)
+}
+
+// familyArg checks that argument: anything but -4 or -6 is refused with classic's words
+// before a request is sent.
+func (c *client) familyArg(args []string) bool {
+	if len(args) > 0 && args[0] != "-4" && args[0] != "-6" {
+		fmt.Fprintln(c.stderr, "***Version must be either 4 or 6")
+		return false
+	}
+	return true
 }
 
 func (c *client) listpeers(args []string, w io.Writer) {
+	if !c.familyArg(args) {
+		return
+	}
 	r, res := c.s.query(reqPeerList, 0, 0, nil)
 	if res != 0 || !checkitems(r, w) || !c.eitherSize(r.itemSize, 32, 8) {
 		return
@@ -168,6 +188,9 @@ func (c *client) listpeers(args []string, w io.Writer) {
 }
 
 func (c *client) dopeers(args []string, w io.Writer, dm bool) {
+	if !c.familyArg(args) {
+		return
+	}
 	r, res := c.s.query(reqPeerListSum, 0, 0, nil)
 	if res != 0 || !checkitems(r, w) || !c.eitherSize(r.itemSize, 72, 32) {
 		return
@@ -218,17 +241,17 @@ func (c *client) dopeers(args []string, w io.Writer, dm bool) {
 	}
 }
 
-func printPflag(w io.Writer, flags byte) {
+func printPflag(w io.Writer, flags uint16) {
 	if flags == 0 {
 		fmt.Fprint(w, " none\n")
 		return
 	}
 	dlim := ""
 	for _, f := range []struct {
-		bit  byte
+		bit  uint16
 		name string
 	}{{0x2, "system_peer"}, {0x1, "config"}, {0x8, "refclock"}, {0x20, "auth"}, {0x10, "prefer"},
-		{0x4, "burst"}, {0x40, "candidate"}, {0x80, "shortlist"}} {
+		{0x100, "iburst"}, {0x4, "burst"}, {0x40, "candidate"}, {0x80, "shortlist"}} {
 		if flags&f.bit != 0 {
 			fmt.Fprintf(w, "%s %s", dlim, f.name)
 			dlim = ","
@@ -238,39 +261,11 @@ func printPflag(w io.Writer, flags byte) {
 }
 
 func (c *client) showpeer(args []string, w io.Writer) {
-	if len(args) == 0 {
-		fmt.Fprintln(c.stderr, "***Command `showpeer' requires an argument")
+	data, n, ok := c.peerItems("showpeer", args)
+	if !ok {
 		return
 	}
-	size := 32
-	if c.s.impl == implXntpdOld {
-		size = 8
-	}
-	var data []byte
-	n := 0
-	for _, a := range args[:min(len(args), 4)] {
-		addr, err := c.resolve(a)
-		if err != nil {
-			fmt.Fprintf(c.stderr, "***Can't find host %s\n", a)
-			return
-		}
-		it := make([]byte, size)
-		if addr.Is4() {
-			a4 := addr.As4()
-			copy(it, a4[:])
-		} else {
-			if size == 8 {
-				fmt.Fprintln(c.stderr, "***Server doesn't understand IPv6 addresses")
-				return
-			}
-			a16 := addr.As16()
-			copy(it[16:], a16[:])
-			binary.LittleEndian.PutUint32(it[8:], 1)
-		}
-		binary.BigEndian.PutUint16(it[4:], 123)
-		data = append(data, it...)
-		n++
-	}
+	size := len(data) / n
 	r, res := c.s.query(reqPeerInfo, n, size, data)
 	if res != 0 || !checkitems(r, w) || !c.eitherSize(r.itemSize, 280, 240) {
 		return
@@ -294,13 +289,13 @@ func (c *client) printpeer(p []byte, w io.Writer) {
 	fmt.Fprintf(w, "hmode %s, pmode %s, stratum %d, precision %d\n", modetoa(p[12]), modetoa(p[13]), p[14], int8(p[17]))
 	leap := p[11]
 	fmt.Fprintf(w, "leap %c%c, refid [%s], rootdistance %s, rootdispersion %s\n", bit(leap&2), bit(leap&1),
-		refidString(p[36:40], p[14]), fptoa(be32(p[44:]), 5), ufptoa(be32(p[48:]), 5))
+		refidString(p[36:40], refclockStratum(p[10], p[14])), fptoa(be32(p[44:]), 5), ufptoa(be32(p[48:]), 5))
 	fmt.Fprintf(w, "ppoll %d, hpoll %d, keyid %d, version %d, association %d\n", p[15], p[16],
 		binary.LittleEndian.Uint32(p[28:]), p[18], binary.BigEndian.Uint16(p[26:]))
 	fmt.Fprintf(w, "reach %03o, unreach %d, flash 0x%04x, ", p[20], p[21], binary.LittleEndian.Uint16(p[24:]))
 	fmt.Fprintf(w, "boffset %s, ttl/mode %d\n", fptoa(be32(p[236:]), 5), p[23])
 	fmt.Fprintf(w, "timer %ds, flags", int32(be32(p[40:])))
-	printPflag(w, p[10])
+	printPflag(w, uint16(p[10]))
 	fmt.Fprintf(w, "reference time:      %s\n", prettydate(p[52:60]))
 	fmt.Fprintf(w, "originate timestamp: %s\n", prettydate(p[60:68]))
 	fmt.Fprintf(w, "receive timestamp:   %s\n", prettydate(p[68:76]))
@@ -320,6 +315,15 @@ func (c *client) printpeer(p []byte, w io.Writer) {
 	row("filter order: ", func(i int) string { return fmt.Sprint(p[180+i]) })
 	fmt.Fprintf(w, "offset %s, delay %s, error bound %s, filter error %s\n", lfptoa(p[196:204], 6),
 		fptoa(be32(p[188:]), 5), ufptoa(be32(p[192:]), 5), ufptoa(be32(p[204:]), 5))
+}
+
+// refclockStratum is the stratum printpeer reads the refid with: 0 for a reference clock
+// (INFO_FLAG_REFCLOCK), whose refid is its four-letter name whatever its fudged stratum.
+func refclockStratum(flags, stratum byte) byte {
+	if flags&0x8 != 0 {
+		return 0
+	}
+	return stratum
 }
 
 func bit(b byte) byte {

@@ -21,13 +21,19 @@ const (
 	reqPeerList    = 0
 	reqPeerListSum = 1
 	reqPeerInfo    = 2
+	reqPeerStats   = 3
 	reqSysInfo     = 4
 	reqSysStats    = 5
 	reqIOStats     = 6
 	reqMemStats    = 7
 	reqLoopInfo    = 8
 	reqTimerStats  = 9
+	reqGetRestrict = 16
+	reqMonGetList  = 20
+	reqAuthInfo    = 28
+	reqGetCtlStats = 34
 	reqGetKernel   = 38
+	reqMonGetList1 = 42
 
 	errImpl       = 1
 	errReq        = 2
@@ -62,13 +68,19 @@ type response struct {
 // the server, a timeout or an incomplete answer is reported on standard error with
 // classic's words and returned.
 func (s *session) query(code byte, items int, itemSize int, data []byte) (*response, int) {
+	return s.queryQuiet(code, items, itemSize, data, 0)
+}
+
+// queryQuiet is query that does not report the server's error codes set in quiet (classic's
+// doquery quiet_mask, with which monlist tries the newer request first).
+func (s *session) queryQuiet(code byte, items int, itemSize int, data []byte, quiet int) (*response, int) {
 	for {
 		r, res := s.exchange(code, items, itemSize, data)
 		if res == errImpl && s.impl == implXntpd {
 			s.impl = implXntpdOld // classic retries with the pre-IPv6 implementation
 			continue
 		}
-		if res != 0 {
+		if res != 0 && quiet&(1<<res) == 0 {
 			msg := map[int]string{
 				errImpl:       "***Server implementation incompatible with our own",
 				errReq:        "***Server doesn't implement this request",

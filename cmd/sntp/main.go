@@ -35,7 +35,7 @@ var command = cli.Program{
 		{Short: 'a', Long: "authentication", Arg: cli.Number, ArgName: "auth-keynumber", Desc: "Enable authentication with the key auth-keynumber",
 			Detail: "Requests carry the key's MAC (MD5 or SHA1, from the key file of -k); a reply must carry a MAC that verifies under a key of that file."},
 		{Short: 'b', Long: "broadcast", Arg: cli.String, ArgName: "broadcast-address", Multi: true, Desc: "Listen to the address specified for broadcast time sync",
-			Missing: "broadcast reception is not implemented (classic 4.2.8p15's -b exits at once without listening)", Refused: true},
+			Detail: "An IPv4 broadcast address or a multicast group; sntp listens on port 123 (root or CAP_NET_BIND_SERVICE) for at most -t seconds and takes the time from the first broadcast that passes its checks, as t3 - t4: late by the network's one-way delay, which a broadcast cannot measure. Classic 4.2.8p15 documents -b but never takes the time from a broadcast: it waits out -t and prints nothing."},
 		{Short: 'c', Long: "concurrent", Arg: cli.String, ArgName: "host-name", Multi: true, Desc: "Concurrently query all IPs returned for host-name",
 			Detail: "As in classic 4.2.8p15 these names are queried exactly as the operands are (before them): the addresses of one name two seconds apart."},
 		{Short: 'd', Long: "debug-level", Multi: true, Desc: "Increase debug verbosity level",
@@ -87,21 +87,22 @@ type host struct {
 
 // options is sntp's parsed command line.
 type options struct {
-	family    string // "ip", "ip4" (-4), "ip6" (-6)
-	auth      bool
-	keyID     uint32
-	keyFile   string
-	kodFile   string
-	logFile   string
-	stepLimit float64 // seconds
-	version   int
-	reserved  bool
-	step      bool
-	slew      bool
-	timeout   int
-	gap       time.Duration
-	wait      bool // --wait or --no-wait given: classic's HAVE_OPT(WAIT)
-	hosts     []host
+	family     string // "ip", "ip4" (-4), "ip6" (-6)
+	auth       bool
+	keyID      uint32
+	keyFile    string
+	kodFile    string
+	logFile    string
+	stepLimit  float64 // seconds
+	version    int
+	reserved   bool
+	step       bool
+	slew       bool
+	timeout    int
+	gap        time.Duration
+	wait       bool // --wait or --no-wait given: classic's HAVE_OPT(WAIT)
+	hosts      []host
+	broadcasts []string // -b addresses
 }
 
 func main() {
@@ -213,6 +214,7 @@ func parse(argv []string, stdout, stderr io.Writer) (o *options, code int, done 
 	}
 	o.reserved, o.step, o.slew = p.Has("usereservedport"), p.Has("step"), p.Has("slew")
 	o.wait = p.Has("wait") || p.Has("no-wait")
+	o.broadcasts = p.All("broadcast")
 	for _, c := range p.All("concurrent") {
 		o.hosts = append(o.hosts, host{name: c, concurrent: true})
 	}

@@ -80,6 +80,7 @@ type query struct {
 	sent  []byte // the request's 48-octet header, for the origin check
 	stime int64  // Unix second of the send; 0 until sent
 	done  bool
+	bcast bool // a broadcast heard with -b: mode 5, no origin timestamp to check
 }
 
 type rx struct {
@@ -149,7 +150,7 @@ func sntp(o *options, cfg config) int {
 		r.log = f
 	}
 	r.info(version)
-	if len(o.hosts) == 0 {
+	if len(o.hosts) == 0 && len(o.broadcasts) == 0 {
 		r.printf("%s: Must supply at least one of -b hostname, -c hostname, or hostname.\n", cfg.progname)
 		return exitUsage
 	}
@@ -161,6 +162,20 @@ func sntp(o *options, cfg config) int {
 	}
 	defer r.closeSockets()
 	r.start = r.cfg.clock.Now()
+	if o.auth && !r.keys.Trusted(o.keyID) && len(o.broadcasts) > 0 {
+		fmt.Fprintf(cfg.stderr, "%s: Authentication with keyID %d requested, but no matching keyID found in <%s>!\n",
+			cfg.progname, o.keyID, o.keyFile)
+		return exitFail
+	}
+	for _, b := range o.broadcasts {
+		r.broadcast(b)
+	}
+	if len(o.hosts) == 0 {
+		if !r.adjusted && (o.step || o.slew) {
+			return exitFail
+		}
+		return exitOK
+	}
 	for _, h := range o.hosts {
 		if o.auth && !r.keys.Trusted(o.keyID) {
 			fmt.Fprintf(cfg.stderr, "%s: Authentication with keyID %d requested, but no matching keyID found in <%s>!\n",
@@ -499,7 +514,7 @@ func (r *run) check(b []byte, q *query) (verdict, *wire.Packet) {
 		return serverUnusable, nil
 	}
 	mode := b[0] & 7
-	if mode != wire.ModeServer && mode != wire.ModeSymPassive {
+	if mode != wire.ModeServer && mode != wire.ModeSymPassive && !(q.bcast && mode == wire.ModeBroadcast) {
 		r.errorf("%s: mode %d stratum %d", fn, mode, b[1])
 		return serverUnusable, nil
 	}
@@ -519,6 +534,13 @@ func (r *run) check(b []byte, q *query) (verdict, *wire.Packet) {
 	if p.Leap == 3 {
 		r.errorf("%s: %s not in sync, skipping this server", fn, q.addr.Addr())
 		return serverUnusable, nil
+	}
+	if q.bcast {
+		if p.Stratum == 0 || p.Stratum > 15 {
+			r.errorf("%s: %s not in sync, skipping this server", fn, q.addr.Addr())
+			return serverUnusable, nil
+		}
+		return good, &p
 	}
 	if q.sent == nil || string(b[24:32]) != string(q.sent[40:48]) {
 		var sent ntptime.Time
@@ -550,6 +572,9 @@ func (r *run) handle(v verdict, p *wire.Packet, in rx, q *query) {
 	}
 	dst := in.at.Truncate(time.Microsecond)
 	offset, distance := offsetCalculation(p, dst)
+	if q.bcast {
+		offset, distance = broadcastOffset(p, dst)
+	}
 	r.derived = true
 	digits := 0
 	for prec := math.Ldexp(1, int(p.Precision)); ; digits++ {

@@ -297,9 +297,62 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("sntp %v: exit %d, stdout %q, stderr %q; want %d, %q, %q", c.args, code, o.String(), e.String(), c.code, c.out, c.err)
 		}
 	}
+}
+
+// TestBroadcastListen: -b takes the time from a mode-5 packet (here sent to the loopback
+// address on a test port) as t3 - t4, and with -S steps the clock by it; without a
+// broadcast it gives up after -t seconds with classic's words.
+func TestBroadcastListen(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	probe, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Skipf("no loopback UDP: %v", err)
+	}
+	port := probe.LocalAddr().(*net.UDPAddr).Port
+	probe.Close()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }() // before other tests change time.Local
+	go func() {
+		defer close(stopped)
+		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			// Stratum 2, 3 s ahead of the client's (virtual) clock.
+			p := wire.Packet{Version: 4, Mode: wire.ModeBroadcast, Stratum: 2, Poll: 6, Precision: -20,
+				Xmt: ntptime.FromTime(time.Now().Add(3 * time.Second))}
+			buf := make([]byte, wire.HeaderLen)
+			p.Encode(buf)
+			_, _ = c.Write(buf)
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	clk := &virtualClock{}
 	var o, e bytes.Buffer
-	if code := runArgs([]string{"sntp", "-b", "198.18.0.255"}, &o, &e, config{clock: &virtualClock{}, progname: "sntp"}); code != 1 || !strings.Contains(e.String(), "'broadcast'") {
-		t.Errorf("-b: exit %d, stderr %q: want a refusal naming the option", code, e.String())
+	code := runArgs([]string{"sntp", "-S", "-b", "127.255.255.255", "-t", "3"}, &o, &e, config{clock: clk, progname: "sntp", serverPort: port})
+	lines := strings.Split(strings.TrimSpace(o.String()), "\n")
+	m := resultLine.FindStringSubmatch(lines[len(lines)-1])
+	if code != 0 || m == nil || m[5] != "127.0.0.1" || m[6] != "2" || e.String() != "" {
+		t.Fatalf("sntp -S -b: exit %d, stdout %q, stderr %q", code, o.String(), e.String())
+	}
+	if off, _ := strconv.ParseFloat(m[3], 64); off < 2.9 || off > 3.1 {
+		t.Errorf("offset %v, want 3 s", off)
+	}
+	if len(clk.steps) != 1 || clk.steps[0] < 2900*time.Millisecond || clk.steps[0] > 3100*time.Millisecond {
+		t.Errorf("steps %v, want one of 3 s", clk.steps)
+	}
+
+	o.Reset()
+	e.Reset()
+	code = runArgs([]string{"sntp", "-b", "127.255.255.255", "-t", "1"}, &o, &e, config{clock: &virtualClock{}, progname: "sntp", serverPort: port + 1})
+	if code != 0 || !strings.HasSuffix(o.String(), "127.255.255.255 no BCST response after 1 seconds\n") {
+		t.Errorf("no broadcast: exit %d, stdout %q, stderr %q", code, o.String(), e.String())
 	}
 }
 
