@@ -40,6 +40,22 @@ func (r *recording) ProcessAt(offset, sigma float64, at, _ time.Time) (clock.Res
 	return clock.Result{Synchronised: true, Poll: 6}, nil
 }
 
+// loopWorld is the pool tests' world with one server and the clock discipline on loop.
+func loopWorld(t *testing.T, server peer.Config, loop Loop) *world {
+	t.Helper()
+	tos := system.DefaultTos()
+	w := &world{t: t, now: t0, dark: map[netip.Addr]bool{}, kod: map[netip.Addr]string{},
+		stratum: 2, sent: map[netip.AddrPort]int{}, log: &bytes.Buffer{}}
+	e, err := New(Config{Servers: []peer.Config{server}, NTP: true, Tos: &tos},
+		Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(7, 9)), Loop: loop,
+			Log: slog.New(slog.NewTextHandler(w.log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.e = e
+	return w
+}
+
 // TestEverySampleReachesTheLoop: after the start-up, classic's clock filter hands on a
 // sample only when its delay is the least of the register and newer than the last used; a
 // server whose first reply had the shortest delay then gives the filter nothing new for
@@ -47,18 +63,8 @@ func (r *recording) ProcessAt(offset, sigma float64, at, _ time.Time) (clock.Res
 // time, with an uncertainty of at least half its delay above the least (peer.ActLatest),
 // while the association's filtered offset (ntpq, peerstats) stays classic's.
 func TestEverySampleReachesTheLoop(t *testing.T) {
-	tos := system.DefaultTos()
 	loop := &recording{}
-	w := &world{t: t, now: t0, dark: map[netip.Addr]bool{}, kod: map[netip.Addr]string{},
-		stratum: 2, sent: map[netip.AddrPort]int{}, log: &bytes.Buffer{}}
-	e, err := New(Config{Servers: []peer.Config{{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient,
-		MinPoll: 4, MaxPoll: 4}}, NTP: true, Tos: &tos},
-		Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(7, 9)), Loop: loop,
-			Log: slog.New(slog.NewTextHandler(w.log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.e = e
+	w := loopWorld(t, peer.Config{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient, MinPoll: 4, MaxPoll: 4}, loop)
 	// The first four replies come back at once (2 ms round trip); every later one 1 ms
 	// slower on the way back: larger delay, offset half a millisecond lower.
 	w.slow = func(n int) time.Duration {
@@ -94,18 +100,8 @@ func TestEverySampleReachesTheLoop(t *testing.T) {
 // dispersion keeps the association unfit before); the loop gets the three earlier samples
 // first (clock.Discipline.Prime), once.
 func TestFirstUpdatePrimesTheLoop(t *testing.T) {
-	tos := system.DefaultTos()
 	loop := &recording{}
-	w := &world{t: t, now: t0, dark: map[netip.Addr]bool{}, kod: map[netip.Addr]string{},
-		stratum: 2, sent: map[netip.AddrPort]int{}, log: &bytes.Buffer{}}
-	e, err := New(Config{Servers: []peer.Config{{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient,
-		IBurst: true}}, NTP: true, Tos: &tos},
-		Options{Precision: -20, Start: t0, Rand: rand.New(rand.NewPCG(7, 9)), Loop: loop,
-			Log: slog.New(slog.NewTextHandler(w.log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.e = e
+	w := loopWorld(t, peer.Config{Addr: netip.AddrPortFrom(addr(2), 123), Mode: wire.ModeClient, IBurst: true}, loop)
 	w.run(2*time.Minute, nil)
 	if len(loop.primed) != 1 || len(loop.got) == 0 {
 		t.Fatalf("primed %d times, %d updates: want once, before the first", len(loop.primed), len(loop.got))
