@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,7 +33,8 @@ import (
 //	GONTP_KERNEL_BENCH=1 go test -run '^$' -bench KernelLab -benchtime 1x -timeout 90m ./internal/kerneltest
 //
 // GONTP_KERNEL_BENCH_MINUTES (default 20) and GONTP_KERNEL_BENCH_SCENARIOS (default
-// "lan,jitter") change the run.
+// "lan,jitter") change the run; GONTP_KERNEL_BENCH_KEEP=DIR keeps each guest's run
+// directory and error trace (DIR/SCENARIO/DAEMON/trace.csv).
 func BenchmarkKernelLab(b *testing.B) {
 	if os.Getenv("GONTP_KERNEL_BENCH") != "1" {
 		b.Skip("the real-kernel comparison takes 20 minutes a scenario: run it with GONTP_KERNEL_BENCH=1")
@@ -72,7 +74,7 @@ var benchDaemons = []daemonSpec{
 	{
 		name: "gontp",
 		files: func(dir, server string) map[string]string {
-			return map[string]string{"ntp.conf": ntpdConf(server, "driftfile "+dir+"/ntp.drift")}
+			return map[string]string{"ntp.conf": ntpdConf(server, append([]string{"driftfile " + dir + "/ntp.drift"}, statsLines(dir)...)...)}
 		},
 		argv: func(dir string, bd uml.Builds) []string {
 			return []string{bd.NTPD, "-n", "-g", "-c", dir + "/ntp.conf"}
@@ -93,7 +95,7 @@ var benchDaemons = []daemonSpec{
 	{
 		name: "classic 4.2.8p15",
 		files: func(dir, server string) map[string]string {
-			return map[string]string{"ntp.conf": ntpdConf(server, "driftfile "+dir+"/ntp.drift")}
+			return map[string]string{"ntp.conf": ntpdConf(server, append([]string{"driftfile " + dir + "/ntp.drift"}, statsLines(dir)...)...)}
 		},
 		argv: func(dir string, _ uml.Builds) []string {
 			return []string{"/opt/ntp-reference/classic/usr/sbin/ntpd", "-n", "-g", "-c", dir + "/ntp.conf"}
@@ -101,6 +103,13 @@ var benchDaemons = []daemonSpec{
 		env:   []string{"LD_LIBRARY_PATH=/opt/ntp-reference/classic/usr/lib/x86_64-linux-gnu"},
 		drift: [2]string{"ntp.drift", "-99.950\n"},
 	},
+}
+
+// statsLines make an ntpd of the classic family write loopstats and peerstats into dir,
+// for the kept run directories (GONTP_KERNEL_BENCH_KEEP).
+func statsLines(dir string) []string {
+	return []string{"statsdir " + dir + "/", "statistics loopstats peerstats",
+		"filegen loopstats file loopstats type none enable", "filegen peerstats file peerstats type none enable"}
 }
 
 func benchScenario(b *testing.B, scen string, minutes float64) {
@@ -141,12 +150,41 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 	fmt.Fprintf(&out, "\nscenario %s: +0.3 s, +100 ppm (tick 10001), %g min, samples once a second\n\n", scen, minutes)
 	fmt.Fprintf(&out, "| daemon | < 1 ms from | < 100 µs from | 2nd half: mean | SD | max | rate error at 10 min | at end | steps |\n")
 	fmt.Fprintf(&out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	keep := os.Getenv("GONTP_KERNEL_BENCH_KEEP")
 	for i, g := range guests {
 		g.Wait()
 		ps := points(g)
 		fmt.Fprintf(&out, "| %s | %s |\n", benchDaemons[i].name, summarize(ps, run))
+		if keep != "" {
+			keepRun(b, filepath.Join(keep, scen, strings.Fields(benchDaemons[i].name)[0]), g.Dir, ps)
+		}
 	}
 	fmt.Print(out.String())
+}
+
+// keepRun copies a guest's run directory (configuration, the daemon's log and statistics,
+// the agent's log) to dst and writes its error trace there as trace.csv: seconds since the
+// start, the guest's error (s), the rate error (ppm), the kernel's status word.
+func keepRun(b *testing.B, dst, dir string, ps []point) {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if data, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil && e.Type().IsRegular() {
+			if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var csv strings.Builder
+	csv.WriteString("elapsed_s,error_s,rate_error_ppm,status\n")
+	for _, p := range ps {
+		fmt.Fprintf(&csv, "%.3f,%.9f,%.4f,%#x\n", p.mono, p.err, rateError(p.s), p.s.Kernel.Status)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "trace.csv"), []byte(csv.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // summarize gives one table row: when the error came below 1 ms and 100 µs for good, the second
