@@ -34,13 +34,14 @@ var ops = map[string]func(c *client, args []string, out io.Writer){
 	"authinfo":   (*client).authinfo,
 	"reslist":    (*client).reslist,
 	"monlist":    (*client).monlist,
+	"clockstat":  (*client).clockstat,
 }
 
 // classicOnly are classic ntpdc's other commands: gontp's ntpdc names them and refuses them
 // (the write commands need classic's request key, and monlist is the amplifier classic
 // itself turned off).
 var classicOnly = []string{"addpeer", "addrefclock", "addserver", "addtrap", "broadcast",
-	"clkbug", "clockstat", "clrtrap", "controlkey", "delrestrict", "disable", "enable",
+	"clkbug", "clrtrap", "controlkey", "delrestrict", "disable", "enable",
 	"fudge", "ifreload", "ifstats", "preset", "readkeys", "requestkey", "reset",
 	"restrict", "traps", "trustedkey", "unconfig", "unrestrict", "untrustedkey", "keyid",
 	"keytype", "passwd"}
