@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // reqGetClockInfo is REQ_GET_CLOCKINFO (ntp_request.h); infoClockSize is the size of its
@@ -129,6 +130,59 @@ func (c *client) clockstat(args []string, w io.Writer) {
 		fmt.Fprintf(w, "fudge flags:          0x%x\n", cl[5])
 		if i < len(r.items)-1 {
 			fmt.Fprintln(w)
+		}
+	}
+}
+
+// infoIfStatsSize is the size of classic's struct info_if_stats, the item of REQ_IF_STATS
+// and REQ_IF_RELOAD; intBcastOpen is its INT_BCASTOPEN flag (a broadcast socket is open:
+// the broadcast address is listed).
+const (
+	infoIfStatsSize = 136
+	intBcastOpen    = 0x020
+)
+
+// ifstats and ifreload are classic's commands of the same names: the server's interface
+// list, after rescanning the interfaces for ifreload. Both are authenticated requests.
+func (c *client) ifstats(_ []string, w io.Writer)  { c.iflist(reqIfStats, w) }
+func (c *client) ifreload(_ []string, w io.Writer) { c.iflist(reqIfReload, w) }
+
+// iflist prints info_if_stats items as classic's iflist: one line per interface, then its
+// mask and, with a broadcast socket, its broadcast address.
+func (c *client) iflist(code byte, w io.Writer) {
+	r, res := c.s.queryAuth(code)
+	if res != 0 || !checkitems(r, w) || !c.checkitemsize(r.itemSize, infoIfStatsSize) {
+		return
+	}
+	fmt.Fprintf(w, "%2s %c %48s %c %c %12.12s %3s %3s %2s %5s %5s %5s %2s %3s %7s\n", "#", 'A',
+		"Address/Mask/Broadcast", 'T', 'E', "IF name", "Flg", "TL", "#M", "recv", "sent", "drop", "S", "PC", "uptime")
+	fmt.Fprintln(w, strings.Repeat("=", 114))
+	for _, it := range r.items {
+		v6 := be32(it[48:]) != 0
+		addr := func(off int) string { return address(v6, it[off:off+4], it[off:off+16]).String() }
+		name := string(it[52:84])
+		if i := strings.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if len(name) > 12 {
+			name = name[:12]
+		}
+		action := it[131]
+		if action < 1 || action > 3 {
+			action = 0
+		}
+		ignore := 'E'
+		if it[130] != 0 {
+			ignore = 'D'
+		}
+		flags := be32(it[84:])
+		fmt.Fprintf(w, "%2d %c %48s %c %c %12s %03x %3d %2d %5d %5d %5d %2d %3d %7d\n",
+			int32(be32(it[120:])), "?.+-"[action], addr(0), 'A', ignore, name, flags,
+			be32(it[88:]), be32(it[92:]), be32(it[96:]), be32(it[100:]), be32(it[104:]),
+			be32(it[112:]), be32(it[124:]), be32(it[108:]))
+		fmt.Fprintf(w, "     %48s %c\n", addr(32), 'M')
+		if !v6 && flags&intBcastOpen != 0 {
+			fmt.Fprintf(w, "     %48s %c\n", addr(16), 'B')
 		}
 	}
 }

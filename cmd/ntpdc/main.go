@@ -67,6 +67,8 @@ type client struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	prompt  bool // stdin is a terminal: print "ntpdc> " before each command
+	in      *bufio.Reader
+	auth    *auth // the keyid, keytype and passwd commands' key (auth.go)
 }
 
 func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
@@ -100,7 +102,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version)
 		return 0
 	}
-	c := &client{numeric: p.Has("numeric"), family: "udp", stdout: stdout, stderr: stderr}
+	c := &client{numeric: p.Has("numeric"), family: "udp", stdout: stdout, stderr: stderr, in: bufio.NewReader(stdin)}
+	c.auth = newAuth(c.in)
 	if p.Has("ipv4") {
 		c.family = "udp4"
 	} else if p.Has("ipv6") {
@@ -130,7 +133,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			continue
 		}
 		if len(cmds) == 0 || p.Has("interactive") {
-			c.interactive(stdin)
+			c.interactive()
 		} else {
 			for _, cmd := range cmds {
 				// Classic's main loop: with several hosts, each command's output is
@@ -186,22 +189,22 @@ func (c *client) open(host, progname string) bool {
 		return false
 	}
 	c.s = &session{conn: conn, host: host, impl: implXntpd, timeout: 5 * time.Second, stimeout: 2 * time.Second,
-		stderr: c.stderr, progname: progname}
+		stderr: c.stderr, progname: progname, sign: c.sign}
 	return true
 }
 
 // interactive reads commands from stdin until quit or its end; on a terminal each is asked
 // for with classic's prompt "ntpdc> " (classic prints no prompt when stdin is a pipe or a file).
-func (c *client) interactive(stdin io.Reader) {
-	sc := bufio.NewScanner(stdin)
+func (c *client) interactive() {
 	for {
 		if c.prompt {
 			fmt.Fprint(c.stdout, "ntpdc> ")
 		}
-		if !sc.Scan() {
+		line, err := c.in.ReadString('\n')
+		if line == "" && err != nil {
 			return
 		}
-		if !c.docmd(sc.Text()) {
+		if !c.docmd(strings.TrimSuffix(line, "\n")) {
 			return
 		}
 	}
@@ -271,7 +274,7 @@ func (c *client) docmd(line string) bool {
 			op(c, args, c.stdout)
 			return true
 		}
-		fmt.Fprintf(c.stderr, "***Command `%s' is not available in gontp's ntpdc (write commands, ifstats and ifreload need classic's request key; clkbug is not kept); use ntpq\n", name)
+		fmt.Fprintf(c.stderr, "***Command `%s' is not available in gontp's ntpdc (it sends no write requests, and clkbug is not kept); use ntpq\n", name)
 	}
 	return true
 }
