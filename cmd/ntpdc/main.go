@@ -2,10 +2,11 @@
 
 // Command ntpdc is gontp's ntpdc: classic ntpdc 4.2.8p15's read-only commands (peers,
 // dmpeers, listpeers, showpeer, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats,
-// timerstats, and pstats, ctlstats, authinfo, reslist, monlist) over mode 7, with classic's
-// options and output, for classic ntpd servers and gontp's (after `enable mode7`). Classic's
-// write commands and the authenticated ifstats are named and refused. The requests and their
-// answers are in query.go, the printing in ops.go and stats.go.
+// timerstats, and pstats, ctlstats, authinfo, reslist, monlist, clockstat, and the
+// authenticated ifstats and ifreload) over mode 7, with classic's options and output, for
+// classic ntpd servers and gontp's (after `enable mode7`). Classic's write commands are named
+// and refused. The requests and their answers are in query.go, the signing of authenticated
+// ones in auth.go, the printing in ops.go, stats.go and clock.go.
 package main
 
 import (
@@ -51,9 +52,9 @@ var command = cli.Program{
 		{Short: '?', Long: "help", Desc: "display extended usage information and exit"},
 		{Short: '!', Long: "more-help", Desc: "extended usage information passed thru pager"},
 	},
-	Description: `ntpdc asks an NTP daemon for its peers, system variables, counters and kernel state over mode 7, the private protocol of classic ntpd. gontp's ntpdc has classic ntpdc 4.2.8p15's read-only commands, with classic's output: peers, dmpeers, listpeers, showpeer, pstats, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats, timerstats, ctlstats, authinfo, reslist and monlist, plus help, host, version and quit. Without -c it reads commands from standard input, with the prompt "ntpdc> " when that is a terminal; with several hosts each command's output follows a line "--- HOST ---". It talks to classic ntpd and to gontp's ntpd (which answers peers, dmpeers, listpeers, showpeer, sysinfo, sysstats and kerninfo after "enable mode7"). Classic ntpd 4.2.8p15 answers monlist with "data not found" (the list was a traffic amplifier); older servers' lists are printed.
+	Description: `ntpdc asks an NTP daemon for its peers, system variables, counters and kernel state over mode 7, the private protocol of classic ntpd. gontp's ntpdc has classic ntpdc 4.2.8p15's read-only commands, with classic's output: peers, dmpeers, listpeers, showpeer, pstats, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats, timerstats, ctlstats, authinfo, reslist, monlist and clockstat, and the authenticated ifstats and ifreload, plus keyid, keytype, passwd, help, host, version and quit. ifstats and ifreload are signed with the key given by keyid, keytype (md5 or sha1) and passwd, as classic ntpdc signs them (the server needs it as its requestkey); without them ntpdc asks "Keyid: " and "MD5 Password: " on the terminal (the password without echo), or reads standard input when there is none. The password is never printed. Without -c it reads commands from standard input, with the prompt "ntpdc> " when that is a terminal; with several hosts each command's output follows a line "--- HOST ---". It talks to classic ntpd and to gontp's ntpd (which answers peers, dmpeers, listpeers, showpeer, sysinfo, sysstats and kerninfo after "enable mode7"). Classic ntpd 4.2.8p15 answers monlist with "data not found" (the list was a traffic amplifier); older servers' lists are printed.
 
-Classic's write commands (addserver, unconfig, enable, restrict, fudge, keys, traps, ...), ifstats and ifreload (authenticated requests in classic), clockstat and clkbug are refused by name. ntpq(1) (mode 6) does all of this and more.`,
+Classic's write commands (addserver, unconfig, enable, restrict, fudge, trustedkey, requestkey, traps, ...) and clkbug are refused by name, as are keytype's OpenSSL digests other than md5 and sha1. ntpq(1) (mode 6) does all of this and more.`,
 	Sections: []cli.Section{{Title: "See also", Text: "ntpq(1), ntpd(8)"}},
 }
 
