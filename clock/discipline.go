@@ -41,7 +41,7 @@ func (s State) String() string {
 // Classic poll and loop constants (ntp.h, ntp_loopfilter.c).
 const (
 	MinTC      = 3  // NTP_MINPOLL: the least sys_poll, ntpq's mintc
-	DefMinPoll = 6  // NTP_MINDPOLL: sys_poll at start
+	DefMinPoll = 6  // NTP_MINDPOLL: the default minpoll of an association
 	DefMaxPoll = 10 // NTP_MAXDPOLL
 	MaxTC      = 17 // NTP_MAXPOLL
 	clockPGate = 4  // CLOCK_PGATE: poll-adjust gate, in units of clock jitter
@@ -252,7 +252,7 @@ func New(k Kernel, p Params, log *slog.Logger) *Discipline {
 		p.Allan = 11
 	}
 	d := &Discipline{p: p, log: log, state: NSET, allowPanic: p.PanicGate, forceStep: p.ForceStep,
-		clamp: true, poll: max(min(int8(DefMinPoll), p.MaxPoll), p.MinPoll)}
+		clamp: true, poll: p.MinPoll}
 	pll := p.Kernel && !p.Once && p.StepFwd > 0 && p.StepBack > 0 && p.StepFwd <= MaxPhase &&
 		p.StepBack <= MaxPhase
 	d.led = ledger{k: k, log: log, pll: pll}

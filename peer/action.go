@@ -51,7 +51,11 @@ type Action struct {
 	Detail string      // ActEvent, ActDemobilize: a short reason ("timeout", "DENY")
 	At     time.Time   // ActRearm
 	Packet wire.Packet // ActSend
-	Sample Sample      // ActSample
+	// KeepXmt (ActSend): an interleaved symmetric packet, whose transmit field is already
+	// the departure time of our previous packet: send it unstamped, and give the real
+	// departure time of this one to SentAt (symxleave.go).
+	KeepXmt bool
+	Sample  Sample // ActSample
 }
 
 // Sample is the output of the clock filter (RFC 5905 section 10): the association's new

@@ -42,6 +42,7 @@ var (
 	ErrKissDeny  = errors.New("kiss-o'-death DENY or RSTR")
 	ErrKiss      = errors.New("kiss-o'-death with an unknown code")
 	ErrGone      = errors.New("association is demobilised")
+	ErrXleave    = errors.New("interleaved reply with inconsistent timestamps (interleave_error)")
 )
 
 // Config is one association as the configuration (or the engine, for pool members and
@@ -87,6 +88,8 @@ type Config struct {
 	// TTL is a broadcast association's IP TTL (IPv6 hop limit) for a multicast group
 	// (`broadcast ADDR ttl N`); 0 leaves the system's default.
 	TTL uint8
+	// Xleave is `xleave`: a client association asks for the interleaved mode (xleave.go).
+	Xleave bool
 }
 
 // Assoc is one association: the peer variables of RFC 5905 section 9 plus ntpd's poll and
@@ -124,6 +127,10 @@ type Assoc struct {
 	rec       ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
 	dst       ntptime.Time // our receive timestamp of its last packet (our next rec)
 	xmt       ntptime.Time // the peer's last transmit timestamp, for the duplicate test
+	xl        xleaveState  // the interleaved mode (xleave.go)
+	// flip and borg: the interleaved symmetric mode (symxleave.go)
+	flip int8
+	borg ntptime.Time
 
 	reach      uint8
 	unreach    int
@@ -221,6 +228,7 @@ func New(cfg Config, now time.Time, sys *system.State, rng *rand.Rand) (*Assoc, 
 		bclient:    cfg.BClient,
 		bcVol:      cfg.BClient && cfg.Mode == wire.ModeClient,
 		bdelay:     cfg.BDelay,
+		xl:         xleaveState{on: cfg.Xleave},
 		minpoll:    minp,
 		maxpoll:    maxp,
 		rng:        rng,
@@ -271,6 +279,11 @@ func (a *Assoc) clear(ident string, now time.Time, sys *system.State) {
 	a.rootdelay, a.rootdisp, a.reftime = 0, 0, 0
 	a.refid = wire.RefIDFromString(ident)
 	a.aorg, a.rec, a.dst, a.xmt = 0, 0, 0, 0
+	a.xl = xleaveState{on: a.xl.on}
+	a.flip, a.borg = 0, 0
+	if a.xl.on && a.symmetric() {
+		a.flip = 1 // classic peer_clear: "initialize the alternate origin switch"
+	}
 	a.reach, a.unreach, a.burst, a.retry = 0, 0, 0, 0
 	a.throttle, a.throttleAt = 0, now
 	a.epoch, a.timereceived, a.timelastrec, a.timereachable = time.Time{}, time.Time{}, time.Time{}, time.Time{}

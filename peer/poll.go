@@ -145,11 +145,16 @@ func (a *Assoc) xmit(now time.Time, sys *system.State, acts []Action) []Action {
 		Rec:       a.dst,
 		Xmt:       ntptime.FromTime(now),
 	}
-	a.aorg = p.Xmt
+	keep := a.symXleaveXmit(&p)
+	if !keep {
+		a.xleaveRequest(&p)
+		a.aorg = p.Xmt
+		a.xl.reqT1 = p.Xmt
+	}
 	a.sent++
 	a.headway(now)
 	a.throttle += 1<<a.effMinPoll(sys) - minPkt
-	return append(acts, Action{Kind: ActSend, Packet: p})
+	return append(acts, Action{Kind: ActSend, Packet: p, KeepXmt: keep})
 }
 
 // Transmitted replaces the transmit timestamp of the last packet sent, planned, with the
@@ -158,6 +163,7 @@ func (a *Assoc) xmit(now time.Time, sys *system.State, acts []Action) []Action {
 func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
 	if planned != 0 && a.aorg == planned {
 		a.aorg = actual
+		a.xl.reqT1 = actual
 	}
 }
 
@@ -168,6 +174,12 @@ func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
 func (a *Assoc) TxTimestamp(xmt, kernel ntptime.Time) {
 	if xmt != 0 && a.aorg == xmt {
 		a.t1org, a.t1 = xmt, kernel
+		if lag := fixedSeconds(kernel, xmt); lag >= 0 && lag < maxTxLag {
+			a.xl.reqT1 = kernel
+			if a.xl.on {
+				a.xl.lag = lag
+			}
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ package peer
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"gontp/internal/ntptime"
@@ -113,6 +114,7 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 	kiss := kissCode(pkt)
 
 	var failed error
+	interleaved := false
 	switch {
 	case pkt.Xmt == 0:
 		a.flash |= FlashUnsync
@@ -125,6 +127,14 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		a.flash |= FlashBogus
 		a.bogusorg++
 		return acts, ErrBogus
+	case a.symmetric() && kiss == noKiss:
+		// The origin tests of a symmetric packet, basic or interleaved (symxleave.go).
+		failed = a.symXleaveTests(pkt, &acts)
+	case a.xleaveReply(pkt):
+		// The interleaved answer to our request (xleave.go): it echoes the receive
+		// field we sent, not our transmit timestamp.
+		interleaved = true
+		a.aorg = 0
 	case pkt.Org == 0 || pkt.Org != a.aorg:
 		a.flash |= FlashBogus
 		a.bogusorg++
@@ -145,9 +155,12 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 		return a.report(EvBadAuth, "digest", acts), ErrAuth
 	}
 
-	// Update the state variables.
-	a.rec = pkt.Xmt
-	a.dst = rx.Dst
+	// Update the state variables (in the interleaved symmetric mode only after the
+	// packet is processed, symXleaveAfter).
+	if a.flip == 0 || !a.symmetric() {
+		a.rec = pkt.Xmt
+		a.dst = rx.Dst
+	}
 	a.xmt = pkt.Xmt
 	a.timelastrec = now
 	a.quiet = 0
@@ -195,13 +208,14 @@ func (a *Assoc) Receive(pkt *wire.Packet, rx Rx, now time.Time, sys *system.Stat
 
 	a.timereceived = now
 	a.authentic = rx.Auth == AuthOK
-	return a.process(pkt, now, sys, acts, failed)
+	acts, err := a.process(pkt, now, sys, acts, failed, interleaved)
+	return a.symXleaveAfter(pkt, rx.Dst, now, acts), err
 }
 
 // process is the second half of the receive path (ntpd process_packet): the header tests,
 // then the header is adopted, the burst armed, the reach register lit, and offset, delay and
 // dispersion computed for the clock filter.
-func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts []Action, failed error) ([]Action, error) {
+func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts []Action, failed error, interleaved bool) ([]Action, error) {
 	pstratum := pkt.Stratum
 	if pstratum == wire.StratumUnspec || pstratum > wire.StratumUnsynched {
 		pstratum = wire.StratumUnsynched
@@ -269,6 +283,27 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	}
 	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
+	if a.flip != 0 && a.symmetric() {
+		// Interleaved symmetric: timestamps of two consecutive packets each way.
+		t21, t34 = a.symXleaveSample(pkt)
+		if d := t21 - t34; d < 0 || d > 1 {
+			return a.symXleaveError(t21, t34, acts), ErrXleave
+		}
+		a.xl.interleaved = true
+	}
+	if interleaved {
+		// The previous exchange, completed with the server's real departure time.
+		t21, t34 = a.xleaveSample(pkt)
+		if d := t21 - t34; d < 0 || d > 1 {
+			// Classic's interleave_error: timestamps of different exchanges.
+			a.xleaveDone(pkt, false)
+			return a.report(EvXerr, fmt.Sprintf("t21 %.6f t34 %.6f", t21, t34), acts), ErrXleave
+		}
+		if !a.xl.interleaved {
+			acts = a.report(EvXleave, "", acts)
+		}
+	}
+	a.xleaveDone(pkt, interleaved)
 	offset := (t21 + t34) / 2
 	delay := t21 - t34
 	if delay < 0 {

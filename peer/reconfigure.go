@@ -11,7 +11,7 @@ import (
 
 // Reconfigure gives a running association the options of an edited configuration line
 // (gontp's live reload; classic ntpd has none): poll limits, version, key, iburst, burst,
-// prefer, noselect, true and preempt. What it has measured stays: the clock filter, the
+// prefer, noselect, true, preempt and xleave. What it has measured stays: the clock filter, the
 // reach register, the on-wire timestamps and the counters, so that editing a line's options
 // does not cost the association its samples. The address and the host mode cannot change
 // (the caller replaces the association then). A poll interval outside the new limits is
@@ -45,6 +45,9 @@ func (a *Assoc) Reconfigure(cfg Config, now time.Time) error {
 	a.iburst, a.burstOn = cfg.IBurst, cfg.Burst
 	a.prefer, a.noselect, a.trueFlg = cfg.Prefer, cfg.NoSelect, cfg.True
 	a.configured, a.preempt = cfg.Configured, cfg.Preempt
+	if a.xl.on != cfg.Xleave {
+		a.xl = xleaveState{on: cfg.Xleave}
+	}
 	a.minpoll, a.maxpoll = minp, maxp
 	a.ppoll = min(max(a.ppoll, minp), maxp)
 	if hp := min(max(a.hpoll, minp), maxp); hp != a.hpoll {

@@ -184,6 +184,11 @@ type Vars struct {
 	Prefer, NoSelect, True          bool
 	IBurst, Burst                   bool
 	Authentic                       bool
+	// Xleave is classic's peer variable `xleave`, s: how long after the transmit timestamp
+	// written into our last request the kernel sent it; kept for `xleave` associations
+	// (peer/xleave.go), 0 otherwise. Interleaved says the last reply used was interleaved.
+	Xleave      float64
+	Interleaved bool
 	// Counters of `ntpq -c pstats`.
 	Sent, Received, BadAuth, BogusOrg, OldPkt, SelDisp, SelBroken uint64
 	TimeReceived, TimeReachable, Update, Epoch                    time.Time
@@ -202,8 +207,9 @@ func (a *Assoc) Vars(now time.Time) Vars {
 		Timer: max(a.nextdate.Sub(now), 0), Selection: a.sel,
 		Configured: a.configured, Preempt: a.preempt, Prefer: a.prefer,
 		NoSelect: a.noselect, True: a.trueFlg, IBurst: a.iburst, Burst: a.burstOn,
-		Authentic: a.authentic,
-		Sent:      a.sent, Received: a.received, BadAuth: a.badauth, BogusOrg: a.bogusorg,
+		Authentic: a.authentic, Interleaved: a.xl.interleaved,
+		Xleave: a.xl.lag,
+		Sent:   a.sent, Received: a.received, BadAuth: a.badauth, BogusOrg: a.bogusorg,
 		OldPkt: a.oldpkt, SelDisp: a.seldisp, SelBroken: a.selbroken,
 		TimeReceived: a.timereceived, TimeReachable: a.timereachable, Update: a.update,
 		Epoch: a.epoch,

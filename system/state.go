@@ -106,7 +106,8 @@ const (
 	// DefAllan is the default Allan intercept, log2 s (tinker allan, 2048 s): samples older
 	// than this are ranked by delay plus dispersion instead of delay alone.
 	DefAllan = 11
-	// StartPoll is sys_poll at start, log2 s (NTP_MINDPOLL, 64 s; the same value as
-	// peer.DefMinPoll and clock.DefMinPoll).
-	StartPoll = 6
+	// StartPoll is sys_poll at start, log2 s: classic's init_loopfilter sets it to
+	// ntp_minpoll (NTP_MINPOLL, 8 s; ntpq rv shows tc=3 at start), so that an association
+	// with minpoll below 6 polls at its minpoll until the discipline raises sys_poll.
+	StartPoll = 3
 )

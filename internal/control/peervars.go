@@ -123,8 +123,15 @@ func (s *Server) putPeer(r *reply, p *snapshot.Peer, c int) {
 		b = appendTS(b, name, v.Org)
 	case "rec":
 		b = appendTS(b, name, v.Rec)
-	case "xleave", "in", "out", "bias":
-		return // interleave, interface rates and bias: gontp has none of them
+	case "xleave":
+		// Classic shows it, in ms, when not zero; gontp keeps it for `xleave`
+		// associations (peer.Vars.Xleave).
+		if v.Xleave == 0 {
+			return
+		}
+		b = appendFixed(b, name, v.Xleave*1e3, 3)
+	case "in", "out", "bias":
+		return // interface rates and bias: gontp has none of them
 	case "reach":
 		b = appendHex(b, name, uint64(v.Reach))
 	case "unreach":

@@ -89,6 +89,15 @@ func (c castListen) allGroups() []netip.Addr {
 	return out
 }
 
+// serves reports whether the sockets bound for c (at start) serve the configuration next
+// without new ones: next turns the broadcast client and the manycast server each off, or
+// keeps exactly c's.
+func (c castListen) serves(next castListen) bool {
+	client := !next.on() || next.broadcast == c.broadcast && slices.Equal(next.groups, c.groups)
+	manycast := len(next.manycast) == 0 || slices.Equal(next.manycast, c.manycast)
+	return client && manycast
+}
+
 // on reports whether the daemon is a broadcast client at all (classic sys_bclient).
 func (c castListen) on() bool { return c.broadcast || len(c.groups) > 0 }
 
@@ -143,10 +152,9 @@ func manycastLine(a *ntpconf.Association, pc peer.Config, log *slog.Logger) (eng
 		log.Warn(fmt.Sprintf("%s: manycastclient %s: ttl %d outside 1..255; this line has no effect", a.Pos, a.Address, a.TTLMode))
 		return engine.Pool{}, false
 	}
-	if a.Key != 0 {
-		log.Warn(fmt.Sprintf("%s: manycastclient %s: key %d: the solicitations go unsigned and the servers found get no key; use `disable auth` or restrict the group", a.Pos, a.Address, a.Key))
-	}
-	pc.Prefer, pc.Burst, pc.True, pc.Preempt, pc.KeyID = false, false, false, false, 0
+	// `key N`: the solicitations are signed with it, and only servers whose replies are
+	// signed with it get an association, which keeps the key (engine manycast.go).
+	pc.Prefer, pc.Burst, pc.True, pc.Preempt = false, false, false, false
 	return engine.Pool{Name: g.Unmap().String(), Group: g.Unmap(), MaxTTL: uint8(a.TTLMode), Peer: pc}, true
 }
 

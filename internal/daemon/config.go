@@ -448,6 +448,7 @@ func applyConfig(cfg *ntpconf.Config, cmdFamily int, log *slog.Logger) *runConfi
 			Version: uint8(a.Version), KeyID: a.Key,
 			IBurst: a.Has("iburst"), Burst: a.Has("burst"), Prefer: a.Has("prefer"),
 			NoSelect: a.Has("noselect"), True: a.Has("true"), Preempt: a.Has("preempt"),
+			Xleave: a.Has("xleave"),
 		}
 		if a.Key != 0 && !rc.keys.Trusted(uint32(a.Key)) {
 			log.Warn(fmt.Sprintf("%s: %s %s key %d: not a trusted key of the key file; nothing is sent to it (classic: \"no key\")",
@@ -611,8 +612,14 @@ func warnFlags(cfg *ntpconf.Config, log *slog.Logger) {
 func warnAssocOptions(a *ntpconf.Association, log *slog.Logger) {
 	for _, f := range a.Flags {
 		switch f {
-		case "xleave", "autokey", "xmtnonce":
+		case "autokey", "xmtnonce":
 			log.Warn(fmt.Sprintf("%s: %s %s: option %s is read but gontp does not act on it yet; it has no effect", a.Pos, a.Kind, a.Address, f))
+		case "xleave":
+			// The client/server (peer/xleave.go) and symmetric (peer/symxleave.go)
+			// interleaved modes; classic's broadcast one is not there yet.
+			if a.Kind != ntpconf.KindServer && a.Kind != ntpconf.KindPool && a.Kind != ntpconf.KindPeer {
+				log.Warn(fmt.Sprintf("%s: %s %s: option xleave works only on server, pool and peer lines; here it has no effect", a.Pos, a.Kind, a.Address))
+			}
 		}
 	}
 	if a.TTLMode != 0 && a.Refclock == nil && a.Kind != ntpconf.KindBroadcast && a.Kind != ntpconf.KindManycastClient {

@@ -113,7 +113,7 @@ func TestUnusedFlagsAndOptionsWarned(t *testing.T) {
 	_, logs := apply(t, `enable mode7 auth bclient calibrate stats
 disable auth
 enable monitor ntp kernel
-server 198.18.0.2 xleave
+broadcast 198.18.0.255 xleave
 server 198.18.0.3 autokey
 server 198.18.0.4 xmtnonce
 server 198.18.0.5 ttl 5
@@ -124,7 +124,7 @@ server 198.18.0.6 ident grp
 		"ntp.conf:1:19: enable bclient is read",
 		"ntp.conf:1:27: enable calibrate is read",
 		"ntp.conf:1:37: enable stats is read",
-		"ntp.conf:4:1: server 198.18.0.2: option xleave is read",
+		"ntp.conf:4:1: broadcast 198.18.0.255: option xleave works only on server, pool and peer lines",
 		"ntp.conf:5:1: server 198.18.0.3: option autokey is read",
 		"ntp.conf:6:1: server 198.18.0.4: option xmtnonce is read",
 		"ntp.conf:7:1: server 198.18.0.5: option ttl is read",
@@ -223,5 +223,32 @@ func TestKernelPPSFlag3Accepted(t *testing.T) {
 	if len(rc.engine.Refclocks) != 4 || !rc.engine.Refclocks[0].Clock.Fudge.Flags[2] || !rc.engine.Refclocks[1].Clock.Fudge.Flags[2] ||
 		rc.engine.Refclocks[3].Clock.Fudge.Flags[2] {
 		t.Errorf("refclocks %+v", rc.engine.Refclocks)
+	}
+}
+
+// TestCastReloadWithoutNewSockets: a reload may turn the broadcast client and the manycast
+// server off, and back on with the sockets bound at start; anything else needs a restart.
+func TestCastReloadWithoutNewSockets(t *testing.T) {
+	g1, g2 := netip.MustParseAddr("224.0.1.1"), netip.MustParseAddr("239.1.1.1")
+	start := castListen{broadcast: true, groups: []netip.Addr{g1}, manycast: []netip.Addr{g2}}
+	for _, c := range []struct {
+		name string
+		next castListen
+		want bool
+	}{
+		{"unchanged", start, true},
+		{"all off", castListen{}, true},
+		{"client off, manycast kept", castListen{manycast: []netip.Addr{g2}}, true},
+		{"manycast off, client kept", castListen{broadcast: true, groups: []netip.Addr{g1}}, true},
+		{"another group", castListen{broadcast: true, groups: []netip.Addr{g2}}, false},
+		{"broadcast dropped, group kept", castListen{groups: []netip.Addr{g1}}, false},
+		{"another manycast group", castListen{manycast: []netip.Addr{g1}}, false},
+	} {
+		if got := start.serves(c.next); got != c.want {
+			t.Errorf("%s: serves = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if (castListen{}).serves(castListen{broadcast: true}) {
+		t.Error("a broadcast client added to a daemon that bound no broadcast socket")
 	}
 }

@@ -139,7 +139,10 @@ type Daemon struct {
 	// castWarned is the last error logged for each broadcast destination (bcast.go),
 	// so that a destination no interface reaches is named once, not at every poll.
 	castWarned map[netip.Addr]string
-	resolver   Resolver
+	// castStart is what the broadcast client and manycast server sockets were bound for
+	// at start (a reload can turn them off and on, not bind others).
+	castStart castListen
+	resolver  Resolver
 
 	dropped atomic.Uint64 // association packets dropped because the engine queue was full
 
@@ -148,6 +151,9 @@ type Daemon struct {
 	// stampSeal writes a reply's transmit timestamp and then its MAC (made once, so that
 	// handing it to netio per reply allocates nothing).
 	stampSeal netio.TxHook
+	// seal only computes the MAC of an interleaved reply, whose transmit timestamp
+	// Respond wrote.
+	seal netio.TxHook
 	// keys are the symmetric keys in use (nil: no key file); the engine goroutine signs
 	// the associations' packets with them, authinfo and runtime configuration read them.
 	keys atomic.Pointer[keys.Set]
@@ -262,6 +268,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		wire.PutXmt(b, ntptime.FromTime(now))
 		d.srv.Seal(b)
 	}
+	d.seal = func(b []byte, _ time.Time) { d.srv.Seal(b) }
 	var engineKeys engine.Keys
 	if cfg.keys != nil {
 		d.keys.Store(cfg.keys)
@@ -300,6 +307,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer d.socks.Close()
+	d.castStart = cfg.cast
 	if cfg.cast.on() || len(cfg.cast.manycast) > 0 {
 		// broadcastclient/multicastclient/manycastserver: bound before the privilege
 		// drop, as classic.
@@ -365,6 +373,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 	// The engine goroutine is not running yet, so this call may touch the engine directly.
 	eng.SetLocalAddrs(d.localAddrs())
+	// The real departure times of replies to clients that may ask for the interleaved
+	// mode (server/xleave.go), on the disciplined clock's timescale.
+	d.socks.OnTxTime(func(dst netip.AddrPort, reply []byte, tx time.Time, kernel bool) {
+		d.srv.Transmitted(dst, reply, ntptime.FromTime(d.clock.RxTime(tx, kernel)))
+	})
 	if err := d.socks.ServeBatch(d.handle); err != nil {
 		return err
 	}
@@ -474,8 +487,18 @@ func (d *Daemon) handle(p *netio.Packet, reply []byte) (int, netio.TxHook) {
 		}
 		return 0, nil
 	}
+	if verdict == server.RepliedInterleaved {
+		// The transmit timestamp is our previous reply's real departure time, already
+		// written; only the MAC is still to compute. This reply's own departure time is
+		// kept for the client's next request (server/xleave.go).
+		p.WantTxTime = true
+		return n, d.seal
+	}
 	if n == 0 || !verdict.StampXmt() {
 		return n, nil
+	}
+	if verdict == server.Replied && server.WantsTxTime(p.Data) {
+		p.WantTxTime = true
 	}
 	if verdict == server.Replied && d.nts != nil && d.nts.ring != nil && len(p.Data) > wire.HeaderLen {
 		return d.ntsReply(p.Data, reply, n)
@@ -613,8 +636,20 @@ func (d *Daemon) send(s engine.Send) {
 	if d.ntsSend(sock, s) {
 		return
 	}
+	apriori := d.now()
 	actual, ok := d.sendFrom(sock, s)
 	if !ok {
+		return
+	}
+	if s.KeepXmt {
+		// An interleaved symmetric packet: its own departure time goes out in the
+		// next one (peer/symxleave.go).
+		t := d.now()
+		if d.txKernelOK {
+			t = d.clock.RxTime(d.txKernel, true)
+		}
+		d.eng.SentAt(s.To, t, apriori)
+		d.recordOutput(sock.Local.Addr(), s, actual)
 		return
 	}
 	if actual != 0 {
@@ -647,7 +682,11 @@ func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool
 	var actual ntptime.Time
 	stamp := func(p []byte, now time.Time) {
 		actual = ntptime.FromTime(now)
-		wire.PutXmt(p, actual)
+		if s.KeepXmt {
+			actual = s.Packet.Xmt
+		} else {
+			wire.PutXmt(p, actual)
+		}
 		if s.KeyID != 0 {
 			keySet.Sign(p[:wire.HeaderLen+wire.KeyIDLen], s.KeyID, p[:wire.HeaderLen])
 		}
@@ -657,7 +696,7 @@ func (d *Daemon) sendFrom(sock *netio.Socket, s engine.Send) (ntptime.Time, bool
 	var kernel time.Time
 	var ok bool
 	var err error
-	if s.Packet.Mode == wire.ModeClient && !s.Cast {
+	if s.Packet.Mode == wire.ModeClient && !s.Cast || s.KeepXmt {
 		kernel, ok, err = sock.SendToStamped(b[:n], s.To, stamp)
 	} else {
 		err = sock.SendTo(b[:n], s.To, stamp)

@@ -53,6 +53,9 @@ type applier struct {
 	groups  []string
 	apply   func(d *Daemon, e *engine.Engine, cur *runConfig, now time.Time)
 	differs func(old, cur *runConfig) bool
+	// can, when set, says whether this change can be applied in the running daemon; when
+	// it cannot, the change is named as taking effect at the next restart.
+	can func(d *Daemon, cur *runConfig) bool
 }
 
 var appliers = []applier{
@@ -100,9 +103,22 @@ var appliers = []applier{
 	// NTS (nts.go): the NTS-KE server, its certificate, the master key file and the NTS
 	// associations are set up at start only.
 	{name: "nts (and server/pool lines with nts)", groups: []string{"nts"}},
-	// The broadcast client's sockets are bound at start, before the privilege drop
-	// (bcast.go); `broadcast` lines are association lines and reload as such.
-	{name: "broadcastclient, multicastclient, broadcastdelay, manycastserver", groups: []string{"broadcastclient", "multicastclient", "broadcastdelay", "manycastserver"}},
+	// `broadcastdelay` needs no socket: the broadcast client associations mobilised from
+	// now on take it.
+	{name: "broadcastdelay", groups: []string{"broadcastdelay"}, apply: func(_ *Daemon, e *engine.Engine, cur *runConfig, _ time.Time) {
+		e.SetBClient(cur.engine.BClient)
+	}},
+	// The broadcast client's and the manycast server's sockets are bound at start, before
+	// the privilege drop (bcast.go), and stay: a reload may turn the broadcast client or
+	// the manycast server off, and back on with the sockets of the start; anything that
+	// needs other sockets takes effect at the next restart. `broadcast` lines are
+	// association lines and reload as such.
+	{name: "broadcastclient, multicastclient, manycastserver", groups: []string{"broadcastclient", "multicastclient", "manycastserver"},
+		can: func(d *Daemon, cur *runConfig) bool { return d.castStart.serves(cur.cast) },
+		apply: func(d *Daemon, _ *engine.Engine, cur *runConfig, _ time.Time) {
+			d.srv.SetBClient(cur.cast.on())
+			d.srv.SetManycastServer(len(cur.cast.manycast) > 0)
+		}},
 }
 
 // groupTexts splits a configuration into the groups appliers own: the saveconfig lines of
@@ -328,7 +344,7 @@ func (d *Daemon) applyReload(ctx context.Context, e *engine.Engine, rc *runConfi
 		if !changed(a) {
 			continue
 		}
-		if a.apply == nil {
+		if a.apply == nil || a.can != nil && !a.can(d, rc) {
 			restart = append(restart, a.name)
 			continue
 		}

@@ -126,3 +126,71 @@ func TestAuthenticatedAssociation(t *testing.T) {
 		})
 	}
 }
+
+// TestManycastWithKey: a `manycastclient GROUP key 2` prototype signs its solicitations with
+// key 2 and mobilises an association (with key 2) only for a server whose reply is signed
+// with it: an unsigned reply, or one signed with another trusted key, is declined. Without a
+// trusted key nothing is sent (classic's "no key").
+func TestManycastWithKey(t *testing.T) {
+	set := keySet(t, "1 MD5 one\n2 SHA1 two\n", 1, 2)
+	group := netip.MustParseAddrPort("224.0.1.1:123")
+	w := newWorld(t, Config{Pools: []Pool{{Name: "224.0.1.1", Group: group.Addr(),
+		Peer: peer.Config{Mode: wire.ModeClient, MinPoll: 3, MaxPoll: 3, KeyID: 2}}}})
+	w.e.SetKeys(set)
+	var sol *Send
+	for i := 0; i < 10 && sol == nil; i++ {
+		w.now = w.e.Next()
+		for _, s := range w.e.Timer(w.now) {
+			if s.To.Addr() == group.Addr() {
+				sol = &s
+			}
+		}
+	}
+	if sol == nil {
+		t.Fatal("no solicitation")
+	}
+	if sol.KeyID != 2 || !sol.Cast {
+		t.Fatalf("solicitation key %d cast %v; want key 2, cast", sol.KeyID, sol.Cast)
+	}
+	reply := func(from int, key uint32) {
+		rx := w.now.Add(time.Millisecond)
+		p := wire.Packet{Leap: wire.LeapNone, Version: 4, Mode: wire.ModeServer, Stratum: 2, Poll: 3,
+			Precision: -20, RootDisp: ntptime.ShortFromSeconds(0.01), RefID: wire.RefIDFromString("GPS"),
+			RefTime: ntptime.FromTime(w.now.Add(-time.Minute)), Org: sol.Packet.Xmt,
+			Rec: ntptime.FromTime(rx), Xmt: ntptime.FromTime(rx)}
+		b := make([]byte, wire.HeaderLen, wire.HeaderLen+wire.MaxMACLen)
+		p.Encode(b)
+		if key != 0 {
+			b, _ = set.Sign(binary.BigEndian.AppendUint32(b, key), key, b[:wire.HeaderLen])
+		}
+		w.e.Receive(b, netip.AddrPortFrom(addr(from), 123), rx, rx)
+	}
+	reply(7, 0) // unsigned
+	reply(8, 1) // another trusted key
+	reply(9, 2) // the line's key
+	var found []string
+	for _, p := range w.e.Snapshot().Peers {
+		if p.Vars.Addr.Addr() != group.Addr() {
+			found = append(found, p.Vars.Addr.String())
+			if p.Vars.KeyID != 2 {
+				t.Errorf("association for %v has key %d; want 2", p.Vars.Addr, p.Vars.KeyID)
+			}
+		}
+	}
+	if len(found) != 1 || found[0] != netip.AddrPortFrom(addr(9), 123).String() {
+		t.Errorf("associations mobilised for %v; want only the signed reply's server %v", found, addr(9))
+	}
+
+	// Without a trusted key: no solicitation.
+	w2 := newWorld(t, Config{Pools: []Pool{{Name: "224.0.1.1", Group: group.Addr(),
+		Peer: peer.Config{Mode: wire.ModeClient, MinPoll: 3, MaxPoll: 3, KeyID: 5}}}})
+	w2.e.SetKeys(set)
+	for i := 0; i < 10; i++ {
+		w2.now = w2.e.Next()
+		for _, s := range w2.e.Timer(w2.now) {
+			if s.To.Addr() == group.Addr() {
+				t.Fatalf("solicitation sent with the untrusted key 5")
+			}
+		}
+	}
+}

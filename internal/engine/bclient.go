@@ -24,6 +24,11 @@ type BClient struct {
 	Delay float64
 }
 
+// SetBClient applies a reloaded `broadcastdelay` (gontp's live reload; classic has none):
+// the broadcast client associations mobilised from now on take it, as classic's read
+// sys_bdelay when they start; the running ones keep the delay they measured.
+func (e *Engine) SetBClient(b BClient) { e.bclient = b }
+
 // NewBClient mobilises a broadcast client association for a broadcast from a stranger that
 // the server allowed to (server.NewBClient) and hands it the packet, as classic receive()
 // does for AM_NEWBCL (4.2.8p15 always runs the volley): newpeer with the packet's version and its poll as minpoll and

@@ -177,6 +177,9 @@ type Send struct {
 	// TTL for a group (0: the system's default).
 	Cast bool
 	TTL  uint8
+	// KeepXmt marks an interleaved symmetric packet (peer.Action.KeepXmt): sent without
+	// a new transmit timestamp; its real departure time goes to SentAt.
+	KeepXmt bool
 }
 
 // association is one peer.Assoc with what the engine adds: its ID and, for a reference
@@ -485,6 +488,15 @@ func (e *Engine) TxTimestamp(to netip.AddrPort, xmt ntptime.Time, kernel time.Ti
 	}
 }
 
+// SentAt gives the real departure time of an interleaved symmetric packet sent to `to`
+// (Send.KeepXmt): the kernel's transmit timestamp, else the time read after the send;
+// apriori is the time read before it (peer.Assoc.SentAt).
+func (e *Engine) SentAt(to netip.AddrPort, t, apriori time.Time) {
+	if as, ok := e.byAddr[to]; ok && as.clock == nil {
+		as.a.SentAt(ntptime.FromTime(t), ntptime.FromTime(apriori))
+	}
+}
+
 // Receive hands a datagram from src to its association. Packets from unknown sources are
 // the server's business and never reach the engine; a packet for a vanished association is
 // dropped.
@@ -499,7 +511,7 @@ func (e *Engine) Receive(data []byte, src netip.AddrPort, rx time.Time, now time
 		return nil
 	}
 	if as == nil {
-		if e.poolReply(&pkt, src, now) {
+		if e.poolReply(&pkt, data, &tr, src, now) {
 			e.publish(now)
 		}
 		return nil
@@ -573,7 +585,7 @@ func (e *Engine) carryOut(as *association, now time.Time, out []Send) []Send {
 				}
 				break
 			}
-			send := Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id}
+			send := Send{To: as.a.Addr(), Packet: act.Packet, KeyID: id, KeepXmt: act.KeepXmt}
 			if act.Packet.Mode == wire.ModeBroadcast {
 				send.Cast, send.TTL = true, as.a.TTL()
 			}

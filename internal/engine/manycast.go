@@ -21,7 +21,8 @@ const DefaultManycastTTL = 8
 // the engine still wants servers (poolWants: fewer than `tos maxclock` associations or
 // fewer than `tos minclock` survivors), one hop further, up to the line's ttl. Once enough
 // servers are found the prototype stays quiet, and the ring starts again from the link
-// when it must solicit anew.
+// when it must solicit anew. With `key N` on the line the solicitations are signed with
+// that key and only replies signed with it are taken (poolReply).
 func (e *Engine) manycastXmit(p *pool, now time.Time, out []Send) []Send {
 	switch {
 	case p.ttl == 0:
@@ -38,8 +39,14 @@ func (e *Engine) manycastXmit(p *pool, now time.Time, out []Send) []Send {
 		RootDelay: ntptime.ShortFromSeconds(e.sys.RootDelay),
 		RootDisp:  ntptime.ShortFromSeconds(e.sys.RootDisp),
 		RefID:     e.sys.RefID, RefTime: e.sys.RefTime, Xmt: ntptime.FromTime(now)}
+	id := p.cfg.KeyID
+	if id != 0 && (e.keys == nil || !e.keys.Trusted(id)) {
+		// Classic peer_xmit: "no key", nothing sent.
+		e.warnOnce("manycast-key-"+p.name, fmt.Sprintf("manycastclient %s key %d: not a trusted key of the key file; no solicitation is sent", p.name, id))
+		return out
+	}
 	p.aorg = pkt.Xmt
 	p.sent++
 	e.log.Debug(fmt.Sprintf("manycast solicitation to %s, ttl %d", p.group.Addr(), p.ttl))
-	return append(out, Send{To: p.group, Packet: pkt, Cast: true, TTL: p.ttl})
+	return append(out, Send{To: p.group, Packet: pkt, Cast: true, TTL: p.ttl, KeyID: id})
 }

@@ -229,7 +229,7 @@ func (e *Engine) PoolResolved(id uint16, addrs []netip.Addr, err error, now time
 // reply from an unsynchronised server or one outside `tos floor`..`ceiling` is declined;
 // otherwise a preemptible client association is mobilised for the server and the pool
 // solicits its next server a second later. It reports whether the packet was a pool reply.
-func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) bool {
+func (e *Engine) poolReply(pkt *wire.Packet, data []byte, tr *wire.Trailer, src netip.AddrPort, now time.Time) bool {
 	var p *pool
 	for _, q := range e.pools {
 		if q.solicit == src && q.aorg != 0 || q.group.IsValid() && q.aorg != 0 && pkt.Org == q.aorg {
@@ -243,6 +243,14 @@ func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) 
 		// A manycast solicitation may be answered by many servers: each may get an
 		// association, so the origin stays valid until the next solicitation.
 		if _, known := e.byAddr[src]; known {
+			return true
+		}
+		// A manycast client with a key (`manycastclient GROUP key N`) takes only replies
+		// signed with that key, trusted for the server's address, as classic's
+		// association with the key does (receive(), AUTH(peer->keyid, ...)).
+		if id := p.cfg.KeyID; id != 0 && (e.keys == nil || !tr.HasMAC || tr.KeyID != id ||
+			!e.keys.TrustedFrom(id, src.Addr().Unmap()) || !e.keys.Verify(id, data[:tr.AuthLen], tr.Digest)) {
+			e.log.Debug(fmt.Sprintf("manycast %s: reply from %s not authenticated with key %d; declined", p.name, src.Addr(), id))
 			return true
 		}
 	} else {
@@ -261,7 +269,7 @@ func (e *Engine) poolReply(pkt *wire.Packet, src netip.AddrPort, now time.Time) 
 		v = p.version
 	}
 	pc := peer.Config{Addr: src, Mode: wire.ModeClient, MinPoll: p.minpoll, MaxPoll: p.maxpoll,
-		Version: v, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Preempt: true}
+		Version: v, IBurst: p.cfg.IBurst, NoSelect: p.cfg.NoSelect, Preempt: true, KeyID: p.cfg.KeyID}
 	as, err := e.add(pc, nil, now)
 	if err != nil {
 		e.log.Error(fmt.Sprintf("pool %s: %v", p.name, err))

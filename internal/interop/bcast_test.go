@@ -4,10 +4,12 @@ package interop
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"gontp/internal/daemon"
+	"gontp/internal/snapshot"
 	"gontp/internal/testnet"
 	"gontp/internal/wire"
 )
@@ -28,6 +30,9 @@ func TestBroadcastServerToClassic(t *testing.T) {
 		{"broadcast", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
 		{"multicast", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
 		{"key", fmt.Sprintf("broadcast %s key 2 minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
+		// IPv6: a site-local group on the private bridge; gontp sends from its link-local
+		// address, so classic's refid for it is the address's hash, not an IPv4 address.
+		{"multicast6", "broadcast ff05::101 minpoll 4\n", "multicastclient ff05::101\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // minutes of waiting on its own network
@@ -51,7 +56,7 @@ func TestBroadcastServerToClassic(t *testing.T) {
 			for {
 				stratum, refid, _ := classicSys(t, client, ref)
 				rows := classicPeers(t, client, ref)
-				if stratum == 10 && refid == server.Addr().String() {
+				if stratum == 10 && (refid == server.Addr().String() || tc.name == "multicast6" && gontpRow(rows)) {
 					t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, rows)
 					break
 				}
@@ -62,6 +67,28 @@ func TestBroadcastServerToClassic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gontpRow reports whether classic's system peer is an IPv6 link-local address (gontp's,
+// the only IPv6 sender on the private network).
+func gontpRow(rows []ntpqPeer) bool {
+	for _, r := range rows {
+		if r.tally == '*' && strings.HasPrefix(r.remote, "fe80:") {
+			return true
+		}
+	}
+	return false
+}
+
+// linkLocalPeer is the association with an IPv6 link-local address (the IPv6 multicast
+// server's, the only IPv6 sender on the private network).
+func linkLocalPeer(s *snapshot.Snapshot) (snapshot.Peer, bool) {
+	for _, p := range s.Peers {
+		if p.Vars.Addr.Addr().Is6() && p.Vars.Addr.Addr().IsLinkLocalUnicast() {
+			return p, true
+		}
+	}
+	return snapshot.Peer{}, false
 }
 
 // TestBroadcastClientGontp is the client side: a broadcast server (classic ntpd 4.2.8p15,
@@ -78,6 +105,8 @@ func TestBroadcastClientGontp(t *testing.T) {
 		{"classic-multicast", "classic", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
 		{"gontp-broadcast", "gontp", fmt.Sprintf("broadcast %s minpoll 4\n", testnet.BroadcastAddr), "broadcastclient\n"},
 		{"gontp-multicast", "gontp", "broadcast 224.0.1.1 minpoll 4\n", "multicastclient 224.0.1.1\n"},
+		// IPv6: the server sends from its link-local address to a site-local group.
+		{"classic-multicast6", "classic", "broadcast ff05::101 minpoll 4\n", "multicastclient ff05::101\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel() // minutes of waiting on its own network
@@ -99,6 +128,9 @@ func TestBroadcastClientGontp(t *testing.T) {
 			for {
 				s := snap()
 				p, ok := findPeer(s, server.Addr())
+				if tc.name == "classic-multicast6" {
+					p, ok = linkLocalPeer(s)
+				}
 				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && p.Vars.HMode == 6 && p.Vars.PMode == wire.ModeBroadcast && !p.Vars.Configured {
 					t.Logf("gontp: stratum %d, association %+v", s.Sys.Stratum, p.Vars)
 					break
@@ -175,6 +207,61 @@ func TestManycastClientGontp(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v", s.Sys.Stratum, s.SysPeer, ok, p.Vars)
+				}
+				time.Sleep(2 * time.Second)
+			}
+		})
+	}
+}
+
+// TestManycastWithKeys is issue 19's symmetric-key manycast, against classic ntpd 4.2.8p15
+// with its default `enable auth`: the manycast client's line has `key 2` (SHA1), its
+// solicitations are signed with it and only replies signed with it are taken. Both ways:
+// classic `manycastclient 224.0.1.1 key 2` finds gontp's `manycastserver 224.0.1.1` and
+// synchronises to it at stratum 10; gontp `manycastclient 224.0.1.1 key 2` finds classic's
+// manycast server, keeps the key on the association (auth ok) and serves at stratum 10.
+func TestManycastWithKeys(t *testing.T) {
+	for _, client := range []string{"classic", "gontp"} {
+		t.Run(client+" client", func(t *testing.T) {
+			t.Parallel() // minutes of waiting on its own network
+			ref := testnet.Reference(t, "classic-ntpd", "classic-ntpq", "chronyd")
+			tn := testnet.New(t)
+			chrony := tn.Host("chrony")
+			sh := tn.Host("server")
+			ch := tn.Host("client")
+			testnet.Chronyd(t, chrony, "local stratum 8\nallow\n")
+			keys := testnet.WriteFile(t, "ntp.keys", sharedKeys)
+			auth := fmt.Sprintf("keys %s\ntrustedkey 1 2\n", keys)
+			virtual := daemon.ClockOptions{VirtualClock: "0,0"}
+			srvConf := auth + fmt.Sprintf("server %s iburst minpoll 3 maxpoll 3\nmanycastserver 224.0.1.1\n", chrony.Addr())
+			cliConf := auth + "manycastclient 224.0.1.1 key 2 minpoll 3\n"
+			deadline := time.Now().Add(3 * time.Minute)
+			if client == "classic" {
+				runGontpInProcessClock(t, sh, srvConf, nil, virtual)
+				testnet.ClassicNTPD(t, ch, cliConf)
+				for {
+					stratum, refid, _ := classicSys(t, ch, ref)
+					if stratum == 10 && refid == sh.Addr().String() {
+						t.Logf("classic: stratum %d refid %s, peers %+v", stratum, refid, classicPeers(t, ch, ref))
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("after 3 minutes classic is at stratum %d refid %s, peers %+v", stratum, refid, classicPeers(t, ch, ref))
+					}
+					time.Sleep(2 * time.Second)
+				}
+			}
+			testnet.ClassicNTPD(t, sh, srvConf)
+			snap, logs := runGontpInProcessClock(t, ch, cliConf, nil, virtual)
+			for {
+				s := snap()
+				p, ok := findPeer(s, sh.Addr())
+				if ok && s.SysPeer == p.ID && s.Sys.Stratum == 10 && p.Vars.KeyID == 2 && p.Vars.Authentic {
+					t.Logf("gontp: stratum %d, found %s with key %d (reach %o)", s.Sys.Stratum, p.Vars.Addr, p.Vars.KeyID, p.Vars.Reach)
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 3 minutes gontp is at stratum %d, sys peer %d, association for the server %v: %+v\n%s", s.Sys.Stratum, s.SysPeer, ok, p.Vars, logs)
 				}
 				time.Sleep(2 * time.Second)
 			}

@@ -230,6 +230,7 @@ tinker panic 0 stepout 600
 			log: "reload: reference clock LOCAL(0) added"},
 		{name: "reference clock fudge edited", conf: base + "server 127.127.1.0\nfudge 127.127.1.0 stratum 9 refid TEST\n",
 			log: "reload: reference clock LOCAL(0) takes its edited line and fudge; its measurements are kept"},
+		{name: "broadcastdelay", conf: base + "broadcastdelay 0.008\n", log: "reload: broadcastdelay applied"},
 		{name: "restart-only directive", conf: base + "disable kernel\n",
 			log: "enable/disable kernel changed: gontp cannot change that in a running daemon yet"},
 		{name: "enable mode7 added", conf: base + "enable mode7\n", log: "enable mode7: ntpdc's read-only requests are answered"},

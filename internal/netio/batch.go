@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -80,6 +81,7 @@ func (s *Set) startBatchReader(sock *Socket) {
 			s.log.Error(fmt.Sprintf("interface #%d %s: %v; not reading one of its sockets", sock.Index, sock.Name, err))
 			continue
 		}
+		b.txTime = s.txTime
 		if i == 0 && n > 1 {
 			if err := concentrate(b.fd); err != nil {
 				s.log.Info(fmt.Sprintf("interface #%d %s: no reuseport BPF in this kernel (%v): %d receive loops share its datagrams always",
@@ -122,7 +124,12 @@ func (s *Socket) newLoop(i int) (*batch, error) {
 		return nil, net.ErrClosed
 	}
 	s.loops++
-	return newBatch(s, dup, s.stopFd), nil
+	b := newBatch(s, dup, s.stopFd)
+	if i == 0 {
+		// The same kernel socket as SendToStamped's: share its counter.
+		b.txc = txCounter{mu: &s.sendMu, stamps: &s.txStamps, key: &s.txKey}
+	}
+	return b, nil
 }
 
 // release closes the loop's descriptor, and the socket's eventfd after its last loop once
@@ -174,6 +181,18 @@ type batch struct {
 	txHook [BatchSize]TxHook
 	ntx    int
 
+	// transmit times of replies for the interleaved mode (replystamp.go)
+	txTime   TxTimeFunc
+	txc      txCounter
+	txMu     sync.Mutex // txc's lock for a member's own socket
+	txStamps uint8
+	txKey    uint32
+	txWant   [BatchSize]bool
+	txDst    [BatchSize]netip.AddrPort
+	txKernel [BatchSize]time.Time
+	txCmsg   txStampCmsg
+	errq     errQueue
+
 	// counts of the current batch, added to the socket's shared counters once per batch
 	// (not once per datagram: the loops of a group would contend for the cache line)
 	received, dropped, truncated, fallbacks, sent, sendErrors uint64
@@ -183,7 +202,8 @@ type batch struct {
 }
 
 func newBatch(sock *Socket, fd, stopFd int) *batch {
-	b := &batch{sock: sock, fd: fd, stopFd: stopFd}
+	b := &batch{sock: sock, fd: fd, stopFd: stopFd, txCmsg: makeTxStampCmsg()}
+	b.txc = txCounter{mu: &b.txMu, stamps: &b.txStamps, key: &b.txKey}
 	for i := range b.rx {
 		b.rxIov[i].Base = &b.rxBuf[i][0]
 		b.rxIov[i].SetLen(MaxPacket)
@@ -317,6 +337,8 @@ func (b *batch) serve(h ReplyHandler) (bool, error) {
 		b.txName[j] = b.rxName[i]
 		b.tx[j].hdr.Namelen = m.hdr.Namelen
 		b.txHook[j] = hook
+		b.txWant[j] = b.p.WantTxTime
+		b.txDst[j] = src
 		b.ntx++
 	}
 	stop, err := b.flush()
@@ -352,6 +374,7 @@ func (b *batch) count() {
 func (b *batch) flush() (bool, error) {
 	defer func() {
 		clear(b.txHook[:b.ntx])
+		clear(b.txWant[:b.ntx])
 		b.ntx = 0
 	}()
 	for off := 0; off < b.ntx; {
@@ -361,18 +384,26 @@ func (b *batch) flush() (bool, error) {
 				hk(b.txBuf[i][:b.txIov[i].Len], now)
 			}
 		}
+		stamped := b.prepareTxStamps(off)
 		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(b.fd), uintptr(unsafe.Pointer(&b.tx[off])),
 			uintptr(b.ntx-off), unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:
+			b.stampsSent(off, int(n), stamped, now)
 			b.sent += uint64(n)
 			off += int(n)
 		case unix.EAGAIN, unix.EINTR:
+			if stamped {
+				b.txc.mu.Unlock()
+			}
 			if stop, err := b.wait(unix.POLLOUT); stop || err != nil {
 				b.sendErrors += uint64(b.ntx - off)
 				return stop, err
 			}
 		default:
+			if stamped {
+				b.txc.mu.Unlock()
+			}
 			b.sendErrors++
 			off++
 		}

@@ -60,6 +60,7 @@ type Set struct {
 	handler   Handler
 	// batchHandler is set instead of handler by ServeBatch.
 	batchHandler ReplyHandler
+	txTime       TxTimeFunc // OnTxTime
 	closed       bool
 	noIPv6       bool
 	loops        int // sockets per local address

@@ -39,6 +39,9 @@ type Packet struct {
 	Kernel bool      // RxTime came from the kernel
 	Source netip.AddrPort
 	Socket *Socket // the local socket it arrived on; reply through it
+	// WantTxTime is set by a ReplyHandler whose reply's real transmit time it wants to
+	// learn (Set.OnTxTime; the interleaved mode, replystamp.go).
+	WantTxTime bool
 }
 
 // TxHook is called with the outgoing datagram and the current time immediately before the

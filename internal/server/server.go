@@ -77,7 +77,9 @@ type Server struct {
 	// authenticator then counts as authenticated for `notrust`, because the responder either
 	// answers it authenticated or refuses it (NTS NAK, drop); it never gets a plain reply.
 	acceptNTS atomic.Bool
-	c         counters
+	// xleave is the per-client state of interleaved replies (xleave.go).
+	xleave *xleaveTable
+	c      counters
 }
 
 // AcceptNTS says whether NTS requests are verified after Respond (the daemon's NTS
@@ -164,7 +166,7 @@ func New(cfg Config, start ntptime.Time) *Server {
 	if mp == 0 {
 		mp = DefaultMinPoll
 	}
-	s := &Server{minPoll: uint8(mp), start: start}
+	s := &Server{minPoll: uint8(mp), start: start, xleave: newXleaveTable()}
 	s.noAuth.Store(cfg.NoAuth)
 	s.bclient.Store(cfg.BClient)
 	s.mcast.Store(cfg.ManycastServer)
@@ -234,27 +236,32 @@ const (
 	// is in effect (Source.Mode7); the daemon hands it to internal/mode7. Respond wrote
 	// nothing.
 	ToPrivate
+	// RepliedInterleaved: an interleaved mode-4 reply (xleave.go) is in out, its transmit
+	// timestamp already written (the real departure time of the previous reply to this
+	// client): the caller must NOT stamp it, but must Seal it.
+	RepliedInterleaved
 )
 
 var verdictNames = [...]string{
-	Replied:         "replied",
-	RepliedPassive:  "replied-passive",
-	KissOfDeath:     "kiss-of-death",
-	ToControl:       "to-control",
-	ToAssociation:   "to-association",
-	NewPassive:      "new-passive",
-	DropPrivate:     "drop-private",
-	DropRestricted:  "drop-restricted",
-	DropRateLimited: "drop-rate-limited",
-	DropFormat:      "drop-format",
-	DropInvalidNAK:  "drop-invalid-nak",
-	DropDeclined:    "drop-declined",
-	DropEmpty:       "drop-empty",
-	DropNoSnapshot:  "drop-no-snapshot",
-	ToPrivate:       "to-private",
-	NewBClient:      "new-bclient",
-	ToManycast:      "to-manycast",
-	DropOutShort:    "drop-out-short",
+	Replied:            "replied",
+	RepliedPassive:     "replied-passive",
+	KissOfDeath:        "kiss-of-death",
+	ToControl:          "to-control",
+	ToAssociation:      "to-association",
+	NewPassive:         "new-passive",
+	DropPrivate:        "drop-private",
+	DropRestricted:     "drop-restricted",
+	DropRateLimited:    "drop-rate-limited",
+	DropFormat:         "drop-format",
+	DropInvalidNAK:     "drop-invalid-nak",
+	DropDeclined:       "drop-declined",
+	DropEmpty:          "drop-empty",
+	DropNoSnapshot:     "drop-no-snapshot",
+	ToPrivate:          "to-private",
+	NewBClient:         "new-bclient",
+	ToManycast:         "to-manycast",
+	RepliedInterleaved: "replied-interleaved",
+	DropOutShort:       "drop-out-short",
 }
 
 func (v Verdict) String() string {
@@ -491,12 +498,23 @@ func (s *Server) Respond(req []byte, rx ntptime.Time, snap *snapshot.Snapshot, s
 			}
 		}
 		n := s.reply(req, &p, version, wire.ModeServer, rx, &snap.Sys, out)
+		verdict := Replied
+		if !authError && !src.Manycast {
+			if tx, ok := s.interleaved(req, &p, tr.NumExt, src.Addr); ok {
+				// Origin: the request's receive field; transmit: our previous reply's
+				// real departure time (xleave.go).
+				wire.PutOrg(out[:n], p.Rec)
+				wire.PutXmt(out[:n], tx)
+				verdict = RepliedInterleaved
+				c.interleaved.Add(1)
+			}
+		}
 		n += s.trailer(out[n:], len(req), authOK, authError, keyID)
 		if authError {
 			c.badAuth.Add(1)
 		}
 		c.replies.Add(1)
-		return n, Replied
+		return n, verdict
 	case amNewPass:
 		// Classic receive(), AM_NEWPASS. An association needs an authenticated packet
 		// unless `disable auth`; `nopeer` and `notrust` make authentication required

@@ -60,6 +60,9 @@ type Stats struct {
 	// Replies counts mode-4 replies, PassiveReplies mode-2 replies to unknown symmetric
 	// peers, CryptoNAKs the replies (of either kind, KoDs included) carrying a crypto-NAK.
 	Replies, PassiveReplies, CryptoNAKs uint64
+	// Interleaved counts the mode-4 replies (within Replies) sent in the interleaved mode
+	// (xleave.go).
+	Interleaved uint64
 	// NoSnapshot counts packets dropped because the caller passed no snapshot, OutShort those
 	// dropped because the reply buffer was shorter than MaxReplyLen. Both are caller bugs.
 	NoSnapshot, OutShort uint64
@@ -72,7 +75,7 @@ type counters struct {
 
 	empty, short, bogusPort, badVersion, badMode, badTrailer, badExtLength, badExtOverrun,
 	invalidNAK, control, private, toAssoc, replies, passiveReplies, cryptoNAKs, noSnapshot,
-	outShort atomic.Uint64
+	outShort, interleaved atomic.Uint64
 }
 
 func (c *counters) all() []*atomic.Uint64 {
@@ -82,6 +85,7 @@ func (c *counters) all() []*atomic.Uint64 {
 		&c.empty, &c.short, &c.bogusPort, &c.badVersion, &c.badMode, &c.badTrailer,
 		&c.badExtLength, &c.badExtOverrun, &c.invalidNAK, &c.control, &c.private, &c.toAssoc,
 		&c.replies, &c.passiveReplies, &c.cryptoNAKs, &c.noSnapshot, &c.outShort,
+		&c.interleaved,
 	}
 }
 
@@ -121,6 +125,7 @@ func (s *Server) Stats(now ntptime.Time) Stats {
 		CryptoNAKs:     c.cryptoNAKs.Load(),
 		NoSnapshot:     c.noSnapshot.Load(),
 		OutShort:       c.outShort.Load(),
+		Interleaved:    c.interleaved.Load(),
 	}
 }
 

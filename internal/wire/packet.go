@@ -121,6 +121,12 @@ func PutXmt(b []byte, t ntptime.Time) {
 	binary.BigEndian.PutUint64(b[40:48], uint64(t))
 }
 
+// PutOrg writes the origin timestamp into an encoded packet b (an interleaved reply's,
+// which echoes the request's receive field instead of its transmit timestamp).
+func PutOrg(b []byte, t ntptime.Time) {
+	binary.BigEndian.PutUint64(b[24:32], uint64(t))
+}
+
 // KissCode returns the four ASCII characters of the reference ID of a Kiss-o'-Death packet
 // (stratum 0, RFC 5905 section 7.4) and whether p is one.
 func (p *Packet) KissCode() (code [4]byte, ok bool) {
