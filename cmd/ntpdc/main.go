@@ -2,10 +2,11 @@
 
 // Command ntpdc is gontp's ntpdc: classic ntpdc 4.2.8p15's read-only commands (peers,
 // dmpeers, listpeers, showpeer, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats,
-// timerstats, and pstats, ctlstats, authinfo, reslist, monlist) over mode 7, with classic's
-// options and output, for classic ntpd servers and gontp's (after `enable mode7`). Classic's
-// write commands and the authenticated ifstats are named and refused. The requests and their
-// answers are in query.go, the printing in ops.go and stats.go.
+// timerstats, and pstats, ctlstats, authinfo, reslist, monlist, clockstat, and the
+// authenticated ifstats and ifreload) over mode 7, with classic's options and output, for
+// classic ntpd servers and gontp's (after `enable mode7`). Classic's write commands are named
+// and refused. The requests and their answers are in query.go, the signing of authenticated
+// ones in auth.go, the printing in ops.go, stats.go and clock.go.
 package main
 
 import (
@@ -51,9 +52,9 @@ var command = cli.Program{
 		{Short: '?', Long: "help", Desc: "display extended usage information and exit"},
 		{Short: '!', Long: "more-help", Desc: "extended usage information passed thru pager"},
 	},
-	Description: `ntpdc asks an NTP daemon for its peers, system variables, counters and kernel state over mode 7, the private protocol of classic ntpd. gontp's ntpdc has classic ntpdc 4.2.8p15's read-only commands, with classic's output: peers, dmpeers, listpeers, showpeer, pstats, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats, timerstats, ctlstats, authinfo, reslist and monlist, plus help, host, version and quit. Without -c it reads commands from standard input, with the prompt "ntpdc> " when that is a terminal; with several hosts each command's output follows a line "--- HOST ---". It talks to classic ntpd and to gontp's ntpd (which answers peers, dmpeers, listpeers, showpeer, sysinfo, sysstats and kerninfo after "enable mode7"). Classic ntpd 4.2.8p15 answers monlist with "data not found" (the list was a traffic amplifier); older servers' lists are printed.
+	Description: `ntpdc asks an NTP daemon for its peers, system variables, counters and kernel state over mode 7, the private protocol of classic ntpd. gontp's ntpdc has classic ntpdc 4.2.8p15's read-only commands, with classic's output: peers, dmpeers, listpeers, showpeer, pstats, sysinfo, sysstats, kerninfo, loopinfo, iostats, memstats, timerstats, ctlstats, authinfo, reslist, monlist and clockstat, and the authenticated ifstats and ifreload, plus keyid, keytype, passwd, help, host, version and quit. ifstats and ifreload are signed with the key given by keyid, keytype (md5 or sha1) and passwd, as classic ntpdc signs them (the server needs it as its requestkey); without them ntpdc asks "Keyid: " and "MD5 Password: " on the terminal (the password without echo), or reads standard input when there is none. The password is never printed. Without -c it reads commands from standard input, with the prompt "ntpdc> " when that is a terminal; with several hosts each command's output follows a line "--- HOST ---". It talks to classic ntpd and to gontp's ntpd (which answers peers, dmpeers, listpeers, showpeer, sysinfo, sysstats and kerninfo after "enable mode7"). Classic ntpd 4.2.8p15 answers monlist with "data not found" (the list was a traffic amplifier); older servers' lists are printed.
 
-Classic's write commands (addserver, unconfig, enable, restrict, fudge, keys, traps, ...), ifstats and ifreload (authenticated requests in classic), clockstat and clkbug are refused by name. ntpq(1) (mode 6) does all of this and more.`,
+Classic's write commands (addserver, unconfig, enable, restrict, fudge, trustedkey, requestkey, traps, ...) and clkbug are refused by name, as are keytype's OpenSSL digests other than md5 and sha1. ntpq(1) (mode 6) does all of this and more.`,
 	Sections: []cli.Section{{Title: "See also", Text: "ntpq(1), ntpd(8)"}},
 }
 
@@ -67,6 +68,8 @@ type client struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	prompt  bool // stdin is a terminal: print "ntpdc> " before each command
+	in      *bufio.Reader
+	auth    *auth // the keyid, keytype and passwd commands' key (auth.go)
 }
 
 func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
@@ -100,7 +103,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version)
 		return 0
 	}
-	c := &client{numeric: p.Has("numeric"), family: "udp", stdout: stdout, stderr: stderr}
+	c := &client{numeric: p.Has("numeric"), family: "udp", stdout: stdout, stderr: stderr, in: bufio.NewReader(stdin)}
+	c.auth = newAuth(c.in)
 	if p.Has("ipv4") {
 		c.family = "udp4"
 	} else if p.Has("ipv6") {
@@ -130,7 +134,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			continue
 		}
 		if len(cmds) == 0 || p.Has("interactive") {
-			c.interactive(stdin)
+			c.interactive()
 		} else {
 			for _, cmd := range cmds {
 				// Classic's main loop: with several hosts, each command's output is
@@ -186,22 +190,22 @@ func (c *client) open(host, progname string) bool {
 		return false
 	}
 	c.s = &session{conn: conn, host: host, impl: implXntpd, timeout: 5 * time.Second, stimeout: 2 * time.Second,
-		stderr: c.stderr, progname: progname}
+		stderr: c.stderr, progname: progname, sign: c.sign}
 	return true
 }
 
 // interactive reads commands from stdin until quit or its end; on a terminal each is asked
 // for with classic's prompt "ntpdc> " (classic prints no prompt when stdin is a pipe or a file).
-func (c *client) interactive(stdin io.Reader) {
-	sc := bufio.NewScanner(stdin)
+func (c *client) interactive() {
 	for {
 		if c.prompt {
 			fmt.Fprint(c.stdout, "ntpdc> ")
 		}
-		if !sc.Scan() {
+		line, err := c.in.ReadString('\n')
+		if line == "" && err != nil {
 			return
 		}
-		if !c.docmd(sc.Text()) {
+		if !c.docmd(strings.TrimSuffix(line, "\n")) {
 			return
 		}
 	}
@@ -271,7 +275,7 @@ func (c *client) docmd(line string) bool {
 			op(c, args, c.stdout)
 			return true
 		}
-		fmt.Fprintf(c.stderr, "***Command `%s' is not available in gontp's ntpdc (write commands, ifstats and ifreload need classic's request key; clkbug is not kept); use ntpq\n", name)
+		fmt.Fprintf(c.stderr, "***Command `%s' is not available in gontp's ntpdc (it sends no write requests, and clkbug is not kept); use ntpq\n", name)
 	}
 	return true
 }

@@ -34,16 +34,21 @@ var ops = map[string]func(c *client, args []string, out io.Writer){
 	"authinfo":   (*client).authinfo,
 	"reslist":    (*client).reslist,
 	"monlist":    (*client).monlist,
+	"clockstat":  (*client).clockstat,
+	"ifstats":    (*client).ifstats,
+	"ifreload":   (*client).ifreload,
+	"keyid":      (*client).keyidCmd,
+	"keytype":    (*client).keytypeCmd,
+	"passwd":     (*client).passwdCmd,
 }
 
 // classicOnly are classic ntpdc's other commands: gontp's ntpdc names them and refuses them
 // (the write commands need classic's request key, and monlist is the amplifier classic
 // itself turned off).
 var classicOnly = []string{"addpeer", "addrefclock", "addserver", "addtrap", "broadcast",
-	"clkbug", "clockstat", "clrtrap", "controlkey", "delrestrict", "disable", "enable",
-	"fudge", "ifreload", "ifstats", "preset", "readkeys", "requestkey", "reset",
-	"restrict", "traps", "trustedkey", "unconfig", "unrestrict", "untrustedkey", "keyid",
-	"keytype", "passwd"}
+	"clkbug", "clrtrap", "controlkey", "delrestrict", "disable", "enable",
+	"fudge", "preset", "readkeys", "requestkey", "reset",
+	"restrict", "traps", "trustedkey", "unconfig", "unrestrict", "untrustedkey"}
 
 // Fixed-point printing as libntp's lfptoa, fptoa and ufptoa (ntptime.FormatFixed).
 func lfptoa(b []byte, ndec int) string {

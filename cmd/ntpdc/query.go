@@ -42,6 +42,9 @@ const (
 	errAuth       = 7
 	errTimeout    = 0x10 // ntpdc's own codes, past the server's
 	errIncomplete = 0x11
+	errNotSent    = 0x12 // the request could not be signed: classic's sendrequest failing
+	reqIfStats    = 44
+	reqIfReload   = 45
 
 	reqLenNoMAC = 192 // REQ_LEN_NOMAC: every unauthenticated request is this long
 	maxSeq      = 127
@@ -56,6 +59,9 @@ type session struct {
 	stimeout time.Duration // between packets of one response (DEFSTIMEOUT)
 	stderr   io.Writer
 	progname string
+	// sign turns a request into an authenticated one (auth.go); false: the request is not
+	// sent (no key), as classic's sendrequest returning 1.
+	sign func(req []byte) ([]byte, bool)
 }
 
 // response is a reassembled answer: its items, each itemSize octets.
@@ -74,8 +80,22 @@ func (s *session) query(code byte, items int, itemSize int, data []byte) (*respo
 // queryQuiet is query that does not report the server's error codes set in quiet (classic's
 // doquery quiet_mask, with which monlist tries the newer request first).
 func (s *session) queryQuiet(code byte, items int, itemSize int, data []byte, quiet int) (*response, int) {
+	return s.do(code, items, itemSize, data, quiet, false)
+}
+
+// queryAuth sends an authenticated request without data (ifstats, ifreload), signed with
+// the key of the keyid and passwd commands; a request that cannot be signed is not sent and
+// nothing more is printed, as in classic.
+func (s *session) queryAuth(code byte) (*response, int) {
+	return s.do(code, 0, 0, nil, 0, true)
+}
+
+func (s *session) do(code byte, items int, itemSize int, data []byte, quiet int, auth bool) (*response, int) {
 	for {
-		r, res := s.exchange(code, items, itemSize, data)
+		r, res := s.exchange(code, items, itemSize, data, auth)
+		if res == errNotSent {
+			return nil, res
+		}
 		if res == errImpl && s.impl == implXntpd {
 			s.impl = implXntpdOld // classic retries with the pre-IPv6 implementation
 			continue
@@ -99,7 +119,7 @@ func (s *session) queryQuiet(code byte, items int, itemSize int, data []byte, qu
 	}
 }
 
-func (s *session) exchange(code byte, nitems, itemSize int, data []byte) (*response, int) {
+func (s *session) exchange(code byte, nitems, itemSize int, data []byte, auth bool) (*response, int) {
 	req := make([]byte, reqLenNoMAC)
 	req[0] = 2<<3 | 7 // version 2 (RM_VN_MODE with version 0), mode 7
 	req[2] = s.impl
@@ -107,6 +127,13 @@ func (s *session) exchange(code byte, nitems, itemSize int, data []byte) (*respo
 	binary.BigEndian.PutUint16(req[4:], uint16(nitems&0xfff))
 	binary.BigEndian.PutUint16(req[6:], uint16(itemSize&0xfff))
 	copy(req[8:8+176], data)
+	if auth {
+		signed, ok := s.sign(req)
+		if !ok {
+			return nil, errNotSent
+		}
+		req = signed
+	}
 	// Drain anything left over from an earlier, abandoned exchange.
 	_ = s.conn.SetReadDeadline(time.Now())
 	junk := make([]byte, 600)

@@ -356,3 +356,78 @@ func TestCollectdNtpdPlugin(t *testing.T) {
 	}
 	t.Logf("classic ntpd: %v\ngontp: %v", classic, ours)
 }
+
+// ifCounters are the recv and sent columns of an ifstats line: each query moves them, so
+// two programs asking one after the other never see the same numbers there.
+var ifCounters = regexp.MustCompile(`(?m)^([ \d]\d [?.+-] .{77})[ \d]{5} [ \d]{5}`)
+
+// TestGontpNtpdcClockstatAndIfstats: gontp's ntpdc and classic ntpdc 4.2.8p15 ask classic
+// ntpd 4.2.8p15 (enable mode7, a LOCAL reference clock, a request key) for clockstat, and
+// for ifstats and ifreload, the authenticated requests, with the key from keyid, keytype
+// and passwd (right, wrong, another key ID, keyid 0, no key at all: classic's "Keyid: "
+// prompt reads an empty standard input); the keyid and keytype commands' own answers too.
+// Standard output and standard error must be identical, but for the interfaces' packet
+// counters and, between two runs, the seconds. gontp's ntpd, read-only, must refuse
+// ifstats and clockstat with classic's words to both programs.
+func TestGontpNtpdcClockstatAndIfstats(t *testing.T) {
+	t.Parallel()
+	ref := testnet.Reference(t, "classic-ntpdc", "classic-ntpd")
+	classic := filepath.Join(ref, "classic-ntpdc")
+	ours := binary(t, "ntpdc")
+	n := testnet.New(t)
+	ph, gh, client := n.Host("classic"), n.Host("gontp"), n.Host("client")
+	keys := filepath.Join(t.TempDir(), "ntp.keys")
+	if err := os.WriteFile(keys, []byte("1 MD5 secretpass\n3 SHA1 sha1pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth := fmt.Sprintf("enable mode7\nkeys %s\nrequestkey 1\ntrustedkey 1 3\n", keys)
+	testnet.ClassicNTPD(t, ph, "server 127.127.1.0\nfudge 127.127.1.0 stratum 10\n"+auth)
+	startGontp(t, gh, auth)
+	// setsid: no controlling terminal, so that the prompts read standard input (empty), not
+	// the terminal of whoever runs the tests.
+	ask := func(prog string, h *testnet.Host, args ...string) string {
+		so, se, err := runIn(client, "setsid", append([]string{"-w", prog}, append(args, h.Addr().String())...)...)
+		return ifCounters.ReplaceAllString(so, "${1}RECV SENT") + "--- stderr\n" + se + fmt.Sprint(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(ask(classic, ph, "-c", "clockstat 127.127.1.0"), "clock address:") {
+		if time.Now().After(deadline) {
+			t.Fatal("classic ntpd has no LOCAL clock after 30 s")
+		}
+		time.Sleep(time.Second)
+	}
+	gontpWants := map[string]string{"clockstat": "***Server doesn't implement this request", "ifstats": "***Permission denied"}
+	for _, h := range []*testnet.Host{ph, gh} {
+		for _, args := range [][]string{{"-c", "clockstat 127.127.1.0"}, {"-c", "clockstat -4 127.127.1.0"},
+			{"-c", "clockstat 127.127.1.0 127.127.1.0"}, {"-c", "clockstat 198.18.0.250"}, {"-c", "clockstat"},
+			{"-n", "-c", "keyid 1", "-c", "passwd secretpass", "-c", "ifstats"},
+			{"-n", "-c", "keyid 1", "-c", "passwd secretpass", "-c", "ifreload"},
+			{"-n", "-c", "keyid 1", "-c", "passwd wrong", "-c", "ifstats"},
+			{"-n", "-c", "keyid 3", "-c", "keytype sha1", "-c", "passwd sha1pass", "-c", "ifstats"},
+			{"-n", "-c", "keyid 1", "-c", "passwd secretpass", "-c", "keytype sha1", "-c", "ifstats"},
+			{"-n", "-c", "keyid 0", "-c", "ifstats"}, {"-n", "-c", "ifstats"}, {"-n", "-c", "keyid 1", "-c", "ifstats"},
+			{"-c", "keyid abc", "-c", "keyid", "-c", "keyid 5", "-c", "keyid", "-c", "keyid 0", "-c", "keyid",
+				"-c", "keytype", "-c", "keytype SHA1", "-c", "keytype", "-c", "keytype sha256", "-c", "keytype foo",
+				"-c", "passwd"}} {
+			var c, g string
+			for try := 0; try < 5; try++ {
+				c, g = ask(classic, h, args...), ask(ours, h, args...)
+				if c == g {
+					break
+				}
+			}
+			if c != g {
+				t.Errorf("%s, ntpdc %v: not identical:\nclassic:\n%s\ngontp:\n%s", h.Name(), args, c, g)
+			}
+			if h == ph && strings.Contains(strings.Join(args, " "), "passwd secretpass -c if") && !strings.Contains(g, "Address/Mask/Broadcast") {
+				t.Errorf("classic ntpd, ntpdc %v: no interface list:\n%s", args, g)
+			}
+			if h == gh && len(args) > 1 && args[1] == "clockstat 127.127.1.0" && !strings.Contains(g, gontpWants["clockstat"]) {
+				t.Errorf("gontp ntpd, ntpdc %v: want %q:\n%s", args, gontpWants["clockstat"], g)
+			}
+			if h == gh && strings.Join(args, " ") == "-n -c keyid 1 -c passwd secretpass -c ifstats" && !strings.Contains(g, gontpWants["ifstats"]) {
+				t.Errorf("gontp ntpd, ntpdc %v: want %q:\n%s", args, gontpWants["ifstats"], g)
+			}
+		}
+	}
+}
