@@ -283,7 +283,7 @@ func (n *nmea) sentence(raw string, rx time.Time) {
 	case 0: // $GPRMC,hhmmss.ss,A,lat,N,lon,E,spd,crs,ddmmyy,...
 		h, m, sec, ns, okT = nmeaTime(field(1))
 		sync = field(2) == "A"
-		y, mo, d, okD = nmeaDate6(field(9))
+		y, mo, d, okD = nmeaDate6(field(9), rx)
 	case 1: // $GPGGA,hhmmss.ss,lat,N,lon,E,q,...: quality 0 is no fix
 		h, m, sec, ns, okT = nmeaTime(field(1))
 		sync = field(6) != "" && field(6) != "0"
@@ -372,19 +372,26 @@ func nmeaTime(s string) (h, m, sec, ns int, ok bool) {
 	return h, m, sec, ns, true
 }
 
-// nmeaDate6 parses ddmmyy; the two-digit year is read in the century from minYear on.
-func nmeaDate6(s string) (y, m, d int, ok bool) {
+// nmeaDate6 parses ddmmyy; the two-digit year is read in the century that puts it nearest
+// the receive time's year (classic refclock_nmea's unfold_century), and a year before
+// minYear is a wrong century or a GPS week rollover: "86" received in 2026 is 1986, not
+// 2086.
+func nmeaDate6(s string, rx time.Time) (y, m, d int, ok bool) {
 	if len(s) != 6 || !digits(s) {
 		return
 	}
 	d, _ = strconv.Atoi(s[0:2])
 	m, _ = strconv.Atoi(s[2:4])
 	yy, _ := strconv.Atoi(s[4:6])
-	y = minYear/100*100 + yy
-	if y < minYear {
+	ry := max(rx.Year(), minYear)
+	y = ry/100*100 + yy
+	switch {
+	case y > ry+50:
+		y -= 100
+	case y <= ry-50:
 		y += 100
 	}
-	return y, m, d, d >= 1 && d <= 31 && m >= 1 && m <= 12
+	return y, m, d, d >= 1 && d <= 31 && m >= 1 && m <= 12 && y >= minYear
 }
 
 // nmeaDate3 parses ZDA's dd,mm,yyyy; a year outside minYear..minYear+99 is a wrong century.

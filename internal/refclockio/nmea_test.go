@@ -143,7 +143,9 @@ func FuzzNMEASentence(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		n := newNMEA(refclock.Config{Addr: refclock.Address{Type: refclock.TypeNMEA}}, Options{Now: time.Now},
 			&onceLog{log: discard(), seen: map[string]bool{}}, func(r refclock.Reading) {
-				if r.Kind == refclock.KindSample && (r.Ref.Sub(rx) > 13*time.Hour || rx.Sub(r.Ref) > 100*365*24*time.Hour) {
+				// Never before minYear; a two-digit year within 50 years of the receive
+				// time, a four-digit one (ZDA, ZDG) at most a century after minYear.
+				if r.Kind == refclock.KindSample && (r.Ref.Year() < minYear || r.Ref.Year() >= minYear+100) {
 					t.Fatalf("sample from %q: %v", s, r.Ref)
 				}
 			})
@@ -187,4 +189,28 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(b)
+}
+
+// TestNMEATwoDigitYear: RMC's two-digit year is read in the century nearest the receive
+// time, as classic's unfold_century does, and a year before minYear is a wrong date: "86"
+// received in 2026 is 1986 (a receiver's rollover), never 2086 (the fuzzer's find).
+func TestNMEATwoDigitYear(t *testing.T) {
+	for _, c := range []struct {
+		ddmmyy string
+		rx     time.Time
+		year   int
+		ok     bool
+	}{
+		{"061226", time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), 2026, true},
+		{"061286", time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), 1986, false},
+		{"010176", time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), 2076, true},
+		{"010177", time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), 1977, false},
+		{"010105", time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC), 2105, true},
+		{"010126", time.Date(1999, 6, 1, 0, 0, 0, 0, time.UTC), 2026, true}, // a local clock before minYear
+	} {
+		y, _, _, ok := nmeaDate6(c.ddmmyy, c.rx)
+		if y != c.year || ok != c.ok {
+			t.Errorf("%s received %v: year %d ok %v, want %d %v", c.ddmmyy, c.rx, y, ok, c.year, c.ok)
+		}
+	}
 }
