@@ -184,8 +184,9 @@ const (
 	maxOutliers  = 3
 )
 
-// freqSigma is the least error assumed for a sample while the frequency is first
-// measured, s.
+// freqSigma is the least uncertainty the estimator gives a sample while its window holds
+// fewer than trainSamples samples (estimator.reweigh), s: a robust scale from a handful of samples
+// may be small by chance, and the next sample would then outweigh them all.
 const freqSigma = 100e-6
 
 // Discipline is the clock discipline. It is not safe for concurrent use; the engine's
@@ -357,12 +358,14 @@ func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
 	return offset + d.led.correctionAt(tf) - d.led.correctionAt(tt) + d.led.freq*(tt-tf)
 }
 
-// Process takes one system offset (s, positive when the clock is behind) with the system
-// jitter (s) at local time now, and adjusts the clock as classic ntpd's local_clock
-// decides. An error wrapping ErrPanic means the daemon must exit; other errors are kernel
-// failures (the update is then not counted).
-func (d *Discipline) Process(offset, jitter float64, now time.Time) (Result, error) {
-	return d.ProcessAt(offset, jitter, now, now)
+// Process takes one system offset (s, positive when the clock is behind) at local time
+// now, with its delay excess (s: how much the sample's round-trip delay exceeds the least
+// its source's clock filter holds; half of it may have gone one way only, so it widens
+// the sample's uncertainty), and adjusts the clock as classic ntpd's local_clock decides.
+// An error wrapping ErrPanic means the daemon must exit; other errors are kernel failures
+// (the update is then not counted).
+func (d *Discipline) Process(offset, excess float64, now time.Time) (Result, error) {
+	return d.ProcessAt(offset, excess, now, now)
 }
 
 // ProcessAt is Process for an offset measured at local time at (before now): the clock
@@ -373,7 +376,7 @@ func (d *Discipline) Process(offset, jitter float64, now time.Time) (Result, err
 //
 // A kernel failure (EPERM without CAP_SYS_TIME, EINVAL) leaves the discipline as it was
 // before the call: the error names the adjtimex call, and the next update tries again.
-func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Result, error) {
+func (d *Discipline) ProcessAt(offset, excess float64, at, now time.Time) (Result, error) {
 	if at.After(now) || at.IsZero() {
 		at = now
 	}
@@ -381,7 +384,7 @@ func (d *Discipline) ProcessAt(offset, jitter float64, at, now time.Time) (Resul
 		return d.result(Result{Ignored: true}), fmt.Errorf("clock: offset %v is not a number", offset)
 	}
 	saved := d.save()
-	r, err := d.process(offset, jitter, at, now)
+	r, err := d.process(offset, excess, at, now)
 	if err != nil && !errors.Is(err, ErrPanic) {
 		d.restore(saved)
 		return d.result(Result{}), err
@@ -403,7 +406,7 @@ func (d *Discipline) restore(s saved) {
 	d.est, d.led = s.est, s.led
 }
 
-func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result, error) {
+func (d *Discipline) process(offset, excess float64, at, now time.Time) (Result, error) {
 	if !d.led.started {
 		if err := d.led.start(now, d.led.freq); err != nil {
 			return d.result(Result{}), err
@@ -441,23 +444,22 @@ func (d *Discipline) process(offset, jitter float64, at, now time.Time) (Result,
 		}
 		return d.step(offset, now, primed)
 	}
-	return d.slew(offset, jitter, at, now)
+	return d.slew(offset, excess, at, now)
 }
 
 // takePrimed puts the primed samples (Prime) and the first update's own sample into the
 // empty estimator, on the time line of no corrections (none has been made), and reports
-// whether there were any. Their weight is the start-up's (freqSigma).
+// whether there were any. They are weighted as the window's other samples (reweigh).
 func (d *Discipline) takePrimed(offset float64, at time.Time) bool {
 	if len(d.primed) == 0 || d.updated || d.est.n() > 0 {
 		d.primed = nil
 		return false
 	}
-	w := 1 / (freqSigma * freqSigma)
 	slices.SortFunc(d.primed, func(a, b Earlier) int { return a.At.Compare(b.At) })
 	n := 0
 	for _, p := range d.primed {
 		if p.At.Before(at) && !math.IsNaN(p.Offset) && !math.IsInf(p.Offset, 0) {
-			d.est.add(sample{t: d.led.tline(p.At), u: p.Offset, w: w})
+			d.est.add(sample{t: d.led.tline(p.At), u: p.Offset})
 			n++
 		}
 	}
@@ -465,7 +467,7 @@ func (d *Discipline) takePrimed(offset float64, at time.Time) bool {
 	if n == 0 {
 		return false
 	}
-	d.est.add(sample{t: d.led.tline(at), u: offset, w: w})
+	d.est.add(sample{t: d.led.tline(at), u: offset})
 	return true
 }
 
@@ -604,7 +606,7 @@ func (d *Discipline) step(offset float64, now time.Time, primed bool) (Result, e
 }
 
 // slew is an ordinary update: estimate, set frequency and phase, adjust the poll.
-func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, error) {
+func (d *Discipline) slew(offset, excess float64, at, now time.Time) (Result, error) {
 	if err := d.led.account(now); err != nil {
 		return d.result(Result{}), err
 	}
@@ -615,16 +617,6 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	diff := math.Max(math.Abs(offset-d.lastOffset), prec)
 	if d.updated {
 		d.jitter = math.Sqrt(d.jitter*d.jitter + (diff*diff-d.jitter*d.jitter)/clockAvg)
-	}
-	sigma := math.Max(math.Max(jitter, prec), 1e-7)
-	if d.Settling() {
-		// While the frequency is first measured the system jitter says little about a
-		// sample's error: the clock filter has seen few samples (the very first comes
-		// with a jitter of 0), and the uncorrected frequency itself spreads their
-		// offsets. Weighted by it, the first iburst samples, seconds apart, would
-		// outweigh the later ones and set the slope. Weighting the samples of this
-		// phase alike fits the line over its whole span.
-		sigma = math.Max(sigma, freqSigma)
 	}
 	t := d.led.tline(now)
 	if d.est.n() >= trainSamples {
@@ -648,7 +640,7 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 		}
 	}
 	d.outliers = 0
-	d.est.add(sample{t: ts, u: us, w: 1 / (sigma * sigma)})
+	d.est.add(sample{t: ts, u: us, x: math.Max(excess, 0)})
 
 	u, b, _ := d.est.line(t)
 	oldFreq := d.led.freq
@@ -657,6 +649,20 @@ func (d *Discipline) slew(offset, jitter float64, at, now time.Time) (Result, er
 	phase := u - d.led.total()
 	if d.est.n() < 2 {
 		phase = offset
+	}
+	if !d.Settling() {
+		// A correction within its own uncertainty is made in part, by the share a
+		// Wiener filter would give it (x²/(x²+σ²)): once the start-up is over, the
+		// line's present value moves by its noise from one update to the next, and
+		// following each move in full only adds that noise to the clock. A real offset
+		// stays in the samples and is taken up over the next updates. Over the kernel
+		// lab's jittery link (70 µs of noise in each offset) this took the simulated
+		// second half's SD from 8.2 to 6.8 µs RMS over 20 seeds (testdata/sim/jitter.scn);
+		// chrony slows its corrections in proportion to their uncertainty for the same
+		// reason (corrtimeratio).
+		if sp := d.est.lineSigma(t); !math.IsInf(sp, 0) && phase != 0 {
+			phase *= phase * phase / (phase*phase + sp*sp)
+		}
 	}
 	tc := d.constant()
 	if err := d.led.command(freq, phase, tc, true, d.rootDelay/2+d.rootDisp, d.jitter); err != nil {

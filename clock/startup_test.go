@@ -135,3 +135,31 @@ func TestPrimedStepSetsFrequency(t *testing.T) {
 		}
 	}
 }
+
+// TestPrimedFrequencyYields: the primed samples of a queueing link may give a frequency far
+// off (here their errors of +300, 0 and -300 µs make it 150 ppm off); the start-up step
+// takes it, but the samples that follow must correct it within a minute rather than be
+// outweighed by it.
+func TestPrimedFrequencyYields(t *testing.T) {
+	el := new(time.Duration)
+	m := NewModel(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), func() time.Duration { return *el }, 0.3, 100)
+	d := New(m, DefaultParams(), nil)
+	var earlier []Earlier
+	for _, e := range []float64{300e-6, 0, -300e-6} {
+		earlier = append(earlier, Earlier{Offset: -m.Error() + e, At: m.Now()})
+		*el += 2 * time.Second
+	}
+	d.Prime(earlier)
+	if r, err := d.ProcessAt(-m.Error(), 0, m.Now(), m.Now()); err != nil || !r.Stepped {
+		t.Fatalf("first update %+v %v, want a step", r, err)
+	}
+	for range 8 {
+		*el += 8 * time.Second
+		if _, err := d.ProcessAt(-m.Error(), 0, m.Now(), m.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := d.Frequency(); math.Abs(f+100) > 5 {
+		t.Errorf("frequency %.1f ppm a minute after the step, want -100 ± 5", f)
+	}
+}

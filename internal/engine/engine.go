@@ -117,8 +117,9 @@ func (noRecorder) ClockStats(string, string)       {}
 // less (the simulator's stand-in) implements every method anyway and says so in its answers.
 type Loop interface {
 	// ProcessAt takes the system offset measured at local time at (the system peer's
-	// sample epoch, which the clock filter may have picked polls ago) at local time now.
-	ProcessAt(offset, jitter float64, at, now time.Time) (clock.Result, error)
+	// sample epoch, which the clock filter may have picked polls ago) at local time now,
+	// with the sample's delay excess over the least its filter holds (s).
+	ProcessAt(offset, excess float64, at, now time.Time) (clock.Result, error)
 	// Vars are the loop variables ntpq shows (frequency, clk_jitter, clk_wander).
 	Vars() clock.Vars
 	// Project returns the offset a sample measured at local time from would show at
@@ -855,10 +856,9 @@ func (e *Engine) process(sp *association, v peer.Vars, rootDelay, rootDisp float
 		offset = e.loop.Project(e.disc.Offset, now, at)
 	}
 	// A sample's error is bounded by half its delay above the least the filter holds
-	// (the rest of the round trip went one way or the other): it widens the sample's
-	// uncertainty beyond the system jitter, so a sample that waited in a queue weighs
-	// little (chrony weights its regression the same way).
-	sigma := math.Hypot(max(e.jitter, v.Jitter), e.disc.Excess/2)
+	// (the rest of the round trip went one way or the other): the discipline widens the
+	// sample's uncertainty by it, so a sample that waited in a queue weighs little
+	// (chrony weights its regression the same way).
 	if !e.loop.Vars().Updated {
 		// The first update: the system peer's earlier samples (the iburst's first three)
 		// tell the frequency before a start-up step.
@@ -870,7 +870,7 @@ func (e *Engine) process(sp *association, v peer.Vars, rootDelay, rootDisp float
 		}
 		e.loop.Prime(earlier)
 	}
-	r, err := e.loop.ProcessAt(offset, sigma, at, now)
+	r, err := e.loop.ProcessAt(offset, e.disc.Excess, at, now)
 	if err != nil {
 		if errors.Is(err, clock.ErrPanic) {
 			e.err = err
