@@ -4,7 +4,6 @@ package netio
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -118,22 +117,7 @@ func TestBatchServeTxTimesNoAlloc(t *testing.T) {
 		p.WantTxTime = true
 		return h(p, reply)
 	}
-	msg := make([]byte, 48)
-	var fail error
-	allocs := testing.AllocsPerRun(200, func() {
-		for range 4 {
-			if err := a.SendTo(msg, b.Local, nil); err != nil {
-				fail = err
-			}
-		}
-		if stop, err := bt.serve(want); err != nil || stop {
-			fail = fmt.Errorf("serve: stop %v, %v", stop, err)
-		}
-	})
-	if fail != nil {
-		t.Fatal(fail)
-	}
-	if allocs != 0 {
+	if allocs := serveAllocs(t, a, b, bt, want); allocs != 0 {
 		t.Errorf("a batch iteration with transmit times allocated %.1f times, want 0", allocs)
 	}
 	if reported == 0 || kernel != reported {

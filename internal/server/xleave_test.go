@@ -86,19 +86,8 @@ func TestInterleavedReply(t *testing.T) {
 
 // TestInterleavedAllocs: the interleaved path, like the basic one, allocates nothing.
 func TestInterleavedAllocs(t *testing.T) {
-	s := New(Config{}, tStart)
-	snap := unsyncSnap()
-	client := netip.MustParseAddrPort("198.18.0.2:123")
-	src := Source{Addr: client.Addr()}
-	out := make([]byte, MaxReplyLen)
-	rx := tRx
-	req := xleaveReq(0, 0x4444, 0x5555)
-	allocs := testing.AllocsPerRun(100, func() {
-		n, _ := s.Respond(req, rx, snap, src, out)
-		s.Transmitted(client, out[:n], rx+1)
-		binary.BigEndian.PutUint64(req[24:], uint64(rx))
-		rx += 0x1_0000_0000
-	})
+	s, exchange := interleavedExchange()
+	allocs := testing.AllocsPerRun(100, exchange)
 	if allocs != 0 {
 		t.Errorf("%v allocations per interleaved exchange; want 0", allocs)
 	}
@@ -108,6 +97,17 @@ func TestInterleavedAllocs(t *testing.T) {
 }
 
 func BenchmarkRespondInterleaved(b *testing.B) {
+	_, exchange := interleavedExchange()
+	b.ReportAllocs()
+	for b.Loop() {
+		exchange()
+	}
+}
+
+// interleavedExchange is a server and one interleaved exchange with one client: the
+// request, the reply, its transmit time reported, and the next request naming the last
+// receive time as its origin, a second later.
+func interleavedExchange() (*Server, func()) {
 	s := New(Config{}, tStart)
 	snap := unsyncSnap()
 	client := netip.MustParseAddrPort("198.18.0.2:123")
@@ -115,8 +115,7 @@ func BenchmarkRespondInterleaved(b *testing.B) {
 	out := make([]byte, MaxReplyLen)
 	rx := tRx
 	req := xleaveReq(0, 0x4444, 0x5555)
-	b.ReportAllocs()
-	for b.Loop() {
+	return s, func() {
 		n, _ := s.Respond(req, rx, snap, src, out)
 		s.Transmitted(client, out[:n], rx+1)
 		binary.BigEndian.PutUint64(req[24:], uint64(rx))
