@@ -19,8 +19,8 @@ import (
 
 // update is one ProcessAt call as the loop saw it.
 type update struct {
-	offset, sigma float64
-	at            time.Time
+	offset, excess float64
+	at             time.Time
 }
 
 // recording is a synchronised, settled Loop that records what it is given.
@@ -35,8 +35,8 @@ func (r *recording) Prime(e []clock.Earlier) { r.primed = append(r.primed, e) }
 // Vars says whether an update was made, as the discipline does.
 func (r *recording) Vars() clock.Vars { return clock.Vars{Updated: len(r.got) > 0} }
 
-func (r *recording) ProcessAt(offset, sigma float64, at, _ time.Time) (clock.Result, error) {
-	r.got = append(r.got, update{offset, sigma, at})
+func (r *recording) ProcessAt(offset, excess float64, at, _ time.Time) (clock.Result, error) {
+	r.got = append(r.got, update{offset, excess, at})
 	return clock.Result{Synchronised: true, Poll: 6}, nil
 }
 
@@ -85,8 +85,8 @@ func TestEverySampleReachesTheLoop(t *testing.T) {
 		last = u.at
 	}
 	late := loop.got[len(loop.got)-1]
-	if math.Abs(late.offset-(-0.0005)) > 1e-6 || late.sigma < 0.0005 {
-		t.Errorf("latest update %+v: want the slow sample's offset -0.5 ms with σ of at least half its 1 ms excess delay", late)
+	if math.Abs(late.offset-(-0.0005)) > 1e-6 || late.excess < 0.0005 {
+		t.Errorf("latest update %+v: want the slow sample's offset -0.5 ms with its excess delay (1 ms) passed on", late)
 	}
 	v := w.e.Snapshot()
 	for _, p := range v.Peers {

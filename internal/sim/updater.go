@@ -16,7 +16,7 @@ import (
 // clock itself, steps included, and ends the run by returning an error wrapping ErrPanic (or
 // through an Exited method).
 type Updater interface {
-	Update(offset, jitter float64, now time.Time) (synchronised bool, err error)
+	Update(offset, excess float64, now time.Time) (synchronised bool, err error)
 }
 
 // UpdaterLoop drives an Updater as the engine's clock loop (engine.Loop). The engine learns
@@ -42,8 +42,8 @@ func NewUpdaterLoop(u Updater) *UpdaterLoop {
 var errNoLeap = errors.New("this discipline (the simulator's update-only loop) has no kernel leap-second support")
 
 // ProcessAt hands the offset to the Updater.
-func (l *UpdaterLoop) ProcessAt(offset, jitter float64, _, now time.Time) (clock.Result, error) {
-	ok, err := l.u.Update(offset, jitter, now)
+func (l *UpdaterLoop) ProcessAt(offset, excess float64, _, now time.Time) (clock.Result, error) {
+	ok, err := l.u.Update(offset, excess, now)
 	l.last = offset
 	if err != nil {
 		if errors.Is(err, ErrPanic) && l.exit == nil {
