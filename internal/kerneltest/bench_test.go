@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,9 @@ import (
 // start 0.3 s ahead of the host with tick 10001 (+100 ppm), one daemon each — gontp, chrony 4.3
 // and classic ntpd 4.2.8p15, all cold (no drift file) — against one reference chronyd on the
 // host side, and each guest's true clock error is read against the host clock once a second.
-// It prints one table per scenario. Scenarios: lan (clean link), jitter (200 µs ± 100 µs,
+// A fourth guest, the reference, runs no daemon and measures where a daemon that zeroes its
+// offset settles on the same network (bootReference), so that the means can be read against
+// the path's asymmetry. It prints one table per scenario and that figure under it. Scenarios: lan (clean link), jitter (200 µs ± 100 µs,
 // normal, each way, through the relay in relay_test.go) and restart (the clean link, each
 // daemon started with a drift file 0.05 ppm from the truth, as after a restart).
 //
@@ -146,6 +149,7 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 			},
 		}})
 	}
+	ref := bootReference(b, l, run)
 	var out strings.Builder
 	fmt.Fprintf(&out, "\nscenario %s: +0.3 s, +100 ppm (tick 10001), %g min, samples once a second\n\n", scen, minutes)
 	fmt.Fprintf(&out, "| daemon | < 1 ms from | < 100 µs from | 2nd half: mean | SD | max | rate error at 10 min | at end | steps |\n")
@@ -159,7 +163,61 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 			keepRun(b, filepath.Join(keep, scen, strings.Fields(benchDaemons[i].name)[0]), g.Dir, ps)
 		}
 	}
+	ref.Wait()
+	out.WriteString("\n" + asymmetry(b, ref) + "\n")
+	if keep != "" {
+		keepRun(b, filepath.Join(keep, scen, "reference"), ref.Dir, points(ref))
+	}
 	fmt.Print(out.String())
+}
+
+// refEvery is the reference guest's query interval, s.
+const refEvery = 30
+
+// bootReference starts the reference guest: no daemon and no clock error (the host's tick),
+// asking the server for its offset with `chronyd -Q` (measure, never set) every refEvery
+// seconds. Where those answers put a clock is where a daemon that zeroes its measured offset
+// settles on this network: the path's asymmetry, against which issue 13 reads the daemons'
+// means ("a perfect estimator settles near −50 µs there, as chrony does"). chronyd is the
+// measuring tool because it is not gontp: gontp's own measurement must not be its judge.
+func bootReference(b *testing.B, l *lab, run float64) *uml.Guest {
+	var steps []plan.Step
+	for at := float64(refEvery); at < run; at += refEvery {
+		steps = append(steps, plan.Step{At: at, Name: "query", Output: "reference.log", Timeout: 20,
+			Argv: []string{"/opt/ntp-reference/chrony/usr/sbin/chronyd", "-Q", "-d", "-u", "root", "-t", "10",
+				"-f", "/dev/null", "server " + l.server.Addr().String() + " iburst", "cmdport 0",
+				"pidfile /run/chrony/reference.pid"}})
+	}
+	return uml.Boot(b, l.net, uml.Config{Name: "reference", Dir: b.TempDir(), Timeout: secs(run + 180),
+		Plan: plan.Plan{Mkdirs: []string{"/run/chrony", "/var/lib/chrony"}, Steps: steps}})
+}
+
+// chronyWrong is chronyd -Q's answer: the clock's offset from the server (positive: behind).
+var chronyWrong = regexp.MustCompile(`System clock wrong by ([-+]?[0-9.]+) seconds`)
+
+// asymmetry reads the reference guest's answers: the median offset chronyd measured, plus the
+// guest clock's own median error (near 0: nothing disciplines it), is where a daemon that
+// zeroes its offset settles.
+func asymmetry(b *testing.B, g *uml.Guest) string {
+	var offs, errs []float64
+	for _, m := range chronyWrong.FindAllStringSubmatch(g.ReadFile("reference.log"), -1) {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			b.Fatalf("reference guest: %q: %v", m[0], err)
+		}
+		offs = append(offs, v)
+	}
+	for _, p := range points(g) {
+		errs = append(errs, p.err)
+	}
+	if len(offs) == 0 || len(errs) == 0 {
+		log := g.ReadFile("reference.log")
+		b.Fatalf("reference guest: %d answers from chronyd -Q, %d samples; the end of its log:\n%s",
+			len(offs), len(errs), log[max(len(log)-2000, 0):])
+	}
+	return fmt.Sprintf("reference guest (no daemon, its own error %+.1f µs): a daemon that zeroes chronyd's measured "+
+		"offset settles at %+.1f µs here (the path's asymmetry; median of %d `chronyd -Q` queries)",
+		median(errs)*1e6, (median(offs)+median(errs))*1e6, len(offs))
 }
 
 // keepRun copies a guest's run directory (configuration, the daemon's log and statistics,
