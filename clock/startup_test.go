@@ -11,8 +11,8 @@ import (
 // TestStartupTraining is the kernel lab's start in virtual time: the clock 0.3 s ahead and
 // 100 ppm fast, no drift file, one server with 10 µs of path noise, an iburst and then the
 // polls the discipline asks for (8 s while it trains, as the engine does). The error is
-// within 1 ms from 20 s on and within 100 µs from 60 s on, and the frequency within
-// 0.02 ppm after 10 minutes.
+// within 1 ms from 20 s on and within 100 µs from 60 s on, the frequency within 0.02 ppm
+// after 10 minutes, and the training over by trainMax.
 func TestStartupTraining(t *testing.T) {
 	w := newWorld(t, 0.3, 100, 10e-6, 1, DefaultParams())
 	w.fast = true
@@ -33,8 +33,9 @@ func TestStartupTraining(t *testing.T) {
 	if fe := w.freqError(); math.Abs(fe) > 0.02e-6 {
 		t.Errorf("frequency error after 10 min %.4f ppm, want within 0.02", fe*1e6)
 	}
+	w.run(t, trainMax+time.Minute, 100*time.Millisecond, nil, nil)
 	if w.d.FastPoll() != 0 {
-		t.Errorf("still training after 10 minutes")
+		t.Errorf("still training after %v", trainMax+time.Minute)
 	}
 }
 
