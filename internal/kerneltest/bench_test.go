@@ -26,9 +26,10 @@ import (
 // host side, and each guest's true clock error is read against the host clock once a second.
 // A fourth guest, the reference, runs no daemon and measures where a daemon that zeroes its
 // offset settles on the same network (bootReference), so that the means can be read against
-// the path's asymmetry. It prints one table per scenario and that figure under it. Scenarios: lan (clean link), jitter (200 µs ± 100 µs,
-// normal, each way, through the relay in relay_test.go) and restart (the clean link, each
-// daemon started with a drift file 0.05 ppm from the truth, as after a restart).
+// the path's asymmetry. It prints one table per scenario and that figure under it.
+// Scenarios: lan (clean link), jitter (200 µs ± 100 µs, normal, each way, through the relay
+// in relay_test.go) and restart (the clean link, each daemon started with a drift file
+// 0.05 ppm from the truth, as after a restart).
 //
 // It takes long (20 minutes per scenario by default), so it runs only with
 // GONTP_KERNEL_BENCH=1:
