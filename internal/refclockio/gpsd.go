@@ -121,14 +121,10 @@ func (g *gpsd) session(ctx context.Context, c net.Conn) {
 }
 
 // prettyDate is libntp's gmprettydate, the time code classic's GPSD_JSON clock shows: the
-// NTP timestamp in hex and the UTC date to the millisecond ("eebfec24.00000000  Sun, Dec  6
-// 2026 14:13:56.000").
+// NTP timestamp in hex and the UTC date to the millisecond, the hour padded by a space
+// ("eebfec24.00000000  Sun, Dec  6 2026 14:13:56.000", "...  Mon, Dec  7 2026  0:32:02.000").
 func prettyDate(t time.Time) string {
-	ts := ntptime.FromTime(t)
-	u := t.UTC()
-	return fmt.Sprintf("%08x.%08x  %s, %s %2d %d %02d:%02d:%02d.%03d", ts.Seconds(), ts.Fraction(),
-		u.Format("Mon"), u.Format("Jan"), u.Day(), u.Year(), u.Hour(), u.Minute(), u.Second(),
-		int64(ts.Fraction())/4294967)
+	return ntptime.PrettyDate(ntptime.FromTime(t), t, time.UTC)
 }
 
 // message handles one line of gpsd's stream (refclock_gpsdjson.c gpsd_parse): the record
