@@ -60,19 +60,32 @@ func setPriority(p Priority, log *slog.Logger) {
 	log.Info(fmt.Sprintf("priority: nice %d", ntpdPrio))
 }
 
-// eachThread calls f with the id of every thread of the process; the first error stops it.
+// eachThread calls f once with the id of every thread of the process; the first error stops
+// it. It reads the thread list again until a pass finds no thread it has not seen: a thread
+// the runtime makes while a pass runs is cloned from one f may not have reached yet, and
+// inherits the old setting (CI saw one SCHED_OTHER thread of fifteen after a single pass).
+// Once a pass finds nothing new, every thread then alive has had f, and any made later is
+// cloned from one that has.
 func eachThread(f func(tid int) error) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return f(0)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
+	done := map[int]bool{}
+	for range 100 {
+		tasks, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			continue
+			return f(0)
 		}
-		if err := f(tid); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return err
+		fresh := false
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil || done[tid] {
+				continue
+			}
+			done[tid], fresh = true, true
+			if err := f(tid); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return err
+			}
+		}
+		if !fresh {
+			return nil
 		}
 	}
 	return nil
