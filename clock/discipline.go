@@ -302,10 +302,26 @@ type Earlier struct {
 // Classic has nothing like it: its step is followed by 300 s of frequency measurement.
 // It has no effect after the first update.
 func (d *Discipline) Prime(s []Earlier) {
-	if d.updated || d.led.started {
+	if d.updated || !d.startAt.IsZero() {
 		return
 	}
 	d.primed = append(d.primed[:0], s...)
+}
+
+// Begin writes the kernel's starting state when the daemon starts, before any sample:
+// nanosecond mode, the loop's status word and the frequency of the drift file (0 without
+// one), as classic ntpd 4.2.8p15 does at start-up (loop_config LOOP_DRIFTINIT: its kernel
+// loop's start and set_freq). After a reboot the kernel runs at its natural rate until that
+// write, and with the write left to the first update (7 s into an iburst, minutes without
+// one) a +100 ppm oscillator ran 0.7 ms away first, which a restart without a step then
+// took minutes to slew back. With -q nothing is written before the update, as classic's
+// ntpdate mode skips it. Without Begin the first update writes the same state. An error
+// (no CAP_SYS_TIME) leaves that to the first update, whose error is the one reported.
+func (d *Discipline) Begin(now time.Time) error {
+	if d.p.Once || d.led.started {
+		return nil
+	}
+	return d.led.start(now, d.led.freq)
 }
 
 // SetPollLimits bounds sys_poll by the system peer's minpoll and maxpoll, as classic does.
@@ -356,7 +372,7 @@ func (d *Discipline) Vars() Vars {
 // while the kernel amortises a large initial offset, an old offset is tens of
 // milliseconds wrong. Before the first update it returns offset unchanged.
 func (d *Discipline) Project(offset float64, from, to time.Time) float64 {
-	if !d.led.started || from.IsZero() || to.IsZero() || from.Equal(to) {
+	if d.startAt.IsZero() || from.IsZero() || to.IsZero() || from.Equal(to) {
 		return offset
 	}
 	tf, tt := d.led.tline(from), d.led.tline(to)
@@ -416,6 +432,8 @@ func (d *Discipline) process(offset, excess float64, at, now time.Time) (Result,
 		if err := d.led.start(now, d.led.freq); err != nil {
 			return d.result(Result{}), err
 		}
+	}
+	if d.startAt.IsZero() {
 		d.clockEpoch, d.startAt = now, now
 	}
 	d.lastAt = now
@@ -453,8 +471,11 @@ func (d *Discipline) process(offset, excess float64, at, now time.Time) (Result,
 }
 
 // takePrimed puts the primed samples (Prime) and the first update's own sample into the
-// empty estimator, on the time line of no corrections (none has been made), and reports
-// whether there were any. They are weighted as the window's other samples (reweigh).
+// empty estimator, on the time line of no corrections, and reports whether there were any.
+// The only correction before the first update is the frequency Begin wrote, from then on:
+// a sample measured after it is mapped back by that frequency's integral, one measured
+// before it (no Begin) is taken as it is. They are weighted as the window's other samples
+// (reweigh).
 func (d *Discipline) takePrimed(offset float64, at time.Time) bool {
 	if len(d.primed) == 0 || d.updated || d.est.n() > 0 {
 		d.primed = nil
@@ -464,7 +485,7 @@ func (d *Discipline) takePrimed(offset float64, at time.Time) bool {
 	n := 0
 	for _, p := range d.primed {
 		if p.At.Before(at) && !math.IsNaN(p.Offset) && !math.IsInf(p.Offset, 0) {
-			d.est.add(sample{t: d.led.tline(p.At), u: p.Offset})
+			d.est.add(sample{t: d.led.tline(p.At), u: p.Offset + d.beganCorrection(p.At)})
 			n++
 		}
 	}
@@ -472,8 +493,14 @@ func (d *Discipline) takePrimed(offset float64, at time.Time) bool {
 	if n == 0 {
 		return false
 	}
-	d.est.add(sample{t: d.led.tline(at), u: offset})
+	d.est.add(sample{t: d.led.tline(at), u: offset + d.beganCorrection(at)})
 	return true
+}
+
+// beganCorrection is the correction the kernel had applied by local time at since Begin
+// (its frequency's integral; 0 before it), s.
+func (d *Discipline) beganCorrection(at time.Time) float64 {
+	return d.led.freq * max(d.led.tline(at), 0)
 }
 
 // result fills the fields every result carries.

@@ -164,3 +164,60 @@ func TestPrimedFrequencyYields(t *testing.T) {
 		t.Errorf("frequency %.1f ppm a minute after the step, want -100 ± 5", f)
 	}
 }
+
+// TestBeginWritesDriftFrequency: Begin writes the drift file's frequency when the daemon
+// starts, as classic's loop_config(LOOP_DRIFTINIT) does, so that a rebooted kernel does not
+// run at its natural rate until the first update; with -q it writes nothing, as classic's
+// ntpdate mode. Primed samples measured after Begin are mapped back by its frequency: with
+// the file 10 ppm wrong and the samples of a server without iburst (64 s apart, enough to
+// outweigh the file's ±3 ppm), the start-up step sets the oscillator's -100 ppm; taken as
+// they are, they would say the clock needs 10 ppm less than the file.
+func TestBeginWritesDriftFrequency(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		once  bool
+		begin bool
+		want  float64 // error after 10 s, s
+	}{
+		{"begin", false, true, 0},
+		{"no begin", false, false, 1e-3},
+		{"-q", true, true, 1e-3},
+	} {
+		m, el := newTestModel(0, 100)
+		p := DefaultParams()
+		drift := -100.0
+		p.Drift, p.Once = &drift, c.once
+		d := New(m, p, nil)
+		if c.begin {
+			if err := d.Begin(m.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		*el += 10 * time.Second
+		if e := m.Error(); math.Abs(e-c.want) > 1e-6 {
+			t.Errorf("%s: error %.1f µs 10 s after the start, want %.1f µs", c.name, e*1e6, c.want*1e6)
+		}
+	}
+
+	el := new(time.Duration)
+	m := NewModel(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), func() time.Duration { return *el }, 0.3, 100)
+	p := DefaultParams()
+	drift := -90.0
+	p.Drift = &drift
+	d := New(m, p, nil)
+	if err := d.Begin(m.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var earlier []Earlier
+	for range 3 {
+		earlier = append(earlier, Earlier{Offset: -m.Error(), At: m.Now()})
+		*el += 64 * time.Second
+	}
+	d.Prime(earlier)
+	if r, err := d.ProcessAt(-m.Error(), 1e-5, m.Now(), m.Now()); err != nil || !r.Stepped {
+		t.Fatalf("first update %+v %v, want a step", r, err)
+	}
+	if f := d.Frequency(); math.Abs(f+100) > 1 {
+		t.Errorf("primed after Begin: frequency %.3f ppm after the step, want -100 ± 1", f)
+	}
+}

@@ -390,6 +390,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if opts.ObserveConfig != nil {
 		opts.ObserveConfig(d.configState)
 	}
+	// Classic writes the kernel's starting state, the drift file's frequency with it, when
+	// it starts (clock.Discipline.Begin); the engine goroutine is not running yet. A
+	// failure (no CAP_SYS_TIME) comes again at the first update, which reports it.
+	if err := clk.Discipline.Begin(now()); err != nil {
+		log.Debug(err.Error())
+	}
 	d.started(ctx)
 	// The engine runs on Run's own goroutine. Everything that depends on the thread's
 	// network namespace (the route lookups of SocketFor, the interface rescan) happens

@@ -36,7 +36,12 @@ func KernelHostWith(p clock.Params, log *slog.Logger) func(*Scenario, time.Time,
 		if sc.Client.Drift != nil && q.Drift == nil {
 			q.Drift = sc.Client.Drift
 		}
-		return h, clock.New(h, q, log)
+		d := clock.New(h, q, log)
+		// The daemon writes the kernel's starting state when it starts (Begin).
+		if err := d.Begin(h.Now()); err != nil {
+			panic(err) // the model accepts every write
+		}
+		return h, d
 	}
 }
 
