@@ -312,11 +312,12 @@ func (d *Discipline) Prime(s []Earlier) {
 // nanosecond mode, the loop's status word and the frequency of the drift file (0 without
 // one), as classic ntpd 4.2.8p15 does at start-up (loop_config LOOP_DRIFTINIT: its kernel
 // loop's start and set_freq). After a reboot the kernel runs at its natural rate until that
-// write, and with the write left to the first update (7 s into an iburst, minutes without
-// one) a +100 ppm oscillator ran 0.7 ms away first, which a restart without a step then
-// took minutes to slew back. With -q nothing is written before the update, as classic's
-// ntpdate mode skips it. Without Begin the first update writes the same state. An error
-// (no CAP_SYS_TIME) leaves that to the first update, whose error is the one reported.
+// write, and with the write left to the first update (7 s into an iburst, 80 s without
+// one) a +100 ppm oscillator ran 0.7 ms, or 8 ms, away first, which a restart without a
+// step then had to slew back (testdata/sim/reboot.scn). With -q nothing is written before
+// the update, as classic's ntpdate mode skips it. Without Begin the first update writes the
+// same state. An error (no CAP_SYS_TIME) leaves that to the first update, whose error is
+// the one reported.
 func (d *Discipline) Begin(now time.Time) error {
 	if d.p.Once || d.led.started {
 		return nil

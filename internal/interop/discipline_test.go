@@ -329,3 +329,37 @@ func TestNtpdPanicExit(t *testing.T) {
 		t.Errorf("no panic message in the log:\n%s", logText)
 	}
 }
+
+// TestDriftFileFrequencyAtStart: the drift file's frequency is in the kernel as soon as the
+// daemon runs, before any sample (classic's loop_config LOOP_DRIFTINIT at start-up), so a
+// rebooted kernel does not run at its natural rate until the first update. gontp's ntpd
+// runs on a virtual clock (+100 ppm) with a drift file of -100 ppm and no server; classic
+// ntpq's kerninfo reads the virtual kernel's frequency.
+func TestDriftFileFrequencyAtStart(t *testing.T) {
+	ref := testnet.Reference(t, "classic-ntpq")
+	ntpd := binary(t, "ntpd")
+	tn := testnet.New(t)
+	h := tn.Host("gontp")
+	dir := t.TempDir()
+	drift := filepath.Join(dir, "ntp.drift")
+	if err := os.WriteFile(drift, []byte("-100.000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := testnet.WriteFile(t, "ntp.conf", "driftfile "+drift+"\n")
+	p := h.Start(t, "setpriv", "--bounding-set=-sys_time", "--inh-caps=-sys_time",
+		ntpd, "-n", "-c", conf, "-l", filepath.Join(dir, "ntpd.log"), "--virtual-clock", "0,100")
+	if !h.WaitUDP(123, 15*time.Second) {
+		t.Fatalf("no UDP 123:\n%s", p.Log())
+	}
+	out, err := h.Run(t, 10*time.Second, filepath.Join(ref, "classic-ntpq"), "-c", "kerninfo", "127.0.0.1")
+	if err != nil {
+		t.Fatalf("classic ntpq kerninfo: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^pll frequency: +-100(\.0+)?$`).Match(out) {
+		logText, _ := os.ReadFile(filepath.Join(dir, "ntpd.log"))
+		t.Errorf("kerninfo before any sample:\n%s\nwant pll frequency -100 (the drift file's)\nlog:\n%s", out, logText)
+	}
+	if err := p.Stop(); err != nil {
+		t.Logf("stop: %v", err)
+	}
+}
