@@ -55,25 +55,39 @@ func TestDisciplineVirtualClockAgainstReferences(t *testing.T) {
 	steps := 0
 	worst := 0.0
 	var offsets []float64
+	var trace []string // each update, logged when the test fails
+	minDelay := math.Inf(1)
 	for time.Now().Before(end) {
 		if !time.Now().Before(next) {
+			// Three exchanges with each server, keeping the one of least delay, stand in
+			// for the daemon's clock filter; the delay's excess over the least seen in the
+			// run goes to the discipline as the daemon passes it. Fed single exchanges
+			// with a fixed error, the discipline believed a sample stamped 800 µs late by
+			// a busy CI machine (the exchange reads the model in user space) and ran the
+			// virtual clock 1.1 ms away.
 			best, bestDelay := 0.0, math.Inf(1)
-			for _, s := range servers {
-				off, delay, err := queryVirtual(cli, s, m)
-				if err != nil {
-					t.Logf("query %s: %v", s, err)
-					continue
-				}
-				if delay < bestDelay {
-					best, bestDelay = off, delay
+			for range 3 {
+				for _, s := range servers {
+					off, delay, err := queryVirtual(cli, s, m)
+					if err != nil {
+						t.Logf("query %s: %v", s, err)
+						continue
+					}
+					if delay < bestDelay {
+						best, bestDelay = off, delay
+					}
 				}
 			}
 			if !math.IsInf(bestDelay, 1) {
-				r, err := d.Process(best, 50e-6, m.Now())
+				minDelay = math.Min(minDelay, bestDelay)
+				r, err := d.Process(best, bestDelay-minDelay, m.Now())
 				if err != nil {
 					t.Fatalf("discipline: %v", err)
 				}
 				offsets = append(offsets, best)
+				v := d.Vars()
+				trace = append(trace, fmt.Sprintf("%6.1fs offset %+.1f µs delay %.1f µs error %+.1f µs freq %+.3f ppm %v poll %d",
+					time.Since(start).Seconds(), best*1e6, bestDelay*1e6, m.Error()*1e6, v.Frequency, v.State, d.Poll()))
 				if r.Stepped {
 					steps++
 					burst = 6
@@ -98,6 +112,11 @@ func TestDisciplineVirtualClockAgainstReferences(t *testing.T) {
 	v := d.Vars()
 	t.Logf("%d updates, %d steps; worst |virtual - host| after the step %.1f µs; now %+.1f µs; frequency %.3f ppm (oscillator +30), state %v, tc %d",
 		len(offsets), steps, worst*1e6, m.Error()*1e6, v.Frequency, v.State, v.TC)
+	defer func() {
+		if t.Failed() {
+			t.Logf("updates:\n%s", strings.Join(trace, "\n"))
+		}
+	}()
 	if steps != 1 {
 		t.Errorf("%d steps, want exactly one", steps)
 	}
