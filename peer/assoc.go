@@ -124,10 +124,14 @@ type Assoc struct {
 	aorg ntptime.Time // our last transmit timestamp, cleared once a reply matched it
 	// t1 is the kernel's transmit time of the request that carried t1org (TxTimestamp).
 	t1org, t1 ntptime.Time
-	rec       ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
-	dst       ntptime.Time // our receive timestamp of its last packet (our next rec)
-	xmt       ntptime.Time // the peer's last transmit timestamp, for the duplicate test
-	xl        xleaveState  // the interleaved mode (xleave.go)
+	// txLags are the kernel's lags behind the packets' own stamps of the last requests, s
+	// (a ring, txLagN counting every one), for the bound of requestT1.
+	txLags [txLagWindow]float64
+	txLagN int
+	rec    ntptime.Time // the peer's transmit timestamp of its last packet (our next org)
+	dst    ntptime.Time // our receive timestamp of its last packet (our next rec)
+	xmt    ntptime.Time // the peer's last transmit timestamp, for the duplicate test
+	xl     xleaveState  // the interleaved mode (xleave.go)
 	// flip and borg: the interleaved symmetric mode (symxleave.go)
 	flip int8
 	borg ntptime.Time

@@ -131,3 +131,12 @@ const maxEvents = 15
 // maxTxLag bounds how much later than the packet's own transmit timestamp the kernel's
 // transmit time (Assoc.TxTimestamp) may be, s: beyond it the two are not of the same send.
 const maxTxLag = 0.1
+
+// txLagSlack is how much more than the least lag of the last txLagWindow requests a kernel
+// transmit time may lag the packet's own stamp before T1 is held to that bound, s
+// (Assoc.requestT1). On a sound driver the lag varies by a few microseconds; User-Mode
+// Linux's stamps after its write to the host and lagged 80-600 µs there.
+const txLagSlack = 20e-6
+
+// txLagWindow is how many requests' lags the bound is taken over: the clock filter's eight.
+const txLagWindow = 8

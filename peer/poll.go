@@ -167,22 +167,6 @@ func (a *Assoc) Transmitted(planned, actual ntptime.Time) {
 	}
 }
 
-// TxTimestamp gives the kernel's transmit time of the request that carried transmit
-// timestamp xmt (SO_TIMESTAMPING, taken where the driver hands the packet on). The offset
-// and delay of its reply are computed with it as T1 instead of xmt, which was written
-// before the system call; the origin test still matches on xmt, which the server echoes.
-func (a *Assoc) TxTimestamp(xmt, kernel ntptime.Time) {
-	if xmt != 0 && a.aorg == xmt {
-		a.t1org, a.t1 = xmt, kernel
-		if lag := fixedSeconds(kernel, xmt); lag >= 0 && lag < maxTxLag {
-			a.xl.reqT1 = kernel
-			if a.xl.on {
-				a.xl.lag = lag
-			}
-		}
-	}
-}
-
 // pollUpdate clamps the host poll to [minpoll, maxpoll] and schedules the next poll (ntpd
 // poll_update). Inside a burst the next packet goes after the minimum spacing. Otherwise
 // the interval is 2^minpoll while waiting for a burst to start, 2^hpoll while unreachable,

@@ -273,14 +273,7 @@ func (a *Assoc) process(pkt *wire.Packet, now time.Time, sys *system.State, acts
 	// taken in fixed point (era-safe), the rest in float64 as ntpd does. The delay is
 	// made positive and at least the system precision; the dispersion is the two
 	// precisions plus PHI over the round trip (RFC 5905 section 8).
-	org := pkt.Org
-	if a.t1 != 0 && pkt.Org == a.t1org {
-		// The kernel's transmit time, when it is a plausible one: after the stamp the
-		// packet carries and within maxTxLag of it.
-		if lag := fixedSeconds(a.t1, pkt.Org); lag >= 0 && lag < maxTxLag {
-			org = a.t1
-		}
-	}
+	org := a.requestT1(pkt.Org)
 	t21 := fixedSeconds(pkt.Rec, org)
 	t34 := fixedSeconds(pkt.Xmt, a.dst)
 	if a.flip != 0 && a.symmetric() {

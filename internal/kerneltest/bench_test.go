@@ -109,11 +109,13 @@ var benchDaemons = []daemonSpec{
 	},
 }
 
-// statsLines make an ntpd of the classic family write loopstats and peerstats into dir,
-// for the kept run directories (GONTP_KERNEL_BENCH_KEEP).
+// statsLines make an ntpd of the classic family write loopstats, peerstats and rawstats into
+// dir, for the kept run directories (GONTP_KERNEL_BENCH_KEEP); with the relay's log, rawstats
+// place each exchange's delays on the path.
 func statsLines(dir string) []string {
-	return []string{"statsdir " + dir + "/", "statistics loopstats peerstats",
-		"filegen loopstats file loopstats type none enable", "filegen peerstats file peerstats type none enable"}
+	return []string{"statsdir " + dir + "/", "statistics loopstats peerstats rawstats",
+		"filegen loopstats file loopstats type none enable", "filegen peerstats file peerstats type none enable",
+		"filegen rawstats file rawstats type none enable"}
 }
 
 func benchScenario(b *testing.B, scen string, minutes float64) {
@@ -128,8 +130,9 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 		b.Fatalf("unknown scenario %q (lan, jitter, restart)", scen)
 	}
 	l := newLab(b, chronyConf)
+	var rel *relay
 	if scen == "jitter" {
-		startRelay(b, l.server, netip.AddrPortFrom(l.server.Addr(), 123), netip.MustParseAddrPort("127.0.0.1:123"), delay, jitter)
+		rel = startRelay(b, l.server, netip.AddrPortFrom(l.server.Addr(), 123), netip.MustParseAddrPort("127.0.0.1:123"), delay, jitter)
 	}
 	bd := uml.Build(b)
 	run := minutes * 60
@@ -170,6 +173,9 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 	out.WriteString(asymmetry(b, ref) + "\n")
 	if keep != "" {
 		keepRun(b, filepath.Join(keep, scen, "reference"), ref.Dir, points(ref))
+		if rel != nil {
+			keepRelay(b, filepath.Join(keep, scen, "relay.csv"), rel)
+		}
 	}
 	fmt.Print(out.String())
 }
@@ -260,6 +266,23 @@ func keepRun(b *testing.B, dst, dir string, ps []point) {
 		fmt.Fprintf(&csv, "%.3f,%.9f,%.4f,%#x\n", p.mono, p.err, rateError(p.s), p.s.Kernel.Status)
 	}
 	if err := os.WriteFile(filepath.Join(dst, "trace.csv"), []byte(csv.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// keepRelay writes what the relay forwarded to path (relay.writeLog). It stops the relay
+// first: its log is its own thread's until then.
+func keepRelay(b *testing.B, path string, r *relay) {
+	r.close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.writeLog(f); err != nil {
+		f.Close()
+		b.Fatalf("%s: %v", path, err)
+	}
+	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
 }

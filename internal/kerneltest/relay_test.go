@@ -5,9 +5,12 @@
 package kerneltest
 
 import (
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,8 +37,10 @@ type relay struct {
 	clients map[netip.AddrPort]int // client -> its upstream socket
 	back    map[int]unix.SockaddrInet4
 	queue   []packet
+	sent    []relayed // every datagram forwarded, for the kept run (GONTP_KERNEL_BENCH_KEEP)
 	stop    atomic.Bool
 	done    chan struct{}
+	closed  sync.Once
 }
 
 type packet struct {
@@ -43,6 +48,38 @@ type packet struct {
 	data []byte
 	fd   int
 	to   *unix.SockaddrInet4 // nil: fd is connected
+	rx   int64               // the kernel's receive timestamp, CLOCK_REALTIME ns
+	// client is the guest the datagram comes from or goes to; up tells which.
+	client netip.AddrPort
+	up     bool
+}
+
+// relayed is one forwarded datagram as the relay saw it: when the kernel received it, when it
+// was due and when the relay sent it (CLOCK_REALTIME ns). With a guest's rawstats it splits
+// each exchange's delay into the guest's own legs and the relay's, so that an asymmetry of
+// the path can be placed.
+type relayed struct {
+	client        netip.AddrPort
+	up            bool
+	rx, due, sent int64
+}
+
+// writeLog writes what the relay forwarded as CSV: client, direction (up: towards the
+// server), and the kernel receive, due and send times in ns of CLOCK_REALTIME.
+func (r *relay) writeLog(w io.Writer) error {
+	if _, err := fmt.Fprintln(w, "client,direction,rx_ns,due_ns,sent_ns"); err != nil {
+		return err
+	}
+	for _, p := range r.sent {
+		dir := "down"
+		if p.up {
+			dir = "up"
+		}
+		if _, err := fmt.Fprintf(w, "%s,%s,%d,%d,%d\n", p.client, dir, p.rx, p.due, p.sent); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startRelay listens on listen inside host's namespace and forwards to upstream (in the same
@@ -64,7 +101,13 @@ func startRelay(t testing.TB, host *testnet.Host, listen, upstream netip.AddrPor
 		t.Fatalf("relay: %v", err)
 	}
 	go r.run()
-	t.Cleanup(func() {
+	t.Cleanup(r.close)
+	return r
+}
+
+// close stops the relay and closes its sockets; later calls do nothing.
+func (r *relay) close() {
+	r.closed.Do(func() {
 		r.stop.Store(true)
 		<-r.done
 		unix.Close(r.front)
@@ -72,7 +115,6 @@ func startRelay(t testing.TB, host *testnet.Host, listen, upstream netip.AddrPor
 			unix.Close(fd)
 		}
 	})
-	return r
 }
 
 func udpSocket() (int, error) {
@@ -147,18 +189,20 @@ func (r *relay) run() {
 				if err != nil {
 					break
 				}
-				p := packet{due: rx + r.draw(), data: append([]byte(nil), buf[:n]...)}
+				p := packet{due: rx + r.draw(), data: append([]byte(nil), buf[:n]...), rx: rx}
 				if fd == r.front {
 					sa, ok := from.(*unix.SockaddrInet4)
 					if !ok {
 						continue
 					}
-					if p.fd = r.upstreamFor(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))); p.fd < 0 {
+					p.client, p.up = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+					if p.fd = r.upstreamFor(p.client); p.fd < 0 {
 						continue
 					}
 				} else {
 					to := r.back[fd]
 					p.fd, p.to = r.front, &to
+					p.client = netip.AddrPortFrom(netip.AddrFrom4(to.Addr), uint16(to.Port))
 				}
 				r.queue = append(r.queue, p)
 			}
@@ -173,6 +217,7 @@ func (r *relay) run() {
 			} else {
 				_, _ = unix.Write(p.fd, p.data)
 			}
+			r.sent = append(r.sent, relayed{client: p.client, up: p.up, rx: p.rx, due: p.due, sent: realtime()})
 			r.queue = append(r.queue[:i], r.queue[i+1:]...)
 		}
 	}
