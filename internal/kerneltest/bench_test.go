@@ -171,6 +171,27 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 	ref.Wait()
 	fmt.Fprintf(&out, "\nset aside: samples whose reading took over %.0f µs (narrow)\n", maxBracket*1e6)
 	out.WriteString(asymmetry(b, ref) + "\n")
+	if rel != nil {
+		// Where the delays went, for the guests that write rawstats (the relay's log).
+		rel.close()
+		for i, g := range guests {
+			xs, me, err := readRawstats(g.ReadFile("rawstats"))
+			if err != nil || len(xs) == 0 {
+				continue
+			}
+			var errs []float64
+			for _, p := range window(points(g), run/2, run+1) {
+				errs = append(errs, p.err)
+			}
+			half := xs[:0:0]
+			for _, x := range xs {
+				if x.t1 >= xs[0].t1+int64(run/2*1e9) {
+					half = append(half, x)
+				}
+			}
+			fmt.Fprintf(&out, "%s, 2nd half: %v\n", benchDaemons[i].name, pathLegs(half, median(errs), rel.sent, me))
+		}
+	}
 	if keep != "" {
 		keepRun(b, filepath.Join(keep, scen, "reference"), ref.Dir, points(ref))
 		if rel != nil {
