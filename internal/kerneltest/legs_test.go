@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,14 +87,15 @@ func readRawstats(text string) ([]exchange, netip.Addr, error) {
 // that zeroes the offsets of these exchanges settles: over all of them, and over the quarter
 // of least delay (which a clock filter favours).
 type legs struct {
-	n                                                       int
+	n, odd                                                  int // exchanges used, left out
 	guestOut, holdOut, hostOut, hostBack, holdBack, guestIn float64
 	centre, centreLeast                                     float64
 }
 
 // pathLegs matches the exchanges of client (whose clock was guestErr ahead of the host's)
 // with the relay's log and splits their delays into legs. An exchange whose datagrams the log
-// does not show within 5 ms of its timestamps is left out.
+// does not show within 5 ms of its timestamps is left out, and one with a leg that cannot be
+// its own is counted in odd.
 func pathLegs(xs []exchange, guestErr float64, rel []relayed, client netip.Addr) legs {
 	var ups, downs []relayed
 	for _, r := range rel {
@@ -119,6 +122,7 @@ func pathLegs(xs []exchange, guestErr float64, rel []relayed, client netip.Addr)
 	e := int64(math.Round(guestErr * 1e9))
 	type row struct{ guestOut, holdOut, hostOut, hostBack, holdBack, guestIn, delay float64 }
 	var rows []row
+	var l legs
 	for _, x := range xs {
 		t1, t4 := x.t1-e, x.t4-e
 		up, ok1 := first(ups, t1)
@@ -127,10 +131,16 @@ func pathLegs(xs []exchange, guestErr float64, rel []relayed, client netip.Addr)
 			continue
 		}
 		s := func(ns int64) float64 { return float64(ns) / 1e9 }
-		rows = append(rows, row{s(up.rx - t1), s(up.due - up.rx), s(x.t2 - up.due),
-			s(down.rx - x.t3), s(down.due - down.rx), s(t4 - down.due), s((t4 - t1) - (x.t3 - x.t2))})
+		r := row{s(up.rx - t1), s(up.due - up.rx), s(x.t2 - up.due),
+			s(down.rx - x.t3), s(down.due - down.rx), s(t4 - down.due), s((t4 - t1) - (x.t3 - x.t2))}
+		// A leg out of [-1 ms, 10 ms] is not of this exchange: a reply recorded again
+		// (classic records duplicates too) or a datagram the log matched wrongly.
+		if !slices.ContainsFunc([]float64{r.guestOut, r.hostOut, r.hostBack, r.guestIn}, func(v float64) bool { return v < -1e-3 || v > 10e-3 }) {
+			rows = append(rows, r)
+		} else {
+			l.odd++
+		}
 	}
-	var l legs
 	l.n = len(rows)
 	if l.n == 0 {
 		return l
@@ -159,9 +169,9 @@ func pathLegs(xs []exchange, guestErr float64, rel []relayed, client netip.Addr)
 // String is the line the benchmark prints under its table.
 func (l legs) String() string {
 	us := func(s float64) string { return fmt.Sprintf("%.1f", s*1e6) }
-	return fmt.Sprintf("%d exchanges; out: guest T1 → relay %s µs, hold %s, → server T2 %s; back: T3 → relay %s, hold %s, → guest T4 %s; "+
+	return fmt.Sprintf("%d exchanges (%d left out); out: guest T1 → relay %s µs, hold %s, → server T2 %s; back: T3 → relay %s, hold %s, → guest T4 %s; "+
 		"(out - back)/2 with T1 the packet's own stamp: %+.1f µs over all, %+.1f µs over the quarter of least delay",
-		l.n, us(l.guestOut), us(l.holdOut), us(l.hostOut), us(l.hostBack), us(l.holdBack), us(l.guestIn), l.centre*1e6, l.centreLeast*1e6)
+		l.n, l.odd, us(l.guestOut), us(l.holdOut), us(l.hostOut), us(l.hostBack), us(l.holdBack), us(l.guestIn), l.centre*1e6, l.centreLeast*1e6)
 }
 
 // TestPathLegs: two exchanges built from known legs, with the guest 100 µs ahead, are split
@@ -209,4 +219,89 @@ func TestPathLegs(t *testing.T) {
 		!near(l.centre, want.centre) || !near(l.centreLeast, want.centreLeast) {
 		t.Errorf("legs\n got %+v\nwant %+v", l, want)
 	}
+}
+
+// TestKeptPathLegs prints the path legs of a kept jitter run
+// (GONTP_KERNEL_BENCH_KEEP=DIR, then GONTP_KERNEL_BENCH_LEGS=DIR/jitter): for each guest
+// directory with rawstats, its second half against the relay's log (relay.csv), with the
+// guest's median error of that half from its trace.csv. It reads files only.
+func TestKeptPathLegs(t *testing.T) {
+	dir := os.Getenv("GONTP_KERNEL_BENCH_LEGS")
+	if dir == "" {
+		t.Skip("reads a kept jitter run: GONTP_KERNEL_BENCH_LEGS=DIR/jitter")
+	}
+	rel, err := readRelayLog(filepath.Join(dir, "relay.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name(), "rawstats"))
+		if err != nil {
+			continue
+		}
+		xs, me, err := readRawstats(string(raw))
+		if err != nil || len(xs) == 0 {
+			t.Errorf("%s: %d exchanges, %v", e.Name(), len(xs), err)
+			continue
+		}
+		trace, err := os.ReadFile(filepath.Join(dir, e.Name(), "trace.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mono, errs []float64
+		for _, line := range strings.Split(strings.TrimSpace(string(trace)), "\n")[1:] {
+			f := strings.Split(line, ",")
+			m, err1 := strconv.ParseFloat(f[0], 64)
+			v, err2 := strconv.ParseFloat(f[1], 64)
+			if len(f) < 2 || err1 != nil || err2 != nil {
+				t.Fatalf("%s/trace.csv: %q", e.Name(), line)
+			}
+			mono, errs = append(mono, m), append(errs, v)
+		}
+		run := mono[len(mono)-1]
+		var half []float64
+		for i, m := range mono {
+			if m >= run/2 {
+				half = append(half, errs[i])
+			}
+		}
+		var xh []exchange
+		for _, x := range xs {
+			if x.t1 >= xs[0].t1+int64(run/2*1e9) {
+				xh = append(xh, x)
+			}
+		}
+		t.Logf("%s, 2nd half (its error %+.1f µs): %v", e.Name(), median(half)*1e6, pathLegs(xh, median(half), rel, me))
+	}
+}
+
+// readRelayLog reads relay.writeLog's CSV.
+func readRelayLog(path string) ([]relayed, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []relayed
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n")[1:] {
+		f := strings.Split(line, ",")
+		if len(f) != 5 {
+			return nil, fmt.Errorf("%s line %d: %q", path, i+2, line)
+		}
+		c, err := netip.ParseAddrPort(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+2, err)
+		}
+		r := relayed{client: c, up: f[1] == "up"}
+		for k, p := range []*int64{&r.rx, &r.due, &r.sent} {
+			if *p, err = strconv.ParseInt(f[2+k], 10, 64); err != nil {
+				return nil, fmt.Errorf("%s line %d: %w", path, i+2, err)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
