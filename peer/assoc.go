@@ -125,7 +125,7 @@ type Assoc struct {
 	// t1 is the kernel's transmit time of the request that carried t1org (TxTimestamp).
 	t1org, t1 ntptime.Time
 	// txLags are the kernel's lags behind the packets' own stamps of the last requests, s
-	// (a ring, txLagN counting every one), for the bound of requestT1.
+	// (a ring, txLagN counting every one), for lateBound.
 	txLags [txLagWindow]float64
 	txLagN int
 	rec    ntptime.Time // the peer's transmit timestamp of its last packet (our next org)

@@ -134,7 +134,7 @@ const maxTxLag = 0.1
 
 // txLagSlack is how much more than the least lag of the last txLagWindow requests a kernel
 // transmit time may lag the packet's own stamp before T1 is held to that bound, s
-// (Assoc.requestT1). On a sound driver the lag varies by a few microseconds; User-Mode
+// (Assoc.lateBound). On a sound driver the lag varies by a few microseconds; User-Mode
 // Linux's stamps after its write to the host and lagged 80-600 µs there.
 const txLagSlack = 20e-6
 

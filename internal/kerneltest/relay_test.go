@@ -37,7 +37,7 @@ type relay struct {
 	clients map[netip.AddrPort]int // client -> its upstream socket
 	back    map[int]unix.SockaddrInet4
 	queue   []packet
-	sent    []relayed // every datagram forwarded, for the kept run (GONTP_KERNEL_BENCH_KEEP)
+	sent    []relayed // every datagram forwarded: the path legs (legs_test.go) and relay.csv
 	stop    atomic.Bool
 	done    chan struct{}
 	closed  sync.Once
