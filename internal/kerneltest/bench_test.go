@@ -183,13 +183,7 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 			for _, p := range window(points(g), run/2, run+1) {
 				errs = append(errs, p.err)
 			}
-			half := xs[:0:0]
-			for _, x := range xs {
-				if x.t1 >= xs[0].t1+int64(run/2*1e9) {
-					half = append(half, x)
-				}
-			}
-			fmt.Fprintf(&out, "%s, 2nd half: %v\n", benchDaemons[i].name, pathLegs(half, median(errs), rel.sent, me))
+			fmt.Fprintf(&out, "%s, 2nd half: %v\n", benchDaemons[i].name, pathLegs(secondHalf(xs, run), median(errs), rel.sent, me))
 		}
 	}
 	if keep != "" {

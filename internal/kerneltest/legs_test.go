@@ -76,6 +76,18 @@ func readRawstats(text string) ([]exchange, netip.Addr, error) {
 	return xs, me, nil
 }
 
+// secondHalf is the exchanges of the second half of a run of run seconds, counted from the
+// first exchange.
+func secondHalf(xs []exchange, run float64) []exchange {
+	var out []exchange
+	for _, x := range xs {
+		if x.t1 >= xs[0].t1+int64(run/2*1e9) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // legs is where the delays of a guest's exchanges through the relay went (means, s). The
 // relay's kernel receive timestamps are on the host's clock, as the server's T2 and T3 are;
 // the guest's T1 and T4 are brought to it with the guest's true error. Out: from the guest's
@@ -255,9 +267,12 @@ func TestKeptPathLegs(t *testing.T) {
 		var mono, errs []float64
 		for _, line := range strings.Split(strings.TrimSpace(string(trace)), "\n")[1:] {
 			f := strings.Split(line, ",")
+			if len(f) < 2 {
+				t.Fatalf("%s/trace.csv: %q", e.Name(), line)
+			}
 			m, err1 := strconv.ParseFloat(f[0], 64)
 			v, err2 := strconv.ParseFloat(f[1], 64)
-			if len(f) < 2 || err1 != nil || err2 != nil {
+			if err1 != nil || err2 != nil {
 				t.Fatalf("%s/trace.csv: %q", e.Name(), line)
 			}
 			mono, errs = append(mono, m), append(errs, v)
@@ -269,13 +284,7 @@ func TestKeptPathLegs(t *testing.T) {
 				half = append(half, errs[i])
 			}
 		}
-		var xh []exchange
-		for _, x := range xs {
-			if x.t1 >= xs[0].t1+int64(run/2*1e9) {
-				xh = append(xh, x)
-			}
-		}
-		t.Logf("%s, 2nd half (its error %+.1f µs): %v", e.Name(), median(half)*1e6, pathLegs(xh, median(half), rel, me))
+		t.Logf("%s, 2nd half (its error %+.1f µs): %v", e.Name(), median(half)*1e6, pathLegs(secondHalf(xs, run), median(half), rel, me))
 	}
 }
 
