@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,8 +38,11 @@ import (
 //	GONTP_KERNEL_BENCH=1 go test -run '^$' -bench KernelLab -benchtime 1x -timeout 90m ./internal/kerneltest
 //
 // GONTP_KERNEL_BENCH_MINUTES (default 20) and GONTP_KERNEL_BENCH_SCENARIOS (default
-// "lan,jitter") change the run; GONTP_KERNEL_BENCH_KEEP=DIR keeps each guest's run
-// directory and error trace (DIR/SCENARIO/DAEMON/trace.csv).
+// "lan,jitter") change the run; GONTP_KERNEL_BENCH_DAEMONS (default "gontp,chrony,classic")
+// chooses the daemon guests, a daemon named twice running in two guests side by side (one
+// run of a noisy link is a single draw: "gontp,chrony,gontp,chrony" gives two pairs);
+// GONTP_KERNEL_BENCH_KEEP=DIR keeps each guest's run directory and error trace
+// (DIR/SCENARIO/DAEMON/trace.csv, DAEMON-2 for the second guest of a daemon).
 func BenchmarkKernelLab(b *testing.B) {
 	if os.Getenv("GONTP_KERNEL_BENCH") != "1" {
 		b.Skip("the real-kernel comparison takes 20 minutes a scenario: run it with GONTP_KERNEL_BENCH=1")
@@ -55,9 +59,55 @@ func BenchmarkKernelLab(b *testing.B) {
 	if v := os.Getenv("GONTP_KERNEL_BENCH_SCENARIOS"); v != "" {
 		scen = v
 	}
-	for _, s := range strings.Split(scen, ",") {
-		b.Run(s, func(b *testing.B) { benchScenario(b, s, minutes) })
+	daemons, err := pickDaemons(os.Getenv("GONTP_KERNEL_BENCH_DAEMONS"))
+	if err != nil {
+		b.Fatalf("GONTP_KERNEL_BENCH_DAEMONS: %v", err)
 	}
+	for _, s := range strings.Split(scen, ",") {
+		b.Run(s, func(b *testing.B) { benchScenario(b, s, minutes, daemons) })
+	}
+}
+
+// pickDaemons is the guests' daemons for a comma-separated list of daemon names (the first
+// word of a daemonSpec's name: gontp, chrony, classic); "" is each once.
+func pickDaemons(list string) ([]daemonSpec, error) {
+	if list == "" {
+		return benchDaemons, nil
+	}
+	var out []daemonSpec
+	for _, w := range strings.Split(list, ",") {
+		i := slices.IndexFunc(benchDaemons, func(d daemonSpec) bool { return strings.Fields(d.name)[0] == w })
+		if i < 0 {
+			return nil, fmt.Errorf("%q: no such daemon (gontp, chrony, classic)", w)
+		}
+		out = append(out, benchDaemons[i])
+	}
+	return out, nil
+}
+
+// display is a guest's name in the tables: the daemon's, and its kept directory's when that
+// daemon runs in more than one guest.
+func display(d daemonSpec, kept string) string {
+	if kept != strings.Fields(d.name)[0] {
+		return d.name + " (" + kept + ")"
+	}
+	return d.name
+}
+
+// keepNames names the kept run directories of the guests running daemons: the daemon's first
+// word, with -2, -3, ... for its second and later guests.
+func keepNames(ds []daemonSpec) []string {
+	seen := map[string]int{}
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		w := strings.Fields(d.name)[0]
+		seen[w]++
+		out[i] = w
+		if seen[w] > 1 {
+			out[i] = fmt.Sprintf("%s-%d", w, seen[w])
+		}
+	}
+	return out
 }
 
 type daemonSpec struct {
@@ -118,7 +168,7 @@ func statsLines(dir string) []string {
 		"filegen rawstats file rawstats type none enable"}
 }
 
-func benchScenario(b *testing.B, scen string, minutes float64) {
+func benchScenario(b *testing.B, scen string, minutes float64, daemons []daemonSpec) {
 	var chronyConf string
 	var delay, jitter time.Duration
 	switch scen {
@@ -136,8 +186,9 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 	}
 	bd := uml.Build(b)
 	run := minutes * 60
-	guests := make([]*uml.Guest, len(benchDaemons))
-	for i, d := range benchDaemons {
+	guests := make([]*uml.Guest, len(daemons))
+	names := keepNames(daemons)
+	for i, d := range daemons {
 		dir := b.TempDir()
 		for name, content := range d.files(dir, l.server.Addr().String()) {
 			write(b, dir, name, content)
@@ -163,9 +214,9 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 		g.Wait()
 		all := points(g)
 		ps, aside := narrow(all)
-		fmt.Fprintf(&out, "| %s | %s | %d |\n", benchDaemons[i].name, summarize(ps, run), aside)
+		fmt.Fprintf(&out, "| %s | %s | %d |\n", display(daemons[i], names[i]), summarize(ps, run), aside)
 		if keep != "" {
-			keepRun(b, filepath.Join(keep, scen, strings.Fields(benchDaemons[i].name)[0]), g.Dir, all)
+			keepRun(b, filepath.Join(keep, scen, names[i]), g.Dir, all)
 		}
 	}
 	ref.Wait()
@@ -183,7 +234,7 @@ func benchScenario(b *testing.B, scen string, minutes float64) {
 			for _, p := range window(points(g), run/2, run+1) {
 				errs = append(errs, p.err)
 			}
-			fmt.Fprintf(&out, "%s, 2nd half: %v\n", benchDaemons[i].name, pathLegs(secondHalf(xs, run), median(errs), rel.sent, me))
+			fmt.Fprintf(&out, "%s, 2nd half: %v\n", display(daemons[i], names[i]), pathLegs(secondHalf(xs, run), median(errs), rel.sent, me))
 		}
 	}
 	if keep != "" {
