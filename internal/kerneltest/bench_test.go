@@ -85,8 +85,8 @@ func pickDaemons(list string) ([]daemonSpec, error) {
 	return out, nil
 }
 
-// display is a guest's name in the tables: the daemon's, and its kept directory's when that
-// daemon runs in more than one guest.
+// display is a guest's name in the tables: the daemon's, followed by its kept directory's
+// for a daemon's second and later guests.
 func display(d daemonSpec, kept string) string {
 	if kept != strings.Fields(d.name)[0] {
 		return d.name + " (" + kept + ")"
