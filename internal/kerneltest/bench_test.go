@@ -76,7 +76,7 @@ func pickDaemons(list string) ([]daemonSpec, error) {
 	}
 	var out []daemonSpec
 	for _, w := range strings.Split(list, ",") {
-		i := slices.IndexFunc(benchDaemons, func(d daemonSpec) bool { return strings.Fields(d.name)[0] == w })
+		i := slices.IndexFunc(benchDaemons, func(d daemonSpec) bool { return d.word() == w })
 		if i < 0 {
 			return nil, fmt.Errorf("%q: no such daemon (gontp, chrony, classic)", w)
 		}
@@ -88,7 +88,7 @@ func pickDaemons(list string) ([]daemonSpec, error) {
 // display is a guest's name in the tables: the daemon's, followed by its kept directory's
 // for a daemon's second and later guests.
 func display(d daemonSpec, kept string) string {
-	if kept != strings.Fields(d.name)[0] {
+	if kept != d.word() {
 		return d.name + " (" + kept + ")"
 	}
 	return d.name
@@ -100,7 +100,7 @@ func keepNames(ds []daemonSpec) []string {
 	seen := map[string]int{}
 	out := make([]string, len(ds))
 	for i, d := range ds {
-		w := strings.Fields(d.name)[0]
+		w := d.word()
 		seen[w]++
 		out[i] = w
 		if seen[w] > 1 {
@@ -123,6 +123,10 @@ type daemonSpec struct {
 	env    []string
 	mkdirs []string
 }
+
+// word is the daemon's name in GONTP_KERNEL_BENCH_DAEMONS and in the kept directories: the
+// first word of its name.
+func (d daemonSpec) word() string { return strings.Fields(d.name)[0] }
 
 var benchDaemons = []daemonSpec{
 	{

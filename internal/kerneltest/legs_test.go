@@ -277,6 +277,9 @@ func TestKeptPathLegs(t *testing.T) {
 			}
 			mono, errs = append(mono, m), append(errs, v)
 		}
+		if len(mono) == 0 {
+			t.Fatalf("%s/trace.csv: no samples", e.Name())
+		}
 		run := mono[len(mono)-1]
 		var half []float64
 		for i, m := range mono {
